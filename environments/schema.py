@@ -1,0 +1,327 @@
+"""The schema of ``environments/<env>.yaml``: one place that says what is allowed.
+
+Every model is frozen and forbids unknown fields, so a typo is an error, not a
+silently ignored key. Defaults are the highly available choice; an environment
+overrides only what differs (and the knob's name says what it gives up).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Optional
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from environments.regions import REGION_ZONES, zone_count
+
+# The subnet layout (modules/network/layout.py) carves the smallest subnets at
+# VPC prefix + 6, and AWS's smallest subnet is a /28; AWS VPCs are /16 to /28.
+MIN_VPC_PREFIX = 16
+MAX_VPC_PREFIX = 22
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+class Frozen(BaseModel):
+    """Base of every config object: immutable, and unknown fields are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+def _fail(kind: str, message: str, *, field: str | None = None, **context) -> PydanticCustomError:
+    """An error whose message says what is allowed.
+
+    ``field`` names the sub-field a model-level rule is about (pydantic reports
+    those at the model's own location), and ``value`` the offending value, so the
+    loader can print the exact path, e.g. ``regions.standby.name``.
+    """
+    if field is not None:
+        context["field"] = field
+    return PydanticCustomError(kind, message, context)
+
+
+def _check_region(value: str) -> str:
+    if value not in REGION_ZONES:
+        raise _fail(
+            "unknown_region",
+            "is not a known AWS region; allowed: {allowed}",
+            allowed=", ".join(sorted(REGION_ZONES)),
+        )
+    return value
+
+
+def _check_domain(value: str) -> str:
+    name = value.rstrip(".")
+    labels = name.split(".")
+    problems = []
+    if name != name.lower():
+        problems.append("must be lower case")
+    if len(name) > 253:
+        problems.append("is longer than 253 characters")
+    if len(labels) < 2:
+        problems.append("needs at least two labels (name.tld)")
+    if any(not _LABEL.match(label) for label in labels):
+        problems.append("each label is 1-63 of a-z, 0-9 and '-', not starting or ending with '-'")
+    elif not labels[-1].isalpha():
+        problems.append("the top-level label must be letters only")
+    if problems:
+        raise _fail(
+            "invalid_domain",
+            "is not a valid DNS domain name ({problems}); allowed: e.g. 'platform.example.com'",
+            problems="; ".join(problems),
+        )
+    return name
+
+
+Region = Annotated[str, AfterValidator(_check_region)]
+Domain = Annotated[str, AfterValidator(_check_domain)]
+
+
+class RegionConfig(Frozen):
+    """One AWS region of an environment: where it is and how its network is sized."""
+
+    name: Region
+    """AWS region name, e.g. ``us-east-1``. Required."""
+
+    vpc_cidr: str
+    """IPv4 CIDR of the region's VPC, /16 to /22. Required. Must not overlap the
+    environment's other region, so the two VPCs can be peered or routed later."""
+
+    az_count: Optional[int] = None
+    """How many AZs to spread over (2 or more, at most what the region offers).
+    Left out: 3, or the length of ``availability_zones`` when that is given."""
+
+    availability_zones: Optional[tuple[str, ...]] = None
+    """Zone letters to use, e.g. ``[a, b, c]``. Left out: the region's first
+    ``az_count`` letters. Give it when your account sees other letters."""
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise _fail(
+                "malformed_cidr",
+                "is not a valid IPv4 network ({reason}); allowed: e.g. '10.0.0.0/16'",
+                reason=str(exc),
+            ) from None
+        if network.version != 4:
+            raise _fail("malformed_cidr", "must be an IPv4 network; allowed: e.g. '10.0.0.0/16'")
+        if network.prefixlen < MIN_VPC_PREFIX:
+            raise _fail(
+                "cidr_too_large",
+                "is larger than AWS allows for a VPC; allowed: a prefix from /{low} to /{high}",
+                low=MIN_VPC_PREFIX, high=MAX_VPC_PREFIX,
+            )
+        if network.prefixlen > MAX_VPC_PREFIX:
+            raise _fail(
+                "cidr_too_small",
+                "is too small for the subnets (public, private and database in up to 8 AZs, the "
+                "smallest at prefix +6 and no smaller than /28); allowed: a prefix from /{low} to /{high}",
+                low=MIN_VPC_PREFIX, high=MAX_VPC_PREFIX,
+            )
+        return str(network)
+
+    @model_validator(mode="after")
+    def _zones(self) -> "RegionConfig":
+        offered = REGION_ZONES[self.name]
+        usable = zone_count(self.name)
+        if self.availability_zones is not None:
+            bad = [z for z in self.availability_zones if z not in offered]
+            if bad:
+                raise _fail(
+                    "unknown_zone",
+                    "zone letters {bad} are not offered in {region}; allowed: {allowed}",
+                    field="availability_zones", value=list(self.availability_zones),
+                    bad=bad, region=self.name, allowed=", ".join(offered),
+                )
+            if len(set(self.availability_zones)) != len(self.availability_zones):
+                raise _fail("duplicate_zone", "lists a zone twice; allowed: distinct zone letters",
+                            field="availability_zones", value=list(self.availability_zones))
+            if self.az_count is not None and self.az_count != len(self.availability_zones):
+                raise _fail(
+                    "az_mismatch",
+                    "differs from the {n} zones in availability_zones; allowed: give one of the two, "
+                    "or make them agree",
+                    field="az_count", value=self.az_count, n=len(self.availability_zones),
+                )
+        count = self.az_count if self.az_count is not None else (
+            len(self.availability_zones) if self.availability_zones is not None else 3)
+        if count < 2 or count > usable:
+            raise _fail(
+                "az_count",
+                "is out of range for {region}; allowed: 2 to {usable} (one AZ is a single point "
+                "of failure, and {region} offers {usable})",
+                field="az_count", value=count, region=self.name, usable=usable,
+            )
+        return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """Full AZ names in order, e.g. ``('us-east-1a', 'us-east-1b', 'us-east-1c')``."""
+        letters = self.availability_zones or REGION_ZONES[self.name][: self.az_count or 3]
+        return tuple(f"{self.name}{letter}" for letter in letters)
+
+
+class RegionsConfig(Frozen):
+    """Where an environment runs: always a primary region, optionally a standby."""
+
+    primary: RegionConfig
+    """The active region. Required."""
+
+    standby: Optional[RegionConfig] = None
+    """The warm standby region. Left out: the environment runs in one region and
+    a region outage takes it down (acceptable for dev, declared as such)."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "RegionsConfig":
+        if self.standby is None:
+            return self
+        if self.standby.name == self.primary.name:
+            raise _fail(
+                "same_region",
+                "must differ from regions.primary.name (a standby in the same region shares "
+                "its failures); allowed: any other region",
+                field="standby.name", value=self.standby.name,
+            )
+        a = ipaddress.ip_network(self.primary.vpc_cidr)
+        b = ipaddress.ip_network(self.standby.vpc_cidr)
+        if a.overlaps(b):
+            raise _fail(
+                "cidr_overlap",
+                "overlaps regions.primary.vpc_cidr '{a}'; allowed: a network disjoint from it, "
+                "e.g. '10.1.0.0/16' beside '10.0.0.0/16'",
+                field="standby.vpc_cidr", value=str(b), a=str(a),
+            )
+        return self
+
+    @property
+    def all(self) -> tuple[RegionConfig, ...]:
+        """Primary first, then the standby when there is one."""
+        return (self.primary,) if self.standby is None else (self.primary, self.standby)
+
+
+class NetworkConfig(Frozen):
+    """Knobs of the network tier, shared by every region of the environment."""
+
+    nat_gateway_per_az: bool = True
+    """True (default): a NAT gateway and private route table per AZ. False: one
+    NAT gateway serves every AZ, cheaper, and its AZ's outage cuts egress for all."""
+
+    flow_logs_retention_days: int = 365
+    """Days VPC flow logs are kept in CloudWatch Logs. Left out: 365."""
+
+    flow_logs_traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+    """Which traffic flow logs record. Left out: ALL."""
+
+    @field_validator("flow_logs_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise _fail("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
+                        allowed=", ".join(map(str, LOG_RETENTION_DAYS)))
+        return value
+
+
+class BackendConfig(Frozen):
+    """Where Terraform keeps each stack's state."""
+
+    type: Literal["local", "s3"] = "local"
+    """``local`` (default): ``terraform.<stack>.tfstate`` at the project root.
+    ``s3``: one object per stack in ``bucket``, encrypted, with locking."""
+
+    bucket: Optional[str] = None
+    """S3 bucket for state. Required when type is s3."""
+
+    region: Optional[Region] = None
+    """Region of the bucket. Left out: the environment's primary region."""
+
+    key_prefix: str = "spofless"
+    """Object key prefix; the key is ``<key_prefix>/<env>/<stack>.tfstate``."""
+
+    kms_key_id: Optional[str] = None
+    """KMS key ARN for state encryption. Left out: SSE-S3 (``encrypt = true``)."""
+
+    lock: Literal["lockfile", "dynamodb"] = "lockfile"
+    """``lockfile`` (default): S3-native locking (Terraform >= 1.10).
+    ``dynamodb``: the legacy lock table named in ``dynamodb_table``."""
+
+    dynamodb_table: Optional[str] = None
+    """Lock table, required when lock is dynamodb."""
+
+    @model_validator(mode="after")
+    def _s3_fields(self) -> "BackendConfig":
+        if self.type == "s3" and not self.bucket:
+            raise _fail("backend", "is required when type is 's3'; allowed: an S3 bucket name",
+                        field="bucket", value=self.bucket)
+        for name in ("bucket", "kms_key_id", "dynamodb_table"):
+            if self.type == "local" and getattr(self, name):
+                raise _fail("backend", "applies only when type is 's3'; allowed: leave it out, or set type: s3",
+                            field=name, value=getattr(self, name))
+        if self.type == "s3" and self.lock == "dynamodb" and not self.dynamodb_table:
+            raise _fail("backend", "is required when lock is 'dynamodb'; allowed: a DynamoDB table name",
+                        field="dynamodb_table", value=self.dynamodb_table)
+        return self
+
+
+class EnvironmentConfig(Frozen):
+    """One environment, as read from ``environments/<name>.yaml``."""
+
+    name: str
+    """Environment name; must equal the file name without ``.yaml``."""
+
+    regions: RegionsConfig
+    """Primary and optional standby region. Required."""
+
+    domain: Domain
+    """DNS domain the environment serves, e.g. ``platform.example.com``. Required."""
+
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    """Network tier knobs. Left out: every default (HA)."""
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tags on every AWS resource (provider default_tags); ``Environment`` and
+    ``ManagedBy`` are added. Left out: only those two."""
+
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    """Terraform state backend. Left out: local."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
+                                "starting with a letter")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise _fail("tag", "is not a valid tag key; allowed: 1-128 characters, not starting with 'aws:'",
+                            field=key, value=key)
+            if len(tag) > 256:
+                raise _fail("tag", "is too long; allowed: at most 256 characters", field=key, value=tag)
+        return value
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """The environment's tags plus the ones spofless always sets, sorted by key."""
+        merged = {"Environment": self.name, "ManagedBy": "spofless", **self.tags}
+        return dict(sorted(merged.items()))
