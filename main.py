@@ -1,0 +1,60 @@
+"""spofless composition root: load environments, build their stacks, synthesize.
+
+    python main.py                      every environment
+    SPOFLESS_ENVS=prod python main.py   only prod (comma-separated names)
+    SPOFLESS_ENV_DIR=path python main.py  read <env>.yaml files from another folder
+    cdktf synth                         the same, through the CDKTF CLI
+
+Input is validated in full before cdktf is even imported, so bad input ends in
+one clear error, exit status 2, and nothing written to the output directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from environments.loader import (  # noqa: E402
+    ENVIRONMENTS_DIR, ConfigError, load_environments, selected_names,
+)
+
+
+def _requested_names():
+    """Names from SPOFLESS_ENVS, else from the cdktf context key ``environments``."""
+    names = selected_names()
+    if names is None:
+        context = json.loads(os.environ.get("CDKTF_CONTEXT_JSON") or "{}")
+        value = context.get("environments")
+        if value:
+            names = selected_names(value.split(",") if isinstance(value, str) else value)
+    return names
+
+
+def main() -> int:
+    started = time.perf_counter()
+    try:
+        directory = Path(os.environ.get("SPOFLESS_ENV_DIR") or ENVIRONMENTS_DIR)
+        envs = load_environments(_requested_names(), directory)
+    except ConfigError as error:
+        print(f"error: invalid environment configuration\n{error}", file=sys.stderr)
+        print("nothing was synthesized; fix the above and run again", file=sys.stderr)
+        return 2
+    outdir = Path(os.environ.get("CDKTF_OUTDIR") or "cdktf.out")
+    print(f"synthesizing {', '.join(e.name for e in envs)} into {outdir}/stacks", flush=True)
+
+    from modules.app import synthesize  # imports cdktf and the jsii runtime: only now
+
+    reports = synthesize(envs, outdir, progress=lambda line: print(line, flush=True))
+    total = sum(r.resources for r in reports)
+    print(f"synthesized {len(reports)} stacks, {total} resources in "
+          f"{time.perf_counter() - started:.1f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

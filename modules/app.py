@@ -1,0 +1,85 @@
+"""Build every stack of every selected environment in one App, and synthesize it safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from cdktf import App, TerraformStack
+
+from environments.schema import EnvironmentConfig
+from modules.stacks.regional import RegionalStack
+
+
+@dataclass(frozen=True)
+class StackReport:
+    """What ``synthesize`` says about one stack."""
+
+    name: str
+    resources: int
+    build_seconds: float
+
+
+def stack_names(env: EnvironmentConfig) -> list[str]:
+    """The stacks an environment synthesizes to, in build order."""
+    return [f"{env.name}-{region.name}" for region in env.regions.all]
+
+
+def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
+    """Add one environment's stacks to ``app``; yields each stack with its build time."""
+    roles = ("primary", "standby")
+    for role, region in zip(roles, env.regions.all):
+        started = time.perf_counter()
+        stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role)
+        yield stack, time.perf_counter() - started
+
+
+def count_resources(stack_dir: Path) -> int:
+    """Resources (not data sources) in one synthesized stack."""
+    document = json.loads((stack_dir / "cdk.tf.json").read_text())
+    return sum(len(instances) for instances in document.get("resource", {}).values())
+
+
+def synthesize(envs: list[EnvironmentConfig], outdir: Path,
+               progress: Optional[Callable[[str], None]] = None) -> list[StackReport]:
+    """Synthesize ``envs`` into ``outdir``, all or nothing.
+
+    The app writes into a temporary sibling directory, which replaces ``outdir``
+    only once every stack has synthesized: a failure leaves ``outdir`` as it was.
+    """
+    say = progress or (lambda line: None)
+    outdir = outdir.resolve()
+    staging = outdir.parent / f".{outdir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    timings: dict[str, float] = {}
+    try:
+        app = App(outdir=str(staging))
+        for env in envs:
+            for stack, seconds in build_environment(app, env):
+                timings[stack.node.id] = seconds
+        started = time.perf_counter()
+        app.synth()
+        synth_seconds = time.perf_counter() - started
+        reports = []
+        for name, seconds in timings.items():
+            share = synth_seconds / len(timings)  # app.synth() is one call; spread it evenly
+            reports.append(StackReport(name, count_resources(staging / "stacks" / name), seconds + share))
+            say(f"  {name:<28} {reports[-1].resources:>4} resources  {reports[-1].build_seconds:5.1f}s")
+        _replace_dir(staging, outdir)
+        return reports
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``, replacing what was there with two renames."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

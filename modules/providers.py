@@ -1,0 +1,102 @@
+"""Fast, lazy access to the prebuilt CDKTF provider packages.
+
+Importing ``cdktf_cdktf_provider_aws`` the usual way runs a package ``__init__``
+that imports all ~2,200 generated submodules (30-40 s, 0.6 GB on a 2-core
+machine). Every submodule needs only two things from its parent package: the
+jsii assembly (``<pkg>._jsii``) and ``cdktf`` itself. So this module registers
+each provider package in ``sys.modules`` *without* executing its ``__init__``,
+loads the jsii assembly, and lets Python import only the submodules the code
+actually asks for, e.g. ``aws("vpc").Vpc``.
+
+The output is identical to the stock import (``tests/test_fast_imports.py``
+proves it by synthesizing both ways). Set ``SPOFLESS_STOCK_IMPORTS=1`` to use
+the stock import path, for that comparison and for the benchmark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+
+def silence_node_banner(environ=os.environ) -> None:
+    """Stop jsii printing its Node.js end-of-life banner on every start.
+
+    jsii checks one variable while a Node release is deprecated and another,
+    a comma-separated list of major versions, once it is past end of life.
+    """
+    environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22,24")
+
+
+silence_node_banner()
+
+PACKAGES = {
+    "aws": "cdktf_cdktf_provider_aws",
+    "kubernetes": "cdktf_cdktf_provider_kubernetes",
+    "helm": "cdktf_cdktf_provider_helm",
+    "cloudflare": "cdktf_cdktf_provider_cloudflare",
+}
+
+
+def stock_imports() -> bool:
+    """True when the stock (slow) import path was asked for."""
+    return os.environ.get("SPOFLESS_STOCK_IMPORTS", "") not in ("", "0", "false")
+
+
+def _register(package: str) -> None:
+    """Put ``package`` in sys.modules with its jsii assembly loaded, skipping ``__init__``."""
+    if package in sys.modules:
+        return
+    if stock_imports():
+        importlib.import_module(package)
+        return
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ModuleNotFoundError(
+            f"{package} is not installed in this interpreter ({sys.executable}); run `make setup`"
+        )
+    module = importlib.util.module_from_spec(spec)  # sets __path__, runs nothing
+    sys.modules[package] = module
+    try:
+        # Loads the assembly into the jsii kernel; submodules do `from .._jsii import *`.
+        importlib.import_module(f"{package}._jsii")
+    except BaseException:
+        del sys.modules[package]
+        raise
+
+
+def submodule(provider: str, name: str) -> ModuleType:
+    """Import one generated submodule of a provider, e.g. ``submodule("aws", "vpc")``."""
+    package = PACKAGES[provider]
+    _register(package)
+    return importlib.import_module(f"{package}.{name}")
+
+
+def aws(name: str) -> ModuleType:
+    """One submodule of the AWS provider bindings (hashicorp/aws 5.100.0)."""
+    return submodule("aws", name)
+
+
+def kubernetes(name: str) -> ModuleType:
+    """One submodule of the kubernetes provider bindings."""
+    return submodule("kubernetes", name)
+
+
+def helm(name: str) -> ModuleType:
+    """One submodule of the helm provider bindings."""
+    return submodule("helm", name)
+
+
+def cloudflare(name: str) -> ModuleType:
+    """One submodule of the cloudflare provider bindings."""
+    return submodule("cloudflare", name)
+
+
+def load_all_assemblies() -> None:
+    """Load the four providers' jsii assemblies and nothing else (the benchmark's floor)."""
+    for package in PACKAGES.values():
+        _register(package)
