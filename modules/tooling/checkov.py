@@ -1,0 +1,109 @@
+"""One checkov run over every synthesized stack, and the gate's verdict on it.
+
+    python -m modules.tooling.checkov [--outdir cdktf.out]
+
+checkov can fail silently on ``cdk.tf.json`` (a parse error reports zero
+checks and exits 0; see checkov #7454), so the gate does not trust its exit
+code alone: it fails on any failed check, any parsing error, and any
+synthesized stack that produced no check result at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+PROJECT = Path(__file__).resolve().parents[2]
+CONFIG = PROJECT / ".checkov.yaml"
+
+
+@dataclass(frozen=True)
+class CheckovRun:
+    """What one checkov run found."""
+
+    passed: int
+    failed: int
+    skipped: int
+    parsing_errors: int
+    failures: tuple[str, ...]
+    stacks_checked: frozenset[str]
+    stacks_expected: frozenset[str]
+    raw: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the gate fails; empty when it passes."""
+        problems = [f"failed: {f}" for f in self.failures]
+        if self.parsing_errors:
+            problems.append(f"checkov could not parse {self.parsing_errors} file(s)")
+        missing = sorted(self.stacks_expected - self.stacks_checked)
+        if missing:
+            problems.append(f"no check ran on stack(s) {', '.join(missing)}: checkov did not scan them")
+        if not self.stacks_expected:
+            problems.append("no synthesized stacks to scan")
+        return problems
+
+
+def _stack_of(result: dict) -> str:
+    # file_path is like /<stack>/cdk.tf.json relative to the scanned directory
+    return Path(result["file_path"]).parent.name
+
+
+def run_checkov(stacks_dir: Path, config: Path = CONFIG,
+                extra_args: Sequence[str] = ()) -> CheckovRun:
+    """Run checkov once over ``stacks_dir`` and summarize its JSON report."""
+    expected = frozenset(p.parent.name for p in stacks_dir.glob("*/cdk.tf.json"))
+    command = [sys.executable, "-m", "checkov.main", "--config-file", str(config),
+               "-d", str(stacks_dir), "-o", "json", *extra_args]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    try:
+        report = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"checkov gave no JSON report (exit {completed.returncode}):\n"
+                           f"{completed.stderr[-2000:]}") from None
+    reports = report if isinstance(report, list) else [report]
+    if not reports or "summary" not in reports[0]:
+        # checkov prints a bare summary when nothing at all was scanned
+        reports = [{"summary": report.get("summary", report) if isinstance(report, dict) else {},
+                    "results": {}}]
+    passed = failed = skipped = parsing = 0
+    failures: list[str] = []
+    checked: set[str] = set()
+    for part in reports:
+        summary = part.get("summary", {})
+        passed += summary.get("passed", 0)
+        failed += summary.get("failed", 0)
+        skipped += summary.get("skipped", 0)
+        parsing += summary.get("parsing_errors", 0)
+        results = part.get("results", {})
+        for kind in ("passed_checks", "failed_checks", "skipped_checks"):
+            checked.update(_stack_of(r) for r in results.get(kind, []))
+        failures += [f"{r['check_id']} {r['check_name']} on {_stack_of(r)}: {r['resource']}"
+                     for r in results.get("failed_checks", [])]
+    return CheckovRun(passed, failed, skipped, parsing, tuple(sorted(failures)),
+                      frozenset(checked), expected, reports[0])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.checkov")
+    parser.add_argument("--outdir", default="cdktf.out")
+    args = parser.parse_args(argv)
+    stacks = Path(args.outdir) / "stacks"
+    if not stacks.is_dir():
+        print(f"error: {stacks} does not exist; run `make synth` first", file=sys.stderr)
+        return 2
+    run = run_checkov(stacks)
+    print(f"checkov: {run.passed} passed, {run.failed} failed, {run.skipped} skipped, "
+          f"{run.parsing_errors} parsing errors, {len(run.stacks_checked)}/{len(run.stacks_expected)} stacks scanned")
+    for problem in run.problems:
+        print(f"  {problem}")
+    return 1 if run.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
