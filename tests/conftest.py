@@ -1,0 +1,68 @@
+"""Shared fixtures: synthesize every environment ONCE per test session.
+
+Provider bindings and the jsii runtime load once; every stack test reads the
+JSON of that one synthesis. Tests that need a separate process (bad input,
+determinism, stock imports) run main.py as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+import modules  # noqa: E402,F401  (silences the jsii Node banner before cdktf loads)
+from environments.loader import load_environments  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: runs terraform or checkov on synthesized output")
+    config.addinivalue_line("markers", "slow: takes more than ~20 s (stock provider imports)")
+
+
+@pytest.fixture(scope="session")
+def environments():
+    """Every environment config from environments/*.yaml."""
+    return {env.name: env for env in load_environments()}
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory, environments) -> Path:
+    """One synthesis of every environment, the way `make synth` does it."""
+    from modules.app import synthesize
+
+    outdir = tmp_path_factory.mktemp("synth") / "cdktf.out"
+    synthesize(list(environments.values()), outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_dir) -> dict[str, dict]:
+    """``{stack name: parsed cdk.tf.json}`` of the session synthesis."""
+    return {p.parent.name: json.loads(p.read_text())
+            for p in sorted((synth_dir / "stacks").glob("*/cdk.tf.json"))}
+
+
+def resources(stack: dict, resource_type: str) -> dict[str, dict]:
+    """``{name: config}`` of every resource of one type in a synthesized stack."""
+    return stack.get("resource", {}).get(resource_type, {})
+
+
+def run_main(*, env: dict | None = None, cwd: Path = PROJECT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python main.py`` in a fresh process, as `make synth` does."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SPOFLESS_", "CDKTF_"))}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, str(PROJECT / "main.py")], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """``{relative path: bytes}`` of every file under ``root``."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,71 @@
+"""Synthesis as users run it: progress, determinism, selection, fast imports."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from tests.conftest import run_main, tree_digest
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory):
+    """`python main.py` for every environment, in its own process."""
+    outdir = tmp_path_factory.mktemp("second") / "cdktf.out"
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir)}, cwd=outdir.parent)
+    assert result.returncode == 0, result.stderr
+    return result, outdir
+
+
+def test_two_syntheses_are_byte_identical(synth_dir, second_run):
+    _, outdir = second_run
+    first, second = tree_digest(synth_dir), tree_digest(outdir)
+    assert sorted(first) == sorted(second)
+    different = [name for name in first if first[name] != second[name]]
+    assert not different
+
+
+def test_synth_prints_per_stack_progress_and_total_time(second_run):
+    result, _ = second_run
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"synthesizing dev, prod, staging into {second_run[1]}/stacks"
+    for stack in ("dev-us-east-1", "prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2"):
+        assert any(line.split()[0:1] == [stack] and "resources" in line for line in lines), stack
+    assert lines[-1].startswith("synthesized 5 stacks, ") and lines[-1].endswith("s")
+
+
+def test_users_see_no_node_banner_or_warnings(second_run):
+    result, _ = second_run
+    assert result.stderr == ""
+
+
+def test_one_environment_can_be_selected(tmp_path):
+    outdir = tmp_path / "cdktf.out"
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": "dev"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev-us-east-1"]
+    assert not [p for p in tmp_path.iterdir() if p.name != "cdktf.out"], "temporary output left behind"
+
+
+def test_cdktf_context_selects_environments_too(tmp_path):
+    outdir = tmp_path / "cdktf.out"
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir),
+                           "CDKTF_CONTEXT_JSON": json.dumps({"environments": "staging"})}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["staging-us-east-1", "staging-us-west-2"]
+
+
+def test_only_the_provider_submodules_in_use_are_imported(synth_dir):
+    loaded = [name for name in sys.modules if name.startswith("cdktf_cdktf_provider_aws.")]
+    assert "cdktf_cdktf_provider_aws.vpc" in loaded
+    assert len(loaded) < 60, f"{len(loaded)} AWS submodules imported; the package has ~2,100"
+
+
+@pytest.mark.slow
+def test_fast_imports_synthesize_exactly_what_stock_imports_do(synth_dir, tmp_path):
+    outdir = tmp_path / "cdktf.out"
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_STOCK_IMPORTS": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert tree_digest(outdir) == tree_digest(synth_dir)

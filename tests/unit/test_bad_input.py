@@ -1,0 +1,156 @@
+"""Bad input ends in one clear error, exit status 2, and nothing written.
+
+Each case runs the real entry point (main.py) in its own process on a broken
+copy of an environment file, with an output directory that already holds a
+previous synthesis, and checks the message and that the output is untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_main, tree_digest
+
+GOOD = """\
+name: {name}
+domain: platform.example.com
+regions:
+  primary:
+    name: us-east-1
+    vpc_cidr: 10.0.0.0/16
+  standby:
+    name: us-west-2
+    vpc_cidr: 10.1.0.0/16
+"""
+
+
+def _attempt(tmp_path: Path, text: str, *, name: str = "broken", select: str | None = None):
+    """GIVEN an environment file with ``text`` and an output dir from an earlier synth,
+    WHEN main.py runs, THEN return its result and whether the output dir changed."""
+    env_dir = tmp_path / "environments"
+    env_dir.mkdir()
+    (env_dir / f"{name}.yaml").write_text(text)
+    outdir = tmp_path / "cdktf.out"
+    (outdir / "stacks" / "old-stack").mkdir(parents=True)
+    (outdir / "stacks" / "old-stack" / "cdk.tf.json").write_text('{"earlier": "synthesis"}')
+    before = tree_digest(tmp_path)
+    result = run_main(env={"SPOFLESS_ENV_DIR": str(env_dir), "CDKTF_OUTDIR": str(outdir),
+                           **({"SPOFLESS_ENVS": select} if select else {})}, cwd=tmp_path, timeout=60)
+    return result, tree_digest(tmp_path) == before
+
+
+def _assert_rejected(result, untouched: bool, *fragments: str) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert untouched, "the output directory (or its parent) changed"
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+    return result.stderr
+
+
+def test_rejects_unknown_field(tmp_path):
+    result, untouched = _attempt(tmp_path, GOOD.format(name="broken") + "netwrok:\n  nat_gateway_per_az: false\n")
+    message = _assert_rejected(result, untouched, "environments/broken.yaml: netwrok:",
+                               "unknown field", "did you mean 'network'", "allowed: backend, domain")
+    assert message.count("environments/broken.yaml") == 1
+
+
+def test_rejects_unknown_nested_field(tmp_path):
+    text = GOOD.format(name="broken").replace("vpc_cidr: 10.1.0.0/16", "vpc_cidr: 10.1.0.0/16\n    azcount: 3")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.standby.azcount: unknown field",
+                     "did you mean 'az_count'", "allowed: availability_zones, az_count, name, vpc_cidr")
+
+
+def test_rejects_wrong_type(tmp_path):
+    text = GOOD.format(name="broken") + "network:\n  nat_gateway_per_az: sometimes\n"
+    _assert_rejected(*_attempt(tmp_path, text), "network.nat_gateway_per_az: 'sometimes' has the wrong type",
+                     "allowed: a valid boolean")
+
+
+def test_rejects_unknown_region(tmp_path):
+    text = GOOD.format(name="broken").replace("us-west-2", "us-west-9")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.standby.name: 'us-west-9' is not a known AWS region",
+                     "allowed: af-south-1,", "us-west-2")
+
+
+def test_rejects_standby_equal_to_primary(tmp_path):
+    text = GOOD.format(name="broken").replace("us-west-2", "us-east-1")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.standby.name: 'us-east-1' must differ from "
+                                                "regions.primary.name")
+
+
+@pytest.mark.parametrize("count, allowed", [(1, "allowed: 2 to 6"), (7, "allowed: 2 to 6")])
+def test_rejects_az_count_out_of_range(tmp_path, count, allowed):
+    text = GOOD.format(name="broken").replace("vpc_cidr: 10.0.0.0/16", f"vpc_cidr: 10.0.0.0/16\n    az_count: {count}")
+    _assert_rejected(*_attempt(tmp_path, text), f"regions.primary.az_count: {count} is out of range for us-east-1",
+                     allowed)
+
+
+def test_rejects_more_azs_than_the_region_has(tmp_path):
+    text = GOOD.format(name="broken").replace(
+        "vpc_cidr: 10.1.0.0/16", "vpc_cidr: 10.1.0.0/16\n    az_count: 5")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.standby.az_count: 5 is out of range for us-west-2",
+                     "allowed: 2 to 4")
+
+
+@pytest.mark.parametrize("cidr, reason", [
+    ("10.0.0.1/16", "has host bits set"),
+    ("10.0.0.0/33", "not a valid IPv4 network"),
+    ("not-a-cidr", "not a valid IPv4 network"),
+])
+def test_rejects_malformed_cidr(tmp_path, cidr, reason):
+    text = GOOD.format(name="broken").replace("10.0.0.0/16", cidr)
+    _assert_rejected(*_attempt(tmp_path, text), f"regions.primary.vpc_cidr: '{cidr}'", reason,
+                     "allowed: e.g. '10.0.0.0/16'")
+
+
+def test_rejects_overlapping_cidrs(tmp_path):
+    text = GOOD.format(name="broken").replace("10.1.0.0/16", "10.0.128.0/17")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.standby.vpc_cidr: '10.0.128.0/17' overlaps "
+                                                "regions.primary.vpc_cidr '10.0.0.0/16'", "allowed:")
+
+
+def test_rejects_cidr_too_small_for_the_subnets(tmp_path):
+    text = GOOD.format(name="broken").replace("10.0.0.0/16", "10.0.0.0/24")
+    _assert_rejected(*_attempt(tmp_path, text), "regions.primary.vpc_cidr: '10.0.0.0/24' is too small",
+                     "allowed: a prefix from /16 to /22")
+
+
+@pytest.mark.parametrize("domain", ["-bad.example.com", "localhost", "UPPER.example.com", "a..b.com",
+                                    "under_score.example.com", "example.c0m"])
+def test_rejects_invalid_domain(tmp_path, domain):
+    text = GOOD.format(name="broken").replace("platform.example.com", domain)
+    _assert_rejected(*_attempt(tmp_path, text), f"domain: '{domain}' is not a valid DNS domain name",
+                     "allowed: e.g. 'platform.example.com'")
+
+
+def test_rejects_unreadable_yaml(tmp_path):
+    text = "name: broken\ndomain: [unclosed\nregions: {}\n"
+    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: is not valid YAML at line 3, column 8")
+
+
+def test_rejects_yaml_that_is_not_a_mapping(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, "- just\n- a list\n"), "must be a YAML mapping")
+
+
+def test_rejects_name_that_differs_from_file_name(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, GOOD.format(name="other")),
+                     "environments/broken.yaml: name: 'other' must equal the file name; allowed: 'broken'")
+
+
+def test_rejects_unknown_environment_name(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, GOOD.format(name="broken"), select="broken,qa"),
+                     "SPOFLESS_ENVS: 'qa' environment does not exist; allowed: broken")
+
+
+def test_rejects_missing_required_field(tmp_path):
+    text = GOOD.format(name="broken").replace("domain: platform.example.com\n", "")
+    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: domain: is required")
+
+
+def test_rejects_s3_backend_without_bucket(tmp_path):
+    text = GOOD.format(name="broken") + "backend:\n  type: s3\n"
+    _assert_rejected(*_attempt(tmp_path, text), "backend.bucket: None is required when type is 's3'")
