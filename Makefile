@@ -1,0 +1,59 @@
+# spofless: `make synth` sets everything up and synthesizes every environment;
+# `make test` runs the whole test suite. Both are idempotent: set-up steps rerun
+# only when requirements.txt or package.json change.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ENVS   ?=
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/.spofless/terraform.rc
+export CHECKPOINT_DISABLE := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20,22,24
+export PYTHONDONTWRITEBYTECODE := 1
+ifneq ($(strip $(ENVS)),)
+export SPOFLESS_ENVS := $(ENVS)
+endif
+
+.PHONY: setup synth test validate checkov clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make synth      set up (venv, cdktf-cli, terraform config) and synthesize every environment"
+	@echo "make test       run the whole test suite"
+	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
+	@echo "make checkov    one checkov run over cdktf.out/stacks (the gate)"
+	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
+	@echo "setup: python venv from requirements.txt"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; Node.js 20+ with npm is required"; exit 2; }
+	@echo "setup: cdktf-cli from package-lock.json"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+	@$(PY) -m modules.tooling.terraform setup
+
+synth: setup
+	@$(PY) main.py
+
+test: setup
+	@$(PY) -m pytest tests
+
+validate: setup
+	@$(PY) -m modules.tooling.terraform validate
+
+checkov: setup
+	@$(PY) -m modules.tooling.checkov
+
+clean:
+	rm -rf cdktf.out .spofless reports
