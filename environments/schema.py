@@ -279,6 +279,123 @@ class BackendConfig(Frozen):
         return self
 
 
+KEY_PURPOSES = ("eks", "secrets", "logs", "storage")
+REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it"}
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
+
+
+class SecretConfig(Frozen):
+    """One Secrets Manager secret. Its value never appears in the configuration or the output."""
+
+    name: str
+    """Secret name below the environment, e.g. ``gitops/github-token`` (stored as
+    ``<env>/gitops/github-token``). Required; letters, digits and ``/_+=.@-``."""
+
+    description: str
+    """What the secret is for and who sets it. Required."""
+
+    key: str = "secrets"
+    """Purpose of the KMS key that encrypts it. Left out: ``secrets``."""
+
+    rotation_days: int = 30
+    """Days between automatic rotations, 1 to 1000 (AWS's range). Left out: 30."""
+
+    rotation_function_arn: Optional[str] = None
+    """Lambda that rotates it, in the primary region. Left out:
+    ``security.rotation_function_arn``; one of the two is required."""
+
+    value: Literal["external", "generated"] = "external"
+    """``external`` (default): set out of band, e.g. a Git host token.
+    ``generated``: the rotation function creates the first value right after
+    creation (rotate immediately), so it is born inside AWS."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SECRET_NAME.match(value) or value.startswith("/"):
+            raise _fail("secret_name", "is not a valid secret name; allowed: 1-256 of letters, digits "
+                                       "and / _ + = . @ -, not starting with '/'")
+        return value
+
+    @field_validator("rotation_days")
+    @classmethod
+    def _rotation(cls, value: int) -> int:
+        if not 1 <= value <= 1000:
+            raise _fail("rotation_days", "is out of AWS's range for automatic rotation; allowed: 1 to 1000")
+        return value
+
+    @field_validator("rotation_function_arn")
+    @classmethod
+    def _function(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _LAMBDA_ARN.match(value):
+            raise _fail("lambda_arn", "is not a Lambda function ARN; allowed: "
+                                      "arn:aws:lambda:<region>:<account>:function:<name>")
+        return value
+
+
+class SecurityConfig(Frozen):
+    """KMS keys and Secrets Manager secrets of the environment (stack ``<env>-security``)."""
+
+    keys: tuple[str, ...] = KEY_PURPOSES
+    """Key purposes; one multi-region key each, replicated to the standby region.
+    Left out: eks, secrets, logs, storage. logs and eks are required."""
+
+    key_deletion_window_days: int = 30
+    """Days a deleted key waits before it is gone, 7 to 30. Left out: 30 (the longest)."""
+
+    rotation_function_arn: Optional[str] = None
+    """Default rotation Lambda for secrets that name none, in the primary region."""
+
+    secrets: tuple[SecretConfig, ...] = ()
+    """Secrets to create. Left out: none."""
+
+    @field_validator("rotation_function_arn")
+    @classmethod
+    def _function(cls, value: Optional[str]) -> Optional[str]:
+        return SecretConfig._function(value)
+
+    @field_validator("key_deletion_window_days")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if not 7 <= value <= 30:
+            raise _fail("deletion_window", "is out of range; allowed: 7 to 30 days")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SecurityConfig":
+        for index, purpose in enumerate(self.keys):
+            if purpose not in KEY_PURPOSES:
+                raise _fail("key_purpose", "is not a key purpose spofless knows; allowed: {allowed}",
+                            field=f"keys.{index}", value=purpose, allowed=", ".join(KEY_PURPOSES))
+            if purpose in self.keys[:index]:
+                raise _fail("key_purpose", "is listed twice; allowed: each purpose once",
+                            field=f"keys.{index}", value=purpose)
+        for purpose, why in REQUIRED_KEY_PURPOSES.items():
+            if purpose not in self.keys:
+                raise _fail("key_purpose", "must include '{purpose}' ({why}); allowed: a list containing {required}",
+                            field="keys", value=list(self.keys), purpose=purpose, why=why,
+                            required=", ".join(REQUIRED_KEY_PURPOSES))
+        seen: dict[str, int] = {}
+        for index, secret in enumerate(self.secrets):
+            if secret.name in seen:
+                raise _fail("duplicate_secret", "is already the name of secrets.{first}; allowed: unique names",
+                            field=f"secrets.{index}.name", value=secret.name, first=seen[secret.name])
+            seen[secret.name] = index
+            if secret.key not in self.keys:
+                raise _fail("unknown_key", "is not one of the keys declared in security.keys; allowed: {allowed}",
+                            field=f"secrets.{index}.key", value=secret.key, allowed=", ".join(self.keys))
+            if secret.rotation_function_arn is None and self.rotation_function_arn is None:
+                raise _fail("rotation", "is required when security.rotation_function_arn is not set "
+                                        "(every secret rotates); allowed: a Lambda ARN in the primary region",
+                            field=f"secrets.{index}.rotation_function_arn", value=None)
+        return self
+
+    def rotation_function(self, secret: SecretConfig) -> str:
+        """The rotation Lambda ARN that applies to ``secret``."""
+        return secret.rotation_function_arn or self.rotation_function_arn  # type: ignore[return-value]
+
+
 class EnvironmentConfig(Frozen):
     """One environment, as read from ``environments/<name>.yaml``."""
 
@@ -300,6 +417,21 @@ class EnvironmentConfig(Frozen):
 
     backend: BackendConfig = Field(default_factory=BackendConfig)
     """Terraform state backend. Left out: local."""
+
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    """KMS keys and secrets. Left out: the four default keys and no secrets."""
+
+    @model_validator(mode="after")
+    def _rotation_in_primary_region(self) -> "EnvironmentConfig":
+        arns = [("security.rotation_function_arn", self.security.rotation_function_arn)] + [
+            (f"security.secrets.{i}.rotation_function_arn", s.rotation_function_arn)
+            for i, s in enumerate(self.security.secrets)]
+        for field, arn in arns:
+            if arn and _LAMBDA_ARN.match(arn).group("region") != self.regions.primary.name:
+                raise _fail("rotation_region", "is not in the primary region; allowed: a Lambda in {region} "
+                                               "(rotation runs where the primary secret lives)",
+                            field=field, value=arn, region=self.regions.primary.name)
+        return self
 
     @field_validator("name")
     @classmethod

@@ -14,6 +14,7 @@ from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
 from modules.stacks.regional import RegionalStack
+from modules.stacks.security import SecurityStack
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,19 @@ class StackReport:
 
 def stack_names(env: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes to, in build order."""
-    return [f"{env.name}-{region.name}" for region in env.regions.all]
+    return [f"{env.name}-security"] + [f"{env.name}-{region.name}" for region in env.regions.all]
 
 
 def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
     """Add one environment's stacks to ``app``; yields each stack with its build time."""
+    started = time.perf_counter()
+    security = SecurityStack(app, f"{env.name}-security", env=env)
+    yield security, time.perf_counter() - started
     roles = ("primary", "standby")
     for role, region in zip(roles, env.regions.all):
         started = time.perf_counter()
-        stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role)
+        stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role,
+                              keys=security.keys)
         yield stack, time.perf_counter() - started
 
 

@@ -44,10 +44,11 @@ class SpoflessStack(TerraformStack):
     def aws_provider(self, region: str, alias: Optional[str] = None):
         """An AWS provider for ``region`` tagging every resource with the environment's tags."""
         provider_id = f"aws-{alias}" if alias else "aws"
-        return aws("provider").AwsProvider(
+        module = aws("provider")
+        return module.AwsProvider(
             self,
             provider_id,
             region=region,
             alias=alias,
-            default_tags=[{"tags": self.env.all_tags}],
+            default_tags=[module.AwsProviderDefaultTags(tags=self.env.all_tags)],
         )

@@ -18,10 +18,11 @@ from tests.conftest import PROJECT, resources
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 EXPECTED_STACKS = {
-    "dev": ["dev-us-east-1"],
-    "staging": ["staging-us-east-1", "staging-us-west-2"],
-    "prod": ["prod-us-east-1", "prod-us-west-2"],
+    "dev": ["dev-security", "dev-us-east-1"],
+    "staging": ["staging-security", "staging-us-east-1", "staging-us-west-2"],
+    "prod": ["prod-security", "prod-us-east-1", "prod-us-west-2"],
 }
+REGIONAL = {env: [s for s in names if not s.endswith("-security")] for env, names in EXPECTED_STACKS.items()}
 
 
 def test_a_stack_per_region_of_every_environment(stacks):
@@ -31,7 +32,7 @@ def test_a_stack_per_region_of_every_environment(stacks):
 @pytest.mark.parametrize("env_name", sorted(EXPECTED_STACKS))
 def test_each_regional_stack_targets_its_region_with_the_environment_tags(stacks, environments, env_name):
     env = environments[env_name]
-    for region, stack_name in zip(env.regions.all, EXPECTED_STACKS[env_name]):
+    for region, stack_name in zip(env.regions.all, REGIONAL[env_name]):
         (provider,) = stacks[stack_name]["provider"]["aws"]
         assert provider["region"] == region.name
         assert provider["default_tags"] == [{"tags": env.all_tags}]

@@ -31,9 +31,10 @@ def test_synth_prints_per_stack_progress_and_total_time(second_run):
     result, _ = second_run
     lines = result.stdout.splitlines()
     assert lines[0] == f"synthesizing dev, prod, staging into {second_run[1]}/stacks"
-    for stack in ("dev-us-east-1", "prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2"):
+    for stack in ("dev-security", "dev-us-east-1", "prod-security", "prod-us-east-1", "prod-us-west-2",
+                  "staging-security", "staging-us-east-1", "staging-us-west-2"):
         assert any(line.split()[0:1] == [stack] and "resources" in line for line in lines), stack
-    assert lines[-1].startswith("synthesized 5 stacks, ") and lines[-1].endswith("s")
+    assert lines[-1].startswith("synthesized 8 stacks, ") and lines[-1].endswith("s")
 
 
 def test_users_see_no_node_banner_or_warnings(second_run):
@@ -45,7 +46,7 @@ def test_one_environment_can_be_selected(tmp_path):
     outdir = tmp_path / "cdktf.out"
     result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": "dev"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev-us-east-1"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev-security", "dev-us-east-1"]
     assert not [p for p in tmp_path.iterdir() if p.name != "cdktf.out"], "temporary output left behind"
 
 
@@ -54,7 +55,8 @@ def test_cdktf_context_selects_environments_too(tmp_path):
     result = run_main(env={"CDKTF_OUTDIR": str(outdir),
                            "CDKTF_CONTEXT_JSON": json.dumps({"environments": "staging"})}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["staging-us-east-1", "staging-us-west-2"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == [
+        "staging-security", "staging-us-east-1", "staging-us-west-2"]
 
 
 def test_only_the_provider_submodules_in_use_are_imported(synth_dir):

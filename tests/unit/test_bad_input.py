@@ -154,3 +154,66 @@ def test_rejects_missing_required_field(tmp_path):
 def test_rejects_s3_backend_without_bucket(tmp_path):
     text = GOOD.format(name="broken") + "backend:\n  type: s3\n"
     _assert_rejected(*_attempt(tmp_path, text), "backend.bucket: None is required when type is 's3'")
+
+
+SECURITY = """\
+security:
+  rotation_function_arn: arn:aws:lambda:us-east-1:111122223333:function:rotate
+  secrets:
+    - name: gitops/github-token
+      description: token
+"""
+
+
+def test_rejects_secret_referencing_an_unknown_key_purpose(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY + "      key: database\n"
+    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.key: 'database' is not one of the keys "
+                                                "declared in security.keys; allowed: eks, secrets, logs, storage")
+
+
+def test_rejects_unknown_key_purpose(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY + "  keys: [eks, logs, secrets, backups]\n"
+    _assert_rejected(*_attempt(tmp_path, text), "security.keys.3: 'backups' is not a key purpose spofless knows",
+                     "allowed: eks, secrets, logs, storage")
+
+
+def test_rejects_key_list_without_a_required_purpose(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY + "  keys: [eks, secrets]\n"
+    _assert_rejected(*_attempt(tmp_path, text), "security.keys: ['eks', 'secrets'] must include 'logs'")
+
+
+def test_rejects_duplicate_secret_names(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY + "    - name: gitops/github-token\n      description: again\n"
+    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.1.name: 'gitops/github-token' is already the "
+                                                "name of secrets.0; allowed: unique names")
+
+
+@pytest.mark.parametrize("days", [0, 1001])
+def test_rejects_rotation_period_out_of_range(tmp_path, days):
+    text = GOOD.format(name="broken") + SECURITY + f"      rotation_days: {days}\n"
+    _assert_rejected(*_attempt(tmp_path, text), f"security.secrets.0.rotation_days: {days} is out of AWS's "
+                                                "range for automatic rotation; allowed: 1 to 1000")
+
+
+def test_rejects_secret_without_any_rotation_function(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY.replace(
+        "  rotation_function_arn: arn:aws:lambda:us-east-1:111122223333:function:rotate\n", "")
+    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.rotation_function_arn: None is required "
+                                                "when security.rotation_function_arn is not set")
+
+
+def test_rejects_rotation_function_outside_the_primary_region(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY.replace("lambda:us-east-1", "lambda:us-west-2")
+    _assert_rejected(*_attempt(tmp_path, text), "security.rotation_function_arn: 'arn:aws:lambda:us-west-2:",
+                     "is not in the primary region; allowed: a Lambda in us-east-1")
+
+
+def test_rejects_malformed_rotation_function_arn(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY.replace("function:rotate", "rotate")
+    _assert_rejected(*_attempt(tmp_path, text), "security.rotation_function_arn:", "is not a Lambda function ARN")
+
+
+def test_rejects_invalid_secret_name(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY.replace("gitops/github-token", "gitops/github token!")
+    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.name: 'gitops/github token!' is not a "
+                                                "valid secret name")

@@ -1,0 +1,175 @@
+"""KMS multi-region keys, one per purpose, with replicas in the standby region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from constructs import Construct
+
+from modules.iam import AccountContext, policy_document
+from modules.providers import aws
+
+# Administration without use: the account (through IAM) can manage the key's life
+# cycle but not encrypt or decrypt with it; use is granted per purpose below.
+_ADMIN_ACTIONS = sorted([
+    "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*",
+    "kms:Enable*", "kms:Get*", "kms:List*", "kms:Put*", "kms:ReplicateKey", "kms:Revoke*",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:Update*",
+])
+_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
+# purpose -> the AWS services that may use the key on the account's behalf (kms:ViaService)
+_VIA_SERVICES = {
+    "eks": ("eks",),
+    "secrets": ("secretsmanager",),
+    "storage": ("s3", "ec2"),
+}
+_DESCRIPTIONS = {
+    "eks": "EKS secrets envelope encryption",
+    "secrets": "Secrets Manager secrets",
+    "logs": "CloudWatch Logs log groups",
+    "storage": "S3 buckets and EBS volumes",
+}
+
+
+def key_policy(purpose: str, region: str, account: AccountContext) -> str:
+    """The key policy of ``purpose``'s key in ``region`` (primary and replica differ only in region).
+
+    Two statements: account administration, and use restricted to the services
+    of the purpose in this region of this account. CloudWatch Logs is a service
+    principal (it calls KMS itself), limited to this account's log groups.
+    """
+    statements: list[dict[str, Any]] = [{
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": account.root_arn},
+        "Action": _ADMIN_ACTIONS,
+        "Resource": "*",
+    }]
+    if purpose == "logs":
+        statements.append({
+            "Sid": "CloudWatchLogsUse",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": _USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                      f"arn:{account.partition}:logs:{region}:{account.account_id}:log-group:*"}},
+        })
+    else:
+        statements.append({
+            "Sid": "UseThroughServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": account.root_arn},
+            "Action": [*_USE_ACTIONS, "kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {
+                "kms:CallerAccount": account.account_id,
+                "kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in _VIA_SERVICES[purpose]],
+            }},
+        })
+    return policy_document(statements)
+
+
+@dataclass(frozen=True)
+class RegionalKey:
+    """One key as seen from one region: the primary or its replica."""
+
+    purpose: str
+    region: str
+    arn: str
+    key_id: str
+    is_replica: bool
+
+
+class KeyRing(Construct):
+    """A multi-region KMS key per purpose, and its replica in the standby region.
+
+    Every key: rotation on, a deletion window from config (30 days by default),
+    an explicit key policy, an alias ``alias/<env>/<purpose>`` in each region,
+    and ``prevent_destroy``, so a plan can never delete the key that decrypts
+    the platform's data. Without a standby region the keys are single-region.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, purposes: tuple[str, ...],
+                 deletion_window_days: int, primary_region: str, standby_region: Optional[str],
+                 primary_provider, standby_provider, account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.primary_region = primary_region
+        self.standby_region = standby_region
+        self._keys: dict[tuple[str, str], RegionalKey] = {}
+        lifecycle = {"prevent_destroy": True}
+        for purpose in purposes:
+            description = f"{env_name}: {_DESCRIPTIONS[purpose]}"
+            primary = aws("kms_key").KmsKey(
+                self, purpose,
+                provider=primary_provider,
+                description=description,
+                multi_region=standby_region is not None,
+                enable_key_rotation=True,
+                deletion_window_in_days=deletion_window_days,
+                policy=key_policy(purpose, primary_region, account),
+                tags={"Purpose": purpose},
+                lifecycle=lifecycle,
+            )
+            aws("kms_alias").KmsAlias(self, f"{purpose}-alias", provider=primary_provider,
+                                      name=f"alias/{env_name}/{purpose}", target_key_id=primary.key_id)
+            self._keys[(purpose, primary_region)] = RegionalKey(purpose, primary_region, primary.arn,
+                                                                primary.key_id, False)
+            if standby_region is None:
+                continue
+            replica = aws("kms_replica_key").KmsReplicaKey(
+                self, f"{purpose}-replica",
+                provider=standby_provider,
+                primary_key_arn=primary.arn,
+                description=description,
+                deletion_window_in_days=deletion_window_days,
+                policy=key_policy(purpose, standby_region, account),
+                tags={"Purpose": purpose},
+                lifecycle=lifecycle,
+            )
+            aws("kms_alias").KmsAlias(self, f"{purpose}-replica-alias", provider=standby_provider,
+                                      name=f"alias/{env_name}/{purpose}", target_key_id=replica.key_id)
+            self._keys[(purpose, standby_region)] = RegionalKey(purpose, standby_region, replica.arn,
+                                                                replica.key_id, True)
+
+    @property
+    def purposes(self) -> list[str]:
+        return list(dict.fromkeys(purpose for purpose, _ in self._keys))
+
+    @property
+    def regions(self) -> list[str]:
+        return [r for r in (self.primary_region, self.standby_region) if r]
+
+    def key(self, purpose: str, region: str) -> RegionalKey:
+        """The key of ``purpose`` usable in ``region``: the primary there, the replica in the standby."""
+        try:
+            return self._keys[(purpose, region)]
+        except KeyError:
+            raise KeyError(f"no {purpose!r} key in {region}; keys exist for "
+                           f"{sorted(set(p for p, _ in self._keys))} in {self.regions}") from None
+
+    def key_arn(self, purpose: str, region: str) -> str:
+        return self.key(purpose, region).arn
+
+    def grant_decrypt(self, purpose: str, region: str, via_service: Optional[str] = None) -> dict[str, Any]:
+        """IAM statement allowing decrypt with the regional key, optionally only through one service."""
+        return self._grant(purpose, region, ["kms:Decrypt", "kms:DescribeKey"], via_service, "Decrypt")
+
+    def grant_encrypt_decrypt(self, purpose: str, region: str,
+                              via_service: Optional[str] = None) -> dict[str, Any]:
+        """IAM statement allowing encrypt, decrypt and data-key generation with the regional key."""
+        return self._grant(purpose, region, _USE_ACTIONS, via_service, "EncryptDecrypt")
+
+    def _grant(self, purpose: str, region: str, actions: list[str], via_service: Optional[str],
+               verb: str) -> dict[str, Any]:
+        statement: dict[str, Any] = {
+            "Sid": f"{verb}{purpose.capitalize()}Key",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": self.key_arn(purpose, region),
+        }
+        if via_service:
+            statement["Condition"] = {"StringEquals": {"kms:ViaService": f"{via_service}.{region}.amazonaws.com"}}
+        return statement

@@ -1,0 +1,101 @@
+"""Secrets Manager secrets, replicated to the standby region, without their values."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from cdktf import Fn
+from constructs import Construct
+
+from environments.schema import SecurityConfig
+from modules.iam import AccountContext
+from modules.providers import aws
+from modules.security.keys import KeyRing
+
+
+def _construct_id(name: str) -> str:
+    return name.replace("/", "-")
+
+
+class SecretSet(Construct):
+    """The environment's secrets: metadata, encryption, replication and rotation only.
+
+    Each secret is encrypted with its purpose's primary-region key and
+    replicated to the standby region under the replica key. No secret version
+    is ever declared here: values are set out of band or created by the
+    rotation function inside AWS, so neither the synthesized JSON nor the
+    Terraform state holds one.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, config: SecurityConfig,
+                 keys: KeyRing, primary_provider, account: AccountContext):
+        super().__init__(scope, construct_id)
+        self._keys = keys
+        self._account = account
+        self._env_name = env_name
+        self._secrets: dict[str, Any] = {}
+        for secret in config.secrets:
+            module = aws("secretsmanager_secret")
+            replicas = []
+            if keys.standby_region:
+                # Struct class, not a dict: jsii passes dicts inside lists to node unconverted,
+                # and a snake_case key would be silently dropped.
+                replicas.append(module.SecretsmanagerSecretReplica(
+                    region=keys.standby_region, kms_key_id=keys.key_arn(secret.key, keys.standby_region)))
+            resource = module.SecretsmanagerSecret(
+                self, _construct_id(secret.name),
+                provider=primary_provider,
+                name=f"{env_name}/{secret.name}",
+                description=secret.description,
+                kms_key_id=keys.key_arn(secret.key, keys.primary_region),
+                recovery_window_in_days=30,
+                replica=replicas or None,
+                tags={"KeyPurpose": secret.key, "Value": secret.value},
+            )
+            aws("secretsmanager_secret_rotation").SecretsmanagerSecretRotation(
+                self, f"{_construct_id(secret.name)}-rotation",
+                provider=primary_provider,
+                secret_id=resource.id,
+                rotation_lambda_arn=config.rotation_function(secret),
+                rotation_rules={"automatically_after_days": secret.rotation_days},
+                # generated: the function creates the first value now, inside AWS
+                rotate_immediately=secret.value == "generated",
+            )
+            self._secrets[secret.name] = (resource, secret.key)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._secrets)
+
+    def secret_arn(self, name: str, region: Optional[str] = None) -> str:
+        """ARN of secret ``name`` in ``region`` (the replica's ARN in the standby region)."""
+        resource, _ = self._secrets[name]
+        region = region or self._keys.primary_region
+        if region == self._keys.primary_region:
+            return resource.arn
+        if region != self._keys.standby_region:
+            raise KeyError(f"secret {name!r} exists in {self._keys.regions}, not in {region}")
+        # A replica keeps the primary's ARN (suffix included) with the region swapped.
+        return Fn.replace(resource.arn, f":{self._keys.primary_region}:", f":{region}:")
+
+    def grant_read(self, name: str, region: str) -> list[dict[str, Any]]:
+        """IAM statements to read secret ``name`` in ``region``: the secret, and decrypt via Secrets Manager.
+
+        The secret is named by AWS's documented pattern ``<name>-??????`` (the six
+        characters AWS appends), which keeps the policy plain JSON in both regions.
+        """
+        _, purpose = self._secrets[name]
+        if region not in self._keys.regions:
+            raise KeyError(f"secret {name!r} exists in {self._keys.regions}, not in {region}")
+        account = self._account
+        pattern = (f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:"
+                   f"secret:{self._env_name}/{name}-??????")
+        return [
+            {
+                "Sid": "ReadSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                "Resource": pattern,
+            },
+            self._keys.grant_decrypt(purpose, region, via_service="secretsmanager"),
+        ]

@@ -1,0 +1,54 @@
+"""``<env>-security``: KMS keys and secrets, with both regions' providers side by side."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from environments.schema import EnvironmentConfig
+from modules.iam import AccountContext
+from modules.security.keys import KeyRing
+from modules.security.secrets import SecretSet
+from modules.stacks.base import SpoflessStack
+
+
+class SecurityStack(SpoflessStack):
+    """Multi-region keys with their replicas, and replicated secrets, of one environment.
+
+    Two aliased AWS providers, ``primary`` and ``standby``, so every pairing of a
+    key and its replica (and of a secret and its replica key) is visible in one
+    stack. Regional stacks read key ARNs from here through cross-stack references.
+    """
+
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig):
+        super().__init__(scope, stack_id, env=env)
+        primary, standby = env.regions.primary, env.regions.standby
+        primary_provider = self.aws_provider(primary.name, alias="primary")
+        standby_provider = self.aws_provider(standby.name, alias="standby") if standby else None
+        account = AccountContext(self, "account", provider=primary_provider)
+        self.keys = KeyRing(
+            self, "keys",
+            env_name=env.name,
+            purposes=env.security.keys,
+            deletion_window_days=env.security.key_deletion_window_days,
+            primary_region=primary.name,
+            standby_region=standby.name if standby else None,
+            primary_provider=primary_provider,
+            standby_provider=standby_provider,
+            account=account,
+        )
+        self.secrets = SecretSet(self, "secrets", env_name=env.name, config=env.security,
+                                 keys=self.keys, primary_provider=primary_provider, account=account)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        for purpose in self.keys.purposes:
+            TerraformOutput(self, f"{purpose}_key_arns",
+                            value={r: self.keys.key_arn(purpose, r) for r in self.keys.regions},
+                            description=f"ARN of the {purpose} key by region (primary key, then replica)",
+                            ).override_logical_id(f"{purpose}_key_arns")
+        if self.secrets.names:
+            TerraformOutput(self, "secret_arns",
+                            value={n: self.secrets.secret_arn(n) for n in self.secrets.names},
+                            description="ARN of each secret in the primary region",
+                            ).override_logical_id("secret_arns")

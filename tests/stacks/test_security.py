@@ -1,0 +1,170 @@
+"""<env>-security: multi-region keys paired with replicas, replicated secrets, no secret values."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import PROJECT, resources
+
+PURPOSES = ["eks", "logs", "secrets", "storage"]
+
+
+def _keys_by_purpose(stack: dict, resource_type: str) -> dict[str, tuple[str, dict]]:
+    return {r["tags"]["Purpose"]: (name, r) for name, r in resources(stack, resource_type).items()}
+
+
+def _remote_output(stacks: dict, reference: str, source_stack: str) -> str:
+    """Follow ``${data.terraform_remote_state.X.outputs.NAME}`` to the output's value in ``source_stack``."""
+    match = re.fullmatch(r"\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}", reference)
+    assert match, f"not a cross-stack reference: {reference}"
+    return stacks[source_stack]["output"][match.group(1)]["value"]
+
+
+@pytest.mark.parametrize("env_name", ["prod", "staging"])
+def test_every_key_has_a_primary_in_the_primary_region_and_a_replica_in_the_standby(stacks, environments, env_name):
+    stack = stacks[f"{env_name}-security"]
+    env = environments[env_name]
+    providers = {p.get("alias"): p["region"] for p in stack["provider"]["aws"]}
+    assert providers == {"primary": env.regions.primary.name, "standby": env.regions.standby.name}
+    primaries = _keys_by_purpose(stack, "aws_kms_key")
+    replicas = _keys_by_purpose(stack, "aws_kms_replica_key")
+    assert sorted(primaries) == sorted(replicas) == PURPOSES
+    for purpose in PURPOSES:
+        key_name, key = primaries[purpose]
+        _, replica = replicas[purpose]
+        assert key["provider"] == "aws.primary" and key["multi_region"] is True
+        assert replica["provider"] == "aws.standby"
+        assert replica["primary_key_arn"] == f"${{aws_kms_key.{key_name}.arn}}"
+        assert key["enable_key_rotation"] is True
+        assert key["deletion_window_in_days"] == replica["deletion_window_in_days"] == 30
+        assert key["lifecycle"] == replica["lifecycle"] == {"prevent_destroy": True}
+        # the same policy, rendered for each region
+        assert replica["policy"] == key["policy"].replace(env.regions.primary.name, env.regions.standby.name)
+
+
+def test_aliases_name_each_key_the_same_in_both_regions(stacks):
+    aliases = resources(stacks["prod-security"], "aws_kms_alias").values()
+    by_provider: dict[str, set[str]] = {}
+    for alias in aliases:
+        by_provider.setdefault(alias["provider"], set()).add(alias["name"])
+    assert by_provider["aws.primary"] == by_provider["aws.standby"] == {f"alias/prod/{p}" for p in PURPOSES}
+
+
+def test_key_policies_allow_administration_and_only_the_purpose_services(stacks):
+    keys = _keys_by_purpose(stacks["prod-security"], "aws_kms_key")
+    for purpose, (_, key) in keys.items():
+        statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+        admin = statements["AccountAdministration"]
+        assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
+        (use,) = [s for sid, s in statements.items() if sid != "AccountAdministration"]
+        assert "Condition" in use
+        if purpose == "logs":
+            assert use["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+        else:
+            services = use["Condition"]["StringEquals"]["kms:ViaService"]
+            assert all(s.endswith(".us-east-1.amazonaws.com") for s in services)
+    eks_services = json.loads(keys["eks"][1]["policy"])["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert eks_services == ["eks.us-east-1.amazonaws.com"]
+
+
+def test_dev_without_standby_has_single_region_keys_and_no_replicas(stacks):
+    stack = stacks["dev-security"]
+    assert [p.get("alias") for p in stack["provider"]["aws"]] == ["primary"]
+    assert not resources(stack, "aws_kms_replica_key")
+    assert all(k["multi_region"] is False for k in resources(stack, "aws_kms_key").values())
+    assert all("replica" not in s for s in resources(stack, "aws_secretsmanager_secret").values())
+
+
+@pytest.mark.parametrize("env_name", ["prod", "staging"])
+def test_every_secret_is_replicated_to_the_standby_under_the_replica_key(stacks, environments, env_name):
+    stack = stacks[f"{env_name}-security"]
+    env = environments[env_name]
+    primaries = {p: f"${{aws_kms_key.{n}.arn}}" for p, (n, _) in _keys_by_purpose(stack, "aws_kms_key").items()}
+    replicas = {p: f"${{aws_kms_replica_key.{n}.arn}}" for p, (n, _) in _keys_by_purpose(stack, "aws_kms_replica_key").items()}
+    secrets = {s["name"]: s for s in resources(stack, "aws_secretsmanager_secret").values()}
+    assert sorted(secrets) == sorted(f"{env_name}/{s.name}" for s in env.security.secrets)
+    for config in env.security.secrets:
+        secret = secrets[f"{env_name}/{config.name}"]
+        assert secret["provider"] == "aws.primary"
+        assert secret["kms_key_id"] == primaries[config.key]
+        assert secret["replica"] == [{"region": env.regions.standby.name, "kms_key_id": replicas[config.key]}]
+
+
+def test_every_secret_rotates_and_generated_ones_rotate_immediately(stacks, environments):
+    stack = stacks["prod-security"]
+    secrets = {name: s for name, s in resources(stack, "aws_secretsmanager_secret").items()}
+    rotations = {r["secret_id"]: r for r in resources(stack, "aws_secretsmanager_secret_rotation").values()}
+    for name, secret in secrets.items():
+        rotation = rotations[f"${{aws_secretsmanager_secret.{name}.id}}"]
+        config = next(s for s in environments["prod"].security.secrets if f"prod/{s.name}" == secret["name"])
+        assert rotation["rotation_rules"] == {"automatically_after_days": config.rotation_days}
+        assert rotation["rotate_immediately"] is (config.value == "generated")
+        assert rotation["rotation_lambda_arn"].startswith("arn:aws:lambda:us-east-1:")
+
+
+@pytest.mark.parametrize("stack_name, key_type", [
+    ("prod-us-east-1", "aws_kms_key"), ("prod-us-west-2", "aws_kms_replica_key"), ("dev-us-east-1", "aws_kms_key")])
+def test_flow_logs_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name, key_type):
+    env_name = stack_name.split("-")[0]
+    (group,) = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
+    value = _remote_output(stacks, group["kms_key_id"], f"{env_name}-security")
+    (logs_key,) = [n for n, k in resources(stacks[f"{env_name}-security"], key_type).items()
+                   if k["tags"]["Purpose"] == "logs"]
+    assert value == f"${{{key_type}.{logs_key}.arn}}"
+
+
+def test_regional_stacks_depend_on_the_security_stack(synth_dir):
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    for name in ("prod-us-east-1", "prod-us-west-2", "staging-us-west-2", "dev-us-east-1"):
+        assert manifest["stacks"][name]["dependencies"] == [f"{name.split('-')[0]}-security"]
+
+
+# -- no secret values, anywhere ---------------------------------------------------------------
+
+_SECRET_PATTERNS = {
+    "secret version resource": re.compile(r'"aws_secretsmanager_secret_version"'),
+    "inline secret string": re.compile(r'"secret_(string|binary)"\s*:'),
+    "password-like literal": re.compile(r'"(password|passwd|token|secret|api_key|apikey)"\s*:\s*"(?!\$\{)[^"]{4,}"',
+                                        re.IGNORECASE),
+    "GitHub token": re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),
+    "GitLab token": re.compile(r"glpat-[A-Za-z0-9_-]{16,}"),
+    "AWS access key id": re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+}
+
+
+def _leaks(text: str) -> list[str]:
+    return [label for label, pattern in _SECRET_PATTERNS.items() if pattern.search(text)]
+
+
+def test_no_secret_value_appears_in_the_synthesized_output(synth_dir):
+    found = {str(p.relative_to(synth_dir)): _leaks(p.read_text())
+             for p in synth_dir.rglob("*") if p.is_file()}
+    assert not {k: v for k, v in found.items() if v}
+
+
+def test_no_secret_value_is_committed_to_the_repository():
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT, capture_output=True, text=True).stdout.split()
+    found = {}
+    for name in tracked:
+        if name.startswith("tests/") or not (PROJECT / name).is_file():
+            continue  # the tests hold the patterns themselves
+        try:
+            text = (PROJECT / name).read_text()
+        except UnicodeDecodeError:
+            continue
+        leaks = [label for label in _leaks(text) if label not in ("secret version resource", "inline secret string")]
+        if leaks:
+            found[name] = leaks
+    assert not found
+
+
+@pytest.mark.parametrize("text", ['{"resource": {"aws_secretsmanager_secret_version": {}}}',
+                                  '{"password": "hunter2hunter2"}', "token ghp_abcdefghijklmnopqrstuvwxyz0123",
+                                  '{"secret_string": "${var.x}"}'])
+def test_the_secret_scan_catches_a_leak(text):
+    assert _leaks(text)
