@@ -94,10 +94,15 @@ def _problem(file: str, error: dict) -> Problem:
         loc.append(str(context["field"]))
     value = context.get("value", error.get("input", _MISSING))
     message = error["msg"]
-    if kind.endswith(("_type", "_parsing")) and message.startswith("Input should be "):
-        message = f"has the wrong type; allowed: {message[len('Input should be '):]}"
-    if kind == "literal_error":
-        message = f"is not allowed; {message[0].lower()}{message[1:]}"
+    prefix = "Input should be "
+    if message.startswith(prefix):
+        allowed = message[len(prefix):]
+        if kind.endswith(("_type", "_parsing")):
+            message = f"has the wrong type; allowed: {allowed}"
+        elif kind == "literal_error":
+            message = f"is not allowed; allowed: {allowed}"
+        else:
+            message = f"is out of range; allowed: {allowed}"
     return Problem(file, ".".join(loc), message, value)
 
 

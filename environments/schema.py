@@ -279,6 +279,98 @@ class BackendConfig(Frozen):
         return self
 
 
+class HealthCheckConfig(Frozen):
+    """How load balancers decide a target is healthy (the design's defaults)."""
+
+    path: str = "/health/ready"
+    """HTTP(S) path probed on each target. Left out: /health/ready."""
+
+    interval_seconds: int = Field(30, ge=5, le=300)
+    """Seconds between probes, 5-300. Left out: 30."""
+
+    timeout_seconds: int = Field(10, ge=2, le=120)
+    """Seconds before a probe counts as failed, 2-120 and below the interval. Left out: 10."""
+
+    healthy_threshold: int = Field(2, ge=2, le=10)
+    """Consecutive successes to become healthy, 2-10. Left out: 2."""
+
+    unhealthy_threshold: int = Field(3, ge=2, le=10)
+    """Consecutive failures to become unhealthy, 2-10. Left out: 3."""
+
+    matcher: str = "200"
+    """HTTP codes that count as healthy, e.g. ``200`` or ``200-299``. Left out: 200."""
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) > 1024:
+            raise _fail("health_path", "is not a URL path; allowed: a path starting with '/', at most 1024 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _timing(self) -> "HealthCheckConfig":
+        if self.timeout_seconds >= self.interval_seconds:
+            raise _fail("health_timing", "must be shorter than interval_seconds ({interval}); allowed: 2 to {max}",
+                        field="timeout_seconds", value=self.timeout_seconds,
+                        interval=self.interval_seconds, max=self.interval_seconds - 1)
+        return self
+
+
+class DnsConfig(Frozen):
+    """The environment's DNS zone."""
+
+    query_log_retention_days: int = 365
+    """Days Route53 query logs are kept in CloudWatch Logs (us-east-1). Left out: 365."""
+
+    @field_validator("query_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return NetworkConfig._retention(value)
+
+
+class LoadBalancingConfig(Frozen):
+    """The three load balancers of every region: two ALBs and a backup NLB."""
+
+    app_port: int = Field(8443, ge=1024, le=65535)
+    """Port the workloads serve TLS on; targets are pod IPs. Left out: 8443."""
+
+    idle_timeout_seconds: int = Field(60, ge=1, le=4000)
+    """ALB idle connection timeout, 1-4000. Left out: 60."""
+
+    deregistration_delay_seconds: int = Field(30, ge=0, le=3600)
+    """Connection draining time before a target leaves, 0-3600. Left out: 30."""
+
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    """Target health checks. Left out: /health/ready every 30 s, 10 s timeout, 2 up, 3 down, 200."""
+
+    waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    """Requests per 5 minutes from one IP before WAF blocks it (WAF's minimum is 100). Left out: 2000."""
+
+    access_log_expiry_days: int = Field(365, ge=1, le=3650)
+    """Days load balancer access logs are kept in S3. Left out: 365."""
+
+    waf_log_retention_days: int = 365
+    """Days WAF logs are kept in CloudWatch Logs. Left out: 365."""
+
+    certificate_names: tuple[str, ...] = ()
+    """Host names below the domain the TLS certificate also covers, e.g. ``[api, app]``.
+    Left out: the domain itself only. No wildcards: one leaked key would cover every name."""
+
+    @field_validator("certificate_names")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(value):
+            if not all(_LABEL.match(label) for label in name.split(".")):
+                raise _fail("certificate_name", "is not a host name below the domain; allowed: labels of "
+                                                "a-z, 0-9 and '-', no wildcards", field=str(index), value=name)
+        return value
+
+    @field_validator("waf_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return NetworkConfig._retention(value)
+
+
 KEY_PURPOSES = ("eks", "secrets", "logs", "storage")
 REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it"}
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
@@ -420,6 +512,12 @@ class EnvironmentConfig(Frozen):
 
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     """KMS keys and secrets. Left out: the four default keys and no secrets."""
+
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    """DNS zone settings. Left out: every default."""
+
+    load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
+    """ALBs, NLB, WAF and access logs in every region. Left out: every default."""
 
     @model_validator(mode="after")
     def _rotation_in_primary_region(self) -> "EnvironmentConfig":

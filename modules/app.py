@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
+from modules.stacks.dns_zone import DnsZoneStack
 from modules.stacks.regional import RegionalStack
 from modules.stacks.security import SecurityStack
 
@@ -28,7 +29,8 @@ class StackReport:
 
 def stack_names(env: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes to, in build order."""
-    return [f"{env.name}-security"] + [f"{env.name}-{region.name}" for region in env.regions.all]
+    return ([f"{env.name}-security", f"{env.name}-dns-zone"]
+            + [f"{env.name}-{region.name}" for region in env.regions.all])
 
 
 def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
@@ -36,11 +38,14 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[Terraf
     started = time.perf_counter()
     security = SecurityStack(app, f"{env.name}-security", env=env)
     yield security, time.perf_counter() - started
+    started = time.perf_counter()
+    zone = DnsZoneStack(app, f"{env.name}-dns-zone", env=env, keys=security.keys)
+    yield zone, time.perf_counter() - started
     roles = ("primary", "standby")
     for role, region in zip(roles, env.regions.all):
         started = time.perf_counter()
         stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role,
-                              keys=security.keys)
+                              keys=security.keys, certificates=zone.certificates)
         yield stack, time.perf_counter() - started
 
 
@@ -59,6 +64,7 @@ def synthesize(envs: list[EnvironmentConfig], outdir: Path,
     """
     say = progress or (lambda line: None)
     outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = outdir.parent / f".{outdir.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     timings: dict[str, float] = {}

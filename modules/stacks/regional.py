@@ -7,7 +7,9 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
+from modules.dns.zone import RegionalCertificates
 from modules.iam import AccountContext
+from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
 from modules.security.keys import KeyRing
 from modules.stacks.base import SpoflessStack
@@ -20,11 +22,13 @@ class RegionalStack(SpoflessStack):
     both are built by the same code and differ only in the values they get.
     ``keys`` is the security stack's key ring: this region's keys (the primary
     key in the primary region, the replica in the standby) come from it as
-    cross-stack references.
+    cross-stack references, and so does this region's issued TLS certificate
+    from the DNS zone stack.
     """
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig,
-                 region: RegionConfig, role: Literal["primary", "standby"], keys: KeyRing):
+                 region: RegionConfig, role: Literal["primary", "standby"], keys: KeyRing,
+                 certificates: RegionalCertificates):
         super().__init__(scope, stack_id, env=env)
         self.region = region
         self.role = role
@@ -36,5 +40,15 @@ class RegionalStack(SpoflessStack):
             region=region,
             settings=env.network,
             flow_log_kms_key_arn=keys.key_arn("logs", region.name),
+            account=account,
+        )
+        self.load_balancing = LoadBalancing(
+            self, "lb",
+            name=stack_id,
+            region=region.name,
+            network=self.network,
+            config=env.load_balancing,
+            certificate_arn=certificates.certificate_arn(region.name),
+            logs_kms_key_arn=keys.key_arn("logs", region.name),
             account=account,
         )

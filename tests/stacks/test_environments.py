@@ -18,11 +18,12 @@ from tests.conftest import PROJECT, resources
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 EXPECTED_STACKS = {
-    "dev": ["dev-security", "dev-us-east-1"],
-    "staging": ["staging-security", "staging-us-east-1", "staging-us-west-2"],
-    "prod": ["prod-security", "prod-us-east-1", "prod-us-west-2"],
+    "dev": ["dev-dns-zone", "dev-security", "dev-us-east-1"],
+    "staging": ["staging-dns-zone", "staging-security", "staging-us-east-1", "staging-us-west-2"],
+    "prod": ["prod-dns-zone", "prod-security", "prod-us-east-1", "prod-us-west-2"],
 }
-REGIONAL = {env: [s for s in names if not s.endswith("-security")] for env, names in EXPECTED_STACKS.items()}
+REGIONAL = {env: [s for s in names if not s.endswith(("-security", "-dns-zone"))]
+            for env, names in EXPECTED_STACKS.items()}
 
 
 def test_a_stack_per_region_of_every_environment(stacks):

@@ -108,19 +108,22 @@ def test_every_secret_rotates_and_generated_ones_rotate_immediately(stacks, envi
 
 @pytest.mark.parametrize("stack_name, key_type", [
     ("prod-us-east-1", "aws_kms_key"), ("prod-us-west-2", "aws_kms_replica_key"), ("dev-us-east-1", "aws_kms_key")])
-def test_flow_logs_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name, key_type):
+def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name, key_type):
     env_name = stack_name.split("-")[0]
-    (group,) = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
-    value = _remote_output(stacks, group["kms_key_id"], f"{env_name}-security")
+    groups = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
+    assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == ["vpc-flow-logs", "waf"]
     (logs_key,) = [n for n, k in resources(stacks[f"{env_name}-security"], key_type).items()
                    if k["tags"]["Purpose"] == "logs"]
-    assert value == f"${{{key_type}.{logs_key}.arn}}"
+    for group in groups:
+        value = _remote_output(stacks, group["kms_key_id"], f"{env_name}-security")
+        assert value == f"${{{key_type}.{logs_key}.arn}}"
 
 
 def test_regional_stacks_depend_on_the_security_stack(synth_dir):
     manifest = json.loads((synth_dir / "manifest.json").read_text())
     for name in ("prod-us-east-1", "prod-us-west-2", "staging-us-west-2", "dev-us-east-1"):
-        assert manifest["stacks"][name]["dependencies"] == [f"{name.split('-')[0]}-security"]
+        env_name = name.split("-")[0]
+        assert sorted(manifest["stacks"][name]["dependencies"]) == [f"{env_name}-dns-zone", f"{env_name}-security"]
 
 
 # -- no secret values, anywhere ---------------------------------------------------------------

@@ -54,7 +54,7 @@ def _assert_rejected(result, untouched: bool, *fragments: str) -> str:
 def test_rejects_unknown_field(tmp_path):
     result, untouched = _attempt(tmp_path, GOOD.format(name="broken") + "netwrok:\n  nat_gateway_per_az: false\n")
     message = _assert_rejected(result, untouched, "environments/broken.yaml: netwrok:",
-                               "unknown field", "did you mean 'network'", "allowed: backend, domain")
+                               "unknown field", "did you mean 'network'", "allowed: backend, dns, domain")
     assert message.count("environments/broken.yaml") == 1
 
 
@@ -217,3 +217,18 @@ def test_rejects_invalid_secret_name(tmp_path):
     text = GOOD.format(name="broken") + SECURITY.replace("gitops/github-token", "gitops/github token!")
     _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.name: 'gitops/github token!' is not a "
                                                 "valid secret name")
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("waf_rate_limit", 10, "load_balancing.waf_rate_limit: 10 is out of range; allowed: greater than or equal to 100"),
+    ("app_port", 80, "load_balancing.app_port: 80 is out of range; allowed: greater than or equal to 1024"),
+])
+def test_rejects_load_balancing_values_out_of_range(tmp_path, field, value, expected):
+    text = GOOD.format(name="broken") + f"load_balancing:\n  {field}: {value}\n"
+    _assert_rejected(*_attempt(tmp_path, text), expected)
+
+
+def test_rejects_health_check_timeout_not_below_interval(tmp_path):
+    text = GOOD.format(name="broken") + "load_balancing:\n  health_check:\n    interval_seconds: 10\n    timeout_seconds: 10\n"
+    _assert_rejected(*_attempt(tmp_path, text), "load_balancing.health_check.timeout_seconds: 10 must be shorter "
+                                                "than interval_seconds (10); allowed: 2 to 9")

@@ -1,0 +1,103 @@
+"""The environment's public hosted zone and the regional TLS certificates validated in it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from cdktf import TerraformIterator, Token
+from constructs import Construct
+
+from modules.iam import AccountContext, policy_document
+from modules.providers import aws
+
+
+class HostedZone(Construct):
+    """A public Route53 hosted zone for the environment's domain, with query logging.
+
+    Route53 delivers query logs only to CloudWatch Logs in us-east-1, under
+    ``/aws/route53/``, so the log group and its resource policy use a us-east-1
+    provider whatever the environment's regions.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str, provider,
+                 us_east_1_provider, query_log_kms_key_arn: str, query_log_retention_days: int,
+                 account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.domain = domain
+        self.zone = aws("route53_zone").Route53Zone(
+            self, "zone", provider=provider, name=domain,
+            comment=f"spofless {env_name}: primary DNS provider (Cloudflare serves the same records as backup)",
+            lifecycle={"prevent_destroy": True},
+        )
+        self.zone_id: str = self.zone.zone_id
+        self.name_servers = self.zone.name_servers
+        group = aws("cloudwatch_log_group").CloudwatchLogGroup(
+            self, "query-logs", provider=us_east_1_provider, name=f"/aws/route53/{domain}",
+            retention_in_days=query_log_retention_days, kms_key_id=query_log_kms_key_arn)
+        policy = aws("cloudwatch_log_resource_policy").CloudwatchLogResourcePolicy(
+            self, "query-log-delivery", provider=us_east_1_provider,
+            policy_name=f"{env_name}-route53-query-logs",
+            policy_document=policy_document([{
+                "Sid": "Route53QueryLogs", "Effect": "Allow", "Principal": {"Service": "route53.amazonaws.com"},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{group.arn}:*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}},
+            }]))
+        aws("route53_query_log").Route53QueryLog(
+            self, "query-log", provider=provider, zone_id=self.zone.zone_id,
+            cloudwatch_log_group_arn=group.arn, depends_on=[policy])
+
+
+class RegionalCertificates(Construct):
+    """An ACM certificate for ``domain`` (and named hosts below it) in each region, DNS-validated.
+
+    ACM gives every certificate of one domain in one account the same
+    validation CNAME, whatever the region, so the records are created once
+    (from the primary region's certificate) and both validations wait on them.
+    Consumers get the ARN *after* validation, so no listener is ever created
+    with a certificate that is not yet issued.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, domain: str, names: tuple[str, ...],
+                 zone: HostedZone, providers: dict[str, object], zone_provider):
+        super().__init__(scope, construct_id)
+        self._arns: dict[str, str] = {}
+        certificates = {}
+        for region, provider in providers.items():
+            certificates[region] = aws("acm_certificate").AcmCertificate(
+                self, f"certificate-{region}",
+                provider=provider,
+                domain_name=domain,
+                subject_alternative_names=[f"{name}.{domain}" for name in names] or None,
+                validation_method="DNS",
+                key_algorithm="EC_prime256v1",
+                lifecycle={"create_before_destroy": True},
+                tags={"Name": domain},
+            )
+        first = next(iter(certificates.values()))
+        options = TerraformIterator.from_complex_list(first.domain_validation_options, "domain_name")
+        records = aws("route53_record").Route53Record(
+            self, "validation",
+            provider=zone_provider,
+            for_each=options,
+            zone_id=zone.zone_id,
+            name=options.get_string("resource_record_name"),
+            type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")],
+            ttl=300,
+            # records written by an earlier certificate for the same names are taken over, not duplicated
+            allow_overwrite=True,
+        )
+        fqdns = Token.as_list(TerraformIterator.from_resources(records).pluck_property("fqdn"))
+        for region, certificate in certificates.items():
+            validation = aws("acm_certificate_validation").AcmCertificateValidation(
+                self, f"validation-{region}",
+                provider=providers[region],
+                certificate_arn=certificate.arn,
+                validation_record_fqdns=fqdns,
+            )
+            self._arns[region] = validation.certificate_arn
+
+    def certificate_arn(self, region: str) -> str:
+        """The issued certificate's ARN in ``region``."""
+        return self._arns[region]

@@ -1,0 +1,82 @@
+"""The S3 bucket that receives one region's load balancer access logs."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from modules.iam import AccountContext, policy_document
+from modules.providers import aws
+
+# Regions that predate August 2022 deliver ALB logs from a regional ELB account
+# (aws_elb_service_account knows which); newer regions use the service principal.
+_LEGACY_ELB_ACCOUNT_REGIONS = {
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
+}
+
+
+class AccessLogBucket(Construct):
+    """Versioned, private, encrypted bucket for ALB and NLB access logs, with expiry.
+
+    Encryption is SSE-S3 (AES256): ELB access log delivery does not support
+    SSE-KMS, so a customer key is not an option for this bucket.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str,
+                 expiry_days: int, account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=name, force_destroy=False)
+        bucket_id = self.bucket.id
+        aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
+            self, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
+        aws("s3_bucket_public_access_block").S3BucketPublicAccessBlock(
+            self, "public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True)
+        aws("s3_bucket_versioning").S3BucketVersioningA(
+            self, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"})
+        sse = aws("s3_bucket_server_side_encryption_configuration")
+        sse.S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", bucket=bucket_id,
+            rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default={"sse_algorithm": "AES256"})])
+        lifecycle = aws("s3_bucket_lifecycle_configuration")
+        lifecycle.S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=bucket_id,
+            rule=[lifecycle.S3BucketLifecycleConfigurationRule(
+                id="expire-access-logs", status="Enabled",
+                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=expiry_days)],
+                noncurrent_version_expiration=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30)],
+                abort_incomplete_multipart_upload=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=7)],
+            )])
+        # EventBridge notifications: lets log pipelines subscribe without touching the bucket again.
+        aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)
+        aws("s3_bucket_policy").S3BucketPolicy(
+            self, "policy", bucket=bucket_id, policy=self._policy(region, account))
+
+    def _policy(self, region: str, account: AccountContext) -> str:
+        objects = f"{self.bucket.arn}/AWSLogs/{account.account_id}/*"
+        if region in _LEGACY_ELB_ACCOUNT_REGIONS:
+            elb = aws("data_aws_elb_service_account").DataAwsElbServiceAccount(self, "elb-account", region=region)
+            alb_principal = {"AWS": elb.arn}
+        else:
+            alb_principal = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        return policy_document([
+            {"Sid": "AlbLogDelivery", "Effect": "Allow", "Principal": alb_principal,
+             "Action": "s3:PutObject", "Resource": objects},
+            {"Sid": "NlbLogDelivery", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": objects,
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
+            {"Sid": "NlbLogDeliveryAclCheck", "Effect": "Allow",
+             "Principal": {"Service": "delivery.logs.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": self.bucket.arn,
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ])

@@ -1,0 +1,187 @@
+"""Three load balancers per region: primary ALB (AZs a/b), secondary ALB (b/c), backup NLB (all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from environments.schema import LoadBalancingConfig
+from modules.iam import AccountContext
+from modules.loadbalancing.access_logs import AccessLogBucket
+from modules.loadbalancing.waf import WebAcl
+from modules.network.network import Network
+from modules.providers import aws
+
+# TLS 1.3 preferred, TLS 1.2 as the floor, forward-secret ciphers only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class LoadBalancerInfo:
+    """What the DNS tier and users need to know about one load balancer."""
+
+    key: str
+    arn: str
+    dns_name: str
+    zone_id: str
+    zones: tuple[str, ...]
+    target_group_arn: str
+
+
+def alb_zones(zones: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """AZs of the primary and secondary ALB.
+
+    Three or more AZs: primary on the first two (a, b), secondary on the second
+    and third (b, c), so losing any one AZ leaves at least one ALB in two
+    healthy AZs. With only two AZs there is no third to spread to: both ALBs
+    use both AZs, and the pair still protects against the loss of one ALB.
+    """
+    if len(zones) >= 3:
+        return zones[0:2], zones[1:3]
+    return zones[0:2], zones[0:2]
+
+
+class LoadBalancing(Construct):
+    """Dual ALB + NLB with TLS, WAF, access logs, and the security groups of the three tiers."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
+                 config: LoadBalancingConfig, certificate_arn: str, logs_kms_key_arn: str,
+                 account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.config = config
+        self.network = network
+        self.logs = AccessLogBucket(self, "access-logs", name=f"{name}-lb-logs-{account.account_id}",
+                                    region=region, expiry_days=config.access_log_expiry_days, account=account)
+        self.waf = WebAcl(self, "waf", name=name, region=region, rate_limit=config.waf_rate_limit,
+                          log_retention_days=config.waf_log_retention_days,
+                          logs_kms_key_arn=logs_kms_key_arn, account=account)
+        self._security_groups()
+        primary_zones, secondary_zones = alb_zones(network.zones)
+        self.load_balancers: dict[str, LoadBalancerInfo] = {}
+        for key, zones in (("alb-primary", primary_zones), ("alb-secondary", secondary_zones)):
+            self.load_balancers[key] = self._alb(key, zones, certificate_arn)
+        self.load_balancers["nlb"] = self._nlb(network.zones, certificate_arn)
+        self._outputs()
+
+    # -- security groups: internet -> load balancers -> nodes, nothing else -------------------
+
+    def _security_group(self, key: str, description: str):
+        return aws("security_group").SecurityGroup(
+            self, f"{key}-sg", name=f"{self.name}-{key}", description=description,
+            vpc_id=self.network.vpc_id, tags={"Name": f"{self.name}-{key}"})
+
+    def _ingress(self, rule_id: str, group, description: str, port: int, *, cidr: str = None, source=None):
+        aws("vpc_security_group_ingress_rule").VpcSecurityGroupIngressRule(
+            self, rule_id, security_group_id=group.id, description=description, ip_protocol="tcp",
+            from_port=port, to_port=port, cidr_ipv4=cidr,
+            referenced_security_group_id=source.id if source is not None else None)
+
+    def _egress_to_nodes(self, rule_id: str, group) -> None:
+        port = self.config.app_port
+        aws("vpc_security_group_egress_rule").VpcSecurityGroupEgressRule(
+            self, rule_id, security_group_id=group.id, description=f"to workloads on {port}",
+            ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=self.nodes_sg.id)
+
+    def _security_groups(self) -> None:
+        port = self.config.app_port
+        self.alb_sg = self._security_group("alb", "ALBs: HTTPS (and HTTP to redirect) from the internet")
+        self.nlb_sg = self._security_group("nlb", "NLB: TLS from the internet")
+        self.nodes_sg = self._security_group("nodes", f"Workload nodes: {port} only from the load balancers")
+        self._ingress("alb-in-https", self.alb_sg, "HTTPS from the internet", 443, cidr=ANYWHERE)
+        self._ingress("alb-in-http", self.alb_sg, "HTTP from the internet, redirected to HTTPS", 80, cidr=ANYWHERE)
+        self._ingress("nlb-in-tls", self.nlb_sg, "TLS from the internet", 443, cidr=ANYWHERE)
+        self._egress_to_nodes("alb-to-nodes", self.alb_sg)
+        self._egress_to_nodes("nlb-to-nodes", self.nlb_sg)
+        self._ingress("nodes-from-alb", self.nodes_sg, f"{port} from the ALBs", port, source=self.alb_sg)
+        self._ingress("nodes-from-nlb", self.nodes_sg, f"{port} from the NLB", port, source=self.nlb_sg)
+
+    # -- load balancers -----------------------------------------------------------------------
+
+    def _target_group(self, key: str, protocol: str):
+        health = self.config.health_check
+        return aws("lb_target_group").LbTargetGroup(
+            self, f"{key}-targets",
+            name=f"{self.name}-{key}"[:32],
+            target_type="ip",
+            protocol=protocol,
+            port=self.config.app_port,
+            vpc_id=self.network.vpc_id,
+            deregistration_delay=str(self.config.deregistration_delay_seconds),
+            health_check={
+                "enabled": True, "protocol": "HTTPS", "port": "traffic-port", "path": health.path,
+                "interval": health.interval_seconds, "timeout": health.timeout_seconds,
+                "healthy_threshold": health.healthy_threshold,
+                "unhealthy_threshold": health.unhealthy_threshold, "matcher": health.matcher,
+            },
+            tags={"Name": f"{self.name}-{key}"},
+        )
+
+    def _subnets(self, zones: tuple[str, ...]) -> list[str]:
+        by_zone = self.network.subnet_ids_by_zone("public")
+        return [by_zone[zone] for zone in zones]
+
+    def _alb(self, key: str, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
+        lb = aws("lb").Lb(
+            self, key,
+            name=f"{self.name}-{key}"[:32],
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[self.alb_sg.id],
+            subnets=self._subnets(zones),
+            enable_deletion_protection=True,
+            drop_invalid_header_fields=True,
+            enable_http2=True,
+            idle_timeout=self.config.idle_timeout_seconds,
+            access_logs={"bucket": self.logs.bucket.id, "prefix": key, "enabled": True},
+            tags={"Name": f"{self.name}-{key}", "Role": key},
+        )
+        targets = self._target_group(key, "HTTPS")
+        listener = aws("lb_listener")
+        listener.LbListener(
+            self, f"{key}-https", load_balancer_arn=lb.arn, port=443, protocol="HTTPS",
+            ssl_policy=TLS_POLICY, certificate_arn=certificate_arn,
+            default_action=[listener.LbListenerDefaultAction(type="forward", target_group_arn=targets.arn)])
+        listener.LbListener(
+            self, f"{key}-http", load_balancer_arn=lb.arn, port=80, protocol="HTTP",
+            default_action=[listener.LbListenerDefaultAction(
+                type="redirect",
+                redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"})])
+        self.waf.protect(f"{key}-waf", lb.arn)
+        return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn)
+
+    def _nlb(self, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
+        lb = aws("lb").Lb(
+            self, "nlb",
+            name=f"{self.name}-nlb"[:32],
+            load_balancer_type="network",
+            internal=False,
+            security_groups=[self.nlb_sg.id],
+            subnets=self._subnets(zones),
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=True,
+            access_logs={"bucket": self.logs.bucket.id, "prefix": "nlb", "enabled": True},
+            tags={"Name": f"{self.name}-nlb", "Role": "nlb"},
+        )
+        targets = self._target_group("nlb", "TLS")
+        listener = aws("lb_listener")
+        listener.LbListener(
+            self, "nlb-tls", load_balancer_arn=lb.arn, port=443, protocol="TLS", ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn, alpn_policy="HTTP2Preferred",
+            default_action=[listener.LbListenerDefaultAction(type="forward", target_group_arn=targets.arn)])
+        return LoadBalancerInfo("nlb", lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn)
+
+    def _outputs(self) -> None:
+        for key, info in self.load_balancers.items():
+            name = key.replace("-", "_")
+            TerraformOutput(self, f"{name}_dns_name", value=info.dns_name,
+                            description=f"{key} DNS name").override_logical_id(f"{name}_dns_name")
+            TerraformOutput(self, f"{name}_zone_id", value=info.zone_id,
+                            description=f"{key} hosted zone id (for alias records)").override_logical_id(
+                                f"{name}_zone_id")
+            TerraformOutput(self, f"{name}_target_group_arn", value=info.target_group_arn,
+                            description=f"{key} target group (type ip)").override_logical_id(
+                                f"{name}_target_group_arn")

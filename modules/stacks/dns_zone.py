@@ -1,0 +1,59 @@
+"""``<env>-dns-zone``: the hosted zone and the certificates every region's load balancers use.
+
+It sits upstream of the regional stacks: an HTTPS listener needs an issued
+certificate, and issuing one needs the zone, while the DNS record stacks sit
+downstream because they point at the load balancers.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from environments.schema import EnvironmentConfig
+from modules.dns.zone import HostedZone, RegionalCertificates
+from modules.iam import AccountContext
+from modules.providers import aws
+from modules.security.keys import KeyRing, key_policy
+from modules.stacks.base import SpoflessStack
+
+
+QUERY_LOG_REGION = "us-east-1"
+
+
+class DnsZoneStack(SpoflessStack):
+    """Route53 hosted zone for the domain, and a validated ACM certificate per region."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, keys: KeyRing):
+        super().__init__(scope, stack_id, env=env)
+        providers = {env.regions.primary.name: self.aws_provider(env.regions.primary.name, alias="primary")}
+        if env.regions.standby:
+            providers[env.regions.standby.name] = self.aws_provider(env.regions.standby.name, alias="standby")
+        primary_provider = providers[env.regions.primary.name]
+        account = AccountContext(self, "account", provider=primary_provider)
+        if QUERY_LOG_REGION in providers:
+            log_provider = providers[QUERY_LOG_REGION]
+            log_key_arn = keys.key_arn("logs", QUERY_LOG_REGION)
+        else:
+            # The environment has no region (and so no logs key) in us-east-1: bring both here.
+            log_provider = self.aws_provider(QUERY_LOG_REGION, alias="query-logs")
+            log_key_arn = aws("kms_key").KmsKey(
+                self, "query-log-key", provider=log_provider,
+                description=f"{env.name}: Route53 query logs", enable_key_rotation=True,
+                deletion_window_in_days=env.security.key_deletion_window_days,
+                policy=key_policy("logs", QUERY_LOG_REGION, account), lifecycle={"prevent_destroy": True},
+            ).arn
+        self.zone = HostedZone(self, "zone", domain=env.domain, env_name=env.name, provider=primary_provider,
+                               us_east_1_provider=log_provider, query_log_kms_key_arn=log_key_arn,
+                               query_log_retention_days=env.dns.query_log_retention_days, account=account)
+        self.certificates = RegionalCertificates(self, "certificates", domain=env.domain,
+                                                 names=env.load_balancing.certificate_names, zone=self.zone,
+                                                 providers=providers, zone_provider=primary_provider)
+        TerraformOutput(self, "zone_id", value=self.zone.zone_id,
+                        description="Route53 hosted zone id").override_logical_id("zone_id")
+        TerraformOutput(self, "route53_name_servers", value=self.zone.name_servers,
+                        description="List these at the registrar (with Cloudflare's)").override_logical_id(
+                            "route53_name_servers")
+        TerraformOutput(self, "certificate_arns",
+                        value={region: self.certificates.certificate_arn(region) for region in providers},
+                        description="Issued ACM certificate ARN by region").override_logical_id("certificate_arns")

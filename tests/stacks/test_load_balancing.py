@@ -1,0 +1,196 @@
+"""Dual ALB + NLB per region: placement by AZ, TLS, WAF, access logs, security groups."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from modules.loadbalancing.load_balancers import TLS_POLICY, alb_zones
+from tests.conftest import resources
+
+REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
+
+
+def _ref_name(reference: str, resource_type: str, attribute: str = "id") -> str:
+    match = re.fullmatch(rf"\$\{{{resource_type}\.([^.]+)\.{attribute}\}}", reference)
+    assert match, f"{reference} is not a reference to {resource_type}.*.{attribute}"
+    return match.group(1)
+
+
+def _load_balancers(stack: dict) -> dict[str, dict]:
+    return {lb["tags"]["Role"]: {**lb, "_name": name} for name, lb in resources(stack, "aws_lb").items()}
+
+
+def _zones_of(stack: dict, lb: dict) -> list[str]:
+    subnets = resources(stack, "aws_subnet")
+    return sorted(subnets[_ref_name(ref, "aws_subnet")]["availability_zone"] for ref in lb["subnets"])
+
+
+@pytest.mark.parametrize("stack_name", ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2"])
+def test_two_albs_and_one_nlb_on_their_intended_azs(stacks, stack_name):
+    stack = stacks[stack_name]
+    region = stack["provider"]["aws"][0]["region"]
+    lbs = _load_balancers(stack)
+    assert sorted(lbs) == ["alb-primary", "alb-secondary", "nlb"]
+    assert [lbs[k]["load_balancer_type"] for k in sorted(lbs)] == ["application", "application", "network"]
+    assert _zones_of(stack, lbs["alb-primary"]) == [f"{region}a", f"{region}b"]
+    assert _zones_of(stack, lbs["alb-secondary"]) == [f"{region}b", f"{region}c"]
+    assert _zones_of(stack, lbs["nlb"]) == [f"{region}a", f"{region}b", f"{region}c"]
+    subnets = resources(stack, "aws_subnet")
+    for lb in lbs.values():  # only public subnets face the internet
+        assert all(subnets[_ref_name(r, "aws_subnet")]["tags"]["Tier"] == "public" for r in lb["subnets"])
+
+
+def test_with_two_azs_both_albs_use_both(stacks):
+    lbs = _load_balancers(stacks["dev-us-east-1"])
+    assert _zones_of(stacks["dev-us-east-1"], lbs["alb-primary"]) == ["us-east-1a", "us-east-1b"]
+    assert _zones_of(stacks["dev-us-east-1"], lbs["alb-secondary"]) == ["us-east-1a", "us-east-1b"]
+    assert alb_zones(("x-a", "x-b")) == (("x-a", "x-b"), ("x-a", "x-b"))
+    assert alb_zones(("x-a", "x-b", "x-c", "x-d")) == (("x-a", "x-b"), ("x-b", "x-c"))
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_load_balancer_hardening(stacks, environments, stack_name):
+    config = environments[stack_name.split("-")[0]].load_balancing
+    lbs = _load_balancers(stacks[stack_name])
+    for key, lb in lbs.items():
+        assert lb["enable_deletion_protection"] is True and lb["internal"] is False
+        assert lb["access_logs"]["enabled"] is True and lb["access_logs"]["prefix"] == key
+    for key in ("alb-primary", "alb-secondary"):
+        assert lbs[key]["drop_invalid_header_fields"] is True and lbs[key]["enable_http2"] is True
+        assert lbs[key]["idle_timeout"] == config.idle_timeout_seconds
+    assert lbs["nlb"]["enable_cross_zone_load_balancing"] is True
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_listeners_terminate_tls_1_2_plus_and_redirect_http(stacks, stack_name):
+    stack = stacks[stack_name]
+    lbs = {f"${{aws_lb.{lb['_name']}.arn}}": key for key, lb in _load_balancers(stack).items()}
+    listeners: dict[str, dict[int, dict]] = {}
+    for listener in resources(stack, "aws_lb_listener").values():
+        listeners.setdefault(lbs[listener["load_balancer_arn"]], {})[listener["port"]] = listener
+    assert sorted(listeners) == ["alb-primary", "alb-secondary", "nlb"]
+    for key, by_port in listeners.items():
+        secure = by_port[443]
+        assert secure["protocol"] == ("TLS" if key == "nlb" else "HTTPS")
+        assert secure["ssl_policy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        # the issued certificate, read from the dns-zone stack after validation
+        assert secure["certificate_arn"].startswith("${data.terraform_remote_state.cross-stack-reference-input-")
+        assert secure["default_action"][0]["type"] == "forward"
+    for key in ("alb-primary", "alb-secondary"):
+        http = listeners[key][80]
+        assert http["protocol"] == "HTTP"
+        assert http["default_action"][0]["redirect"] == {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+    assert sorted(listeners["nlb"]) == [443]
+
+
+def test_listener_certificate_is_the_validated_one_for_the_region(stacks):
+    (listener,) = [l for l in resources(stacks["prod-us-west-2"], "aws_lb_listener").values() if l["port"] == 443][:1]
+    output = re.search(r"outputs\.([^}]+)\}", listener["certificate_arn"]).group(1)
+    value = stacks["prod-dns-zone"]["output"][output]["value"]
+    validation = resources(stacks["prod-dns-zone"], "aws_acm_certificate_validation")[
+        _ref_name(value, "aws_acm_certificate_validation", "certificate_arn")]
+    certificate = _ref_name(validation["certificate_arn"], "aws_acm_certificate", "arn")
+    assert resources(stacks["prod-dns-zone"], "aws_acm_certificate")[certificate]["provider"] == "aws.standby"
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, environments, stack_name):
+    config = environments[stack_name.split("-")[0]].load_balancing
+    groups = resources(stacks[stack_name], "aws_lb_target_group").values()
+    assert sorted(g["protocol"] for g in groups) == ["HTTPS", "HTTPS", "TLS"]
+    for group in groups:
+        assert group["target_type"] == "ip" and group["port"] == config.app_port
+        assert group["deregistration_delay"] == "30"
+        assert group["health_check"] == {
+            "enabled": True, "protocol": "HTTPS", "port": "traffic-port", "path": "/health/ready",
+            "interval": 30, "timeout": 10, "healthy_threshold": 2, "unhealthy_threshold": 3, "matcher": "200"}
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_waf_protects_both_albs_with_managed_rules_rate_limit_and_logging(stacks, stack_name):
+    stack = stacks[stack_name]
+    (acl_name, acl), = resources(stack, "aws_wafv2_web_acl").items()
+    assert acl["scope"] == "REGIONAL"
+    groups = [r["statement"]["managed_rule_group_statement"]["name"] for r in acl["rule"]
+              if "managed_rule_group_statement" in r["statement"]]
+    assert groups == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                      "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAmazonIpReputationList",
+                      "AWSManagedRulesAnonymousIpList"]
+    (rate,) = [r for r in acl["rule"] if "rate_based_statement" in r["statement"]]
+    assert rate["statement"]["rate_based_statement"] == {"limit": 2000, "aggregate_key_type": "IP"}
+    assert rate["action"] == {"block": {}}
+    lbs = _load_balancers(stack)
+    protected = {a["resource_arn"] for a in resources(stack, "aws_wafv2_web_acl_association").values()
+                 if a["web_acl_arn"] == f"${{aws_wafv2_web_acl.{acl_name}.arn}}"}
+    assert protected == {f"${{aws_lb.{lbs[k]['_name']}.arn}}" for k in ("alb-primary", "alb-secondary")}
+    (logging,) = resources(stack, "aws_wafv2_web_acl_logging_configuration").values()
+    assert logging["resource_arn"] == f"${{aws_wafv2_web_acl.{acl_name}.arn}}"
+    group = resources(stack, "aws_cloudwatch_log_group")[_ref_name(logging["log_destination_configs"][0],
+                                                                   "aws_cloudwatch_log_group", "arn")]
+    assert group["name"].startswith("aws-waf-logs-") and group["kms_key_id"]
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_access_log_bucket_is_private_versioned_encrypted_and_expiring(stacks, stack_name):
+    stack = stacks[stack_name]
+    (bucket_name, bucket), = resources(stack, "aws_s3_bucket").items()
+    ref = f"${{aws_s3_bucket.{bucket_name}.id}}"
+    assert all(lb["access_logs"]["bucket"] == ref for lb in _load_balancers(stack).values())
+    (block,) = resources(stack, "aws_s3_bucket_public_access_block").values()
+    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                          "restrict_public_buckets"))
+    (versioning,) = resources(stack, "aws_s3_bucket_versioning").values()
+    assert versioning["versioning_configuration"] == {"status": "Enabled"}
+    (sse,) = resources(stack, "aws_s3_bucket_server_side_encryption_configuration").values()
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"] == {"sse_algorithm": "AES256"}
+    (lifecycle,) = resources(stack, "aws_s3_bucket_lifecycle_configuration").values()
+    assert lifecycle["rule"][0]["expiration"] == [{"days": 365}]
+    (policy,) = resources(stack, "aws_s3_bucket_policy").values()
+    statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+    assert statements["AlbLogDelivery"]["Principal"]["AWS"].startswith("${data.aws_elb_service_account.")
+    assert statements["NlbLogDelivery"]["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, stack_name):
+    stack = stacks[stack_name]
+    groups = {g["tags"]["Name"].rsplit("-", 1)[1]: f"${{aws_security_group.{n}.id}}"
+              for n, g in resources(stack, "aws_security_group").items()}
+    ingress = [(r["security_group_id"], r["from_port"], r.get("cidr_ipv4") or r.get("referenced_security_group_id"))
+               for r in resources(stack, "aws_vpc_security_group_ingress_rule").values()]
+    egress = [(r["security_group_id"], r["from_port"], r["referenced_security_group_id"])
+              for r in resources(stack, "aws_vpc_security_group_egress_rule").values()]
+    assert sorted(ingress) == sorted([
+        (groups["alb"], 443, "0.0.0.0/0"), (groups["alb"], 80, "0.0.0.0/0"), (groups["nlb"], 443, "0.0.0.0/0"),
+        (groups["nodes"], 8443, groups["alb"]), (groups["nodes"], 8443, groups["nlb"])])
+    assert sorted(egress) == sorted([(groups["alb"], 8443, groups["nodes"]), (groups["nlb"], 8443, groups["nodes"])])
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_outputs_for_the_dns_tier(stacks, stack_name):
+    outputs = stacks[stack_name]["output"]
+    for key in ("alb_primary", "alb_secondary", "nlb"):
+        for suffix in ("dns_name", "zone_id", "target_group_arn"):
+            assert f"{key}_{suffix}" in outputs
+
+
+def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(stacks):
+    stack = stacks["prod-dns-zone"]
+    (zone_name, zone), = resources(stack, "aws_route53_zone").items()
+    assert zone["name"] == "platform.example.com" and zone["lifecycle"] == {"prevent_destroy": True}
+    certificates = resources(stack, "aws_acm_certificate")
+    assert sorted(c["provider"] for c in certificates.values()) == ["aws.primary", "aws.standby"]
+    assert all(c["domain_name"] == "platform.example.com" and c["validation_method"] == "DNS"
+               for c in certificates.values())
+    (record,) = resources(stack, "aws_route53_record").values()
+    assert record["zone_id"] == f"${{aws_route53_zone.{zone_name}.zone_id}}" and "for_each" in record
+    validations = resources(stack, "aws_acm_certificate_validation").values()
+    assert len(validations) == 2 and all("validation_record_fqdns" in v for v in validations)
+    (query_log,) = resources(stack, "aws_route53_query_log").values()
+    group = resources(stack, "aws_cloudwatch_log_group")[_ref_name(query_log["cloudwatch_log_group_arn"],
+                                                                   "aws_cloudwatch_log_group", "arn")]
+    assert group["name"] == "/aws/route53/platform.example.com" and group["provider"] == "aws.primary"
