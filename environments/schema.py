@@ -371,6 +371,210 @@ class LoadBalancingConfig(Frozen):
         return NetworkConfig._retention(value)
 
 
+class NodeGroupSize(Frozen):
+    """Size of one managed node group (per region)."""
+
+    min: int = Field(ge=0, le=450)
+    desired: int = Field(ge=0, le=450)
+    max: int = Field(ge=1, le=450)
+
+    @model_validator(mode="after")
+    def _order(self) -> "NodeGroupSize":
+        if self.min > self.max:
+            raise _fail("node_size", "is larger than max ({max}); allowed: min <= desired <= max",
+                        field="min", value=self.min, max=self.max)
+        if not self.min <= self.desired <= self.max:
+            raise _fail("node_size", "is outside min..max ({min}..{max}); allowed: min <= desired <= max",
+                        field="desired", value=self.desired, min=self.min, max=self.max)
+        return self
+
+
+# Pinned EKS add-on versions for Kubernetes 1.31 (aws eks describe-addon-versions).
+DEFAULT_ADDONS = {
+    "vpc-cni": "v1.19.2-eksbuild.1",
+    "coredns": "v1.11.4-eksbuild.2",
+    "kube-proxy": "v1.31.3-eksbuild.2",
+    "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
+    "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
+}
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+
+
+class EksConfig(Frozen):
+    """The EKS cluster of every region: versions, endpoint access, node groups."""
+
+    version: str = "1.31"
+    """Kubernetes version, e.g. ``"1.31"``. Left out: 1.31."""
+
+    public_endpoint_cidrs: tuple[str, ...] = ()
+    """CIDRs allowed to reach the public API endpoint. Left out: public endpoint off
+    (the API is reachable only from inside the VPC)."""
+
+    admin_role_arns: tuple[str, ...] = ()
+    """IAM roles granted cluster-admin through access entries. Left out: none."""
+
+    addons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ADDONS))
+    """Core add-on versions; all five are required. Left out: the pinned defaults."""
+
+    on_demand: NodeGroupSize = Field(default_factory=lambda: NodeGroupSize(min=3, desired=3, max=9))
+    """ON_DEMAND node group size. Left out: 3/3/9 (60% of the default capacity)."""
+
+    spot: NodeGroupSize = Field(default_factory=lambda: NodeGroupSize(min=2, desired=2, max=6))
+    """SPOT node group size. Left out: 2/2/6 (40%)."""
+
+    on_demand_instance_types: tuple[str, ...] = ("m6i.large",)
+    """Instance types of the on-demand group. Left out: m6i.large."""
+
+    spot_instance_types: tuple[str, ...] = ("m6i.large", "m6a.large", "m5.large", "m7i.large")
+    """Instance types of the spot group; several, so one type's reclaim does not empty it."""
+
+    node_disk_gib: int = Field(50, ge=20, le=16384)
+    """Root volume size of every node (gp3, encrypted). Left out: 50."""
+
+    control_plane_log_retention_days: int = 365
+    """Days control-plane logs are kept. Left out: 365."""
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"1\.(2[89]|3[0-3])", value):
+            raise _fail("eks_version", "is not a supported EKS version; allowed: 1.28 to 1.33")
+        return value
+
+    @field_validator("public_endpoint_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, cidr in enumerate(value):
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise _fail("cidr", "is not a valid network ({reason}); allowed: e.g. '203.0.113.0/24'",
+                            field=str(index), value=cidr, reason=str(exc)) from None
+            if network.prefixlen == 0:
+                raise _fail("cidr", "opens the API to the whole internet; allowed: specific networks",
+                            field=str(index), value=cidr)
+        return value
+
+    @field_validator("addons")
+    @classmethod
+    def _addons(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = sorted(set(DEFAULT_ADDONS) - set(value))
+        unknown = sorted(set(value) - set(DEFAULT_ADDONS))
+        if missing or unknown:
+            raise _fail("addons", "must list exactly the core add-ons; allowed: {allowed} (missing {missing}, "
+                                  "unknown {unknown})", allowed=", ".join(DEFAULT_ADDONS),
+                        missing=missing or "none", unknown=unknown or "none")
+        for name, version in value.items():
+            if not _ADDON_VERSION.match(version):
+                raise _fail("addon_version", "is not a pinned add-on version; allowed: e.g. v1.19.2-eksbuild.1",
+                            field=name, value=version)
+        return dict(sorted(value.items()))
+
+    @field_validator("spot_instance_types")
+    @classmethod
+    def _spot(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) < 2:
+            raise _fail("spot_types", "lists fewer than two instance types; allowed: two or more, so one "
+                                      "type's capacity reclaim does not empty the group")
+        return value
+
+    @field_validator("control_plane_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return NetworkConfig._retention(value)
+
+
+GITOPS_ENGINES = ("argocd-primary", "argocd-standby", "flux")
+_GIT_URL = re.compile(r"^https://[a-z0-9.-]+(:\d+)?/[A-Za-z0-9._/-]+?(\.git)?$")
+
+
+class GitSourceConfig(Frozen):
+    """One application source, declared once with both Git hosts."""
+
+    name: str
+    """Short name, used for Applications and Flux objects. Required."""
+
+    github: str
+    """HTTPS URL on GitHub. Required."""
+
+    gitlab: str
+    """HTTPS URL of the GitLab mirror. Required."""
+
+    path: str = "."
+    """Path in the repository to reconcile. Left out: the root."""
+
+    revision: str = "main"
+    """Branch or tag to follow. Left out: main."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", value):
+            raise _fail("source_name", "is not a valid name; allowed: 1-40 of a-z, 0-9 and '-'")
+        return value
+
+    @field_validator("github", "gitlab")
+    @classmethod
+    def _url(cls, value: str, info) -> str:
+        host = "github.com" if info.field_name == "github" else "gitlab"
+        if not _GIT_URL.match(value) or host not in value:
+            raise _fail("git_url", "is not an HTTPS {host} repository URL; allowed: e.g. https://{example}/org/repo.git",
+                        host=info.field_name, example="github.com" if info.field_name == "github" else "gitlab.com")
+        return value
+
+
+class GitopsConfig(Frozen):
+    """GitOps bootstrap of every cluster: ArgoCD (primary, standby) and Flux (backup)."""
+
+    active: Literal["argocd-primary", "argocd-standby", "flux"] = "argocd-primary"
+    """Which engine reconciles. ``argocd-primary`` (default): ArgoCD in the primary
+    region syncs automatically; the standby's ArgoCD is installed and synced to the
+    same repos with automated sync off; Flux is suspended. ``argocd-standby``: the
+    standby region's ArgoCD takes over. ``flux``: ArgoCD stops everywhere, Flux
+    resumes in every cluster. Flipping this value and re-deploying is the failover."""
+
+    git_host: Literal["github", "gitlab"] = "github"
+    """Which Git host the engines pull from; both are registered everywhere."""
+
+    argocd_chart_version: str = "7.7.11"
+    """argo-cd Helm chart version (pinned). Left out: 7.7.11."""
+
+    argocd_apps_chart_version: str = "2.0.2"
+    """argocd-apps Helm chart version (pinned). Left out: 2.0.2."""
+
+    flux_chart_version: str = "2.14.1"
+    """fluxcd-community flux2 chart version (pinned). Left out: 2.14.1."""
+
+    flux_sync_chart_version: str = "1.10.0"
+    """fluxcd-community flux2-sync chart version (pinned). Left out: 1.10.0."""
+
+    sources: tuple[GitSourceConfig, ...] = ()
+    """Application sources, each with a GitHub URL and a GitLab mirror URL."""
+
+    github_token_secret: str = "gitops/github-token"
+    """Name (in security.secrets) of the GitHub read token. Left out: gitops/github-token."""
+
+    gitlab_token_secret: str = "gitops/gitlab-token"
+    """Name (in security.secrets) of the GitLab read token. Left out: gitops/gitlab-token."""
+
+    @field_validator("argocd_chart_version", "argocd_apps_chart_version", "flux_chart_version",
+                     "flux_sync_chart_version")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            raise _fail("chart_version", "is not a pinned chart version; allowed: an exact version like 7.7.11")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> "GitopsConfig":
+        names = [s.name for s in self.sources]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _fail("duplicate_source", "is already the name of another source; allowed: unique names",
+                            field=f"sources.{index}.name", value=name)
+        return self
+
+
 KEY_PURPOSES = ("eks", "secrets", "logs", "storage")
 REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it"}
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
@@ -518,6 +722,27 @@ class EnvironmentConfig(Frozen):
 
     load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
     """ALBs, NLB, WAF and access logs in every region. Left out: every default."""
+
+    eks: EksConfig = Field(default_factory=EksConfig)
+    """The cluster of every region. Left out: every default."""
+
+    gitops: GitopsConfig = Field(default_factory=GitopsConfig)
+    """GitOps bootstrap. Left out: ArgoCD primary active, no sources."""
+
+    @model_validator(mode="after")
+    def _gitops_consistent(self) -> "EnvironmentConfig":
+        if self.gitops.active == "argocd-standby" and self.regions.standby is None:
+            raise _fail("gitops_active", "names a standby ArgoCD, but the environment has no standby region; "
+                                         "allowed: argocd-primary, flux", field="gitops.active",
+                        value=self.gitops.active)
+        secrets = {s.name for s in self.security.secrets}
+        if self.gitops.sources:
+            for field in ("github_token_secret", "gitlab_token_secret"):
+                name = getattr(self.gitops, field)
+                if name not in secrets:
+                    raise _fail("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
+                                field=f"gitops.{field}", value=name, allowed=", ".join(sorted(secrets)) or "none")
+        return self
 
     @model_validator(mode="after")
     def _rotation_in_primary_region(self) -> "EnvironmentConfig":

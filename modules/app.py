@@ -14,6 +14,7 @@ from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
 from modules.stacks.dns_zone import DnsZoneStack
+from modules.stacks.gitops import GitopsStack
 from modules.stacks.regional import RegionalStack
 from modules.stacks.security import SecurityStack
 
@@ -30,7 +31,8 @@ class StackReport:
 def stack_names(env: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes to, in build order."""
     return ([f"{env.name}-security", f"{env.name}-dns-zone"]
-            + [f"{env.name}-{region.name}" for region in env.regions.all])
+            + [f"{env.name}-{region.name}" for region in env.regions.all]
+            + [f"{env.name}-{region.name}-gitops" for region in env.regions.all])
 
 
 def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
@@ -42,11 +44,18 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[Terraf
     zone = DnsZoneStack(app, f"{env.name}-dns-zone", env=env, keys=security.keys)
     yield zone, time.perf_counter() - started
     roles = ("primary", "standby")
+    regional = []
     for role, region in zip(roles, env.regions.all):
         started = time.perf_counter()
         stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role,
                               keys=security.keys, certificates=zone.certificates)
+        regional.append((role, region, stack))
         yield stack, time.perf_counter() - started
+    for role, region, stack in regional:
+        started = time.perf_counter()
+        gitops = GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
+                             cluster=stack.cluster)
+        yield gitops, time.perf_counter() - started
 
 
 def count_resources(stack_dir: Path) -> int:

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
 from modules.dns.zone import RegionalCertificates
+from modules.eks.cluster import Cluster
 from modules.iam import AccountContext
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
@@ -16,7 +17,7 @@ from modules.stacks.base import SpoflessStack
 
 
 class RegionalStack(SpoflessStack):
-    """Network (and, as the platform grows, load balancing and EKS) of one region.
+    """Network, load balancing and the EKS cluster of one region.
 
     ``role`` says whether this is the environment's primary or standby region;
     both are built by the same code and differ only in the values they get.
@@ -50,5 +51,17 @@ class RegionalStack(SpoflessStack):
             config=env.load_balancing,
             certificate_arn=certificates.certificate_arn(region.name),
             logs_kms_key_arn=keys.key_arn("logs", region.name),
+            account=account,
+        )
+        self.cluster = Cluster(
+            self, "eks",
+            name=stack_id,
+            region=region.name,
+            network=self.network,
+            config=env.eks,
+            secrets_kms_key_arn=keys.key_arn("eks", region.name),
+            storage_kms_key_arn=keys.key_arn("storage", region.name),
+            logs_kms_key_arn=keys.key_arn("logs", region.name),
+            nodes_security_group_id=self.load_balancing.nodes_sg.id,
             account=account,
         )

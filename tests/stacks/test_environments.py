@@ -18,11 +18,13 @@ from tests.conftest import PROJECT, resources
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 EXPECTED_STACKS = {
-    "dev": ["dev-dns-zone", "dev-security", "dev-us-east-1"],
-    "staging": ["staging-dns-zone", "staging-security", "staging-us-east-1", "staging-us-west-2"],
-    "prod": ["prod-dns-zone", "prod-security", "prod-us-east-1", "prod-us-west-2"],
+    "dev": ["dev-dns-zone", "dev-security", "dev-us-east-1", "dev-us-east-1-gitops"],
+    "staging": ["staging-dns-zone", "staging-security", "staging-us-east-1", "staging-us-east-1-gitops",
+                "staging-us-west-2", "staging-us-west-2-gitops"],
+    "prod": ["prod-dns-zone", "prod-security", "prod-us-east-1", "prod-us-east-1-gitops",
+             "prod-us-west-2", "prod-us-west-2-gitops"],
 }
-REGIONAL = {env: [s for s in names if not s.endswith(("-security", "-dns-zone"))]
+REGIONAL = {env: [s for s in names if not s.endswith(("-security", "-dns-zone", "-gitops"))]
             for env, names in EXPECTED_STACKS.items()}
 
 
@@ -32,6 +34,7 @@ def test_a_stack_per_region_of_every_environment(stacks):
 
 @pytest.mark.parametrize("env_name", sorted(EXPECTED_STACKS))
 def test_each_regional_stack_targets_its_region_with_the_environment_tags(stacks, environments, env_name):
+    # (gitops stacks: tests/stacks/test_gitops.py)
     env = environments[env_name]
     for region, stack_name in zip(env.regions.all, REGIONAL[env_name]):
         (provider,) = stacks[stack_name]["provider"]["aws"]

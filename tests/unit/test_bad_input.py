@@ -232,3 +232,50 @@ def test_rejects_health_check_timeout_not_below_interval(tmp_path):
     text = GOOD.format(name="broken") + "load_balancing:\n  health_check:\n    interval_seconds: 10\n    timeout_seconds: 10\n"
     _assert_rejected(*_attempt(tmp_path, text), "load_balancing.health_check.timeout_seconds: 10 must be shorter "
                                                 "than interval_seconds (10); allowed: 2 to 9")
+
+
+def test_rejects_node_group_min_above_max(tmp_path):
+    text = GOOD.format(name="broken") + "eks:\n  spot: {min: 5, desired: 5, max: 3}\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.spot.min: 5 is larger than max (3); allowed: min <= desired <= max")
+
+
+def test_rejects_node_group_desired_outside_its_bounds(tmp_path):
+    text = GOOD.format(name="broken") + "eks:\n  on_demand: {min: 2, desired: 12, max: 9}\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.on_demand.desired: 12 is outside min..max (2..9)")
+
+
+def test_rejects_standby_argocd_without_a_standby_region(tmp_path):
+    text = GOOD.format(name="broken").split("  standby:")[0] + "gitops:\n  active: argocd-standby\n"
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.active: 'argocd-standby' names a standby ArgoCD, but the "
+                                                "environment has no standby region; allowed: argocd-primary, flux")
+
+
+def test_rejects_unknown_gitops_engine(tmp_path):
+    text = GOOD.format(name="broken") + "gitops:\n  active: jenkins\n"
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.active: 'jenkins' is not allowed; allowed: 'argocd-primary', "
+                                                "'argocd-standby' or 'flux'")
+
+
+def test_rejects_public_api_open_to_the_internet(tmp_path):
+    text = GOOD.format(name="broken") + "eks:\n  public_endpoint_cidrs: ['0.0.0.0/0']\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.public_endpoint_cidrs.0: '0.0.0.0/0' opens the API to the whole "
+                                                "internet")
+
+
+def test_rejects_a_single_spot_instance_type(tmp_path):
+    text = GOOD.format(name="broken") + "eks:\n  spot_instance_types: [m6i.large]\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.spot_instance_types: ['m6i.large'] lists fewer than two "
+                                                "instance types")
+
+
+def test_rejects_an_unpinned_chart_version(tmp_path):
+    text = GOOD.format(name="broken") + "gitops:\n  argocd_chart_version: '7.x'\n"
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.argocd_chart_version: '7.x' is not a pinned chart version")
+
+
+def test_rejects_git_sources_whose_token_secret_does_not_exist(tmp_path):
+    text = GOOD.format(name="broken") + SECURITY + (
+        "gitops:\n  sources:\n    - name: platform\n      github: https://github.com/o/r.git\n"
+        "      gitlab: https://gitlab.com/o/r.git\n")
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.gitlab_token_secret: 'gitops/gitlab-token' is not a secret "
+                                                "in security.secrets; allowed: gitops/github-token")

@@ -1,0 +1,204 @@
+"""An EKS cluster per region: private API, envelope encryption, two capacity types over every AZ."""
+
+from __future__ import annotations
+
+from cdktf import Fn, TerraformOutput
+from constructs import Construct
+
+from environments.schema import EksConfig
+from modules.iam import AccountContext, policy_document, service_assume_role_policy
+from modules.network.network import Network
+from modules.providers import aws
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+# Add-ons that call AWS APIs get their own role through EKS Pod Identity (no node-wide rights).
+ADDON_IDENTITIES = {
+    "vpc-cni": ("aws-node", "AmazonEKS_CNI_Policy"),
+    "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
+}
+# Node role: join the cluster and pull images; nothing else (the CNI's rights live with the CNI).
+NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"]
+
+
+class Cluster(Construct):
+    """EKS cluster with ON_DEMAND and SPOT managed node groups spanning the private subnets of every AZ.
+
+    - API: access entries only (no aws-auth ConfigMap), private endpoint, public
+      endpoint off unless CIDRs are configured, every control-plane log type on.
+    - Secrets are envelope-encrypted with this region's ``eks`` key (the primary
+      key in the primary region, its replica in the standby).
+    - Nodes: a launch template requiring IMDSv2 (hop limit 1, so pods cannot
+      borrow the node's role) and encrypted gp3 root volumes. EKS cannot mix
+      capacity types in one group, so on-demand and spot are two groups; the spot
+      group lists several instance types.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
+                 config: EksConfig, secrets_kms_key_arn: str, storage_kms_key_arn: str,
+                 logs_kms_key_arn: str, nodes_security_group_id: str, account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.region = region
+        partition = account.partition
+        managed = lambda policy: f"arn:{partition}:iam::aws:policy/{policy}"  # noqa: E731
+
+        cluster_role = aws("iam_role").IamRole(
+            self, "cluster-role", name=f"{name}-eks-cluster",
+            assume_role_policy=policy_document([{
+                "Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+        attachment = aws("iam_role_policy_attachment").IamRolePolicyAttachment(
+            self, "cluster-policy", role=cluster_role.name, policy_arn=managed("AmazonEKSClusterPolicy"))
+
+        # Created here, before the cluster, so it is encrypted and kept for a set time
+        # (EKS would otherwise create it unencrypted with no expiry).
+        log_group = aws("cloudwatch_log_group").CloudwatchLogGroup(
+            self, "control-plane-logs", name=f"/aws/eks/{name}/cluster",
+            retention_in_days=config.control_plane_log_retention_days, kms_key_id=logs_kms_key_arn)
+
+        eks = aws("eks_cluster")
+        self.cluster = eks.EksCluster(
+            self, "cluster",
+            name=name,
+            version=config.version,
+            role_arn=cluster_role.arn,
+            vpc_config=eks.EksClusterVpcConfig(
+                subnet_ids=network.subnet_ids("private"),
+                endpoint_private_access=True,
+                endpoint_public_access=bool(config.public_endpoint_cidrs),
+                public_access_cidrs=list(config.public_endpoint_cidrs) or None,
+            ),
+            access_config=eks.EksClusterAccessConfig(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False),
+            enabled_cluster_log_types=LOG_TYPES,
+            encryption_config=eks.EksClusterEncryptionConfig(
+                provider=eks.EksClusterEncryptionConfigProvider(key_arn=secrets_kms_key_arn),
+                resources=["secrets"]),
+            tags={"Name": name},
+            depends_on=[attachment, log_group],
+        )
+        self.oidc = aws("iam_openid_connect_provider").IamOpenidConnectProvider(
+            self, "oidc", url=self.cluster.identity.get(0).oidc.get(0).issuer,
+            client_id_list=["sts.amazonaws.com"])
+
+        self._access_entries(config.admin_role_arns, partition)
+        node_role = self._node_role(managed)
+        template = self._launch_template(config, storage_kms_key_arn, nodes_security_group_id)
+        self.node_groups = {
+            capacity: self._node_group(capacity, size, types, node_role, template, network)
+            for capacity, size, types in (
+                ("ON_DEMAND", config.on_demand, config.on_demand_instance_types),
+                ("SPOT", config.spot, config.spot_instance_types),
+            )
+        }
+        self._addons(config.addons, managed)
+        self.nodes_security_group_id = nodes_security_group_id
+        self._outputs()
+
+    def _access_entries(self, role_arns: tuple[str, ...], partition: str) -> None:
+        for index, role_arn in enumerate(role_arns):
+            entry = aws("eks_access_entry").EksAccessEntry(
+                self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=role_arn, type="STANDARD")
+            aws("eks_access_policy_association").EksAccessPolicyAssociation(
+                self, f"admin-{index}-policy", cluster_name=self.cluster.name, principal_arn=role_arn,
+                policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope={"type": "cluster"}, depends_on=[entry])
+
+    def _node_role(self, managed):
+        role = aws("iam_role").IamRole(
+            self, "node-role", name=f"{self.name}-eks-nodes",
+            assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
+        self._node_attachments = [
+            aws("iam_role_policy_attachment").IamRolePolicyAttachment(
+                self, f"node-{policy}", role=role.name, policy_arn=managed(policy))
+            for policy in NODE_POLICIES
+        ]
+        return role
+
+    def _launch_template(self, config: EksConfig, storage_kms_key_arn: str, nodes_security_group_id: str):
+        template = aws("launch_template")
+        return template.LaunchTemplate(
+            self, "nodes-template",
+            name=f"{self.name}-nodes",
+            update_default_version=True,
+            # The cluster security group keeps node <-> control plane traffic working;
+            # the nodes group admits the load balancers on the app port.
+            vpc_security_group_ids=[self.cluster.vpc_config.cluster_security_group_id, nodes_security_group_id],
+            metadata_options=template.LaunchTemplateMetadataOptions(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            block_device_mappings=[template.LaunchTemplateBlockDeviceMappings(
+                device_name="/dev/xvda",
+                ebs=template.LaunchTemplateBlockDeviceMappingsEbs(
+                    volume_size=config.node_disk_gib, volume_type="gp3", encrypted="true",
+                    kms_key_id=storage_kms_key_arn, delete_on_termination="true"))],
+            monitoring=template.LaunchTemplateMonitoring(enabled=True),
+            tag_specifications=[template.LaunchTemplateTagSpecifications(
+                resource_type="instance", tags={"Name": f"{self.name}-node"})],
+        )
+
+    def _node_group(self, capacity: str, size, instance_types, role, template, network: Network):
+        label = "on-demand" if capacity == "ON_DEMAND" else "spot"
+        group = aws("eks_node_group")
+        return group.EksNodeGroup(
+            self, f"nodes-{label}",
+            cluster_name=self.cluster.name,
+            node_group_name=f"{self.name}-{label}",
+            node_role_arn=role.arn,
+            subnet_ids=network.subnet_ids("private"),
+            capacity_type=capacity,
+            instance_types=list(instance_types),
+            scaling_config=group.EksNodeGroupScalingConfig(
+                min_size=size.min, desired_size=size.desired, max_size=size.max),
+            update_config=group.EksNodeGroupUpdateConfig(max_unavailable_percentage=33),
+            launch_template=group.EksNodeGroupLaunchTemplate(
+                id=template.id, version=Fn.tostring(template.latest_version)),
+            labels={"spofless.io/capacity": label},
+            # Autoscalers own the live size; Terraform sets the bounds.
+            lifecycle={"ignore_changes": ["scaling_config[0].desired_size"]},
+            depends_on=self._node_attachments,
+        )
+
+    def _addons(self, versions: dict[str, str], managed) -> None:
+        addon = aws("eks_addon")
+        for name, version in versions.items():
+            identities = None
+            if name in ADDON_IDENTITIES:
+                service_account, policy = ADDON_IDENTITIES[name]
+                role = aws("iam_role").IamRole(
+                    self, f"{name}-role", name=f"{self.name}-{name}"[:64],
+                    assume_role_policy=policy_document([{
+                        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                        "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+                aws("iam_role_policy_attachment").IamRolePolicyAttachment(
+                    self, f"{name}-policy", role=role.name, policy_arn=managed(policy))
+                identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
+            addon.EksAddon(
+                self, f"addon-{name}", cluster_name=self.cluster.name, addon_name=name, addon_version=version,
+                resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                pod_identity_association=identities,
+                # coredns and the EBS driver run as pods: they need nodes first
+                depends_on=list(self.node_groups.values()) if name in ("coredns", "aws-ebs-csi-driver") else None,
+            )
+
+    def _outputs(self) -> None:
+        values = {
+            "cluster_name": (self.cluster.name, "EKS cluster name"),
+            "cluster_endpoint": (self.cluster.endpoint, "Kubernetes API endpoint (private)"),
+            "cluster_ca_data": (self.cluster.certificate_authority.get(0).data, "Cluster CA, base64"),
+            "cluster_oidc_issuer": (self.cluster.identity.get(0).oidc.get(0).issuer, "OIDC issuer URL (IRSA)"),
+            "nodes_security_group_id": (self.nodes_security_group_id, "Security group of the workload nodes"),
+        }
+        for name, (value, description) in values.items():
+            TerraformOutput(self, name, value=value, description=description).override_logical_id(name)
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.name
+
+    @property
+    def endpoint(self) -> str:
+        return self.cluster.endpoint
+
+    @property
+    def ca_data(self) -> str:
+        return self.cluster.certificate_authority.get(0).data

@@ -1,0 +1,48 @@
+"""``<env>-<region>-gitops``: ArgoCD and Flux in one region's cluster.
+
+A separate stack from the cluster's on purpose: the helm and kubernetes
+providers here are configured from the cluster's outputs, which only exist
+once the regional stack has been applied.
+"""
+
+from __future__ import annotations
+
+from cdktf import Fn
+from constructs import Construct
+
+from environments.schema import EnvironmentConfig, RegionConfig
+from modules.eks.cluster import Cluster
+from modules.gitops.bootstrap import GitopsBootstrap
+from modules.gitops.engines import Role
+from modules.providers import helm, kubernetes
+from modules.stacks.base import SpoflessStack
+
+
+def _exec_auth(module, prefix: str, cluster: Cluster, region: str):
+    """``aws eks get-token`` exec credentials: short-lived, nothing stored."""
+    return getattr(module, f"{prefix}Exec")(
+        api_version="client.authentication.k8s.io/v1beta1", command="aws",
+        args=["eks", "get-token", "--cluster-name", cluster.cluster_name, "--region", region])
+
+
+class GitopsStack(SpoflessStack):
+    """Helm and kubernetes providers authenticated with the exec plugin, and the bootstrap."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, region: RegionConfig,
+                 role: Role, cluster: Cluster):
+        super().__init__(scope, stack_id, env=env)
+        aws_provider = self.aws_provider(region.name)
+        ca = Fn.base64decode(cluster.ca_data)
+        helm_module = helm("provider")
+        helm_provider = helm_module.HelmProvider(
+            self, "helm",
+            kubernetes=helm_module.HelmProviderKubernetes(
+                host=cluster.endpoint, cluster_ca_certificate=ca,
+                exec=_exec_auth(helm_module, "HelmProviderKubernetes", cluster, region.name)))
+        k8s_module = kubernetes("provider")
+        kubernetes_provider = k8s_module.KubernetesProvider(
+            self, "kubernetes", host=cluster.endpoint, cluster_ca_certificate=ca,
+            exec=[_exec_auth(k8s_module, "KubernetesProvider", cluster, region.name)])
+        self.bootstrap = GitopsBootstrap(
+            self, "bootstrap", env_name=env.name, role=role, config=env.gitops, vpc_cidr=region.vpc_cidr,
+            helm_provider=helm_provider, kubernetes_provider=kubernetes_provider, aws_provider=aws_provider)

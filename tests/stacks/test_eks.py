@@ -1,0 +1,116 @@
+"""EKS in every region: the regional key, logging, endpoint access, both capacity types in all AZs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from environments.schema import DEFAULT_ADDONS
+from tests.conftest import resources
+
+REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
+
+
+def _only(stack: dict, resource_type: str) -> dict:
+    (value,) = resources(stack, resource_type).values()
+    return value
+
+
+def _remote(stacks: dict, reference: str, source: str) -> str:
+    output = re.fullmatch(r"\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}", reference).group(1)
+    return stacks[source]["output"][output]["value"]
+
+
+@pytest.mark.parametrize("stack_name, key_type", [
+    ("prod-us-east-1", "aws_kms_key"), ("prod-us-west-2", "aws_kms_replica_key"),
+    ("staging-us-west-2", "aws_kms_replica_key"), ("dev-us-east-1", "aws_kms_key")])
+def test_secrets_are_encrypted_with_the_regional_eks_key(stacks, stack_name, key_type):
+    cluster = _only(stacks[stack_name], "aws_eks_cluster")
+    (config,) = cluster["encryption_config"] if isinstance(cluster["encryption_config"], list) else [cluster["encryption_config"]]
+    assert config["resources"] == ["secrets"]
+    security = f"{stack_name.split('-')[0]}-security"
+    (eks_key,) = [n for n, k in resources(stacks[security], key_type).items() if k["tags"]["Purpose"] == "eks"]
+    assert _remote(stacks, config["provider"]["key_arn"], security) == f"${{{key_type}.{eks_key}.arn}}"
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, stack_name):
+    cluster = _only(stacks[stack_name], "aws_eks_cluster")
+    assert cluster["vpc_config"]["endpoint_private_access"] is True
+    assert cluster["vpc_config"]["endpoint_public_access"] is False
+    assert cluster["access_config"] == {"authentication_mode": "API",
+                                        "bootstrap_cluster_creator_admin_permissions": False}
+    assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager",
+                                                             "scheduler"]
+    assert cluster["version"] == "1.31"
+    group = [g for g in resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
+             if g["name"] == f"/aws/eks/{stack_name}/cluster"]
+    assert group and group[0]["kms_key_id"]
+    assert resources(stacks[stack_name], "aws_iam_openid_connect_provider")
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_on_demand_and_spot_groups_each_span_every_az(stacks, environments, stack_name):
+    stack = stacks[stack_name]
+    env = environments[stack_name.split("-")[0]]
+    subnets = resources(stack, "aws_subnet")
+    groups = {g["capacity_type"]: g for g in resources(stack, "aws_eks_node_group").values()}
+    assert sorted(groups) == ["ON_DEMAND", "SPOT"]
+    region = next(r for r in env.regions.all if stack_name.endswith(r.name))
+    for group in groups.values():
+        zones = sorted(subnets[re.search(r"aws_subnet\.([^.]+)\.id", ref).group(1)]["availability_zone"]
+                       for ref in group["subnet_ids"])
+        assert zones == sorted(region.zones)
+        assert all(subnets[re.search(r"aws_subnet\.([^.]+)\.id", r).group(1)]["tags"]["Tier"] == "private"
+                   for r in group["subnet_ids"])
+    sizes = {c: (g["scaling_config"]["min_size"], g["scaling_config"]["desired_size"], g["scaling_config"]["max_size"])
+             for c, g in groups.items()}
+    assert sizes == {"ON_DEMAND": (env.eks.on_demand.min, env.eks.on_demand.desired, env.eks.on_demand.max),
+                     "SPOT": (env.eks.spot.min, env.eks.spot.desired, env.eks.spot.max)}
+    assert len(groups["SPOT"]["instance_types"]) >= 2
+
+
+def test_default_capacity_splits_60_40_between_on_demand_and_spot(environments):
+    eks = environments["prod"].eks
+    assert eks.on_demand.desired / (eks.on_demand.desired + eks.spot.desired) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_nodes_require_imdsv2_and_encrypted_volumes(stacks, stack_name):
+    stack = stacks[stack_name]
+    template = _only(stack, "aws_launch_template")
+    assert template["metadata_options"] == {"http_endpoint": "enabled", "http_tokens": "required",
+                                            "http_put_response_hop_limit": 1}
+    ebs = template["block_device_mappings"][0]["ebs"]
+    assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3" and ebs["kms_key_id"]
+    (nodes_sg,) = [n for n, g in resources(stack, "aws_security_group").items() if g["tags"]["Name"].endswith("-nodes")]
+    assert f"${{aws_security_group.{nodes_sg}.id}}" in template["vpc_security_group_ids"]
+    for group in resources(stack, "aws_eks_node_group").values():
+        assert "remote_access" not in group
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, stack_name):
+    addons = {a["addon_name"]: a for a in resources(stacks[stack_name], "aws_eks_addon").values()}
+    assert {name: a["addon_version"] for name, a in addons.items()} == DEFAULT_ADDONS
+    assert addons["vpc-cni"]["pod_identity_association"][0]["service_account"] == "aws-node"
+    assert addons["aws-ebs-csi-driver"]["pod_identity_association"][0]["service_account"] == "ebs-csi-controller-sa"
+    node_policies = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in resources(stacks[stack_name],
+                           "aws_iam_role_policy_attachment").values() if "node-" in str(a.get("role")) or False)
+    assert "AmazonEKS_CNI_Policy" not in node_policies
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
+def test_cluster_outputs_for_the_gitops_stack(stacks, stack_name):
+    assert {"cluster_name", "cluster_endpoint", "cluster_ca_data", "cluster_oidc_issuer",
+            "nodes_security_group_id"} <= set(stacks[stack_name]["output"])
+
+
+def test_no_helm_or_kubernetes_provider_outside_the_gitops_stacks(stacks):
+    for name, stack in stacks.items():
+        providers = set(stack["terraform"]["required_providers"])
+        if name.endswith("-gitops"):
+            assert {"helm", "kubernetes"} <= providers
+        else:
+            assert not providers & {"helm", "kubernetes", "cloudflare"}, name
