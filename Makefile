@@ -17,7 +17,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov clean help
+.PHONY: setup synth test validate checkov dns-check clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -25,6 +25,7 @@ help:
 	@echo "make test       run the whole test suite"
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make checkov    one checkov run over cdktf.out/stacks (the gate)"
+	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
 $(VENV)/.installed: requirements.txt
@@ -54,6 +55,9 @@ validate: setup
 
 checkov: setup
 	@$(PY) -m modules.tooling.checkov
+
+dns-check: setup
+	@$(PY) -m modules.dns.consistency
 
 clean:
 	rm -rf cdktf.out .spofless reports

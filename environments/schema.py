@@ -36,6 +36,18 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
+def record_fqdn(name: str, domain: str) -> Optional[str]:
+    """The FQDN (no trailing dot) of a record name in ``domain``'s zone, or None when outside it."""
+    if name == "@":
+        return domain
+    if name.endswith("."):
+        absolute = name[:-1]
+        return absolute if absolute == domain or absolute.endswith(f".{domain}") else None
+    if name == domain or name.endswith(f".{domain}"):
+        return name
+    return f"{name}.{domain}"
+
+
 class Frozen(BaseModel):
     """Base of every config object: immutable, and unknown fields are errors."""
 
@@ -316,16 +328,145 @@ class HealthCheckConfig(Frozen):
         return self
 
 
+RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "CAA")
+RECORD_TARGETS = ("platform",)
+
+
+class RecordConfig(Frozen):
+    """One DNS record, declared once and served by both Route53 and Cloudflare."""
+
+    name: str
+    """``@`` for the apex, a name relative to the domain (``www``), or an FQDN
+    inside the zone ending in a dot (``www.platform.example.com.``). Required."""
+
+    type: Literal["A", "AAAA", "CNAME", "TXT", "MX", "CAA"] = "A"
+    """Record type. Left out: A (what a ``target`` record always is)."""
+
+    ttl: int = 300
+    """Seconds, 60 to 86400 (the range both providers accept). Left out: 300."""
+
+    values: tuple[str, ...] = ()
+    """Static values (MX: ``"10 mail.example.com"``; CAA: ``'0 issue "amazon.com"'``)."""
+
+    target: Optional[Literal["platform"]] = None
+    """``platform``: the load-balanced service, with health-checked failover
+    (primary ALB, secondary ALB, NLB; primary region, then standby). Give either
+    ``values`` or ``target``."""
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: int) -> int:
+        if not 60 <= value <= 86400:
+            raise _fail("ttl", "is out of range; allowed: 60 to 86400 seconds (what Route53 and Cloudflare both accept)")
+        return value
+
+    @model_validator(mode="after")
+    def _values(self) -> "RecordConfig":
+        if (self.target is None) == (not self.values):
+            raise _fail("record_values", "needs exactly one of values and target; allowed: values: [...] or "
+                                         "target: platform", field="values", value=list(self.values))
+        if self.target is not None and self.type != "A":
+            raise _fail("record_type", "must be A for a target record (an alias to the load balancers)",
+                        field="type", value=self.type)
+        for index, value in enumerate(self.values):
+            problem = _record_value_problem(self.type, value)
+            if problem:
+                raise _fail("record_value", "is not a valid {type} value; allowed: {problem}",
+                            field=f"values.{index}", value=value, type=self.type, problem=problem)
+        if self.type == "CNAME" and len(self.values) != 1:
+            raise _fail("record_values", "a CNAME has exactly one value", field="values", value=list(self.values))
+        return self
+
+
+def _record_value_problem(record_type: str, value: str) -> Optional[str]:
+    try:
+        if record_type == "A":
+            ipaddress.IPv4Address(value)
+        elif record_type == "AAAA":
+            ipaddress.IPv6Address(value)
+        elif record_type == "CNAME" and not all(_LABEL.match(l) for l in value.rstrip(".").split(".")):
+            return "a host name"
+        elif record_type == "MX":
+            priority, host = value.split(" ", 1)
+            if not (priority.isdigit() and int(priority) <= 65535 and host.strip()):
+                return "'<priority 0-65535> <host>'"
+        elif record_type == "CAA":
+            flags, tag, rest = value.split(" ", 2)
+            if not (flags.isdigit() and tag in ("issue", "issuewild", "iodef") and rest.startswith('"')):
+                return "'<flags> issue|issuewild|iodef \"<value>\"'"
+        elif record_type == "TXT" and not 1 <= len(value) <= 255:
+            return "1 to 255 characters"
+    except ValueError:
+        return {"A": "an IPv4 address", "AAAA": "an IPv6 address", "MX": "'<priority> <host>'",
+                "CAA": "'<flags> <tag> \"<value>\"'"}.get(record_type, "a valid value")
+    return None
+
+
+class HealthCheckDnsConfig(Frozen):
+    """Route53 health checks and Cloudflare monitors on every load balancer."""
+
+    path: str = "/health/ready"
+    """HTTPS path probed. Left out: /health/ready."""
+
+    interval_seconds: Literal[10, 30] = 30
+    """Seconds between checks (Route53 offers 10 or 30). Left out: 30."""
+
+    failure_threshold: int = Field(3, ge=1, le=10)
+    """Consecutive failures before an endpoint is unhealthy. Left out: 3."""
+
+
+class CloudflareConfig(Frozen):
+    """The backup DNS provider."""
+
+    account_id: str
+    """Cloudflare account id (32 hex characters; an identifier, not a secret). Required.
+    The API token comes from CLOUDFLARE_API_TOKEN at deploy time, never from here."""
+
+    existing_zone_id: Optional[str] = None
+    """Use this Cloudflare zone instead of creating one."""
+
+    @field_validator("account_id", "existing_zone_id")
+    @classmethod
+    def _hex(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise _fail("cloudflare_id", "is not a Cloudflare id; allowed: 32 lower-case hex characters")
+        return value
+
+
 class DnsConfig(Frozen):
-    """The environment's DNS zone."""
+    """The environment's DNS: one record set served by Route53 (primary) and Cloudflare (backup)."""
 
     query_log_retention_days: int = 365
     """Days Route53 query logs are kept in CloudWatch Logs (us-east-1). Left out: 365."""
+
+    existing_route53_zone_id: Optional[str] = None
+    """Use this Route53 hosted zone instead of creating one."""
+
+    dnssec: bool = False
+    """Sign the Route53 zone with DNSSEC (KMS key in us-east-1). Left out: off,
+    because Cloudflare co-serves the zone and Route53 cannot take part in
+    multi-signer DNSSEC: signing one provider's copy breaks validation of the other."""
+
+    health_check: HealthCheckDnsConfig = Field(default_factory=HealthCheckDnsConfig)
+    """Health checks on every load balancer. Left out: HTTPS /health/ready every 30 s, 3 failures."""
+
+    cloudflare: Optional[CloudflareConfig] = None
+    """The backup provider. Left out: no Cloudflare stack, and Route53 is a single point of failure."""
+
+    records: tuple[RecordConfig, ...] = ()
+    """The records both providers serve."""
 
     @field_validator("query_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
         return NetworkConfig._retention(value)
+
+    @field_validator("existing_route53_zone_id")
+    @classmethod
+    def _zone(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+            raise _fail("zone_id", "is not a Route53 hosted zone id; allowed: e.g. Z0123456789ABCDEFGHIJ")
+        return value
 
 
 class LoadBalancingConfig(Frozen):
@@ -728,6 +869,27 @@ class EnvironmentConfig(Frozen):
 
     gitops: GitopsConfig = Field(default_factory=GitopsConfig)
     """GitOps bootstrap. Left out: ArgoCD primary active, no sources."""
+
+    @model_validator(mode="after")
+    def _records_consistent(self) -> "EnvironmentConfig":
+        seen: dict[str, list[tuple[int, str]]] = {}
+        for index, record in enumerate(self.dns.records):
+            field = f"dns.records.{index}"
+            fqdn = record_fqdn(record.name, self.domain)
+            if fqdn is None:
+                raise _fail("record_zone", "is outside the zone {domain}; allowed: '@', a name relative to the "
+                                           "domain, or an FQDN ending in '.{domain}.'",
+                            field=f"{field}.name", value=record.name, domain=self.domain)
+            if record.type == "CNAME" and fqdn == self.domain:
+                raise _fail("cname_apex", "cannot be a CNAME: the apex also holds SOA and NS records; allowed: "
+                                          "A/AAAA values, or target: platform", field=f"{field}.name", value=record.name)
+            for other_index, other_type in seen.get(fqdn, []):
+                if other_type == record.type or "CNAME" in (other_type, record.type):
+                    raise _fail("record_conflict", "conflicts with dns.records.{other} ({other_type} for the same "
+                                                   "name); allowed: one record per name and type, and a CNAME alone",
+                                field=f"{field}.name", value=record.name, other=other_index, other_type=other_type)
+            seen.setdefault(fqdn, []).append((index, record.type))
+        return self
 
     @model_validator(mode="after")
     def _gitops_consistent(self) -> "EnvironmentConfig":

@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
+from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
 from modules.stacks.dns_zone import DnsZoneStack
 from modules.stacks.gitops import GitopsStack
 from modules.stacks.regional import RegionalStack
@@ -32,7 +33,8 @@ def stack_names(env: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes to, in build order."""
     return ([f"{env.name}-security", f"{env.name}-dns-zone"]
             + [f"{env.name}-{region.name}" for region in env.regions.all]
-            + [f"{env.name}-{region.name}-gitops" for region in env.regions.all])
+            + [f"{env.name}-{region.name}-gitops" for region in env.regions.all]
+            + [f"{env.name}-dns-route53"] + ([f"{env.name}-dns-cloudflare"] if env.dns.cloudflare else []))
 
 
 def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
@@ -56,6 +58,15 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[Terraf
         gitops = GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
                              cluster=stack.cluster)
         yield gitops, time.perf_counter() - started
+    load_balancers = {region.name: stack.load_balancing.load_balancers for _, region, stack in regional}
+    started = time.perf_counter()
+    route53 = Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,
+                              load_balancers=load_balancers)
+    yield route53, time.perf_counter() - started
+    if env.dns.cloudflare:
+        started = time.perf_counter()
+        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env,
+                                 load_balancers=load_balancers), time.perf_counter() - started
 
 
 def count_resources(stack_dir: Path) -> int:

@@ -21,16 +21,22 @@ class HostedZone(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str, provider,
                  us_east_1_provider, query_log_kms_key_arn: str, query_log_retention_days: int,
-                 account: AccountContext):
+                 account: AccountContext, existing_zone_id: Optional[str] = None, dnssec: bool = False):
         super().__init__(scope, construct_id)
         self.domain = domain
-        self.zone = aws("route53_zone").Route53Zone(
-            self, "zone", provider=provider, name=domain,
-            comment=f"spofless {env_name}: primary DNS provider (Cloudflare serves the same records as backup)",
-            lifecycle={"prevent_destroy": True},
-        )
+        if existing_zone_id:
+            self.zone = aws("data_aws_route53_zone").DataAwsRoute53Zone(
+                self, "zone", provider=provider, zone_id=existing_zone_id)
+        else:
+            self.zone = aws("route53_zone").Route53Zone(
+                self, "zone", provider=provider, name=domain,
+                comment=f"spofless {env_name}: primary DNS provider (Cloudflare serves the same records as backup)",
+                lifecycle={"prevent_destroy": True},
+            )
         self.zone_id: str = self.zone.zone_id
         self.name_servers = self.zone.name_servers
+        if dnssec:
+            self._dnssec(us_east_1_provider, account, env_name)
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "query-logs", provider=us_east_1_provider, name=f"/aws/route53/{domain}",
             retention_in_days=query_log_retention_days, kms_key_id=query_log_kms_key_arn)
@@ -46,6 +52,30 @@ class HostedZone(Construct):
         aws("route53_query_log").Route53QueryLog(
             self, "query-log", provider=provider, zone_id=self.zone.zone_id,
             cloudwatch_log_group_arn=group.arn, depends_on=[policy])
+
+
+    def _dnssec(self, us_east_1_provider, account: AccountContext, env_name: str) -> None:
+        """DNSSEC signing with an asymmetric KMS key in us-east-1 (where Route53 requires it)."""
+        key = aws("kms_key").KmsKey(
+            self, "dnssec-key", provider=us_east_1_provider, description=f"{env_name}: Route53 DNSSEC signing",
+            customer_master_key_spec="ECC_NIST_P256", key_usage="SIGN_VERIFY", deletion_window_in_days=30,
+            lifecycle={"prevent_destroy": True},
+            policy=policy_document([
+                {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": account.root_arn},
+                 "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                            "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                            "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"],
+                 "Resource": "*"},
+                {"Sid": "Route53DnssecSigning", "Effect": "Allow", "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+                 "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:CreateGrant"], "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                               "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:route53:::hostedzone/*"}}},
+            ]))
+        signing = aws("route53_key_signing_key").Route53KeySigningKey(
+            self, "ksk", provider=us_east_1_provider, hosted_zone_id=self.zone_id, key_management_service_arn=key.arn,
+            name=f"{env_name}-ksk")
+        aws("route53_hosted_zone_dnssec").Route53HostedZoneDnssec(
+            self, "dnssec", provider=us_east_1_provider, hosted_zone_id=self.zone_id, depends_on=[signing])
 
 
 class RegionalCertificates(Construct):

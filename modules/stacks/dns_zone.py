@@ -45,7 +45,8 @@ class DnsZoneStack(SpoflessStack):
             ).arn
         self.zone = HostedZone(self, "zone", domain=env.domain, env_name=env.name, provider=primary_provider,
                                us_east_1_provider=log_provider, query_log_kms_key_arn=log_key_arn,
-                               query_log_retention_days=env.dns.query_log_retention_days, account=account)
+                               query_log_retention_days=env.dns.query_log_retention_days, account=account,
+                               existing_zone_id=env.dns.existing_route53_zone_id, dnssec=env.dns.dnssec)
         self.certificates = RegionalCertificates(self, "certificates", domain=env.domain,
                                                  names=env.load_balancing.certificate_names, zone=self.zone,
                                                  providers=providers, zone_provider=primary_provider)

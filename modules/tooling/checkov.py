@@ -57,10 +57,12 @@ def _stack_of(result: dict) -> str:
 def run_checkov(stacks_dir: Path, config: Path = CONFIG,
                 extra_args: Sequence[str] = ()) -> CheckovRun:
     """Run checkov once over ``stacks_dir`` and summarize its JSON report."""
+    stacks_dir = stacks_dir.resolve()
     expected = frozenset(p.parent.name for p in stacks_dir.glob("*/cdk.tf.json"))
     command = [sys.executable, "-m", "checkov.main", "--config-file", str(config),
                "-d", str(stacks_dir), "-o", "json", *extra_args]
-    completed = subprocess.run(command, capture_output=True, text=True)
+    # cwd: the config names policies/ relative to the project root
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT)
     try:
         report = json.loads(completed.stdout)
     except json.JSONDecodeError:

@@ -23,7 +23,7 @@ def test_every_aws_only_stack_is_validated(results, stacks):
     aws_only = sorted(name for name, doc in stacks.items()
                       if set(doc["terraform"]["required_providers"]) == {"aws"})
     assert sorted(r.stack for r in results) == aws_only
-    assert len(aws_only) == 11  # security and dns-zone stacks per environment, and a stack per region
+    assert len(aws_only) == 14  # security, dns-zone and dns-route53 per environment, and a stack per region
 
 
 def test_every_aws_only_stack_is_valid(results):

@@ -107,10 +107,12 @@ def test_cluster_outputs_for_the_gitops_stack(stacks, stack_name):
             "nodes_security_group_id"} <= set(stacks[stack_name]["output"])
 
 
-def test_no_helm_or_kubernetes_provider_outside_the_gitops_stacks(stacks):
+def test_no_helm_kubernetes_or_cloudflare_provider_in_the_aws_stacks(stacks):
     for name, stack in stacks.items():
         providers = set(stack["terraform"]["required_providers"])
         if name.endswith("-gitops"):
             assert {"helm", "kubernetes"} <= providers
+        elif name.endswith("-dns-cloudflare"):
+            assert providers == {"cloudflare"}
         else:
             assert not providers & {"helm", "kubernetes", "cloudflare"}, name

@@ -18,13 +18,14 @@ from tests.conftest import PROJECT, resources
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 EXPECTED_STACKS = {
-    "dev": ["dev-dns-zone", "dev-security", "dev-us-east-1", "dev-us-east-1-gitops"],
-    "staging": ["staging-dns-zone", "staging-security", "staging-us-east-1", "staging-us-east-1-gitops",
-                "staging-us-west-2", "staging-us-west-2-gitops"],
-    "prod": ["prod-dns-zone", "prod-security", "prod-us-east-1", "prod-us-east-1-gitops",
-             "prod-us-west-2", "prod-us-west-2-gitops"],
+    "dev": ["dev-dns-cloudflare", "dev-dns-route53", "dev-dns-zone", "dev-security", "dev-us-east-1",
+            "dev-us-east-1-gitops"],
+    "staging": ["staging-dns-cloudflare", "staging-dns-route53", "staging-dns-zone", "staging-security",
+                "staging-us-east-1", "staging-us-east-1-gitops", "staging-us-west-2", "staging-us-west-2-gitops"],
+    "prod": ["prod-dns-cloudflare", "prod-dns-route53", "prod-dns-zone", "prod-security", "prod-us-east-1",
+             "prod-us-east-1-gitops", "prod-us-west-2", "prod-us-west-2-gitops"],
 }
-REGIONAL = {env: [s for s in names if not s.endswith(("-security", "-dns-zone", "-gitops"))]
+REGIONAL = {env: [s for s in names if not s.endswith(("-security", "-gitops")) and "-dns-" not in s]
             for env, names in EXPECTED_STACKS.items()}
 
 

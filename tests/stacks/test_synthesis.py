@@ -34,9 +34,10 @@ def test_synth_prints_per_stack_progress_and_total_time(second_run):
     for stack in ("dev-security", "dev-dns-zone", "dev-us-east-1", "prod-security", "prod-dns-zone",
                   "prod-us-east-1", "prod-us-west-2", "staging-security", "staging-dns-zone",
                   "staging-us-east-1", "staging-us-west-2", "dev-us-east-1-gitops", "prod-us-east-1-gitops",
-                  "prod-us-west-2-gitops", "staging-us-east-1-gitops", "staging-us-west-2-gitops"):
+                  "prod-us-west-2-gitops", "staging-us-east-1-gitops", "staging-us-west-2-gitops",
+                  "dev-dns-route53", "dev-dns-cloudflare", "prod-dns-route53", "prod-dns-cloudflare"):
         assert any(line.split()[0:1] == [stack] and "resources" in line for line in lines), stack
-    assert lines[-1].startswith("synthesized 16 stacks, ") and lines[-1].endswith("s")
+    assert lines[-1].startswith("synthesized 22 stacks, ") and lines[-1].endswith("s")
 
 
 def test_users_see_no_node_banner_or_warnings(second_run):
@@ -48,8 +49,9 @@ def test_one_environment_can_be_selected(tmp_path):
     outdir = tmp_path / "cdktf.out"
     result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": "dev"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["dev-dns-zone", "dev-security", "dev-us-east-1",
-                                                                     "dev-us-east-1-gitops"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == [
+        "dev-dns-cloudflare", "dev-dns-route53", "dev-dns-zone", "dev-security", "dev-us-east-1",
+        "dev-us-east-1-gitops"]
     assert not [p for p in tmp_path.iterdir() if p.name != "cdktf.out"], "temporary output left behind"
 
 
@@ -66,8 +68,8 @@ def test_cdktf_context_selects_environments_too(tmp_path):
                            "CDKTF_CONTEXT_JSON": json.dumps({"environments": "staging"})}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (outdir / "stacks").iterdir()) == [
-        "staging-dns-zone", "staging-security", "staging-us-east-1", "staging-us-east-1-gitops",
-        "staging-us-west-2", "staging-us-west-2-gitops"]
+        "staging-dns-cloudflare", "staging-dns-route53", "staging-dns-zone", "staging-security",
+        "staging-us-east-1", "staging-us-east-1-gitops", "staging-us-west-2", "staging-us-west-2-gitops"]
 
 
 def test_only_the_provider_submodules_in_use_are_imported(synth_dir):

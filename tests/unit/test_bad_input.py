@@ -279,3 +279,40 @@ def test_rejects_git_sources_whose_token_secret_does_not_exist(tmp_path):
         "      gitlab: https://gitlab.com/o/r.git\n")
     _assert_rejected(*_attempt(tmp_path, text), "gitops.gitlab_token_secret: 'gitops/gitlab-token' is not a secret "
                                                 "in security.secrets; allowed: gitops/github-token")
+
+
+def _dns(records: str) -> str:
+    return GOOD.format(name="broken") + "dns:\n  records:\n" + records
+
+
+def test_rejects_a_record_outside_the_zone(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, _dns("    - {name: www.example.org., values: [192.0.2.1]}\n")),
+                     "dns.records.0.name: 'www.example.org.' is outside the zone platform.example.com")
+
+
+def test_rejects_a_cname_at_the_apex(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, _dns("    - {name: '@', type: CNAME, values: [x.example.net]}\n")),
+                     "dns.records.0.name: '@' cannot be a CNAME")
+
+
+def test_rejects_conflicting_records_for_one_name(tmp_path):
+    text = _dns("    - {name: www, type: CNAME, values: [app.platform.example.com]}\n"
+                "    - {name: www, type: TXT, values: [hello]}\n")
+    _assert_rejected(*_attempt(tmp_path, text), "dns.records.1.name: 'www' conflicts with dns.records.0 (CNAME for "
+                                                "the same name)")
+
+
+def test_rejects_an_unknown_target(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, _dns("    - {name: app, target: mainframe}\n")),
+                     "dns.records.0.target: 'mainframe' is not allowed; allowed: 'platform'")
+
+
+@pytest.mark.parametrize("ttl", [30, 90000])
+def test_rejects_ttl_out_of_range(tmp_path, ttl):
+    _assert_rejected(*_attempt(tmp_path, _dns(f"    - {{name: www, values: [192.0.2.1], ttl: {ttl}}}\n")),
+                     f"dns.records.0.ttl: {ttl} is out of range; allowed: 60 to 86400 seconds")
+
+
+def test_rejects_a_value_of_the_wrong_kind(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, _dns("    - {name: www, type: A, values: [not-an-ip]}\n")),
+                     "dns.records.0.values.0: 'not-an-ip' is not a valid A value; allowed: an IPv4 address")

@@ -1,0 +1,106 @@
+"""Cloudflare, the backup DNS provider: the same records, and a load balancer for failover.
+
+What differs from Route53, on purpose and by necessity:
+- Cloudflare's plain DNS records have no health checks or failover routing;
+  failover for platform names comes from a Cloudflare Load Balancer (an add-on
+  product) with HTTPS monitors, one pool per AWS load balancer and steering
+  ``off``, which tries pools strictly in order: the same order as Route53's tree
+  (primary ALB, secondary ALB, NLB; primary region, then standby).
+- Records are DNS-only (not proxied): both providers must give the same kind of
+  answer, and TLS terminates at the ALBs, not at Cloudflare.
+- Cloudflare answers a platform name with the load balancers' DNS names (CNAME
+  flattening at the apex); Route53 answers with alias A records.
+- The zone is marked multi-provider so Cloudflare accepts being one of two
+  authoritative providers listed at the registrar.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from constructs import Construct
+
+from environments.schema import CloudflareConfig, HealthCheckDnsConfig
+from modules.dns.records import PlatformRecord, StaticRecord
+from modules.dns.route53 import LB_ORDER
+from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.providers import cloudflare
+
+
+class CloudflareRecords(Construct):
+    """Zone (or an existing one), static records, monitors, pools and load balancers."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str,
+                 config: CloudflareConfig, static: list[StaticRecord], platform: list[PlatformRecord],
+                 load_balancers: dict[str, dict[str, LoadBalancerInfo]], health: HealthCheckDnsConfig,
+                 provider):
+        super().__init__(scope, construct_id)
+        self._provider = provider
+        if config.existing_zone_id:
+            self.zone_id = config.existing_zone_id
+        else:
+            zone = cloudflare("zone").Zone(self, "zone", provider=provider, name=domain, type="full",
+                                           account={"id": config.account_id}, lifecycle={"prevent_destroy": True})
+            self.zone_id = zone.id
+            self.name_servers = zone.name_servers
+        cloudflare("zone_dns_settings").ZoneDnsSettings(self, "dns-settings", provider=provider,
+                                                         zone_id=self.zone_id, multi_provider=True)
+        record = cloudflare("dns_record").DnsRecord
+        for item in static:
+            for index, value in enumerate(item.values):
+                fields = _content(item.type, value)
+                data = fields.pop("data", None)
+                resource = record(self, f"static-{item.type}-{item.fqdn}-{index}", provider=provider,
+                                  zone_id=self.zone_id, name=item.fqdn, type=item.type, ttl=item.ttl,
+                                  proxied=False, **fields)
+                if data is not None:
+                    # CAA `data.flags` is a dynamic value in provider v5 that the bindings type as a
+                    # map; an override writes the number the provider expects.
+                    resource.add_override("data", data)
+        for item in platform:
+            self._load_balancer(item, env_name, config.account_id, load_balancers, health)
+
+    def _load_balancer(self, item: PlatformRecord, env_name: str, account_id: str,
+                       load_balancers: dict[str, dict[str, LoadBalancerInfo]], health: HealthCheckDnsConfig):
+        monitor = cloudflare("load_balancer_monitor").LoadBalancerMonitor(
+            self, f"monitor-{item.fqdn}", provider=self._provider, account_id=account_id, type="https",
+            method="GET", path=health.path, expected_codes="200", port=443,
+            interval=max(60, health.interval_seconds), retries=2, timeout=5,
+            consecutive_down=health.failure_threshold, consecutive_up=2,
+            header={"Host": [item.fqdn]}, description=f"{env_name} {item.fqdn} readiness")
+        pool_module = cloudflare("load_balancer_pool")
+        pools = []
+        for region, lbs in load_balancers.items():
+            for key in LB_ORDER:
+                pools.append(pool_module.LoadBalancerPool(
+                    self, f"pool-{item.fqdn}-{region}-{key}", provider=self._provider, account_id=account_id,
+                    name=f"{env_name}-{region}-{key}-{item.fqdn.replace('.', '-')}"[:64],
+                    origins=[pool_module.LoadBalancerPoolOrigins(
+                        name=key, address=lbs[key].dns_name, enabled=True,
+                        header=pool_module.LoadBalancerPoolOriginsHeader(host=[item.fqdn]))],
+                    monitor=monitor.id, minimum_origins=1, enabled=True))
+        cloudflare("load_balancer").LoadBalancer(
+            self, f"lb-{item.fqdn}", provider=self._provider, zone_id=self.zone_id, name=item.fqdn,
+            default_pools=[pool.id for pool in pools], fallback_pool=pools[-1].id,
+            steering_policy="off", proxied=False, ttl=item.ttl, session_affinity="none")
+
+
+def _content(record_type: str, value: str) -> dict:
+    """Cloudflare's fields for one value, from the provider-neutral form in the config."""
+    if record_type == "MX":
+        priority, host = value.split(" ", 1)
+        return {"content": host.strip(), "priority": int(priority)}
+    if record_type == "CAA":
+        flags, tag, quoted = value.split(" ", 2)
+        return {"data": {"flags": int(flags), "tag": tag, "value": quoted.strip('"')}}
+    return {"content": value}
+
+
+def record_values(resource: dict) -> Optional[str]:
+    """The provider-neutral value of a synthesized Cloudflare record (the inverse of ``_content``)."""
+    if resource["type"] == "MX":
+        return f"{resource['priority']} {resource['content']}"
+    if resource["type"] == "CAA":
+        data = resource["data"]
+        return f"{data['flags']} {data['tag']} \"{data['value']}\""
+    return resource.get("content")

@@ -1,0 +1,96 @@
+"""Compare the static records of the Route53 and Cloudflare stacks of every environment.
+
+    python -m modules.dns.consistency [--outdir cdktf.out]
+
+Reads only synthesized JSON. For each environment with both DNS stacks it
+reports every static record that is missing at one provider or differs in type,
+TTL or values, and exits 1 when there is any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from modules.dns.cloudflare import record_values
+
+Key = tuple[str, str]  # (fqdn, type)
+
+
+@dataclass(frozen=True)
+class Difference:
+    environment: str
+    fqdn: str
+    type: str
+    route53: Optional[tuple[int, tuple[str, ...]]]
+    cloudflare: Optional[tuple[int, tuple[str, ...]]]
+
+    def __str__(self) -> str:
+        def show(side):
+            return "missing" if side is None else f"ttl {side[0]}, values {list(side[1])}"
+        return (f"{self.environment}: {self.fqdn} {self.type}\n"
+                f"    route53:    {show(self.route53)}\n    cloudflare: {show(self.cloudflare)}")
+
+
+def route53_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
+    """Static records (no alias, no routing policy) of a synthesized Route53 stack."""
+    found = {}
+    for record in stack.get("resource", {}).get("aws_route53_record", {}).values():
+        if "alias" in record or "set_identifier" in record or "for_each" in record or "records" not in record:
+            continue
+        found[(record["name"].rstrip("."), record["type"])] = (record["ttl"], tuple(sorted(record["records"])))
+    return found
+
+
+def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
+    """Static records of a synthesized Cloudflare stack, values of one name and type grouped."""
+    grouped: dict[Key, tuple[set[int], list[str]]] = {}
+    for record in stack.get("resource", {}).get("cloudflare_dns_record", {}).values():
+        ttls, values = grouped.setdefault((record["name"].rstrip("."), record["type"]), (set(), []))
+        ttls.add(record["ttl"])
+        values.append(record_values(record))
+    # A name whose values carry different TTLs cannot match Route53's one TTL per set: report the largest.
+    return {key: (max(ttls), tuple(sorted(values))) for key, (ttls, values) in grouped.items()}
+
+
+def compare(environment: str, route53: dict, cloudflare: dict) -> list[Difference]:
+    a, b = route53_records(route53), cloudflare_records(cloudflare)
+    return [Difference(environment, fqdn, rtype, a.get((fqdn, rtype)), b.get((fqdn, rtype)))
+            for fqdn, rtype in sorted(set(a) | set(b)) if a.get((fqdn, rtype)) != b.get((fqdn, rtype))]
+
+
+def check(outdir: Path) -> tuple[list[str], list[Difference]]:
+    """Environments compared, and every difference found, for a synthesized output directory."""
+    stacks = outdir / "stacks"
+    compared, differences = [], []
+    for route53_path in sorted(stacks.glob("*-dns-route53/cdk.tf.json")):
+        environment = route53_path.parent.name.removesuffix("-dns-route53")
+        cloudflare_path = stacks / f"{environment}-dns-cloudflare" / "cdk.tf.json"
+        if not cloudflare_path.is_file():
+            continue
+        compared.append(environment)
+        differences += compare(environment, json.loads(route53_path.read_text()),
+                               json.loads(cloudflare_path.read_text()))
+    return compared, differences
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.dns.consistency")
+    parser.add_argument("--outdir", default="cdktf.out")
+    args = parser.parse_args(argv)
+    compared, differences = check(Path(args.outdir))
+    if not compared:
+        print(f"error: no environment in {args.outdir} has both DNS stacks; run `make synth` first", file=sys.stderr)
+        return 2
+    for difference in differences:
+        print(difference)
+    print(f"dns consistency: {len(compared)} environment(s) compared, {len(differences)} difference(s)")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

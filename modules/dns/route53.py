@@ -1,0 +1,88 @@
+"""Route53, the primary DNS provider: static records and the health-checked failover tree."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from constructs import Construct
+
+from environments.schema import HealthCheckDnsConfig
+from modules.dns.records import PlatformRecord, StaticRecord, backup_name, region_name
+from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.providers import aws
+
+LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
+
+
+class Route53Records(Construct):
+    """Every record of the environment in the Route53 zone.
+
+    For a platform name F, Route53's failover routing (two slots per name) is
+    chained through intermediate names, giving the design's order:
+
+        F                                PRIMARY -> <primary region>.failover.F   (region health check)
+                                         SECONDARY -> <standby region>.failover.F (region health check)
+        <region>.failover.F              PRIMARY -> primary ALB                   (its health check)
+                                         SECONDARY -> backup.<region>.failover.F
+        backup.<region>.failover.F       PRIMARY -> secondary ALB                 (its health check)
+                                         SECONDARY -> NLB                         (its health check)
+
+    A region's health is a calculated check: healthy while any of its three
+    load balancers is. Every alias also evaluates its target's health.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, zone_id: str, static: list[StaticRecord],
+                 platform: list[PlatformRecord], load_balancers: dict[str, dict[str, LoadBalancerInfo]],
+                 health: HealthCheckDnsConfig, name: str):
+        super().__init__(scope, construct_id)
+        self.zone_id = zone_id
+        record = aws("route53_record")
+        self._record = record
+        for item in static:
+            record.Route53Record(self, f"static-{item.type}-{item.fqdn}", zone_id=zone_id, name=item.fqdn,
+                                 type=item.type, ttl=item.ttl, records=list(item.values))
+        self.health_checks: dict[tuple[str, str], str] = {}
+        self.region_checks: dict[str, str] = {}
+        check = aws("route53_health_check").Route53HealthCheck
+        for region, lbs in load_balancers.items():
+            for key in LB_ORDER:
+                self.health_checks[(region, key)] = check(
+                    self, f"hc-{region}-{key}", type="HTTPS", fqdn=lbs[key].dns_name, port=443,
+                    resource_path=health.path, request_interval=health.interval_seconds,
+                    failure_threshold=health.failure_threshold, enable_sni=True,
+                    tags={"Name": f"{name}-{region}-{key}"}).id
+            self.region_checks[region] = check(
+                self, f"hc-{region}", type="CALCULATED", child_health_threshold=1,
+                child_healthchecks=[self.health_checks[(region, key)] for key in LB_ORDER],
+                tags={"Name": f"{name}-{region}"}).id
+        regions = list(load_balancers)
+        for item in platform:
+            for region in regions:
+                lbs = load_balancers[region]
+                self._failover(region_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-primary"]),
+                               self.health_checks[(region, "alb-primary")], f"{region}-alb-primary")
+                self._failover(region_name(item.fqdn, region), "SECONDARY",
+                               self._name_alias(backup_name(item.fqdn, region)), None, f"{region}-backup")
+                self._failover(backup_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-secondary"]),
+                               self.health_checks[(region, "alb-secondary")], f"{region}-alb-secondary")
+                self._failover(backup_name(item.fqdn, region), "SECONDARY", self._lb_alias(lbs["nlb"]),
+                               self.health_checks[(region, "nlb")], f"{region}-nlb")
+            if len(regions) == 1:
+                # One region: the name points at the region's tree; there is nowhere to fail over to.
+                record.Route53Record(self, f"platform-{item.fqdn}", zone_id=zone_id, name=item.fqdn, type="A",
+                                     alias=self._name_alias(region_name(item.fqdn, regions[0])))
+                continue
+            for role, region in zip(("PRIMARY", "SECONDARY"), regions):
+                self._failover(item.fqdn, role, self._name_alias(region_name(item.fqdn, region)),
+                               self.region_checks[region], region)
+
+    def _lb_alias(self, lb: LoadBalancerInfo) -> dict:
+        return {"name": lb.dns_name, "zone_id": lb.zone_id, "evaluate_target_health": True}
+
+    def _name_alias(self, fqdn: str) -> dict:
+        return {"name": fqdn, "zone_id": self.zone_id, "evaluate_target_health": True}
+
+    def _failover(self, fqdn: str, role: str, alias: dict, health_check_id: Optional[str], identifier: str) -> None:
+        self._record.Route53Record(
+            self, f"{role.lower()}-{fqdn}", zone_id=self.zone_id, name=fqdn, type="A", alias=alias,
+            set_identifier=identifier, failover_routing_policy={"type": role}, health_check_id=health_check_id)

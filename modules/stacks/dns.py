@@ -1,0 +1,51 @@
+"""``<env>-dns-route53`` and ``<env>-dns-cloudflare``: one record set, two independent providers.
+
+Separate stacks so an outage of one provider's API never blocks a change at the
+other; both read the zone's records from the same plan and the load balancers
+from the regional stacks.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from environments.schema import EnvironmentConfig
+from modules.dns.cloudflare import CloudflareRecords
+from modules.dns.records import plan_records
+from modules.dns.route53 import Route53Records
+from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.providers import cloudflare
+from modules.stacks.base import SpoflessStack
+
+LoadBalancers = dict[str, dict[str, LoadBalancerInfo]]
+
+
+class Route53DnsStack(SpoflessStack):
+    """Static records and the health-checked failover tree in the Route53 zone."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, zone_id: str,
+                 load_balancers: LoadBalancers):
+        super().__init__(scope, stack_id, env=env)
+        self.aws_provider(env.regions.primary.name)
+        static, platform = plan_records(env)
+        self.records = Route53Records(self, "records", zone_id=zone_id, static=static, platform=platform,
+                                      load_balancers=load_balancers, health=env.dns.health_check, name=env.name)
+
+
+class CloudflareDnsStack(SpoflessStack):
+    """The same records at Cloudflare, with a Cloudflare load balancer for platform names."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, load_balancers: LoadBalancers):
+        super().__init__(scope, stack_id, env=env)
+        # Credentials come from CLOUDFLARE_API_TOKEN at deploy time; none are synthesized.
+        provider = cloudflare("provider").CloudflareProvider(self, "cloudflare")
+        static, platform = plan_records(env)
+        self.records = CloudflareRecords(self, "records", domain=env.domain, env_name=env.name,
+                                         config=env.dns.cloudflare, static=static, platform=platform,
+                                         load_balancers=load_balancers, health=env.dns.health_check,
+                                         provider=provider)
+        if hasattr(self.records, "name_servers"):
+            TerraformOutput(self, "cloudflare_name_servers", value=self.records.name_servers,
+                            description="List these at the registrar (with Route53's)").override_logical_id(
+                                "cloudflare_name_servers")

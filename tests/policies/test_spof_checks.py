@@ -1,0 +1,56 @@
+"""Every custom check in policies/ fails on a bad fixture and passes on a good one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.tooling.checkov import run_checkov
+
+pytestmark = pytest.mark.integration
+
+# check id -> (resource type, bad config, good config)
+CASES = {
+    "CKV_SPOF_1": ("aws_lb", {"name": "x", "subnets": ["subnet-a"]}, {"name": "x", "subnets": ["subnet-a", "subnet-b"]}),
+    "CKV_SPOF_2": ("aws_eks_node_group", {"cluster_name": "c", "node_group_name": "n", "node_role_arn": "r",
+                                          "subnet_ids": ["subnet-a"], "scaling_config": {"min_size": 1, "max_size": 2, "desired_size": 1}},
+                   {"cluster_name": "c", "node_group_name": "n", "node_role_arn": "r",
+                    "subnet_ids": ["subnet-a", "subnet-b"], "scaling_config": {"min_size": 1, "max_size": 2, "desired_size": 1}}),
+    "CKV_SPOF_3": ("aws_route53_record", {"zone_id": "Z1", "name": "a", "type": "A", "set_identifier": "p",
+                                          "failover_routing_policy": {"type": "PRIMARY"},
+                                          "alias": {"name": "x", "zone_id": "Z2", "evaluate_target_health": True}},
+                   {"zone_id": "Z1", "name": "a", "type": "A", "set_identifier": "p", "health_check_id": "hc-1",
+                    "failover_routing_policy": {"type": "PRIMARY"},
+                    "alias": {"name": "x", "zone_id": "Z2", "evaluate_target_health": True}}),
+    "CKV_SPOF_4": ("helm_release", {"name": "argocd", "chart": "argo-cd", "version": "7.x"},
+                   {"name": "argocd", "chart": "argo-cd", "version": "7.7.11"}),
+    "CKV_SPOF_5": ("cloudflare_load_balancer", {"zone_id": "z", "name": "a", "default_pools": ["p1"], "fallback_pool": "p1"},
+                   {"zone_id": "z", "name": "a", "default_pools": ["p1", "p2"], "fallback_pool": "p2"}),
+    "CKV_SPOF_6": ("cloudflare_load_balancer_pool", {"account_id": "a", "name": "p", "origins": [{"name": "o", "address": "x"}]},
+                   {"account_id": "a", "name": "p", "monitor": "m1", "origins": [{"name": "o", "address": "x"}]}),
+    "CKV_SPOF_7": ("cloudflare_dns_record", {"zone_id": "z", "name": "a", "type": "A", "ttl": 60, "content": "192.0.2.1", "proxied": True},
+                   {"zone_id": "z", "name": "a", "type": "A", "ttl": 60, "content": "192.0.2.1", "proxied": False}),
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """GIVEN one stack per check holding a bad and a good resource, WHEN checkov runs once over all."""
+    root = tmp_path_factory.mktemp("policies") / "stacks"
+    for check_id, (resource_type, bad, good) in CASES.items():
+        stack = root / check_id
+        stack.mkdir(parents=True)
+        (stack / "cdk.tf.json").write_text(json.dumps({"resource": {resource_type: {"bad": bad, "good": good}}}))
+    run = run_checkov(root)
+    outcome: dict[tuple[str, str], str] = {}
+    for kind, label in (("passed_checks", "passed"), ("failed_checks", "failed")):
+        for result in run.raw["results"].get(kind, []):
+            outcome[(result["check_id"], result["resource"].rsplit(".", 1)[1])] = label
+    return outcome
+
+
+@pytest.mark.parametrize("check_id", sorted(CASES))
+def test_check_fails_the_bad_fixture_and_passes_the_good_one(results, check_id):
+    assert results.get((check_id, "bad")) == "failed"
+    assert results.get((check_id, "good")) == "passed"
