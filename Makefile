@@ -17,14 +17,15 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov dns-check clean help
+.PHONY: setup synth test validate checkov check dns-check clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make synth      set up (venv, cdktf-cli, terraform config) and synthesize every environment"
 	@echo "make test       run the whole test suite"
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
-	@echo "make checkov    one checkov run over cdktf.out/stacks (the gate)"
+	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
+	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
@@ -46,6 +47,14 @@ setup: $(VENV)/.installed node_modules/.installed
 
 synth: setup
 	@$(PY) main.py
+
+# Fresh output is reused: synthesis reruns only when an input is newer than it.
+SYNTH_INPUTS := main.py $(wildcard environments/*.yaml environments/*.py) $(shell find modules -name '*.py' 2>/dev/null)
+cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
+	@$(PY) main.py
+
+check: setup cdktf.out/manifest.json
+	@$(PY) -m modules.tooling.checkov --reports reports
 
 test: setup
 	@$(PY) -m pytest tests

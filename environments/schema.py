@@ -200,10 +200,26 @@ class RegionsConfig(Frozen):
     """The warm standby region. Left out: the environment runs in one region and
     a region outage takes it down (acceptable for dev, declared as such)."""
 
+    single_region_reason: Optional[str] = None
+    """Why an environment without a standby region accepts that. It is written
+    on the keys and secrets as the tag ``spofless:single-region``; without it the
+    zero-SPOF policies fail every single-region key and secret."""
+
+    @field_validator("single_region_reason")
+    @classmethod
+    def _reason(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9 +\-=._:/@,]{10,200}", value):
+            raise _fail("reason", "is not a usable reason; allowed: 10-200 characters of letters, digits, spaces "
+                                  "and + - = . _ : / @ , (it becomes an AWS tag value)")
+        return value
+
     @model_validator(mode="after")
     def _distinct(self) -> "RegionsConfig":
         if self.standby is None:
             return self
+        if self.single_region_reason is not None:
+            raise _fail("reason", "applies only without a standby region; allowed: leave it out",
+                        field="single_region_reason", value=self.single_region_reason)
         if self.standby.name == self.primary.name:
             raise _fail(
                 "same_region",

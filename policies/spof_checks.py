@@ -122,3 +122,58 @@ check_helm = HelmChartPinned()
 check_cf_lb = CloudflareLoadBalancerFailsOver()
 check_cf_pool = CloudflarePoolMonitored()
 check_cf_proxied = CloudflareRecordNotProxied()
+
+
+SINGLE_REGION_TAG = "spofless:single-region"
+
+
+def _declared_single_region(conf: dict) -> bool:
+    tags = _first(conf, "tags") or {}
+    return isinstance(tags, dict) and bool(tags.get(SINGLE_REGION_TAG))
+
+
+class KeyIsMultiRegion(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(name="KMS key is multi-region, or its environment declares it single-region",
+                         id="CKV_SPOF_8", categories=[CheckCategories.ENCRYPTION],
+                         supported_resources=["aws_kms_key"])
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        self.evaluated_keys = ["multi_region", "tags"]
+        if _first(conf, "key_usage") == "SIGN_VERIFY":
+            return CheckResult.UNKNOWN  # DNSSEC signing keys are regional by design (us-east-1)
+        if _first(conf, "multi_region") is True or _declared_single_region(conf):
+            return CheckResult.PASSED
+        return CheckResult.FAILED
+
+
+class SecretIsReplicated(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(name="Secrets Manager secret is replicated to another region, or declared single-region",
+                         id="CKV_SPOF_10", categories=[CheckCategories.SECRETS],
+                         supported_resources=["aws_secretsmanager_secret"])
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        self.evaluated_keys = ["replica", "tags"]
+        if conf.get("replica") or _declared_single_region(conf):
+            return CheckResult.PASSED
+        return CheckResult.FAILED
+
+
+class StatefulResourceProtected(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(name="Stateful resource (key, zone) has lifecycle prevent_destroy",
+                         id="CKV_SPOF_11", categories=[CheckCategories.GENERAL_SECURITY],
+                         supported_resources=["aws_kms_key", "aws_kms_replica_key", "aws_route53_zone",
+                                              "cloudflare_zone"])
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        self.evaluated_keys = ["lifecycle"]
+        lifecycle = _first(conf, "lifecycle") or {}
+        protected = isinstance(lifecycle, dict) and _first(lifecycle, "prevent_destroy") is True
+        return CheckResult.PASSED if protected else CheckResult.FAILED
+
+
+check_key_multi_region = KeyIsMultiRegion()
+check_secret_replicated = SecretIsReplicated()
+check_stateful_protected = StatefulResourceProtected()

@@ -94,12 +94,14 @@ class KeyRing(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, purposes: tuple[str, ...],
                  deletion_window_days: int, primary_region: str, standby_region: Optional[str],
-                 primary_provider, standby_provider, account: AccountContext):
+                 primary_provider, standby_provider, account: AccountContext,
+                 single_region_reason: Optional[str] = None):
         super().__init__(scope, construct_id)
         self.primary_region = primary_region
         self.standby_region = standby_region
         self._keys: dict[tuple[str, str], RegionalKey] = {}
         lifecycle = {"prevent_destroy": True}
+        tags = {"spofless:single-region": single_region_reason} if single_region_reason else {}
         for purpose in purposes:
             description = f"{env_name}: {_DESCRIPTIONS[purpose]}"
             primary = aws("kms_key").KmsKey(
@@ -110,7 +112,7 @@ class KeyRing(Construct):
                 enable_key_rotation=True,
                 deletion_window_in_days=deletion_window_days,
                 policy=key_policy(purpose, primary_region, account),
-                tags={"Purpose": purpose},
+                tags={"Purpose": purpose, **tags},
                 lifecycle=lifecycle,
             )
             aws("kms_alias").KmsAlias(self, f"{purpose}-alias", provider=primary_provider,

@@ -28,7 +28,8 @@ class SecretSet(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, config: SecurityConfig,
-                 keys: KeyRing, primary_provider, account: AccountContext):
+                 keys: KeyRing, primary_provider, account: AccountContext,
+                 single_region_reason: Optional[str] = None):
         super().__init__(scope, construct_id)
         self._keys = keys
         self._account = account
@@ -50,7 +51,8 @@ class SecretSet(Construct):
                 kms_key_id=keys.key_arn(secret.key, keys.primary_region),
                 recovery_window_in_days=30,
                 replica=replicas or None,
-                tags={"KeyPurpose": secret.key, "Value": secret.value},
+                tags={"KeyPurpose": secret.key, "Value": secret.value,
+                      **({"spofless:single-region": single_region_reason} if single_region_reason else {})},
             )
             aws("secretsmanager_secret_rotation").SecretsmanagerSecretRotation(
                 self, f"{_construct_id(secret.name)}-rotation",

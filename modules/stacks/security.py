@@ -36,9 +36,11 @@ class SecurityStack(SpoflessStack):
             primary_provider=primary_provider,
             standby_provider=standby_provider,
             account=account,
+            single_region_reason=env.regions.single_region_reason,
         )
         self.secrets = SecretSet(self, "secrets", env_name=env.name, config=env.security,
-                                 keys=self.keys, primary_provider=primary_provider, account=account)
+                                 keys=self.keys, primary_provider=primary_provider, account=account,
+                                 single_region_reason=env.regions.single_region_reason)
         self._outputs()
 
     def _outputs(self) -> None:

@@ -1,6 +1,6 @@
 """One checkov run over every synthesized stack, and the gate's verdict on it.
 
-    python -m modules.tooling.checkov [--outdir cdktf.out]
+    python -m modules.tooling.checkov [--outdir cdktf.out] [--reports reports]
 
 checkov can fail silently on ``cdk.tf.json`` (a parse error reports zero
 checks and exits 0; see checkov #7454), so the gate does not trust its exit
@@ -54,18 +54,32 @@ def _stack_of(result: dict) -> str:
     return Path(result["file_path"]).parent.name
 
 
-def run_checkov(stacks_dir: Path, config: Path = CONFIG,
-                extra_args: Sequence[str] = ()) -> CheckovRun:
-    """Run checkov once over ``stacks_dir`` and summarize its JSON report."""
+REPORT_FORMATS = ("cli", "sarif", "junitxml")
+
+
+def run_checkov(stacks_dir: Path, config: Path = CONFIG, extra_args: Sequence[str] = (),
+                reports_dir: Optional[Path] = None) -> CheckovRun:
+    """Run checkov once over ``stacks_dir`` and summarize its JSON report.
+
+    With ``reports_dir``, the same run also writes ``results_cli.txt``,
+    ``results_sarif.sarif`` and ``results_junitxml.xml`` there (and the JSON).
+    """
     stacks_dir = stacks_dir.resolve()
     expected = frozenset(p.parent.name for p in stacks_dir.glob("*/cdk.tf.json"))
     command = [sys.executable, "-m", "checkov.main", "--config-file", str(config),
                "-d", str(stacks_dir), "-o", "json", *extra_args]
+    if reports_dir is not None:
+        reports_dir = reports_dir.resolve()
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        for kind in REPORT_FORMATS:
+            command += ["-o", kind]
+        command += ["--output-file-path", str(reports_dir)]
     # cwd: the config names policies/ relative to the project root
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT)
+    raw = (reports_dir / "results_json.json").read_text() if reports_dir is not None else completed.stdout
     try:
-        report = json.loads(completed.stdout)
-    except json.JSONDecodeError:
+        report = json.loads(raw)
+    except (json.JSONDecodeError, FileNotFoundError):
         raise RuntimeError(f"checkov gave no JSON report (exit {completed.returncode}):\n"
                            f"{completed.stderr[-2000:]}") from None
     reports = report if isinstance(report, list) else [report]
@@ -94,16 +108,19 @@ def run_checkov(stacks_dir: Path, config: Path = CONFIG,
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modules.tooling.checkov")
     parser.add_argument("--outdir", default="cdktf.out")
+    parser.add_argument("--reports", help="also write CLI, SARIF and JUnit XML reports into this folder")
     args = parser.parse_args(argv)
     stacks = Path(args.outdir) / "stacks"
     if not stacks.is_dir():
         print(f"error: {stacks} does not exist; run `make synth` first", file=sys.stderr)
         return 2
-    run = run_checkov(stacks)
+    run = run_checkov(stacks, reports_dir=Path(args.reports) if args.reports else None)
     print(f"checkov: {run.passed} passed, {run.failed} failed, {run.skipped} skipped, "
           f"{run.parsing_errors} parsing errors, {len(run.stacks_checked)}/{len(run.stacks_expected)} stacks scanned")
     for problem in run.problems:
         print(f"  {problem}")
+    if args.reports:
+        print(f"reports: {', '.join(f'{args.reports}/results_{k}' for k in ('cli.txt', 'sarif.sarif', 'junitxml.xml'))}")
     return 1 if run.problems else 0
 
 

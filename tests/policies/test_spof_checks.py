@@ -31,6 +31,12 @@ CASES = {
                    {"account_id": "a", "name": "p", "monitor": "m1", "origins": [{"name": "o", "address": "x"}]}),
     "CKV_SPOF_7": ("cloudflare_dns_record", {"zone_id": "z", "name": "a", "type": "A", "ttl": 60, "content": "192.0.2.1", "proxied": True},
                    {"zone_id": "z", "name": "a", "type": "A", "ttl": 60, "content": "192.0.2.1", "proxied": False}),
+    "CKV_SPOF_8": ("aws_kms_key", {"description": "k", "multi_region": False},
+                   {"description": "k", "multi_region": False, "tags": {"spofless:single-region": "dev: declared"}}),
+    "CKV_SPOF_10": ("aws_secretsmanager_secret", {"name": "s"},
+                    {"name": "s", "replica": [{"region": "us-west-2", "kms_key_id": "k"}]}),
+    "CKV_SPOF_11": ("aws_route53_zone", {"name": "example.com"},
+                    {"name": "example.com", "lifecycle": {"prevent_destroy": True}}),
 }
 
 
@@ -43,14 +49,39 @@ def results(tmp_path_factory):
         stack.mkdir(parents=True)
         (stack / "cdk.tf.json").write_text(json.dumps({"resource": {resource_type: {"bad": bad, "good": good}}}))
     run = run_checkov(root)
-    outcome: dict[tuple[str, str], str] = {}
+    outcome: dict[tuple[str, str, str], str] = {}
     for kind, label in (("passed_checks", "passed"), ("failed_checks", "failed")):
         for result in run.raw["results"].get(kind, []):
-            outcome[(result["check_id"], result["resource"].rsplit(".", 1)[1])] = label
+            stack = result["file_path"].strip("/").split("/")[0]
+            outcome[(result["check_id"], stack, result["resource"].rsplit(".", 1)[1])] = label
     return outcome
 
 
 @pytest.mark.parametrize("check_id", sorted(CASES))
 def test_check_fails_the_bad_fixture_and_passes_the_good_one(results, check_id):
-    assert results.get((check_id, "bad")) == "failed"
-    assert results.get((check_id, "good")) == "passed"
+    # each check's own fixture stack (a check may also apply to other stacks' resources)
+    assert results.get((check_id, check_id, "bad")) == "failed"
+    assert results.get((check_id, check_id, "good")) == "passed"
+
+
+
+
+@pytest.fixture(scope="module")
+def graph_results(tmp_path_factory):
+    """CKV_SPOF_9 is a graph check: it needs the key and its replica in one stack."""
+    root = tmp_path_factory.mktemp("graph") / "stacks"
+    (root / "bad").mkdir(parents=True)
+    (root / "bad" / "cdk.tf.json").write_text(json.dumps({"resource": {"aws_kms_key": {
+        "bad": {"description": "k", "multi_region": True}}}}))
+    (root / "good").mkdir(parents=True)
+    (root / "good" / "cdk.tf.json").write_text(json.dumps({"resource": {
+        "aws_kms_key": {"good": {"description": "k", "multi_region": True}},
+        "aws_kms_replica_key": {"replica": {"primary_key_arn": "${aws_kms_key.good.arn}"}}}}))
+    run = run_checkov(root)
+    return {(r["check_id"], r["resource"]): kind for kind in ("passed_checks", "failed_checks")
+            for r in run.raw["results"].get(kind, [])}
+
+
+def test_multi_region_key_without_replica_fails_and_with_one_passes(graph_results):
+    assert graph_results[("CKV_SPOF_9", "aws_kms_key.bad")] == "failed_checks"
+    assert graph_results[("CKV_SPOF_9", "aws_kms_key.good")] == "passed_checks"

@@ -1,0 +1,51 @@
+"""make check's gate: reports, a config file for CI, and a red result when HA is removed."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from modules.tooling.checkov import run_checkov
+from tests.conftest import PROJECT
+
+pytestmark = pytest.mark.integration
+
+
+def test_gate_writes_cli_sarif_and_junit_reports(synth_dir, tmp_path):
+    run = run_checkov(synth_dir / "stacks", reports_dir=tmp_path)
+    assert run.problems == []
+    sarif = json.loads((tmp_path / "results_sarif.sarif").read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"]
+    junit = ET.parse(tmp_path / "results_junitxml.xml").getroot()
+    assert junit.tag == "testsuites" and len(junit) > 0
+    assert "Passed checks:" in (tmp_path / "results_cli.txt").read_text()
+
+
+def test_gate_fails_naming_the_check_when_prod_loses_its_standby_region(environments, tmp_path):
+    # GIVEN a copy of prod with the standby region removed (and no declared reason)
+    from modules.app import synthesize
+
+    prod = environments["prod"]
+    broken = prod.model_copy(update={
+        "regions": prod.regions.model_copy(update={"standby": None}),
+        "gitops": prod.gitops.model_copy(update={"active": "argocd-primary"})})
+    synthesize([broken], tmp_path / "cdktf.out")
+    # WHEN the gate runs THEN it fails and names the zero-SPOF checks that caught it
+    run = run_checkov(tmp_path / "cdktf.out" / "stacks")
+    failed = {problem.split()[1] for problem in run.problems if problem.startswith("failed:")}
+    assert {"CKV_SPOF_8", "CKV_SPOF_10"} <= failed
+    assert any("KMS key is multi-region" in p and "prod-security" in p for p in run.problems)
+
+
+def test_pre_commit_hook_and_workflow_run_make_check():
+    hooks = yaml.safe_load((PROJECT / ".pre-commit-config.yaml").read_text())
+    (hook,) = hooks["repos"][0]["hooks"]
+    assert hook["entry"] == "make check" and hook["pass_filenames"] is False
+    workflow = yaml.safe_load((PROJECT / ".github/workflows/check.yml").read_text())
+    steps = workflow["jobs"]["check"]["steps"]
+    assert any(step.get("run") == "make check" for step in steps)
+    assert any("upload-sarif" in step.get("uses", "") for step in steps)
+    assert True in workflow or "on" in workflow  # YAML 1.1 reads the `on:` key as True
