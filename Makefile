@@ -17,7 +17,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov check dns-check clean help
+.PHONY: setup synth test validate checkov check plan spof-report dns-check clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,8 @@ help:
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
+	@echo "make plan       terraform plan every AWS stack (needs credentials); reports/plan-summary.md"
+	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
@@ -64,6 +66,12 @@ validate: setup
 
 checkov: setup
 	@$(PY) -m modules.tooling.checkov
+
+plan: setup cdktf.out/manifest.json
+	@$(PY) -m modules.tooling.plan_review run
+
+spof-report: setup cdktf.out/manifest.json
+	@$(PY) -m modules.tooling.spof_report
 
 dns-check: setup
 	@$(PY) -m modules.dns.consistency

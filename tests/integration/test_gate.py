@@ -49,3 +49,6 @@ def test_pre_commit_hook_and_workflow_run_make_check():
     assert any(step.get("run") == "make check" for step in steps)
     assert any("upload-sarif" in step.get("uses", "") for step in steps)
     assert True in workflow or "on" in workflow  # YAML 1.1 reads the `on:` key as True
+    plan = workflow["jobs"]["plan"]
+    assert any(step.get("run") == "make plan" for step in plan["steps"])
+    assert any("gh pr comment" in step.get("run", "") and "plan-summary.md" in step["run"] for step in plan["steps"])

@@ -1,0 +1,160 @@
+"""Plan review: one markdown summary of every AWS stack's terraform plan.
+
+    python -m modules.tooling.plan_review run  [--outdir cdktf.out] [--reports reports]   (make plan)
+    python -m modules.tooling.plan_review summarize PLAN.json... [--out FILE]
+
+``run`` plans every AWS-only stack in dependency order (real backend and
+credentials needed), converts each plan with ``terraform show -json`` and
+summarizes them. ``summarize`` works from plan JSON files alone, which is how
+the tests exercise it. Either exits 1 when a stateful or protected resource
+would be replaced or destroyed, unless ``--allow-destructive`` (or
+SPOFLESS_ALLOW_DESTRUCTIVE=1) says the change is intended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from modules.tooling.terraform import aws_only_stacks, terraform_env
+
+# Losing one of these loses data, keys, names or the service itself.
+STATEFUL_TYPES = {
+    "aws_kms_key": "KMS key", "aws_kms_replica_key": "KMS replica key",
+    "aws_route53_zone": "hosted zone", "cloudflare_zone": "Cloudflare zone",
+    "aws_secretsmanager_secret": "secret", "aws_eks_cluster": "EKS cluster",
+    "aws_lb": "load balancer", "aws_s3_bucket": "S3 bucket",
+    "aws_cloudwatch_log_group": "log group",
+}
+KINDS = ("create", "update", "replace", "destroy")
+
+
+def action_kind(actions: Sequence[str]) -> Optional[str]:
+    """Terraform's action list as one of KINDS, or None for no-op and reads."""
+    actions = list(actions)
+    if sorted(actions) == ["create", "delete"]:
+        return "replace"
+    return {("create",): "create", ("update",): "update", ("delete",): "destroy"}.get(tuple(actions))
+
+
+@dataclass
+class StackSummary:
+    stack: str
+    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    dangerous: list[str] = field(default_factory=list)
+
+
+def summarize_plan(stack: str, plan: dict) -> StackSummary:
+    """Counts per kind of change and the dangerous ones, for one plan JSON document."""
+    summary = StackSummary(stack)
+    for change in plan.get("resource_changes", []):
+        kind = action_kind(change.get("change", {}).get("actions", []))
+        if kind is None:
+            continue
+        summary.counts[kind] += 1
+        if kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
+            summary.dangerous.append(f"{kind.upper()} {STATEFUL_TYPES[change['type']]} `{change['address']}`")
+    return summary
+
+
+def render(summaries: Iterable[StackSummary]) -> str:
+    """The markdown summary: dangerous changes in bold first, then a table per stack."""
+    summaries = list(summaries)
+    lines = ["# Terraform plan review", ""]
+    dangerous = [(s.stack, d) for s in summaries for d in s.dangerous]
+    if dangerous:
+        lines.append("**Stateful or protected resources would be replaced or destroyed:**")
+        lines.append("")
+        lines += [f"- **{stack}: {item}**" for stack, item in dangerous]
+    else:
+        lines.append("No stateful or protected resource is replaced or destroyed.")
+    lines += ["", "| stack | create | update | replace | destroy |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {s.stack} | " + " | ".join(str(s.counts[k]) for k in KINDS) + " |" for s in summaries]
+    return "\n".join(lines) + "\n"
+
+
+def review(plans: dict[str, dict], allow_destructive: bool) -> tuple[str, int]:
+    """Markdown and exit status for ``{stack: plan JSON}``."""
+    summaries = [summarize_plan(stack, plan) for stack, plan in plans.items()]
+    blocked = any(s.dangerous for s in summaries) and not allow_destructive
+    return render(summaries), 1 if blocked else 0
+
+
+def dependency_order(outdir: Path, stacks: list[Path]) -> list[Path]:
+    """Stacks sorted so that every stack comes after the stacks it reads from."""
+    manifest = json.loads((outdir / "manifest.json").read_text())["stacks"]
+    by_name = {s.name: s for s in stacks}
+    ordered: list[Path] = []
+    def visit(name: str, trail: tuple[str, ...] = ()) -> None:
+        if name in trail:
+            raise ValueError(f"dependency cycle: {' -> '.join(trail + (name,))}")
+        if name not in by_name or by_name[name] in ordered:
+            return
+        for dependency in manifest[name]["dependencies"]:
+            visit(dependency, trail + (name,))
+        ordered.append(by_name[name])
+    for stack in sorted(by_name):
+        visit(stack)
+    return ordered
+
+
+def plan_stacks(outdir: Path, plans_dir: Path) -> dict[str, dict]:
+    """terraform init + plan + show -json for every AWS-only stack, in dependency order."""
+    env = terraform_env()
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    plans = {}
+    for stack in dependency_order(outdir, aws_only_stacks(outdir)):
+        for args in (["init", "-input=false", "-no-color"],
+                     ["plan", "-input=false", "-no-color", "-lock-timeout=60s", f"-out={stack.name}.tfplan"]):
+            result = subprocess.run(["terraform", *args], cwd=stack, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"{stack.name}: terraform {args[0]} failed:\n{result.stderr or result.stdout}")
+        shown = subprocess.run(["terraform", "show", "-json", f"{stack.name}.tfplan"], cwd=stack, env=env,
+                               capture_output=True, text=True, check=True)
+        (plans_dir / f"{stack.name}.json").write_text(shown.stdout)
+        plans[stack.name] = json.loads(shown.stdout)
+    return plans
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.plan_review")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="plan every AWS stack and summarize")
+    run.add_argument("--outdir", default="cdktf.out")
+    run.add_argument("--reports", default="reports")
+    summarize = sub.add_parser("summarize", help="summarize plan JSON files")
+    summarize.add_argument("plans", nargs="+")
+    summarize.add_argument("--out")
+    for p in (run, summarize):
+        p.add_argument("--allow-destructive", action="store_true",
+                       default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        try:
+            plans = plan_stacks(Path(args.outdir), Path(args.reports) / "plans")
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        out = Path(args.reports) / "plan-summary.md"
+    else:
+        plans = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.plans}
+        out = Path(args.out) if args.out else None
+    markdown, status = review(plans, args.allow_destructive)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(markdown)
+    print(markdown, end="")
+    if status:
+        print("plan review: destructive change to a stateful resource; rerun with --allow-destructive "
+              "(or SPOFLESS_ALLOW_DESTRUCTIVE=1) if it is intended", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

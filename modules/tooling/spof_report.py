@@ -1,0 +1,188 @@
+"""The SPOF report: tiers against AZs, regions and providers, from the synthesized output.
+
+    python -m modules.tooling.spof_report [--outdir cdktf.out] [--env prod]
+
+Everything is counted from ``cdktf.out`` (what will be deployed), not from the
+environment files. Availability combines the per-component figures of
+``policies/availability.yaml``: redundant copies in parallel (1 - prod(1 - a)),
+dependent tiers in series (prod a). The request path is
+DNS x (any region of: load balancing x control plane x data plane); GitOps,
+keys and secrets are reported as their own tiers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+FIGURES = PROJECT / "policies" / "availability.yaml"
+SINGLE_REGION_TAG = "spofless:single-region"
+_STACK = re.compile(r"^(?P<env>.+?)-(?P<kind>security|dns-zone|dns-route53|dns-cloudflare|"
+                    r"(?P<region>[a-z]{2}-[a-z]+-\d)(?P<gitops>-gitops)?)$")
+
+
+def parallel(values: Iterable[float]) -> float:
+    """Availability of redundant copies: up unless every copy is down."""
+    values = list(values)
+    return 1 - math.prod(1 - v for v in values) if values else 0.0
+
+
+def series(values: Iterable[float]) -> float:
+    """Availability of parts that are all needed."""
+    return math.prod(values)
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    azs: str
+    regions: int
+    providers: int
+    redundancy: str
+    availability: float
+    spof: str  # "" when none
+
+    def row(self) -> str:
+        regions = "global" if self.name == "DNS" else str(self.regions)
+        return (f"  {self.name:<15} {self.azs:<8} {regions:<8} {self.providers:<10} {self.redundancy:<40} "
+                f"{self.availability * 100:.9f}%  {downtime(self.availability):>12}  {self.spof or 'none'}")
+
+
+def downtime(availability: float) -> str:
+    """Expected downtime per year at ``availability``."""
+    seconds = (1 - availability) * 365.25 * 86400
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h/yr"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min/yr"
+    return f"{seconds:.2f} s/yr"
+
+
+def _resources(stack: dict, rtype: str) -> list[dict]:
+    return list(stack.get("resource", {}).get(rtype, {}).values())
+
+
+def load_environments(outdir: Path) -> dict[str, dict[str, dict]]:
+    """``{env: {stack kind or region: stack JSON}}`` from a synthesized output directory."""
+    envs: dict[str, dict[str, dict]] = {}
+    for path in sorted((outdir / "stacks").glob("*/cdk.tf.json")):
+        match = _STACK.match(path.parent.name)
+        if not match:
+            continue
+        key = match["kind"] if not match["region"] else (match["region"] + (match["gitops"] or ""))
+        envs.setdefault(match["env"], {})[key] = json.loads(path.read_text())
+    return envs
+
+
+def _subnet_zones(stack: dict, refs: Sequence[str]) -> set[str]:
+    subnets = stack.get("resource", {}).get("aws_subnet", {})
+    return {subnets[m.group(1)]["availability_zone"] for ref in refs
+            for m in [re.search(r"aws_subnet\.([^.]+)\.id", ref)] if m and m.group(1) in subnets}
+
+
+def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Tier], float, Optional[str]]:
+    """Tiers, request-path availability and the declared single-region reason of one environment."""
+    regions = sorted(k for k in stacks if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", k))
+    security = stacks.get("security", {})
+    declared = next((k["tags"][SINGLE_REGION_TAG] for k in _resources(security, "aws_kms_key")
+                     if SINGLE_REGION_TAG in k.get("tags", {})), None)
+    def single(count: int, what: str) -> str:
+        if count >= 2:
+            return ""
+        return f"declared: {what}" if declared and what == "region" else f"SPOF: one {what}"
+    tiers = []
+
+    providers = []
+    if any("failover_routing_policy" in r or "alias" in r for r in _resources(stacks.get("dns-route53", {}), "aws_route53_record")):
+        providers.append("route53")
+    if _resources(stacks.get("dns-cloudflare", {}), "cloudflare_load_balancer"):
+        providers.append("cloudflare")
+    dns = parallel([figures["dns"]] * len(providers))
+    tiers.append(Tier("DNS", "-", 0, len(providers), " + ".join(providers) or "none", dns, single(len(providers), "provider")))
+
+    lb_regions, cp_regions, dp_regions, lb_notes, dp_notes, min_lb_azs, min_dp_azs = [], [], [], [], [], 99, 99
+    for region in regions:
+        stack = stacks[region]
+        lbs = _resources(stack, "aws_lb")
+        zones = [_subnet_zones(stack, lb.get("subnets", [])) for lb in lbs]
+        min_lb_azs = min([min_lb_azs] + [len(z) for z in zones])
+        lb_regions.append(parallel([figures["load_balancer"]] * len(lbs)))
+        lb_notes.append(f"{len(lbs)} LBs")
+        cp_regions.append(parallel([figures["eks_control_plane"]] * len(_resources(stack, "aws_eks_cluster"))))
+        groups = _resources(stack, "aws_eks_node_group")
+        min_dp_azs = min([min_dp_azs] + [len(_subnet_zones(stack, g.get("subnet_ids", []))) for g in groups])
+        dp_regions.append(parallel([figures["data_plane"]] * len(groups)))
+        dp_notes.append("+".join(sorted(g["capacity_type"] for g in groups)))
+    n = len(regions)
+    region_spof = single(n, "region")
+    tiers.append(Tier("load balancing", f">={min_lb_azs if n else 0}", n, 1, f"{'/'.join(sorted(set(lb_notes)))} per region",
+                      parallel(lb_regions), region_spof or ("" if min_lb_azs >= 2 else "SPOF: one AZ")))
+    tiers.append(Tier("control plane", "3 (EKS)", n, 1, f"{n} cluster(s)", parallel(cp_regions), region_spof))
+    tiers.append(Tier("compute", f">={min_dp_azs if n else 0}", n, 1, f"{'/'.join(sorted(set(dp_notes)))} groups per region",
+                      parallel(dp_regions), region_spof or ("" if min_dp_azs >= 2 else "SPOF: one AZ")))
+
+    engines = [(key.removesuffix("-gitops"), rel["name"]) for key, stack in stacks.items() if key.endswith("-gitops")
+               for rel in _resources(stack, "helm_release") if rel["name"] in ("argocd", "flux")]
+    tiers.append(Tier("GitOps", "-", len({r for r, _ in engines}), len({e for _, e in engines}),
+                      f"{len(engines)} installs (ArgoCD + Flux each region)",
+                      parallel([figures["gitops"]] * len(engines)), single(len({r for r, _ in engines}), "region")))
+    keys, replicas = _resources(security, "aws_kms_key"), _resources(security, "aws_kms_replica_key")
+    key_regions = 2 if replicas else (1 if keys else 0)
+    tiers.append(Tier("keys", "-", key_regions, 1, f"{len(keys)} keys, {len(replicas)} replicas",
+                      parallel([figures["kms"]] * key_regions), single(key_regions, "region")))
+    secrets = _resources(security, "aws_secretsmanager_secret")
+    secret_regions = 1 + (1 if secrets and all(s.get("replica") for s in secrets) else 0)
+    tiers.append(Tier("secrets", "-", secret_regions, 1, f"{len(secrets)} secrets, "
+                      f"{sum(1 for s in secrets if s.get('replica'))} replicated",
+                      parallel([figures["secrets"]] * secret_regions), single(secret_regions, "region")))
+
+    request_path = series([dns, parallel(series(parts) for parts in zip(lb_regions, cp_regions, dp_regions))])
+    return tiers, request_path, declared
+
+
+def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
+    """The printed report and the number of undeclared single points of failure."""
+    figures = yaml.safe_load(figures_path.read_text())
+    lines, undeclared = [], 0
+    for env, stacks in load_environments(outdir).items():
+        if only and env != only:
+            continue
+        tiers, overall, declared = analyse(stacks, figures)
+        lines.append(f"{env}")
+        lines.append(f"  {'tier':<15} {'AZs':<8} {'regions':<8} {'providers':<10} {'redundancy':<40} "
+                     f"{'availability':<14} {'downtime':>12}  single point of failure")
+        lines += [tier.row() for tier in tiers]
+        lines.append(f"  overall (request path: DNS x any region of LB x control plane x compute): "
+                     f"{overall * 100:.9f}%, {downtime(overall)}")
+        if declared:
+            lines.append(f"  declared exception: {declared}")
+        undeclared += sum(1 for t in tiers if t.spof.startswith("SPOF"))
+        lines.append("")
+    return "\n".join(lines), undeclared
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.spof_report")
+    parser.add_argument("--outdir", default="cdktf.out")
+    parser.add_argument("--env")
+    args = parser.parse_args(argv)
+    if not (Path(args.outdir) / "stacks").is_dir():
+        print(f"error: {args.outdir}/stacks does not exist; run `make synth` first", file=sys.stderr)
+        return 2
+    text, undeclared = report(Path(args.outdir), args.env)
+    print(text)
+    print(f"spof report: {undeclared} undeclared single point(s) of failure")
+    return 1 if undeclared else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Plan review from plan JSON fixtures: counts, bold destructive changes, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from modules.tooling.plan_review import action_kind, dependency_order, review, summarize_plan
+from tests.conftest import PROJECT
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
+
+
+def _plan(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def test_actions_map_to_kinds():
+    assert action_kind(["create"]) == "create" and action_kind(["update"]) == "update"
+    assert action_kind(["delete", "create"]) == action_kind(["create", "delete"]) == "replace"
+    assert action_kind(["delete"]) == "destroy"
+    assert action_kind(["no-op"]) is None and action_kind(["read"]) is None
+
+
+def test_counts_and_dangerous_changes_of_one_plan():
+    summary = summarize_plan("prod-us-east-1", _plan("prod-us-east-1"))
+    assert summary.counts == {"create": 2, "update": 1, "replace": 2, "destroy": 1}
+    # the replaced route is not stateful; the load balancer and the bucket are
+    assert summary.dangerous == ["REPLACE load balancer `aws_lb.lb_alb-primary`",
+                                 "DESTROY S3 bucket `aws_s3_bucket.lb_access-logs_bucket`"]
+
+
+def test_summary_puts_destructive_changes_first_in_bold_and_fails():
+    markdown, status = review({"prod-security": _plan("prod-security"), "prod-us-east-1": _plan("prod-us-east-1")},
+                              allow_destructive=False)
+    lines = markdown.splitlines()
+    assert lines[2] == "**Stateful or protected resources would be replaced or destroyed:**"
+    assert lines[4] == "- **prod-us-east-1: REPLACE load balancer `aws_lb.lb_alb-primary`**"
+    assert "| prod-security | 1 | 1 | 1 | 0 |" in lines
+    assert "| prod-us-east-1 | 2 | 1 | 2 | 1 |" in lines
+    assert status == 1
+
+
+def test_an_explicit_allow_lets_a_destructive_plan_pass():
+    _, status = review({"prod-us-east-1": _plan("prod-us-east-1")}, allow_destructive=True)
+    assert status == 0
+
+
+def test_a_plan_without_destructive_stateful_changes_passes():
+    markdown, status = review({"prod-security": _plan("prod-security")}, allow_destructive=False)
+    assert status == 0 and "No stateful or protected resource is replaced or destroyed." in markdown
+
+
+def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
+    out = tmp_path / "plan-summary.md"
+    result = subprocess.run([sys.executable, "-m", "modules.tooling.plan_review", "summarize",
+                             str(FIXTURES / "prod-us-east-1.json"), "--out", str(out)],
+                            cwd=PROJECT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "--allow-destructive" in result.stderr
+    assert out.read_text() == result.stdout
+
+
+def test_stacks_are_planned_after_the_stacks_they_read(synth_dir):
+    from modules.tooling.terraform import aws_only_stacks
+
+    order = [p.name for p in dependency_order(synth_dir, aws_only_stacks(synth_dir))]
+    for stack in ("prod-us-east-1", "prod-us-west-2"):
+        assert order.index("prod-security") < order.index(stack)
+        assert order.index("prod-dns-zone") < order.index(stack)
+        assert order.index(stack) < order.index("prod-dns-route53")
