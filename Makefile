@@ -17,7 +17,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov check plan spof-report dns-check clean help
+.PHONY: setup synth test validate checkov check plan spof-report dns-check bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
 	@echo "make plan       terraform plan every AWS stack (needs credentials); reports/plan-summary.md"
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
+	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
@@ -36,6 +37,11 @@ $(VENV)/.installed: requirements.txt
 	@echo "setup: python venv from requirements.txt"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# Synthesis runs with -O (skips the bindings' runtime type checks); give it compiled bytecode.
+	@$(PY) -O -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages/cdktf $(VENV)/lib/python3.11/site-packages/constructs \
+	  $(VENV)/lib/python3.11/site-packages/jsii $(VENV)/lib/python3.11/site-packages/cdktf_cdktf_provider_* \
+	  $(VENV)/lib/python3.11/site-packages/pydantic $(VENV)/lib/python3.11/site-packages/yaml \
+	  $(VENV)/lib/python3.11/site-packages/typeguard $(VENV)/lib/python3.11/site-packages/cattrs > /dev/null
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -47,13 +53,15 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 	@$(PY) -m modules.tooling.terraform setup
 
+# -O: the generated bindings check every argument's type at run time inside `if __debug__`;
+# skipping that is ~7% of synthesis and the output is byte-identical (tests/stacks/test_synthesis.py).
 synth: setup
-	@$(PY) main.py
+	@$(PY) -O main.py
 
 # Fresh output is reused: synthesis reruns only when an input is newer than it.
 SYNTH_INPUTS := main.py $(wildcard environments/*.yaml environments/*.py) $(shell find modules -name '*.py' 2>/dev/null)
 cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
-	@$(PY) main.py
+	@$(PY) -O main.py
 
 check: setup cdktf.out/manifest.json
 	@$(PY) -m modules.tooling.checkov --reports reports
@@ -75,6 +83,9 @@ spof-report: setup cdktf.out/manifest.json
 
 dns-check: setup
 	@$(PY) -m modules.dns.consistency
+
+bench: setup
+	@$(PY) -m modules.tooling.bench
 
 clean:
 	rm -rf cdktf.out .spofless reports

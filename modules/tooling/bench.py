@@ -1,0 +1,176 @@
+"""Synthesis benchmark: wall time and peak memory, printed and written as JSON.
+
+    python -m modules.tooling.bench [--repeat 3] [--json reports/bench.json] [--growth 1,3,10]   (make bench)
+
+Each workload runs in a fresh process; its peak memory is the largest sum of
+RSS over the process and all its descendants (Python and the jsii node child),
+sampled from /proc every 20 ms.
+
+    floor   load cdktf and the four providers' jsii assemblies, nothing else
+    synth   `python -O main.py` for every environment, as `make synth` runs it
+    stock   the same synth with the providers imported the stock way
+    growth  synth of 1, 3 and 10 generated copies of prod
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+PROJECT = Path(__file__).resolve().parents[2]
+FLOOR = ("import modules.providers as p, cdktf; p.load_all_assemblies()")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and all its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += _rss_kib(current)
+        stack += _children(current)
+    return total
+
+
+def measure(command: Sequence[str], env: dict, cwd: Path) -> tuple[float, float]:
+    """(wall seconds, peak tree RSS in MiB) of one run of ``command``; raises on failure."""
+    started = time.perf_counter()
+    process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
+    return seconds, peak / 1024
+
+
+def _env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOFLESS_", "CDKTF_"))}
+    env.update(extra)
+    return env
+
+
+def _stats(samples: list[tuple[float, float]]) -> dict:
+    seconds = [s for s, _ in samples]
+    memory = [m for _, m in samples]
+    return {"seconds_min": min(seconds), "seconds_median": statistics.median(seconds),
+            "peak_mib_min": min(memory), "peak_mib_median": statistics.median(memory), "runs": len(samples)}
+
+
+def prod_copies(count: int, directory: Path) -> None:
+    """``count`` copies of prod named prod1..prodN (CIDRs unchanged: each copy stands alone)."""
+    text = (PROJECT / "environments" / "prod.yaml").read_text()
+    for index in range(1, count + 1):
+        name = f"prod{index}"
+        body = text.replace("name: prod\n", f"name: {name}\n")
+        body = body.replace("domain: platform.example.com", f"domain: {name}.platform.example.com")
+        body = body.replace("app.platform.example.com", f"app.{name}.platform.example.com")
+        (directory / f"{name}.yaml").write_text(body)
+
+
+def run(repeat: int, growth: Sequence[int]) -> dict:
+    python = sys.executable
+    results: dict = {"repeat": repeat, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_path = Path(scratch)
+        workloads = {
+            "floor": ([python, "-c", FLOOR], _env()),
+            "synth": ([python, "-O", str(PROJECT / "main.py")], _env(CDKTF_OUTDIR=str(scratch_path / "synth"))),
+            "stock": ([python, "-O", str(PROJECT / "main.py")],
+                      _env(CDKTF_OUTDIR=str(scratch_path / "stock"), SPOFLESS_STOCK_IMPORTS="1")),
+        }
+        for name, (command, env) in workloads.items():
+            samples = [measure(command, env, PROJECT) for _ in range(repeat)]
+            results[name] = _stats(samples)
+            print(f"  {name:<6} {results[name]['seconds_min']:6.1f} s min  {results[name]['seconds_median']:6.1f} s median"
+                  f"  {results[name]['peak_mib_min']:7.0f} MiB min  {results[name]['peak_mib_median']:7.0f} MiB median",
+                  flush=True)
+        stacks = len(list((scratch_path / "synth" / "stacks").iterdir()))
+        results["stacks_per_synth"] = stacks
+        results["growth"] = []
+        for count in growth:
+            env_dir = scratch_path / f"envs-{count}"
+            env_dir.mkdir()
+            prod_copies(count, env_dir)
+            outdir = scratch_path / f"growth-{count}"
+            samples = [measure([python, "-O", str(PROJECT / "main.py")],
+                               _env(SPOFLESS_ENV_DIR=str(env_dir), CDKTF_OUTDIR=str(outdir)), PROJECT)
+                       for _ in range(repeat)]
+            entry = {"environments": count, "stacks": len(list((outdir / "stacks").iterdir())), **_stats(samples)}
+            results["growth"].append(entry)
+            shutil.rmtree(outdir, ignore_errors=True)
+    floor, synth, stock = results["floor"], results["synth"], results["stock"]
+    results["ratio_synth_to_floor"] = synth["seconds_median"] / floor["seconds_median"]
+    results["ratio_stock_to_synth"] = stock["seconds_median"] / synth["seconds_median"]
+    growth_rows = results["growth"]
+    if len(growth_rows) >= 2:
+        first, last = growth_rows[0], growth_rows[-1]
+        extra_envs = last["environments"] - first["environments"]
+        extra_stacks = last["stacks"] - first["stacks"]
+        results["per_environment"] = {
+            "seconds": (last["seconds_median"] - first["seconds_median"]) / extra_envs,
+            "peak_mib": (last["peak_mib_median"] - first["peak_mib_median"]) / extra_envs}
+        results["per_stack"] = {
+            "seconds": (last["seconds_median"] - first["seconds_median"]) / extra_stacks,
+            "peak_mib": (last["peak_mib_median"] - first["peak_mib_median"]) / extra_stacks}
+    return results
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.bench")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", default="reports/bench.json")
+    parser.add_argument("--growth", default="1,3,10", help="environment counts for the growth run")
+    args = parser.parse_args(argv)
+    print(f"benchmark: {args.repeat} run(s) each on {os.cpu_count()} CPU(s)", flush=True)
+    results = run(args.repeat, [int(n) for n in args.growth.split(",") if n])
+    print(f"  synth / floor = {results['ratio_synth_to_floor']:.2f}x   stock / synth = "
+          f"{results['ratio_stock_to_synth']:.2f}x   ({results['stacks_per_synth']} stacks)")
+    for row in results["growth"]:
+        print(f"  growth {row['environments']:>2} env(s) {row['stacks']:>3} stacks  {row['seconds_median']:6.1f} s  "
+              f"{row['peak_mib_median']:7.0f} MiB")
+    if "per_environment" in results:
+        e, s = results["per_environment"], results["per_stack"]
+        print(f"  per environment: +{e['seconds']:.2f} s, +{e['peak_mib']:.0f} MiB;  per stack: "
+              f"+{s['seconds']:.3f} s, +{s['peak_mib']:.1f} MiB")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"  written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
