@@ -124,21 +124,24 @@ class LoadBalancing(Construct):
         by_zone = self.network.subnet_ids_by_zone("public")
         return [by_zone[zone] for zone in zones]
 
-    def _alb(self, key: str, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
-        lb = aws("lb").Lb(
+    def _load_balancer(self, key: str, lb_type: str, zones: tuple[str, ...], security_group, **specific):
+        """What every load balancer shares: internet-facing, protected, logged, named by its role."""
+        return aws("lb").Lb(
             self, key,
             name=f"{self.name}-{key}"[:32],
-            load_balancer_type="application",
+            load_balancer_type=lb_type,
             internal=False,
-            security_groups=[self.alb_sg.id],
+            security_groups=[security_group.id],
             subnets=self._subnets(zones),
             enable_deletion_protection=True,
-            drop_invalid_header_fields=True,
-            enable_http2=True,
-            idle_timeout=self.config.idle_timeout_seconds,
             access_logs={"bucket": self.logs.bucket.id, "prefix": key, "enabled": True},
             tags={"Name": f"{self.name}-{key}", "Role": key},
+            **specific,
         )
+
+    def _alb(self, key: str, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
+        lb = self._load_balancer(key, "application", zones, self.alb_sg, drop_invalid_header_fields=True,
+                                 enable_http2=True, idle_timeout=self.config.idle_timeout_seconds)
         targets = self._target_group(key, "HTTPS")
         listener = aws("lb_listener")
         listener.LbListener(
@@ -154,18 +157,7 @@ class LoadBalancing(Construct):
         return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn)
 
     def _nlb(self, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
-        lb = aws("lb").Lb(
-            self, "nlb",
-            name=f"{self.name}-nlb"[:32],
-            load_balancer_type="network",
-            internal=False,
-            security_groups=[self.nlb_sg.id],
-            subnets=self._subnets(zones),
-            enable_cross_zone_load_balancing=True,
-            enable_deletion_protection=True,
-            access_logs={"bucket": self.logs.bucket.id, "prefix": "nlb", "enabled": True},
-            tags={"Name": f"{self.name}-nlb", "Role": "nlb"},
-        )
+        lb = self._load_balancer("nlb", "network", zones, self.nlb_sg, enable_cross_zone_load_balancing=True)
         targets = self._target_group("nlb", "TLS")
         listener = aws("lb_listener")
         listener.LbListener(
