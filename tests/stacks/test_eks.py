@@ -96,9 +96,13 @@ def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, stack_n
     assert {name: a["addon_version"] for name, a in addons.items()} == DEFAULT_ADDONS
     assert addons["vpc-cni"]["pod_identity_association"][0]["service_account"] == "aws-node"
     assert addons["aws-ebs-csi-driver"]["pod_identity_association"][0]["service_account"] == "ebs-csi-controller-sa"
-    node_policies = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in resources(stacks[stack_name],
-                           "aws_iam_role_policy_attachment").values() if "node-" in str(a.get("role")) or False)
-    assert "AmazonEKS_CNI_Policy" not in node_policies
+    stack = stacks[stack_name]
+    (node_role,) = [n for n, r in resources(stack, "aws_iam_role").items() if r["name"].endswith("-eks-nodes")]
+    node_policies = sorted(a["policy_arn"].rsplit("/", 1)[1]
+                           for a in resources(stack, "aws_iam_role_policy_attachment").values()
+                           if a["role"] == f"${{aws_iam_role.{node_role}.name}}")
+    # the CNI's rights live with the CNI's own role (Pod Identity), not on every node
+    assert node_policies == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy"]
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
