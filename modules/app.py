@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterator, Optional
 
 from cdktf import App, TerraformStack
 
@@ -29,44 +29,29 @@ class StackReport:
     build_seconds: float
 
 
-def stack_names(env: EnvironmentConfig) -> list[str]:
-    """The stacks an environment synthesizes to, in build order."""
-    return ([f"{env.name}-security", f"{env.name}-dns-zone"]
-            + [f"{env.name}-{region.name}" for region in env.regions.all]
-            + [f"{env.name}-{region.name}-gitops" for region in env.regions.all]
-            + [f"{env.name}-dns-route53"] + ([f"{env.name}-dns-cloudflare"] if env.dns.cloudflare else []))
+def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformStack]:
+    """Add one environment's stacks to ``app``, yielding each as soon as it is built.
 
-
-def build_environment(app: App, env: EnvironmentConfig) -> Iterable[tuple[TerraformStack, float]]:
-    """Add one environment's stacks to ``app``; yields each stack with its build time."""
-    started = time.perf_counter()
+    Order matters: every stack comes after the stacks it reads from.
+    """
     security = SecurityStack(app, f"{env.name}-security", env=env)
-    yield security, time.perf_counter() - started
-    started = time.perf_counter()
+    yield security
     zone = DnsZoneStack(app, f"{env.name}-dns-zone", env=env, keys=security.keys)
-    yield zone, time.perf_counter() - started
-    roles = ("primary", "standby")
+    yield zone
     regional = []
-    for role, region in zip(roles, env.regions.all):
-        started = time.perf_counter()
+    for role, region in zip(("primary", "standby"), env.regions.all):
         stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role,
                               keys=security.keys, certificates=zone.certificates)
         regional.append((role, region, stack))
-        yield stack, time.perf_counter() - started
+        yield stack
     for role, region, stack in regional:
-        started = time.perf_counter()
-        gitops = GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
-                             cluster=stack.cluster)
-        yield gitops, time.perf_counter() - started
+        yield GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
+                          cluster=stack.cluster)
     load_balancers = {region.name: stack.load_balancing.load_balancers for _, region, stack in regional}
-    started = time.perf_counter()
-    route53 = Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,
-                              load_balancers=load_balancers)
-    yield route53, time.perf_counter() - started
+    yield Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,
+                          load_balancers=load_balancers)
     if env.dns.cloudflare:
-        started = time.perf_counter()
-        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env,
-                                 load_balancers=load_balancers), time.perf_counter() - started
+        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env, load_balancers=load_balancers)
 
 
 def count_resources(stack_dir: Path) -> int:
@@ -91,14 +76,17 @@ def synthesize(envs: list[EnvironmentConfig], outdir: Path,
     try:
         app = App(outdir=str(staging))
         for env in envs:
-            for stack, seconds in build_environment(app, env):
-                timings[stack.node.id] = seconds
+            started = time.perf_counter()
+            # the time between two yields is the time it took to build the stack yielded
+            for stack in build_environment(app, env):
+                timings[stack.node.id] = time.perf_counter() - started
+                started = time.perf_counter()
         started = time.perf_counter()
         app.synth()
         synth_seconds = time.perf_counter() - started
+        share = synth_seconds / len(timings)  # app.synth() is one call; spread it evenly
         reports = []
         for name, seconds in timings.items():
-            share = synth_seconds / len(timings)  # app.synth() is one call; spread it evenly
             reports.append(StackReport(name, count_resources(staging / "stacks" / name), seconds + share))
             say(f"  {name:<28} {reports[-1].resources:>4} resources  {reports[-1].build_seconds:5.1f}s")
         _replace_dir(staging, outdir)
