@@ -9,6 +9,7 @@ from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
 from modules.providers import aws
+from modules.security.keys import admin_statement
 
 
 class HostedZone(Construct):
@@ -61,11 +62,7 @@ class HostedZone(Construct):
             customer_master_key_spec="ECC_NIST_P256", key_usage="SIGN_VERIFY", deletion_window_in_days=30,
             lifecycle={"prevent_destroy": True},
             policy=policy_document([
-                {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": account.root_arn},
-                 "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-                            "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-                            "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"],
-                 "Resource": "*"},
+                admin_statement(account, replicable=False),
                 {"Sid": "Route53DnssecSigning", "Effect": "Allow", "Principal": {"Service": "dnssec-route53.amazonaws.com"},
                  "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:CreateGrant"], "Resource": "*",
                  "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},

@@ -33,6 +33,14 @@ _DESCRIPTIONS = {
 }
 
 
+def admin_statement(account: AccountContext, *, replicable: bool = True) -> dict[str, Any]:
+    """Account administration of a key, without use. ``replicable=False`` drops
+    kms:ReplicateKey, for keys that must stay in one region (DNSSEC signing)."""
+    actions = _ADMIN_ACTIONS if replicable else [a for a in _ADMIN_ACTIONS if a != "kms:ReplicateKey"]
+    return {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": account.root_arn},
+            "Action": actions, "Resource": "*"}
+
+
 def key_policy(purpose: str, region: str, account: AccountContext) -> str:
     """The key policy of ``purpose``'s key in ``region`` (primary and replica differ only in region).
 
@@ -40,13 +48,7 @@ def key_policy(purpose: str, region: str, account: AccountContext) -> str:
     of the purpose in this region of this account. CloudWatch Logs is a service
     principal (it calls KMS itself), limited to this account's log groups.
     """
-    statements: list[dict[str, Any]] = [{
-        "Sid": "AccountAdministration",
-        "Effect": "Allow",
-        "Principal": {"AWS": account.root_arn},
-        "Action": _ADMIN_ACTIONS,
-        "Resource": "*",
-    }]
+    statements: list[dict[str, Any]] = [admin_statement(account)]
     if purpose == "logs":
         statements.append({
             "Sid": "CloudWatchLogsUse",
