@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from cdktf import TerraformIterator, Token
 from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
@@ -75,6 +74,11 @@ class HostedZone(Construct):
             self, "dnssec", provider=us_east_1_provider, hosted_zone_id=self.zone_id, depends_on=[signing])
 
 
+def _validation_option(options: str, name: str, attribute: str) -> str:
+    """``attribute`` of the validation option for ``name``, from the ``options`` set's address."""
+    return "${{ for o in " + options + " : o.domain_name => o." + attribute + ' }["' + name + '"]}'
+
+
 class RegionalCertificates(Construct):
     """An ACM certificate for ``domain`` (and named hosts below it) in each region, DNS-validated.
 
@@ -101,21 +105,25 @@ class RegionalCertificates(Construct):
                 lifecycle={"create_before_destroy": True},
                 tags={"Name": domain},
             )
+        # One record per name, addressed by the name: the names are known when planning, the
+        # record values only once ACM answers. (A for_each over domain_validation_options has
+        # keys Terraform cannot know before apply, and the first apply fails.)
         first = next(iter(certificates.values()))
-        options = TerraformIterator.from_complex_list(first.domain_validation_options, "domain_name")
-        records = aws("route53_record").Route53Record(
-            self, "validation",
-            provider=zone_provider,
-            for_each=options,
-            zone_id=zone.zone_id,
-            name=options.get_string("resource_record_name"),
-            type=options.get_string("resource_record_type"),
-            records=[options.get_string("resource_record_value")],
-            ttl=300,
-            # records written by an earlier certificate for the same names are taken over, not duplicated
-            allow_overwrite=True,
-        )
-        fqdns = Token.as_list(TerraformIterator.from_resources(records).pluck_property("fqdn"))
+        options = f"{first.terraform_resource_type}.{first.friendly_unique_id}.domain_validation_options"
+        fqdns = []
+        for name in [domain, *(f"{n}.{domain}" for n in names)]:
+            record = aws("route53_record").Route53Record(
+                self, f"validation-{name}",
+                provider=zone_provider,
+                zone_id=zone.zone_id,
+                name=_validation_option(options, name, "resource_record_name"),
+                type=_validation_option(options, name, "resource_record_type"),
+                records=[_validation_option(options, name, "resource_record_value")],
+                ttl=300,
+                # records written by an earlier certificate for the same names are taken over, not duplicated
+                allow_overwrite=True,
+            )
+            fqdns.append(record.fqdn)
         for region, certificate in certificates.items():
             validation = aws("acm_certificate_validation").AcmCertificateValidation(
                 self, f"validation-{region}",

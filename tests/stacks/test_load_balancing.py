@@ -186,10 +186,18 @@ def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(st
     assert sorted(c["provider"] for c in certificates.values()) == ["aws.primary", "aws.standby"]
     assert all(c["domain_name"] == "platform.example.com" and c["validation_method"] == "DNS"
                for c in certificates.values())
-    (record,) = resources(stack, "aws_route53_record").values()
-    assert record["zone_id"] == f"${{aws_route53_zone.{zone_name}.zone_id}}" and "for_each" in record
+    # One validation record per certificate name, keyed by that name: the addresses are known when
+    # planning (a for_each over domain_validation_options is not, and failed the first apply).
+    records = resources(stack, "aws_route53_record")
+    names = ["platform.example.com", "app.platform.example.com"]
+    assert len(records) == len(names)
+    for record in records.values():
+        assert record["zone_id"] == f"${{aws_route53_zone.{zone_name}.zone_id}}" and "for_each" not in record
+    assert sorted(re.search(r'\["([^"]+)"\]\}$', r["name"]).group(1) for r in records.values()) == sorted(names)
+    assert all("domain_validation_options" in r["records"][0] for r in records.values())
     validations = resources(stack, "aws_acm_certificate_validation").values()
-    assert len(validations) == 2 and all("validation_record_fqdns" in v for v in validations)
+    fqdns = sorted(f"${{aws_route53_record.{name}.fqdn}}" for name in records)
+    assert len(validations) == 2 and all(sorted(v["validation_record_fqdns"]) == fqdns for v in validations)
     (query_log,) = resources(stack, "aws_route53_query_log").values()
     group = resources(stack, "aws_cloudwatch_log_group")[_ref_name(query_log["cloudwatch_log_group_arn"],
                                                                    "aws_cloudwatch_log_group", "arn")]
