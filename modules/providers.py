@@ -6,9 +6,10 @@ machine). Every submodule needs only two things from its parent package: the
 jsii assembly (``<pkg>._jsii``) and ``cdktf`` itself. So this module registers
 each provider package in ``sys.modules`` *without* executing its ``__init__``,
 loads the jsii assembly, and lets Python import only the submodules the code
-actually asks for, e.g. ``aws("vpc").Vpc``.
+actually asks for, e.g. ``aws("vpc").Vpc``. The node side gets the same
+treatment from ``modules/node/lazy-providers.js`` (see :func:`lazy_node_loader`).
 
-The output is identical to the stock import (``tests/test_fast_imports.py``
+The output is identical to the stock import (``tests/stacks/test_synthesis.py``
 proves it by synthesizing both ways). Set ``SPOFLESS_STOCK_IMPORTS=1`` to use
 the stock import path, for that comparison and for the benchmark.
 """
@@ -32,6 +33,31 @@ def silence_node_banner(environ=os.environ) -> None:
     environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22,24")
 
 
+LAZY_NODE_LOADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node", "lazy-providers.js")
+
+
+def lazy_node_loader(environ=os.environ) -> None:
+    """Make node load a provider's submodules on first use, as Python does here.
+
+    Adds ``--require modules/node/lazy-providers.js`` to ``NODE_OPTIONS``, which the
+    jsii node process inherits when cdktf starts it. Without it, loading the AWS
+    assembly compiles all 2,100 submodules' JavaScript (about 4 s and 1 GB); with it,
+    only the ~60 a synthesis uses. Skipped for the stock import path, so that path
+    stays the untouched reference the output is compared against, and when
+    ``SPOFLESS_LAZY_NODE=0`` (the benchmark's floor: assemblies loaded as jsii does).
+    """
+    path = f'"{LAZY_NODE_LOADER}"' if any(c.isspace() for c in LAZY_NODE_LOADER) else LAZY_NODE_LOADER
+    option = f"--require {path}"
+    # inherited from a parent process that set it (tests, the benchmark): take it out first
+    options = " ".join(environ.get("NODE_OPTIONS", "").replace(option, " ").split())
+    if not (stock_imports(environ) or environ.get("SPOFLESS_LAZY_NODE", "1") in ("0", "false")):
+        options = f"{options} {option}".strip()
+    if options:
+        environ["NODE_OPTIONS"] = options
+    else:
+        environ.pop("NODE_OPTIONS", None)
+
+
 silence_node_banner()
 
 PACKAGES = {
@@ -42,9 +68,12 @@ PACKAGES = {
 }
 
 
-def stock_imports() -> bool:
+def stock_imports(environ=os.environ) -> bool:
     """True when the stock (slow) import path was asked for."""
-    return os.environ.get("SPOFLESS_STOCK_IMPORTS", "") not in ("", "0", "false")
+    return environ.get("SPOFLESS_STOCK_IMPORTS", "") not in ("", "0", "false")
+
+
+lazy_node_loader()
 
 
 def _register(package: str) -> None:

@@ -6,9 +6,12 @@ Each workload runs in a fresh process; its peak memory is the largest sum of
 RSS over the process and all its descendants (Python and the jsii node child),
 sampled from /proc every 20 ms.
 
-    floor   load cdktf and the four providers' jsii assemblies, nothing else
+    floor   load cdktf and the four providers' jsii assemblies, nothing else, the way
+            jsii loads them (node compiles every submodule of every provider)
+    lazy    the same load with spofless' node loader (modules/node/lazy-providers.js),
+            which compiles a submodule on first use: what synth starts from
     synth   `python -O main.py` for every environment, as `make synth` runs it
-    stock   the same synth with the providers imported the stock way
+    stock   the same synth with the providers imported the stock way (Python and node)
     growth  synth of 1, 3 and 10 generated copies of prod
 """
 
@@ -106,7 +109,8 @@ def run(repeat: int, growth: Sequence[int]) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         scratch_path = Path(scratch)
         workloads = {
-            "floor": ([python, "-c", FLOOR], _env()),
+            "floor": ([python, "-c", FLOOR], _env(SPOFLESS_LAZY_NODE="0")),
+            "lazy": ([python, "-c", FLOOR], _env()),
             "synth": ([python, "-O", str(PROJECT / "main.py")], _env(CDKTF_OUTDIR=str(scratch_path / "synth"))),
             "stock": ([python, "-O", str(PROJECT / "main.py")],
                       _env(CDKTF_OUTDIR=str(scratch_path / "stock"), SPOFLESS_STOCK_IMPORTS="1")),
@@ -131,8 +135,9 @@ def run(repeat: int, growth: Sequence[int]) -> dict:
             entry = {"environments": count, "stacks": len(list((outdir / "stacks").iterdir())), **_stats(samples)}
             results["growth"].append(entry)
             shutil.rmtree(outdir, ignore_errors=True)
-    floor, synth, stock = results["floor"], results["synth"], results["stock"]
+    floor, lazy, synth, stock = results["floor"], results["lazy"], results["synth"], results["stock"]
     results["ratio_synth_to_floor"] = synth["seconds_median"] / floor["seconds_median"]
+    results["ratio_synth_to_lazy_floor"] = synth["seconds_median"] / lazy["seconds_median"]
     results["ratio_stock_to_synth"] = stock["seconds_median"] / synth["seconds_median"]
     growth_rows = results["growth"]
     if len(growth_rows) >= 2:
@@ -156,7 +161,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     print(f"benchmark: {args.repeat} run(s) each on {os.cpu_count()} CPU(s)", flush=True)
     results = run(args.repeat, [int(n) for n in args.growth.split(",") if n])
-    print(f"  synth / floor = {results['ratio_synth_to_floor']:.2f}x   stock / synth = "
+    print(f"  synth / floor = {results['ratio_synth_to_floor']:.2f}x   synth / lazy = "
+          f"{results['ratio_synth_to_lazy_floor']:.2f}x   stock / synth = "
           f"{results['ratio_stock_to_synth']:.2f}x   ({results['stacks_per_synth']} stacks)")
     for row in results["growth"]:
         print(f"  growth {row['environments']:>2} env(s) {row['stacks']:>3} stacks  {row['seconds_median']:6.1f} s  "
