@@ -17,7 +17,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov check plan spof-report dns-check bench clean help
+.PHONY: setup synth test validate checkov check plan rehearse spof-report dns-check bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
 	@echo "make plan       terraform plan every AWS stack (needs credentials); reports/plan-summary.md"
+	@echo "make rehearse   apply, verify and destroy every AWS stack of ENV (default dev) against a local AWS emulator"
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
@@ -77,6 +78,10 @@ checkov: setup
 
 plan: setup cdktf.out/manifest.json
 	@$(PY) -m modules.tooling.plan_review run
+
+# ENV=prod make rehearse; the report lands in reports/rehearsal-<env>.json
+rehearse: setup
+	@$(PY) -m modules.tooling.rehearse --env $(or $(ENV),dev)
 
 spof-report: setup cdktf.out/manifest.json
 	@$(PY) -m modules.tooling.spof_report

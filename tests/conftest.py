@@ -25,6 +25,55 @@ from environments.loader import load_environments  # noqa: E402
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: runs terraform or checkov on synthesized output")
     config.addinivalue_line("markers", "slow: takes more than ~20 s (stock provider imports)")
+    config.addinivalue_line("markers", "rehearsal: applies and destroys an environment against the AWS emulator "
+                                       "(select with -m rehearsal)")
+
+
+# -- the deploy rehearsal runs beside the rest of the suite --------------------------------
+# It spends minutes waiting on Terraform's polling, not on CPU, so it starts as soon as
+# collection shows a rehearsal test is selected and the test collects its report at the end.
+
+REHEARSALS: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Rehearsal tests last: everything else runs while the rehearsal applies."""
+    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is not None)
+
+
+def pytest_collection_finish(session):
+    wanted = sorted({mark.args[0] for item in session.items for mark in item.iter_markers("rehearsal")
+                     if mark.args})
+    if not wanted or session.config.option.collectonly:
+        return
+    root = Path(session.config._tmp_path_factory.mktemp("rehearsal"))  # noqa: SLF001
+    for env_name in wanted:
+        report = root / f"{env_name}.json"
+        log = open(root / f"{env_name}.log", "w")
+        REHEARSALS[env_name] = (subprocess.Popen(
+            [sys.executable, "-m", "modules.tooling.rehearse", "--env", env_name, "--report", str(report)],
+            cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT), report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for process, _ in REHEARSALS.values():
+        if process.poll() is None:
+            process.terminate()  # the rehearsal stops its emulator on SIGTERM
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def rehearsal():
+    """``rehearsal(env)`` -> (exit code, report dict, console output) of that environment's rehearsal."""
+    def collect(env_name: str, timeout: int = 1800):
+        process, report = REHEARSALS[env_name]
+        process.wait(timeout=timeout)
+        output = report.with_suffix(".log").read_text()
+        return process.returncode, (json.loads(report.read_text()) if report.exists() else None), output
+    return collect
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from constructs import Construct
 from environments.schema import LoadBalancingConfig
 from modules.iam import AccountContext
 from modules.loadbalancing.access_logs import AccessLogBucket
+from modules.loadbalancing.placement import alb_zones
 from modules.loadbalancing.waf import WebAcl
 from modules.network.network import Network
 from modules.providers import aws
@@ -29,19 +30,6 @@ class LoadBalancerInfo:
     zone_id: str
     zones: tuple[str, ...]
     target_group_arn: str
-
-
-def alb_zones(zones: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """AZs of the primary and secondary ALB.
-
-    Three or more AZs: primary on the first two (a, b), secondary on the second
-    and third (b, c), so losing any one AZ leaves at least one ALB in two
-    healthy AZs. With only two AZs there is no third to spread to: both ALBs
-    use both AZs, and the pair still protects against the loss of one ALB.
-    """
-    if len(zones) >= 3:
-        return zones[0:2], zones[1:3]
-    return zones[0:2], zones[0:2]
 
 
 class LoadBalancing(Construct):

@@ -1,0 +1,368 @@
+"""What the rehearsal verifies with boto3 against the emulator, from the environment's design.
+
+Expectations come from the environment config (regions, AZs, keys, secrets,
+node groups, records), not from the synthesized JSON, so a stack that
+synthesizes the wrong thing fails here even though Terraform applied it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+from environments.schema import EnvironmentConfig, record_fqdn
+from modules.loadbalancing.placement import alb_zones
+
+LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
+EMULATOR_DEFAULT_ROLE_PREFIXES = ("AWSServiceRoleFor",)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _clients(endpoint: str):
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
+    config = Config(retries={"max_attempts": 2})
+    return lambda service, region: session.client(service, region_name=region, endpoint_url=endpoint,
+                                                  config=config)
+
+
+def _check(name: str, probe: Callable[[], Optional[str]], ok_detail: Callable[[], str] | str) -> Check:
+    """``probe`` returns a problem, or None when the design holds; an exception is a problem too."""
+    try:
+        problem = probe()
+    except Exception as error:  # noqa: BLE001 - any API error is a failed check, reported as such
+        problem = f"{type(error).__name__}: {error}"
+    if problem:
+        return Check(name, False, problem)
+    return Check(name, True, ok_detail() if callable(ok_detail) else ok_detail)
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+# -- after apply ---------------------------------------------------------------------------
+
+def _keys(config: EnvironmentConfig, client) -> Iterator[Check]:
+    primary = config.regions.primary.name
+    standby = config.regions.standby.name if config.regions.standby else None
+    kms = client("kms", primary)
+    for purpose in config.security.keys:
+        alias = f"alias/{config.name}/{purpose}"
+
+        def probe(purpose=purpose, alias=alias) -> Optional[str]:
+            key = kms.describe_key(KeyId=alias)["KeyMetadata"]
+            if key.get("KeyState") != "Enabled":
+                return f"{alias} in {primary} is {key.get('KeyState')}"
+            if bool(key.get("MultiRegion")) != bool(standby):
+                return (f"{alias} in {primary}: MultiRegion={key.get('MultiRegion')}, expected "
+                        f"{bool(standby)} ({'a standby region' if standby else 'single region'})")
+            if standby and key["MultiRegionConfiguration"]["MultiRegionKeyType"] != "PRIMARY":
+                return f"{alias} in {primary} is not the primary key"
+            if not kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]:
+                return f"{alias}: rotation is off"
+            if standby:
+                replica = client("kms", standby).describe_key(KeyId=alias)["KeyMetadata"]
+                mrc = replica.get("MultiRegionConfiguration", {})
+                if mrc.get("MultiRegionKeyType") != "REPLICA":
+                    return f"{alias} in {standby} is not a replica"
+                if mrc.get("PrimaryKey", {}).get("Arn") != key["Arn"]:
+                    return f"{alias} in {standby} replicates {mrc.get('PrimaryKey')}, not {key['Arn']}"
+            return None
+
+        yield _check(f"kms {alias}", probe,
+                     (f"multi-region primary in {primary}, replica in {standby} under the same alias"
+                      if standby else f"single-region key in {primary} (no standby region)") + ", rotation on")
+
+
+def _secrets(config: EnvironmentConfig, client) -> Iterator[Check]:
+    primary = config.regions.primary.name
+    standby = config.regions.standby.name if config.regions.standby else None
+    for secret in config.security.secrets:
+        name = f"{config.name}/{secret.name}"
+
+        def probe(secret=secret, name=name) -> Optional[str]:
+            described = client("secretsmanager", primary).describe_secret(SecretId=name)
+            key = client("kms", primary).describe_key(KeyId=f"alias/{config.name}/{secret.key}")["KeyMetadata"]
+            if described.get("KmsKeyId") not in (key["Arn"], key["KeyId"]):
+                return f"{name} is encrypted with {described.get('KmsKeyId')}, not the {secret.key} key"
+            replicas = {r["Region"]: r for r in described.get("ReplicationStatus", [])}
+            if not standby:
+                return f"{name} is replicated to {sorted(replicas)} in a single-region environment" if replicas else None
+            if standby not in replicas:
+                return f"{name} is not replicated to {standby} (replicas: {sorted(replicas) or 'none'})"
+            replica_key = client("kms", standby).describe_key(
+                KeyId=f"alias/{config.name}/{secret.key}")["KeyMetadata"]
+            if replicas[standby].get("KmsKeyId") not in (replica_key["Arn"], replica_key["KeyId"]):
+                return f"{name}'s replica in {standby} uses {replicas[standby].get('KmsKeyId')}, not the replica key"
+            in_standby = client("secretsmanager", standby).describe_secret(SecretId=name)
+            if in_standby.get("KmsKeyId") not in (replica_key["Arn"], replica_key["KeyId"]):
+                return f"{name} as read in {standby} is encrypted with {in_standby.get('KmsKeyId')}, not the replica key"
+            return None
+
+        yield _check(f"secret {name}", probe,
+                     f"encrypted with alias/{config.name}/{secret.key}"
+                     + (f", replicated to {standby} under the replica key" if standby else ""))
+
+
+def _load_balancers(config: EnvironmentConfig, client, region) -> dict[str, dict[str, Any]]:
+    """This region's load balancers by role, from their names."""
+    stack = f"{config.name}-{region.name}"
+    found = client("elbv2", region.name).describe_load_balancers()["LoadBalancers"]
+    by_name = {lb["LoadBalancerName"]: lb for lb in found}
+    return {role: by_name[f"{stack}-{role}"[:32]] for role in LB_ORDER if f"{stack}-{role}"[:32] in by_name}
+
+
+def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
+    name = region.name
+    zones = region.zones
+    elbv2 = client("elbv2", name)
+    primary_zones, secondary_zones = alb_zones(zones)
+    expected = {"alb-primary": ("application", primary_zones), "alb-secondary": ("application", secondary_zones),
+                "nlb": ("network", zones)}
+
+    def lbs() -> Optional[str]:
+        found = _load_balancers(config, client, region)
+        missing = sorted(set(expected) - set(found))
+        if missing:
+            return f"missing in {name}: {', '.join(missing)}"
+        for role, (lb_type, want) in expected.items():
+            lb = found[role]
+            got = tuple(sorted(z["ZoneName"] for z in lb["AvailabilityZones"]))
+            # Scheme left out of the request means internet-facing in AWS; moto then omits it.
+            scheme = lb.get("Scheme", "internet-facing")
+            if lb["Type"] != lb_type or scheme != "internet-facing":
+                return f"{role}: {lb['Type']}/{scheme}, expected {lb_type}/internet-facing"
+            if got != tuple(sorted(want)):
+                return f"{role} is on {', '.join(got)}, expected {', '.join(sorted(want))}"
+            attributes = {a["Key"]: a["Value"] for a in
+                          elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+            if attributes.get("deletion_protection.enabled") != "true":
+                return f"{role}: deletion protection is off"
+            if attributes.get("access_logs.s3.enabled") != "true":
+                return f"{role}: access logs are off"
+            listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+            tls = [x for x in listeners if x["Port"] == 443 and x["Protocol"] in ("HTTPS", "TLS")]
+            if not tls or not tls[0].get("Certificates"):
+                return f"{role}: no TLS listener with a certificate on 443"
+        return None
+
+    yield _check(f"load balancers {name}", lbs,
+                 lambda: "; ".join(f"{role} on {'/'.join(z[-1] for z in want)}"
+                                   for role, (_, want) in expected.items())
+                 + ", deletion protection, access logs, TLS on 443")
+
+    def network() -> Optional[str]:
+        ec2 = client("ec2", name)
+        vpcs = [v for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == region.vpc_cidr and not v.get("IsDefault")]
+        if len(vpcs) != 1:
+            return f"{len(vpcs)} VPCs with {region.vpc_cidr}, expected 1"
+        vpc = vpcs[0]["VpcId"]
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+        per_zone = {z: sum(1 for s in subnets if s["AvailabilityZone"] == z) for z in zones}
+        if set(s["AvailabilityZone"] for s in subnets) != set(zones) or len(set(per_zone.values())) != 1:
+            return f"subnets per AZ {per_zone}, expected the same tiers in each of {', '.join(zones)}"
+        nats = [n for n in ec2.describe_nat_gateways()["NatGateways"]
+                if n.get("VpcId") == vpc and n.get("State") != "deleted"]
+        want = len(zones) if config.network.nat_gateway_per_az else 1
+        if len(nats) != want:
+            return f"{len(nats)} NAT gateways, expected {want}"
+        return None
+
+    yield _check(f"network {name}", network,
+                 f"VPC {region.vpc_cidr}, subnets in {len(zones)} AZs, "
+                 f"{len(zones) if config.network.nat_gateway_per_az else 1} NAT gateway(s)")
+
+    cluster_name = f"{config.name}-{name}"
+
+    def cluster() -> Optional[str]:
+        eks = client("eks", name)
+        described = eks.describe_cluster(name=cluster_name)["cluster"]
+        if described["status"] != "ACTIVE":
+            return f"cluster {cluster_name} is {described['status']}"
+        if described.get("version") != config.eks.version:
+            return f"cluster {cluster_name} runs {described.get('version')}, expected {config.eks.version}"
+        ec2 = client("ec2", name)
+        subnet_zones = {s["AvailabilityZone"] for s in
+                        ec2.describe_subnets(SubnetIds=described["resourcesVpcConfig"]["subnetIds"])["Subnets"]}
+        if subnet_zones != set(zones):
+            return f"cluster subnets span {sorted(subnet_zones)}, expected {list(zones)}"
+        groups = set(eks.list_nodegroups(clusterName=cluster_name)["nodegroups"])
+        for label, capacity, size in (("on-demand", "ON_DEMAND", config.eks.on_demand),
+                                      ("spot", "SPOT", config.eks.spot)):
+            group_name = f"{cluster_name}-{label}"
+            if group_name not in groups:
+                return f"node group {group_name} missing (found {sorted(groups)})"
+            group = eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=group_name)["nodegroup"]
+            scaling = group["scalingConfig"]
+            if group.get("capacityType") != capacity:
+                return f"{group_name} is {group.get('capacityType')}, expected {capacity}"
+            if (scaling["minSize"], scaling["maxSize"]) != (size.min, size.max):
+                return f"{group_name} scales {scaling['minSize']}..{scaling['maxSize']}, expected {size.min}..{size.max}"
+            group_zones = {s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=group["subnets"])["Subnets"]}
+            if group_zones != set(zones):
+                return f"{group_name} spans {sorted(group_zones)}, expected {list(zones)}"
+        return None
+
+    yield _check(f"eks {cluster_name}", cluster,
+                 f"ACTIVE, {config.eks.version}, on-demand {config.eks.on_demand.min}..{config.eks.on_demand.max} "
+                 f"and spot {config.eks.spot.min}..{config.eks.spot.max} node groups across {len(zones)} AZs")
+
+
+def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
+    route53 = client("route53", "us-east-1")
+    regions = [config.regions.primary] + ([config.regions.standby] if config.regions.standby else [])
+    domain = _norm(config.domain)
+    state: dict[str, Any] = {}
+
+    def records() -> list[dict[str, Any]]:
+        if "records" not in state:
+            zones = [z for z in route53.list_hosted_zones()["HostedZones"] if _norm(z["Name"]) == domain]
+            if len(zones) != 1:
+                raise LookupError(f"{len(zones)} hosted zones named {domain}, expected 1")
+            found, kwargs = [], {"HostedZoneId": zones[0]["Id"]}
+            while True:
+                page = route53.list_resource_record_sets(**kwargs)
+                found += page["ResourceRecordSets"]
+                if not page.get("IsTruncated"):
+                    break
+                kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
+            state["records"] = found
+        return state["records"]
+
+    def lb_names() -> dict[str, str]:
+        """LB DNS name -> '<region>/<role>'."""
+        if "lbs" not in state:
+            state["lbs"] = {_norm(lb["DNSName"]): f"{region.name}/{role}"
+                            for region in regions
+                            for role, lb in _load_balancers(config, client, region).items()}
+        return state["lbs"]
+
+    def resolve(name: str, depth: int = 0) -> list[str]:
+        """The order in which traffic for ``name`` reaches load balancers, following failover."""
+        if depth > 8:
+            raise RecursionError(f"alias chain through {name} is deeper than 8")
+        lbs = lb_names()
+        if _norm(name) in lbs:
+            return [lbs[_norm(name)]]
+        sets = [r for r in records() if _norm(r["Name"]) == _norm(name) and r["Type"] == "A"]
+        if not sets:
+            raise LookupError(f"no A record {name}")
+        rank = {"PRIMARY": 0, None: 0, "SECONDARY": 1}
+        order: list[str] = []
+        for record in sorted(sets, key=lambda r: rank[r.get("Failover")]):
+            order += resolve(record["AliasTarget"]["DNSName"], depth + 1)
+        return order
+
+    expected = [f"{region.name}/{role}" for region in regions for role in LB_ORDER]
+    for record in config.dns.records:
+        if record.target != "platform":
+            continue
+        fqdn = record_fqdn(record.name, config.domain)
+
+        def chain(fqdn=fqdn) -> Optional[str]:
+            got = resolve(fqdn)
+            return None if got == expected else f"{fqdn} fails over {' -> '.join(got)}, expected {' -> '.join(expected)}"
+
+        yield _check(f"route53 failover {fqdn}", chain, " -> ".join(expected))
+
+    def health_checks() -> Optional[str]:
+        checks, kwargs = [], {}
+        while True:
+            page = route53.list_health_checks(**kwargs)
+            checks += page["HealthChecks"]
+            if not page.get("IsTruncated"):
+                break
+            kwargs = {"Marker": page["NextMarker"]}
+        https = {_norm(c["HealthCheckConfig"].get("FullyQualifiedDomainName", "")): c for c in checks
+                 if c["HealthCheckConfig"]["Type"] == "HTTPS"}
+        unchecked = sorted(where for name, where in lb_names().items() if name not in https)
+        if unchecked:
+            return f"no HTTPS health check on {', '.join(unchecked)}"
+        calculated = [c for c in checks if c["HealthCheckConfig"]["Type"] == "CALCULATED"]
+        if len(calculated) != len(regions):
+            return f"{len(calculated)} calculated health checks, expected one per region ({len(regions)})"
+        by_id = {c["Id"]: c for c in checks}
+        for c in calculated:
+            children = c["HealthCheckConfig"].get("ChildHealthChecks", [])
+            if len(children) != len(LB_ORDER) or any(by_id.get(child, {}).get("HealthCheckConfig", {})
+                                                     .get("Type") != "HTTPS" for child in children):
+                return f"calculated check {c['Id']} has children {children}, expected the region's 3 LB checks"
+        failover = [r for r in records() if r.get("Failover") and r.get("HealthCheckId")]
+        dangling = [r["Name"] for r in failover if r["HealthCheckId"] not in by_id]
+        if dangling:
+            return f"failover records with unknown health checks: {', '.join(dangling)}"
+        return None
+
+    yield _check("route53 health checks", health_checks,
+                 lambda: f"HTTPS check on each of {len(lb_names())} LBs, {len(regions)} calculated region check(s)")
+
+
+def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
+    """Every design check against what the emulator holds after apply."""
+    client = _clients(endpoint)
+    checks = [*_keys(config, client), *_secrets(config, client)]
+    for region in [config.regions.primary] + ([config.regions.standby] if config.regions.standby else []):
+        checks += list(_region_tier(config, client, region))
+    checks += list(_dns(config, client))
+    return checks
+
+
+# -- after destroy -------------------------------------------------------------------------
+
+def leftovers(config: EnvironmentConfig, endpoint: str) -> list[str]:
+    """Everything of ours the emulator still holds after destroy (the emulator holds nothing else).
+
+    KMS keys cannot be deleted at once: a destroyed key is scheduled for deletion,
+    which is what AWS does too, so only keys that are not pending deletion count.
+    """
+    client = _clients(endpoint)
+    regions = [r.name for r in [config.regions.primary, config.regions.standby] if r]
+    left: list[str] = []
+
+    def add(what: str, items) -> None:
+        items = list(items)
+        if items:
+            left.append(f"{what}: {', '.join(sorted(items)[:5])}{' ...' if len(items) > 5 else ''}")
+
+    for region in regions:
+        kms = client("kms", region)
+        keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+        add(f"kms keys in {region}", (k["KeyId"] for k in keys
+                                      if k["KeyState"] not in ("PendingDeletion", "PendingReplicaDeletion")))
+        add(f"kms aliases in {region}", (a["AliasName"] for a in kms.list_aliases()["Aliases"]
+                                         if not a["AliasName"].startswith("alias/aws/")))
+        add(f"secrets in {region}", (s["Name"] for s in client("secretsmanager", region).list_secrets()["SecretList"]))
+        ec2 = client("ec2", region)
+        add(f"vpcs in {region}", (v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")))
+        add(f"nat gateways in {region}", (n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
+                                          if n.get("State") not in ("deleted", "deleting")))
+        add(f"elastic ips in {region}", (a.get("AllocationId", "?") for a in ec2.describe_addresses()["Addresses"]))
+        add(f"launch templates in {region}",
+            (t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]))
+        add(f"load balancers in {region}",
+            (lb["LoadBalancerName"] for lb in client("elbv2", region).describe_load_balancers()["LoadBalancers"]))
+        add(f"eks clusters in {region}", client("eks", region).list_clusters()["clusters"])
+        add(f"certificates in {region}", (c["DomainName"] for c in
+                                          client("acm", region).list_certificates()["CertificateSummaryList"]))
+        add(f"web acls in {region}", (w["Name"] for w in
+                                      client("wafv2", region).list_web_acls(Scope="REGIONAL")["WebACLs"]))
+        add(f"log groups in {region}", (g["logGroupName"] for g in
+                                        client("logs", region).describe_log_groups()["logGroups"]))
+    add("s3 buckets", (b["Name"] for b in client("s3", regions[0]).list_buckets().get("Buckets", [])))
+    add("iam roles", (r["RoleName"] for r in client("iam", regions[0]).list_roles()["Roles"]
+                      if not r["RoleName"].startswith(EMULATOR_DEFAULT_ROLE_PREFIXES)))
+    add("oidc providers", (p["Arn"] for p in
+                           client("iam", regions[0]).list_open_id_connect_providers()["OpenIDConnectProviderList"]))
+    route53 = client("route53", "us-east-1")
+    add("hosted zones", (z["Name"] for z in route53.list_hosted_zones()["HostedZones"]))
+    add("health checks", (c["Id"] for c in route53.list_health_checks()["HealthChecks"]))
+    return left

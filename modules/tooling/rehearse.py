@@ -1,0 +1,503 @@
+"""Deploy rehearsal: apply, verify and destroy one environment's AWS stacks against moto.
+
+    python -m modules.tooling.rehearse [--env dev] [--report reports/rehearsal-dev.json]
+
+"It synthesizes and validates" is not "it deploys". The rehearsal
+
+1. starts moto's server mode on a free loopback port, with a bounded lifetime,
+   and always stops it at the end;
+2. synthesizes the environment into a temporary folder, the project's way;
+3. rewrites a copy of every AWS-only stack for the emulator (provider endpoints
+   and fake credentials, local state, remote state read from those local
+   files, ``prevent_destroy`` lifted, the :data:`SKIPPED_TYPES` removed): only
+   that copy sees the emulator, never ``cdktf.out``;
+4. applies the stacks in dependency order with Terraform, verifies with boto3
+   that what exists matches the environment's design (:mod:`.rehearsal_checks`),
+   destroys them in reverse order, and checks that nothing of ours is left;
+5. prints a report per stack (resources applied, seconds, left after destroy),
+   the skip list and every check; writes the same as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from modules.tooling.emulator import FIXES as EMULATOR_FIXES
+from modules.tooling.terraform import CLI_CONFIG, PROJECT, aws_only_stacks, setup, terraform_env
+
+# Resource types the emulator cannot create. The stack keeps them; only the rehearsal
+# copy drops them, and the report prints this list. Keep it short.
+SKIPPED_TYPES: dict[str, str] = {
+    "aws_secretsmanager_secret_rotation":
+        "moto's RotateSecret invokes the rotation Lambda, which lives outside spofless",
+    "aws_eks_addon":
+        "moto has no EKS add-on API (CreateAddon/DescribeAddon)",
+    "aws_route53_query_log":
+        "moto only finds the log group when its ARN ends in ':*', which the provider's arn attribute trims",
+}
+
+# Every AWS service the stacks call, pointed at the emulator. A service missing here
+# would be called on real AWS with fake credentials and fail loudly, never silently.
+SERVICES = ("acm", "cloudwatch", "cloudwatchlogs", "ec2", "eks", "elbv2", "iam", "kms", "lambda",
+            "route53", "s3", "secretsmanager", "sts", "wafv2")
+
+FAKE_CREDENTIAL = "rehearsal"
+REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
+EMULATOR_LIFETIME = 3600  # seconds; the emulator is killed after this even if we are not
+TERRAFORM_TIMEOUT = 1200  # seconds per terraform command
+
+
+class RehearsalError(Exception):
+    """The rehearsal cannot go on; the message says where and why."""
+
+
+# -- the emulator --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Emulator:
+    """moto's server on 127.0.0.1, stopped on exit, on a signal, or when its lifetime runs out."""
+
+    def __init__(self, *, lifetime: float = EMULATOR_LIFETIME, log: Optional[Path] = None):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.lifetime = lifetime
+        self.log = log
+        self._process: Optional[subprocess.Popen] = None
+        self._timer: Optional[threading.Timer] = None
+
+    def __enter__(self) -> "Emulator":
+        env = dict(os.environ)
+        env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
+        out = open(self.log, "w") if self.log else subprocess.DEVNULL
+        command = [sys.executable, "-m", "modules.tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
+        if shutil.which("timeout"):
+            # bounded even if this process is killed outright and never gets to stop() it
+            command = ["timeout", "--kill-after=10", str(int(self.lifetime)), *command]
+        self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT,
+                                         start_new_session=True)
+        self._timer = threading.Timer(self.lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RehearsalError(f"moto_server exited at start (code {self._process.returncode}); "
+                                     f"see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RehearsalError(f"moto_server did not answer on {self.endpoint} within 30 s")
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# -- the rehearsal copy of a stack ---------------------------------------------------------
+
+def state_file(state_dir: Path, stack: str) -> str:
+    return str(state_dir / f"{stack}.tfstate")
+
+
+def _references(value: Any, resource_type: str) -> bool:
+    text = json.dumps(value)
+    return f"${{{resource_type}." in text or f'"{resource_type}.' in text
+
+
+def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, state_dir: Path,
+                       skipped: Mapping[str, str] = SKIPPED_TYPES) -> tuple[dict[str, Any], Counter]:
+    """A copy of one synthesized stack that deploys to the emulator, and what it left out.
+
+    Raises :class:`RehearsalError` when something the rehearsal keeps refers to a
+    skipped resource type: dropping it would then change what is tested.
+    """
+    doc = json.loads(json.dumps(document))
+    terraform = doc.setdefault("terraform", {})
+    terraform["backend"] = {"local": {"path": state_file(state_dir, stack)}}
+
+    for provider in doc.get("provider", {}).get("aws", []):
+        provider.update({
+            "access_key": FAKE_CREDENTIAL,
+            "secret_key": FAKE_CREDENTIAL,
+            "skip_credentials_validation": True,
+            "skip_metadata_api_check": True,
+            "skip_region_validation": True,
+            "s3_use_path_style": True,
+            "endpoints": [{service: endpoint for service in SERVICES}],
+        })
+
+    for name, source in doc.get("data", {}).get("terraform_remote_state", {}).items():
+        if not name.startswith(REMOTE_STATE_PREFIX):
+            raise RehearsalError(f"{stack}: remote state {name!r} is not a cdktf cross-stack reference")
+        source["backend"] = "local"
+        source["config"] = {"path": state_file(state_dir, name[len(REMOTE_STATE_PREFIX):])}
+
+    left_out: Counter = Counter()
+    resources = doc.get("resource", {})
+    for resource_type in sorted(set(resources) & set(skipped)):
+        left_out[resource_type] = len(resources.pop(resource_type))
+    dropped = {f"{t}.{n}" for t in left_out for n in document["resource"][t]}
+    for blocks in resources.values():
+        for block in blocks.values():
+            lifecycle = block.get("lifecycle")
+            if lifecycle:
+                lifecycle.pop("prevent_destroy", None)
+                if not lifecycle:
+                    del block["lifecycle"]
+            if "depends_on" in block:
+                block["depends_on"] = [d for d in block["depends_on"] if d not in dropped]
+                if not block["depends_on"]:
+                    del block["depends_on"]
+    for resource_type in left_out:
+        for section in ("resource", "output", "data", "locals"):
+            if _references(doc.get(section, {}), resource_type):
+                raise RehearsalError(f"{stack}: {section} refers to {resource_type}, which the rehearsal "
+                                     f"skips ({skipped[resource_type]}); it cannot be left out")
+    return doc, left_out
+
+
+def stack_waves(manifest: Mapping[str, Any], names: Iterable[str]) -> list[list[str]]:
+    """``names`` in dependency waves: each stack comes one wave after its last dependency.
+
+    The stacks of one wave do not depend on each other (the regions of an
+    environment), so they are applied and destroyed side by side.
+    """
+    wanted = set(names)
+    stacks = manifest["stacks"]
+    level: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> int:
+        if name in level:
+            return level[name]
+        if name in visiting:
+            raise RehearsalError(f"stack dependency cycle through {name}")
+        visiting.add(name)
+        depth = 0
+        for dependency in stacks[name].get("dependencies", []):
+            if dependency not in wanted:
+                raise RehearsalError(f"{name} depends on {dependency}, which is not an AWS-only stack; "
+                                     "the rehearsal cannot apply it")
+            depth = max(depth, visit(dependency) + 1)
+        visiting.discard(name)
+        level[name] = depth
+        return depth
+
+    for name in sorted(wanted):
+        visit(name)
+    return [sorted(n for n in level if level[n] == depth) for depth in range(max(level.values(), default=-1) + 1)]
+
+
+# -- terraform -----------------------------------------------------------------------------
+
+@dataclass
+class StackResult:
+    stack: str
+    resources: int = 0
+    apply_seconds: float = 0.0
+    destroy_seconds: float = 0.0
+    left_after_destroy: int = -1
+    skipped: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+def rehearsal_env(endpoint: str) -> dict[str, str]:
+    """Terraform's environment: our CLI config, fake credentials, no profiles or metadata service."""
+    env = {k: v for k, v in terraform_env().items()
+           if not k.startswith("AWS_") and k not in ("TF_LOG", "TF_WORKSPACE")}
+    env.update({"AWS_ACCESS_KEY_ID": FAKE_CREDENTIAL, "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIAL,
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint})
+    return env
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess:
+    """Run terraform in ``cwd``; its output is also kept in ``cwd/<command>.log``."""
+    command = ["terraform", *args, "-no-color"]
+    process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate(timeout=TERRAFORM_TIMEOUT)
+        code = process.returncode
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        stdout, stderr = process.communicate()
+        code, stderr = 124, stderr + f"\nterraform {args[0]} timed out after {TERRAFORM_TIMEOUT} s"
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+    (cwd / f"{args[0]}.log").write_text(stdout + stderr)
+    return subprocess.CompletedProcess(command, code, stdout, stderr)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a terraform run and its provider plugins (its own process group)."""
+    for sig, grace in ((signal.SIGINT, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=grace)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop_all_terraform() -> None:
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        _stop(process)
+
+
+def _tail(process: subprocess.CompletedProcess, lines: int = 25) -> str:
+    text = (process.stderr or "").strip() or (process.stdout or "").strip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _state_count(work: Path, env: Mapping[str, str]) -> int:
+    listed = _terraform(["state", "list"], work, env)
+    if listed.returncode != 0:
+        return 0 if "No state file" in (listed.stderr + listed.stdout) else -1
+    return sum(1 for line in listed.stdout.splitlines() if line.strip() and not line.startswith("data."))
+
+
+def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
+    started = time.perf_counter()
+    for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+        run = _terraform(args, work, env)
+        if run.returncode != 0:
+            result.error = f"terraform {args[0]} failed:\n{_tail(run)}"
+            result.apply_seconds = time.perf_counter() - started
+            result.resources = _state_count(work, env)
+            return False
+    result.apply_seconds = time.perf_counter() - started
+    result.resources = _state_count(work, env)
+    return True
+
+
+def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
+    started = time.perf_counter()
+    run = _terraform(["destroy", "-auto-approve", "-input=false"], work, env)
+    result.destroy_seconds = time.perf_counter() - started
+    result.left_after_destroy = _state_count(work, env)
+    if run.returncode != 0:
+        result.error = (result.error + "\n" if result.error else "") + f"terraform destroy failed:\n{_tail(run)}"
+        return False
+    return result.left_after_destroy == 0
+
+
+# -- the whole run -------------------------------------------------------------------------
+
+def synthesize(env_name: str, outdir: Path) -> None:
+    """The project's synthesis, for one environment, into ``outdir``."""
+    env = dict(os.environ, CDKTF_OUTDIR=str(outdir), SPOFLESS_ENVS=env_name,
+               JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
+               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="18,20,22,24")
+    run = subprocess.run([sys.executable, "-O", str(PROJECT / "main.py")], cwd=PROJECT, env=env,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RehearsalError(f"synthesis of {env_name} failed:\n{_tail(run)}")
+
+
+@dataclass
+class Rehearsal:
+    env: str
+    endpoint: str = ""
+    stacks: list[StackResult] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    skipped_types: dict[str, str] = field(default_factory=lambda: dict(SKIPPED_TYPES))
+    emulator_fixes: dict[str, str] = field(default_factory=lambda: dict(EMULATOR_FIXES))
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return (not self.error and bool(self.stacks) and bool(self.checks)
+                and all(not s.error and s.left_after_destroy == 0 for s in self.stacks)
+                and all(c["ok"] for c in self.checks) and not self.leftovers)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFETIME,
+             log=print) -> Rehearsal:
+    from environments.loader import load_environments
+    from modules.tooling import rehearsal_checks
+
+    started = time.perf_counter()
+    report = Rehearsal(env_name)
+    config = load_environments([env_name])[0]
+    if not CLI_CONFIG.exists():
+        setup()
+    synth_dir, state_dir = work_root / "synth", work_root / "state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log(f"rehearse {env_name}: synthesizing into {synth_dir}")
+    synthesize(env_name, synth_dir)
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    waves = stack_waves(manifest, (p.name for p in aws_only_stacks(synth_dir)))
+
+    with Emulator(lifetime=lifetime, log=work_root / "moto.log") as emulator, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=max(map(len, waves), default=1)) as pool:
+        try:
+            report.endpoint = emulator.endpoint
+            env = rehearsal_env(emulator.endpoint)
+            log(f"rehearse {env_name}: emulator on {emulator.endpoint}; applying "
+                + " -> ".join(" + ".join(wave) for wave in waves))
+            applied: list[list[tuple[StackResult, Path]]] = []
+            for wave in waves:
+                batch = []
+                for stack in wave:
+                    document = json.loads((synth_dir / "stacks" / stack / "cdk.tf.json").read_text())
+                    rewritten, left_out = rehearsal_document(document, stack, emulator.endpoint, state_dir)
+                    work = work_root / "stacks" / stack
+                    work.mkdir(parents=True, exist_ok=True)
+                    (work / "cdk.tf.json").write_text(json.dumps(rewritten, indent=2, sort_keys=True))
+                    result = StackResult(stack, skipped=dict(left_out))
+                    report.stacks.append(result)
+                    batch.append((result, work))
+                applied.append(batch)
+                outcomes = list(pool.map(lambda item: apply_stack(item[0], item[1], env), batch))
+                for (result, _), ok in zip(batch, outcomes):
+                    log(f"  apply   {result.stack:<24} {result.resources:4d} resources {result.apply_seconds:6.1f}s"
+                        + ("" if ok else "  FAILED"))
+                if not all(outcomes):
+                    failed = [r.stack for (r, _), ok in zip(batch, outcomes) if not ok]
+                    report.error = "apply failed: " + ", ".join(failed)
+                    break
+            if not report.error:
+                report.checks = [asdict(c) for c in rehearsal_checks.verify(config, emulator.endpoint)]
+                failed = [c for c in report.checks if not c["ok"]]
+                log(f"rehearse {env_name}: {len(report.checks) - len(failed)}/{len(report.checks)} "
+                    "verification checks passed")
+            for batch in reversed(applied):
+                list(pool.map(lambda item: destroy_stack(item[0], item[1], env), batch))
+                for result, _ in batch:
+                    log(f"  destroy {result.stack:<24} {result.left_after_destroy:4d} left      "
+                        f"{result.destroy_seconds:6.1f}s" + ("  FAILED" if "destroy failed" in result.error else ""))
+            try:
+                report.leftovers = rehearsal_checks.leftovers(config, emulator.endpoint)
+            except Exception as error:  # noqa: BLE001 - an unlistable emulator is a failed rehearsal
+                report.leftovers = [f"could not list what is left: {type(error).__name__}: {error}"]
+        except BaseException:
+            stop_all_terraform()  # before the pool waits on its threads, and the emulator stops
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def format_report(report: Rehearsal) -> str:
+    lines = [f"Deploy rehearsal of {report.env} against moto ({report.endpoint or 'not started'})", "",
+             f"  {'stack':<26} {'applied':>7} {'apply s':>8} {'destroy s':>9} {'left':>5}  skipped"]
+    for s in report.stacks:
+        skipped = ", ".join(f"{t} x{n}" for t, n in sorted(s.skipped.items())) or "-"
+        lines.append(f"  {s.stack:<26} {s.resources:>7} {s.apply_seconds:>8.1f} {s.destroy_seconds:>9.1f} "
+                     f"{s.left_after_destroy:>5}  {skipped}")
+    total = sum(s.resources for s in report.stacks)
+    lines.append(f"  {'total':<26} {total:>7} {sum(s.apply_seconds for s in report.stacks):>8.1f} "
+                 f"{sum(s.destroy_seconds for s in report.stacks):>9.1f} "
+                 f"{sum(max(s.left_after_destroy, 0) for s in report.stacks):>5}")
+    lines += ["", "Skipped resource types (the emulator cannot create them; the stacks keep them):"]
+    lines += [f"  {t}: {why}" for t, why in sorted(report.skipped_types.items())]
+    lines += ["", "Emulator fixes (moto made to follow the AWS API reference; modules/tooling/emulator.py):"]
+    lines += [f"  {api}: {why}" for api, why in sorted(report.emulator_fixes.items())]
+    lines += ["", "Verification after apply:"]
+    lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in report.checks]
+    if not report.checks:
+        lines.append("  not run")
+    lines += ["", "Left after destroy: " + ("; ".join(report.leftovers) if report.leftovers else "nothing")]
+    for s in report.stacks:
+        if s.error:
+            lines += ["", f"{s.stack}:", "  " + s.error.replace("\n", "\n  ")]
+    if report.error:
+        lines += ["", f"error: {report.error}"]
+    lines += ["", f"rehearsal {report.env}: {'PASSED' if report.ok else 'FAILED'} in {report.seconds:.0f} s"]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.rehearse")
+    parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
+    parser.add_argument("--report", help="JSON report path (default reports/rehearsal-<env>.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder (state, logs)")
+    parser.add_argument("--lifetime", type=float, default=EMULATOR_LIFETIME,
+                        help="seconds after which the emulator is stopped regardless")
+    args = parser.parse_args(argv)
+    from environments.loader import ConfigError, available
+    if args.env not in available():
+        print(f"error: ENV={args.env}: no such environment; allowed: {', '.join(available())}", file=sys.stderr)
+        return 2
+    work_root = Path(tempfile.mkdtemp(prefix=f"spofless-rehearse-{args.env}-"))
+    # SIGTERM (CI cancelling, a test runner's clean-up) unwinds like Ctrl-C, so the emulator stops.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        report = rehearse(args.env, work_root, lifetime=args.lifetime)
+    except (RehearsalError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rehearsal interrupted; the emulator was stopped", file=sys.stderr)
+        return 130
+    finally:
+        if not args.keep:
+            shutil.rmtree(work_root, ignore_errors=True)
+    print()
+    print(format_report(report))
+    path = Path(args.report or PROJECT / "reports" / f"rehearsal-{args.env}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    if args.keep:
+        print(f"working folder kept: {work_root}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The rehearsal's copy of each stack: emulator wiring there, and only there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modules.tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, RehearsalError,
+                                      rehearsal_document, stack_waves)
+from modules.tooling.terraform import aws_only_stacks
+
+ENDPOINT = "http://127.0.0.1:45678"
+STATE = Path("/tmp/rehearsal-state")
+EMULATOR_KEYS = ("endpoints", "access_key", "secret_key", "skip_credentials_validation",
+                 "skip_metadata_api_check", "skip_region_validation", "s3_use_path_style")
+
+
+@pytest.fixture(scope="module")
+def copies(stacks, synth_dir):
+    return {path.name: rehearsal_document(stacks[path.name], path.name, ENDPOINT, STATE)
+            for path in aws_only_stacks(synth_dir)}
+
+
+def test_normal_output_has_no_emulator_wiring(synth_dir):
+    """cdktf.out is what gets deployed: no endpoints, credentials or loopback address in any stack."""
+    for path in sorted((synth_dir / "stacks").glob("*/cdk.tf.json")):
+        text = path.read_text()
+        document = json.loads(text)
+        for name, blocks in document.get("provider", {}).items():
+            for block in blocks:
+                assert not set(block) & set(EMULATOR_KEYS), (path.parent.name, name, sorted(block))
+        assert "127.0.0.1" not in text and "localhost" not in text and FAKE_CREDENTIAL not in text, path
+
+
+def test_every_aws_provider_points_at_the_emulator(copies):
+    for stack, (document, _) in copies.items():
+        providers = document["provider"]["aws"]
+        assert providers, stack
+        for provider in providers:
+            assert provider["endpoints"] == [{service: ENDPOINT for service in SERVICES}], stack
+            assert provider["access_key"] == provider["secret_key"] == FAKE_CREDENTIAL
+            assert provider["skip_credentials_validation"] is True
+
+
+def test_state_is_local_and_remote_state_reads_the_producers_local_state(copies, synth_dir):
+    names = {p.name for p in aws_only_stacks(synth_dir)}
+    for stack, (document, _) in copies.items():
+        assert document["terraform"]["backend"] == {"local": {"path": str(STATE / f"{stack}.tfstate")}}
+        for name, source in document.get("data", {}).get("terraform_remote_state", {}).items():
+            producer = name.removeprefix("cross-stack-reference-input-")
+            assert producer in names, (stack, name)
+            assert source["backend"] == "local"
+            assert source["config"] == {"path": str(STATE / f"{producer}.tfstate")}
+
+
+def test_only_the_skip_list_and_prevent_destroy_are_taken_out(copies, stacks):
+    kept_any_protected = False
+    for stack, (document, left_out) in copies.items():
+        original = stacks[stack]["resource"]
+        assert set(left_out) <= set(SKIPPED_TYPES)
+        for resource_type, blocks in original.items():
+            if resource_type in SKIPPED_TYPES:
+                assert resource_type not in document["resource"]
+                assert left_out[resource_type] == len(blocks)
+                continue
+            assert set(document["resource"][resource_type]) == set(blocks), (stack, resource_type)
+            for name, block in blocks.items():
+                copy = dict(document["resource"][resource_type][name])
+                kept_any_protected |= block.get("lifecycle", {}).get("prevent_destroy", False)
+                assert "prevent_destroy" not in copy.get("lifecycle", {})
+                # every other argument is untouched
+                strip = lambda b: {k: v for k, v in b.items() if k not in ("lifecycle", "depends_on")}  # noqa: E731
+                assert strip(copy) == strip(block), (stack, name)
+                kept = [d for d in block.get("depends_on", []) if d.split(".")[0] not in SKIPPED_TYPES]
+                assert copy.get("depends_on", []) == kept
+    assert kept_any_protected, "the keys carry prevent_destroy in the real output"
+
+
+def test_the_skip_list_is_short_and_says_why():
+    assert len(SKIPPED_TYPES) <= 4
+    assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
+
+
+def test_a_kept_reference_to_a_skipped_type_is_an_error():
+    document = {
+        "provider": {"aws": [{"region": "us-east-1"}]},
+        "resource": {
+            "aws_eks_addon": {"a": {"addon_name": "coredns"}},
+            "aws_ssm_parameter": {"p": {"value": "${aws_eks_addon.a.addon_version}"}},
+        },
+    }
+    with pytest.raises(RehearsalError, match="aws_ssm_parameter|refers to aws_eks_addon"):
+        rehearsal_document(document, "x", ENDPOINT, STATE)
+
+
+def test_waves_follow_the_manifest(synth_dir):
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    names = [p.name for p in aws_only_stacks(synth_dir)]
+    waves = stack_waves(manifest, [n for n in names if n.startswith("prod-")])
+    assert waves == [["prod-security"], ["prod-dns-zone"], ["prod-us-east-1", "prod-us-west-2"],
+                     ["prod-dns-route53"]]
+    assert stack_waves(manifest, [n for n in names if n.startswith("dev-")]) == [
+        ["dev-security"], ["dev-dns-zone"], ["dev-us-east-1"], ["dev-dns-route53"]]
+
+
+def test_waves_refuse_what_cannot_be_applied():
+    with pytest.raises(RehearsalError, match="not an AWS-only stack"):
+        stack_waves({"stacks": {"a": {"dependencies": ["b"]}, "b": {"dependencies": []}}}, ["a"])
+    with pytest.raises(RehearsalError, match="cycle"):
+        stack_waves({"stacks": {"a": {"dependencies": ["b"]}, "b": {"dependencies": ["a"]}}}, ["a", "b"])

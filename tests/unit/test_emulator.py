@@ -1,0 +1,67 @@
+"""The rehearsal's emulator: moto, fixed where it departs from the AWS API reference."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from modules.tooling import emulator
+
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "Replica", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+     "Action": "kms:*", "Resource": "*"}]})
+
+
+@pytest.fixture
+def kms():
+    emulator.apply_fixes()
+    with mock_aws():
+        yield {r: boto3.client("kms", region_name=r, aws_access_key_id="x", aws_secret_access_key="x")
+               for r in ("us-east-1", "us-west-2")}
+
+
+def test_replicate_key_keeps_primary_and_replica_apart(kms):
+    primary = kms["us-east-1"].create_key(MultiRegion=True, Description="primary")["KeyMetadata"]
+    kms["us-east-1"].create_alias(AliasName="alias/test/eks", TargetKeyId=primary["KeyId"])
+    replica = kms["us-east-1"].replicate_key(KeyId=primary["KeyId"], ReplicaRegion="us-west-2", Policy=POLICY,
+                                             Description="replica", Tags=[{"TagKey": "Role", "TagValue": "r"}])
+    assert replica["ReplicaPolicy"] == POLICY
+
+    seen_primary = kms["us-east-1"].describe_key(KeyId=primary["KeyId"])["KeyMetadata"]
+    seen_replica = kms["us-west-2"].describe_key(KeyId=primary["KeyId"])["KeyMetadata"]
+    # reading the replica must not turn the primary into one (moto's shared dict did)
+    seen_primary = kms["us-east-1"].describe_key(KeyId=primary["KeyId"])["KeyMetadata"]
+    assert seen_primary["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    assert seen_replica["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    assert seen_replica["MultiRegionConfiguration"]["PrimaryKey"]["Arn"] == seen_primary["Arn"]
+    assert [r["Region"] for r in seen_primary["MultiRegionConfiguration"]["ReplicaKeys"]] == ["us-west-2"]
+    assert seen_replica["Arn"].startswith("arn:aws:kms:us-west-2:")
+    assert seen_replica["Description"] == "replica" and seen_primary["Description"] == "primary"
+    assert kms["us-west-2"].get_key_policy(KeyId=primary["KeyId"], PolicyName="default")["Policy"] == POLICY
+    assert kms["us-west-2"].list_resource_tags(KeyId=primary["KeyId"])["Tags"] == [{"TagKey": "Role",
+                                                                                     "TagValue": "r"}]
+
+    # aliases are per region: the replica region gets its own, and deleting it leaves the primary's
+    kms["us-west-2"].create_alias(AliasName="alias/test/eks", TargetKeyId=primary["KeyId"])
+    kms["us-west-2"].delete_alias(AliasName="alias/test/eks")
+    assert kms["us-east-1"].describe_key(KeyId="alias/test/eks")["KeyMetadata"]["KeyId"] == primary["KeyId"]
+
+
+def test_every_fix_is_described():
+    assert emulator.FIXES and all(len(why) > 40 for why in emulator.FIXES.values())
+
+
+def test_secret_replica_keeps_the_key_it_was_given():
+    emulator.apply_fixes()
+    with mock_aws():
+        clients = {r: boto3.client("secretsmanager", region_name=r, aws_access_key_id="x", aws_secret_access_key="x")
+                   for r in ("us-east-1", "us-west-2")}
+        replica_key = "arn:aws:kms:us-west-2:123456789012:key/mrk-1234"
+        clients["us-east-1"].create_secret(Name="env/token", KmsKeyId="arn:aws:kms:us-east-1:123456789012:key/mrk-1234",
+                                           AddReplicaRegions=[{"Region": "us-west-2", "KmsKeyId": replica_key}])
+        primary = clients["us-east-1"].describe_secret(SecretId="env/token")
+        assert [(r["Region"], r["KmsKeyId"]) for r in primary["ReplicationStatus"]] == [("us-west-2", replica_key)]
+        assert clients["us-west-2"].describe_secret(SecretId="env/token")["KmsKeyId"] == replica_key
