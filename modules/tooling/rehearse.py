@@ -11,7 +11,8 @@
    and fake credentials, local state, remote state read from those local
    files, ``prevent_destroy`` lifted, the :data:`SKIPPED_TYPES` removed): only
    that copy sees the emulator, never ``cdktf.out``;
-4. applies the stacks in dependency order with Terraform, verifies with boto3
+4. applies the stacks in dependency waves with Terraform (the stacks of one
+   wave, the regions, side by side), verifies with boto3
    that what exists matches the environment's design (:mod:`.rehearsal_checks`),
    destroys them in reverse order, and checks that nothing of ours is left;
 5. prints a report per stack (resources applied, seconds, left after destroy),
