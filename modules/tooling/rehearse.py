@@ -479,6 +479,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work_root = Path(tempfile.mkdtemp(prefix=f"spofless-rehearse-{args.env}-"))
     # SIGTERM (CI cancelling, a test runner's clean-up) unwinds like Ctrl-C, so the emulator stops.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    report = None
     try:
         report = rehearse(args.env, work_root, lifetime=args.lifetime)
     except (RehearsalError, ConfigError) as error:
@@ -488,15 +489,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("rehearsal interrupted; the emulator was stopped", file=sys.stderr)
         return 130
     finally:
-        if not args.keep:
+        # a failed rehearsal keeps its folder: Terraform logs per stack, state, moto.log
+        if not args.keep and (report is None or report.ok):
             shutil.rmtree(work_root, ignore_errors=True)
     print()
     print(format_report(report))
     path = Path(args.report or PROJECT / "reports" / f"rehearsal-{args.env}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
-    if args.keep:
-        print(f"working folder kept: {work_root}")
+    if args.keep or not report.ok:
+        print(f"working folder kept: {work_root} (terraform logs per stack, state, moto.log)")
     return 0 if report.ok else 1
 
 
