@@ -62,6 +62,9 @@ FAKE_CREDENTIAL = "rehearsal"
 REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
 EMULATOR_LIFETIME = 3600  # seconds; the emulator is killed after this even if we are not
 TERRAFORM_TIMEOUT = 1200  # seconds per terraform command
+# Most of a rehearsal is the provider's own polling (Route53 changes, load balancers, KMS
+# propagation), not work: more operations in flight than Terraform's default 10 cost nothing.
+PARALLELISM = 30
 
 
 class RehearsalError(Exception):
@@ -309,7 +312,8 @@ def _state_count(work: Path, env: Mapping[str, str]) -> int:
 
 def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
     started = time.perf_counter()
-    for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+    apply = ["apply", "-auto-approve", "-input=false", f"-parallelism={PARALLELISM}"]
+    for args in (["init", "-input=false"], apply):
         run = _terraform(args, work, env)
         if run.returncode != 0:
             result.error = f"terraform {args[0]} failed:\n{_tail(run)}"
@@ -323,7 +327,7 @@ def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool
 
 def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
     started = time.perf_counter()
-    run = _terraform(["destroy", "-auto-approve", "-input=false"], work, env)
+    run = _terraform(["destroy", "-auto-approve", "-input=false", f"-parallelism={PARALLELISM}"], work, env)
     result.destroy_seconds = time.perf_counter() - started
     result.left_after_destroy = _state_count(work, env)
     if run.returncode != 0:
