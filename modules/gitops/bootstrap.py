@@ -64,7 +64,8 @@ class GitopsBootstrap(Construct):
     def _network_policies(self, name: str, namespace, vpc_cidr: str) -> None:
         """Default deny in and out, then: within the namespace, DNS, HTTPS out, and in from the VPC."""
         np = kubernetes("network_policy_v1")
-        meta = lambda policy: np.NetworkPolicyV1Metadata(name=policy, namespace=namespace.metadata.name)  # noqa: E731
+        namespace_name = namespace.metadata.name  # one call into node, not one per policy
+        meta = lambda policy: np.NetworkPolicyV1Metadata(name=policy, namespace=namespace_name)  # noqa: E731
         everything = np.NetworkPolicyV1SpecPodSelector()
         np.NetworkPolicyV1(self, f"{name}-default-deny", provider=self._kubernetes, metadata=meta("default-deny"),
                            spec=np.NetworkPolicyV1Spec(pod_selector=everything, policy_types=["Ingress", "Egress"]))

@@ -47,22 +47,26 @@ class Network(Construct):
             enable_dns_support=True,
             tags={"Name": name},
         )
+        self._vpc_id = self.vpc.id
         # No ingress or egress blocks: Terraform removes AWS's allow-all default rules.
         aws("default_security_group").DefaultSecurityGroup(
-            self, "default-sg", vpc_id=self.vpc.id, tags={"Name": f"{name}-default-closed"},
+            self, "default-sg", vpc_id=self._vpc_id, tags={"Name": f"{name}-default-closed"},
         )
 
         self.subnets: dict[str, dict[str, object]] = {tier: {} for tier in TIERS}
+        # Attribute reads are calls into node; ids used many times are read once.
+        self._subnet_ids: dict[str, dict[str, str]] = {tier: {} for tier in TIERS}
         for tier in TIERS:
             for zone, cidr in zip(zones, plan.tier(tier)):
                 self.subnets[tier][zone] = aws("subnet").Subnet(
                     self, f"{tier}-{zone[-1]}",
-                    vpc_id=self.vpc.id,
+                    vpc_id=self._vpc_id,
                     cidr_block=cidr,
                     availability_zone=zone,
                     map_public_ip_on_launch=False,
                     tags={"Name": f"{name}-{tier}-{zone[-1]}", "Tier": tier, **_LB_ROLE_TAGS[tier]},
                 )
+                self._subnet_ids[tier][zone] = self.subnets[tier][zone].id
 
         self._public_routing()
         self.nat_gateways = self._nat_gateways(settings.nat_gateway_per_az)
@@ -75,17 +79,17 @@ class Network(Construct):
 
     def _route_table(self, table_id: str, label: str):
         return aws("route_table").RouteTable(
-            self, table_id, vpc_id=self.vpc.id, tags={"Name": f"{self.name}-{label}"})
+            self, table_id, vpc_id=self._vpc_id, tags={"Name": f"{self.name}-{label}"})
 
     def _associate(self, tier: str, table_for_zone) -> None:
         association = aws("route_table_association").RouteTableAssociation
-        for zone, subnet in self.subnets[tier].items():
-            association(self, f"{tier}-rta-{zone[-1]}", subnet_id=subnet.id,
+        for zone, subnet_id in self._subnet_ids[tier].items():
+            association(self, f"{tier}-rta-{zone[-1]}", subnet_id=subnet_id,
                         route_table_id=table_for_zone(zone).id)
 
     def _public_routing(self) -> None:
         self.internet_gateway = aws("internet_gateway").InternetGateway(
-            self, "igw", vpc_id=self.vpc.id, tags={"Name": self.name})
+            self, "igw", vpc_id=self._vpc_id, tags={"Name": self.name})
         table = self._route_table("public-rt", "public")
         aws("route").Route(self, "public-default", route_table_id=table.id,
                            destination_cidr_block="0.0.0.0/0", gateway_id=self.internet_gateway.id)
@@ -102,7 +106,7 @@ class Network(Construct):
             gateways[zone] = aws("nat_gateway").NatGateway(
                 self, f"nat-{letter}",
                 allocation_id=eip.allocation_id,
-                subnet_id=self.subnets["public"][zone].id,
+                subnet_id=self._subnet_ids["public"][zone],
                 tags={"Name": f"{self.name}-nat-{letter}"},
                 depends_on=[self.internet_gateway],
             )
@@ -152,7 +156,7 @@ class Network(Construct):
         )
         aws("flow_log").FlowLog(
             self, "flow-log",
-            vpc_id=self.vpc.id,
+            vpc_id=self._vpc_id,
             traffic_type=settings.flow_logs_traffic_type,
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,
@@ -165,15 +169,15 @@ class Network(Construct):
 
     @property
     def vpc_id(self) -> str:
-        return self.vpc.id
+        return self._vpc_id
 
     def subnet_ids(self, tier: str) -> list[str]:
         """Subnet ids of one tier, in AZ order."""
-        return [subnet.id for subnet in self.subnets[tier].values()]
+        return list(self._subnet_ids[tier].values())
 
     def subnet_ids_by_zone(self, tier: str) -> dict[str, str]:
         """``{zone: subnet id}`` for one tier."""
-        return {zone: subnet.id for zone, subnet in self.subnets[tier].items()}
+        return dict(self._subnet_ids[tier])
 
     def _outputs(self) -> None:
         """Stack outputs with plain names (``vpc_id``, ``private_subnet_ids``, ...)."""
