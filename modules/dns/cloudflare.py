@@ -22,8 +22,8 @@ from constructs import Construct
 
 from environments.schema import CloudflareConfig, HealthCheckDnsConfig
 from modules.dns.records import PlatformRecord, StaticRecord
-from modules.dns.route53 import LB_ORDER
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.loadbalancing.placement import LB_ORDER
 from modules.providers import cloudflare
 
 

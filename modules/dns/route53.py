@@ -9,9 +9,8 @@ from constructs import Construct
 from environments.schema import HealthCheckDnsConfig
 from modules.dns.records import PlatformRecord, StaticRecord, backup_name, region_name
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.loadbalancing.placement import LB_ORDER
 from modules.providers import aws
-
-LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
 
 
 class Route53Records(Construct):

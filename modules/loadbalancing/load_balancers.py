@@ -10,7 +10,7 @@ from constructs import Construct
 from environments.schema import LoadBalancingConfig
 from modules.iam import AccountContext
 from modules.loadbalancing.access_logs import AccessLogBucket
-from modules.loadbalancing.placement import alb_zones
+from modules.loadbalancing.placement import alb_zones, lb_name
 from modules.loadbalancing.waf import WebAcl
 from modules.network.network import Network
 from modules.providers import aws
@@ -93,7 +93,7 @@ class LoadBalancing(Construct):
         health = self.config.health_check
         return aws("lb_target_group").LbTargetGroup(
             self, f"{key}-targets",
-            name=f"{self.name}-{key}"[:32],
+            name=lb_name(self.name, key),
             target_type="ip",
             protocol=protocol,
             port=self.config.app_port,
@@ -116,7 +116,7 @@ class LoadBalancing(Construct):
         """What every load balancer shares: internet-facing, protected, logged, named by its role."""
         return aws("lb").Lb(
             self, key,
-            name=f"{self.name}-{key}"[:32],
+            name=lb_name(self.name, key),
             load_balancer_type=lb_type,
             internal=False,
             security_groups=[security_group.id],

@@ -1,6 +1,19 @@
-"""Which AZs each load balancer spans: plain Python, usable without cdktf (the rehearsal checks it)."""
+"""The load balancers of a region, their failover order, names and AZs.
+
+Plain Python, usable without cdktf: the stacks build from it and the deploy
+rehearsal checks what exists against it.
+"""
 
 from __future__ import annotations
+
+# Roles in failover order: primary ALB, then secondary ALB, then the NLB as backup.
+LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
+
+
+def lb_name(stack: str, role: str) -> str:
+    """AWS name of a role's load balancer (and of its target group): stack and role, cut to
+    the 32 characters AWS allows for either."""
+    return f"{stack}-{role}"[:32]
 
 
 def alb_zones(zones: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
 from environments.schema import EnvironmentConfig, record_fqdn
-from modules.loadbalancing.placement import alb_zones
+from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
 
-LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
 EMULATOR_DEFAULT_ROLE_PREFIXES = ("AWSServiceRoleFor",)
 
 
@@ -118,7 +117,7 @@ def _load_balancers(config: EnvironmentConfig, client, region) -> dict[str, dict
     stack = f"{config.name}-{region.name}"
     found = client("elbv2", region.name).describe_load_balancers()["LoadBalancers"]
     by_name = {lb["LoadBalancerName"]: lb for lb in found}
-    return {role: by_name[f"{stack}-{role}"[:32]] for role in LB_ORDER if f"{stack}-{role}"[:32] in by_name}
+    return {role: by_name[lb_name(stack, role)] for role in LB_ORDER if lb_name(stack, role) in by_name}
 
 
 def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
@@ -219,7 +218,7 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
 
 def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
     route53 = client("route53", "us-east-1")
-    regions = [config.regions.primary] + ([config.regions.standby] if config.regions.standby else [])
+    regions = config.regions.all
     domain = _norm(config.domain)
     state: dict[str, Any] = {}
 
@@ -310,7 +309,7 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
     """Every design check against what the emulator holds after apply."""
     client = _clients(endpoint)
     checks = [*_keys(config, client), *_secrets(config, client)]
-    for region in [config.regions.primary] + ([config.regions.standby] if config.regions.standby else []):
+    for region in config.regions.all:
         checks += list(_region_tier(config, client, region))
     checks += list(_dns(config, client))
     return checks
@@ -325,7 +324,7 @@ def leftovers(config: EnvironmentConfig, endpoint: str) -> list[str]:
     which is what AWS does too, so only keys that are not pending deletion count.
     """
     client = _clients(endpoint)
-    regions = [r.name for r in [config.regions.primary, config.regions.standby] if r]
+    regions = [r.name for r in config.regions.all]
     left: list[str] = []
 
     def add(what: str, items) -> None:
