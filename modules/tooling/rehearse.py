@@ -94,20 +94,25 @@ class Emulator:
         env = dict(os.environ)
         env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
-        out = open(self.log, "w") if self.log else subprocess.DEVNULL
         command = [sys.executable, "-m", "modules.tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
         if shutil.which("timeout"):
             # bounded even if this process is killed outright and never gets to stop() it
             command = ["timeout", "--kill-after=10", str(int(self.lifetime)), *command]
-        self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT,
-                                         start_new_session=True)
-        self._timer = threading.Timer(self.lifetime, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        else:  # no coreutils timeout: bounded as long as this process lives
+            self._timer = threading.Timer(self.lifetime, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+        out = open(self.log, "w") if self.log else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT,
+                                             start_new_session=True)
+        finally:
+            if self.log:
+                out.close()  # the emulator has its own copy of the file
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RehearsalError(f"moto_server exited at start (code {self._process.returncode}); "
+                raise RehearsalError(f"the emulator (moto) exited at start (code {self._process.returncode}); "
                                      f"see {self.log}")
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2):
@@ -115,7 +120,7 @@ class Emulator:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RehearsalError(f"moto_server did not answer on {self.endpoint} within 30 s")
+        raise RehearsalError(f"the emulator (moto) did not answer on {self.endpoint} within 30 s")
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -317,12 +322,10 @@ def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool
         run = _terraform(args, work, env)
         if run.returncode != 0:
             result.error = f"terraform {args[0]} failed:\n{_tail(run)}"
-            result.apply_seconds = time.perf_counter() - started
-            result.resources = _state_count(work, env)
-            return False
+            break
     result.apply_seconds = time.perf_counter() - started
     result.resources = _state_count(work, env)
-    return True
+    return not result.error
 
 
 def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
@@ -340,9 +343,8 @@ def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bo
 
 def synthesize(env_name: str, outdir: Path) -> None:
     """The project's synthesis, for one environment, into ``outdir``."""
-    env = dict(os.environ, CDKTF_OUTDIR=str(outdir), SPOFLESS_ENVS=env_name,
-               JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
-               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="18,20,22,24")
+    # the jsii banner is already silenced in os.environ: importing modules does it
+    env = dict(os.environ, CDKTF_OUTDIR=str(outdir), SPOFLESS_ENVS=env_name)
     run = subprocess.run([sys.executable, "-O", str(PROJECT / "main.py")], cwd=PROJECT, env=env,
                          capture_output=True, text=True)
     if run.returncode != 0:
