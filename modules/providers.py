@@ -50,7 +50,7 @@ def lazy_node_loader(environ=os.environ) -> None:
     option = f"--require {path}"
     # inherited from a parent process that set it (tests, the benchmark): take it out first
     options = " ".join(environ.get("NODE_OPTIONS", "").replace(option, " ").split())
-    if not (stock_imports(environ) or environ.get("SPOFLESS_LAZY_NODE", "1") in ("0", "false")):
+    if not stock_imports(environ) and _flag(environ, "SPOFLESS_LAZY_NODE", default=True):
         options = f"{options} {option}".strip()
     if options:
         environ["NODE_OPTIONS"] = options
@@ -68,9 +68,15 @@ PACKAGES = {
 }
 
 
+def _flag(environ, name: str, *, default: bool) -> bool:
+    """An on/off environment variable: unset or empty is ``default``; 0 and false are off."""
+    value = environ.get(name, "")
+    return default if value == "" else value not in ("0", "false")
+
+
 def stock_imports(environ=os.environ) -> bool:
     """True when the stock (slow) import path was asked for."""
-    return environ.get("SPOFLESS_STOCK_IMPORTS", "") not in ("", "0", "false")
+    return _flag(environ, "SPOFLESS_STOCK_IMPORTS", default=False)
 
 
 lazy_node_loader()
