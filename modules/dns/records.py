@@ -47,3 +47,24 @@ def region_name(fqdn: str, region: str) -> str:
 def backup_name(fqdn: str, region: str) -> str:
     """Intermediate name inside a region: the secondary ALB, then the NLB."""
     return f"backup.{region_name(fqdn, region)}"
+
+
+def load_balanced_names(env: EnvironmentConfig) -> tuple[str, ...]:
+    """Every FQDN whose HTTPS requests arrive at the load balancers, sorted.
+
+    The platform names, every in-zone CNAME that leads to one of them (a browser
+    sends the CNAME's own name as SNI and Host, so the certificate must cover it),
+    and the extra ``load_balancing.certificate_names``.
+    """
+    static, platform = plan_records(env)
+    served = {record.fqdn for record in platform}
+    cnames = {r.fqdn: r.values[0].rstrip(".") for r in static if r.type == "CNAME"}
+    changed = True
+    while changed:  # follow chains of CNAMEs (www -> web -> app)
+        changed = False
+        for name, target in cnames.items():
+            if target in served and name not in served:
+                served.add(name)
+                changed = True
+    served.update(record_fqdn(n, env.domain) for n in env.load_balancing.certificate_names)
+    return tuple(sorted(served))

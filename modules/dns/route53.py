@@ -56,24 +56,35 @@ class Route53Records(Construct):
                 tags={"Name": f"{name}-{region}"}).id
         regions = list(load_balancers)
         for item in platform:
+            region_records = {}
             for region in regions:
                 lbs = load_balancers[region]
-                self._failover(region_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-primary"]),
-                               self.health_checks[(region, "alb-primary")], f"{region}-alb-primary")
-                self._failover(region_name(item.fqdn, region), "SECONDARY",
-                               self._name_alias(backup_name(item.fqdn, region)), None, f"{region}-backup")
-                self._failover(backup_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-secondary"]),
-                               self.health_checks[(region, "alb-secondary")], f"{region}-alb-secondary")
-                self._failover(backup_name(item.fqdn, region), "SECONDARY", self._lb_alias(lbs["nlb"]),
-                               self.health_checks[(region, "nlb")], f"{region}-nlb")
+                # Route53 rejects an alias to a name of the same zone that does not exist yet
+                # (InvalidChangeBatch: "Tried to create an alias that targets ..., but it doesn't
+                # exist"), so every alias to an intermediate name depends on the records that make
+                # it: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-choosing-alias-non-alias.html
+                backup = [
+                    self._failover(backup_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-secondary"]),
+                                   self.health_checks[(region, "alb-secondary")], f"{region}-alb-secondary"),
+                    self._failover(backup_name(item.fqdn, region), "SECONDARY", self._lb_alias(lbs["nlb"]),
+                                   self.health_checks[(region, "nlb")], f"{region}-nlb"),
+                ]
+                region_records[region] = [
+                    self._failover(region_name(item.fqdn, region), "PRIMARY", self._lb_alias(lbs["alb-primary"]),
+                                   self.health_checks[(region, "alb-primary")], f"{region}-alb-primary"),
+                    self._failover(region_name(item.fqdn, region), "SECONDARY",
+                                   self._name_alias(backup_name(item.fqdn, region)), None, f"{region}-backup",
+                                   depends_on=backup),
+                ]
             if len(regions) == 1:
                 # One region: the name points at the region's tree; there is nowhere to fail over to.
                 record.Route53Record(self, f"platform-{item.fqdn}", zone_id=zone_id, name=item.fqdn, type="A",
-                                     alias=self._name_alias(region_name(item.fqdn, regions[0])))
+                                     alias=self._name_alias(region_name(item.fqdn, regions[0])),
+                                     depends_on=region_records[regions[0]])
                 continue
             for role, region in zip(("PRIMARY", "SECONDARY"), regions):
                 self._failover(item.fqdn, role, self._name_alias(region_name(item.fqdn, region)),
-                               self.region_checks[region], region)
+                               self.region_checks[region], region, depends_on=region_records[region])
 
     def _lb_alias(self, lb: LoadBalancerInfo) -> dict:
         return {"name": lb.dns_name, "zone_id": lb.zone_id, "evaluate_target_health": True}
@@ -81,7 +92,9 @@ class Route53Records(Construct):
     def _name_alias(self, fqdn: str) -> dict:
         return {"name": fqdn, "zone_id": self.zone_id, "evaluate_target_health": True}
 
-    def _failover(self, fqdn: str, role: str, alias: dict, health_check_id: Optional[str], identifier: str) -> None:
-        self._record.Route53Record(
+    def _failover(self, fqdn: str, role: str, alias: dict, health_check_id: Optional[str], identifier: str,
+                  depends_on: Optional[list] = None):
+        return self._record.Route53Record(
             self, f"{role.lower()}-{fqdn}", zone_id=self.zone_id, name=fqdn, type="A", alias=alias,
-            set_identifier=identifier, failover_routing_policy={"type": role}, health_check_id=health_check_id)
+            set_identifier=identifier, failover_routing_policy={"type": role}, health_check_id=health_check_id,
+            depends_on=depends_on)

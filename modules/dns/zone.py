@@ -91,6 +91,7 @@ class RegionalCertificates(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, names: tuple[str, ...],
                  zone: HostedZone, providers: dict[str, object], zone_provider):
+        """``names``: FQDNs below ``domain`` the certificate also covers."""
         super().__init__(scope, construct_id)
         self._arns: dict[str, str] = {}
         certificates = {}
@@ -99,7 +100,7 @@ class RegionalCertificates(Construct):
                 self, f"certificate-{region}",
                 provider=provider,
                 domain_name=domain,
-                subject_alternative_names=[f"{name}.{domain}" for name in names] or None,
+                subject_alternative_names=list(names) or None,
                 validation_method="DNS",
                 key_algorithm="EC_prime256v1",
                 lifecycle={"create_before_destroy": True},
@@ -111,7 +112,7 @@ class RegionalCertificates(Construct):
         first = next(iter(certificates.values()))
         options = f"{first.terraform_resource_type}.{first.friendly_unique_id}.domain_validation_options"
         fqdns = []
-        for name in [domain, *(f"{n}.{domain}" for n in names)]:
+        for name in [domain, *names]:
             record = aws("route53_record").Route53Record(
                 self, f"validation-{name}",
                 provider=zone_provider,

@@ -16,6 +16,10 @@ ADDON_IDENTITIES = {
     "vpc-cni": ("aws-node", "AmazonEKS_CNI_Policy"),
     "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
 }
+# The VPC CNI enforces Kubernetes NetworkPolicies only when its network policy agent is on;
+# without it the GitOps namespaces' default-deny policies are accepted and silently ignored.
+# https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html
+ADDON_CONFIGURATION = {"vpc-cni": '{"enableNetworkPolicy":"true"}'}
 # Node role: join the cluster and pull images; nothing else (the CNI's rights live with the CNI).
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"]
 
@@ -174,6 +178,7 @@ class Cluster(Construct):
                 identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
             addon.EksAddon(
                 self, f"addon-{name}", cluster_name=self.cluster.name, addon_name=name, addon_version=version,
+                configuration_values=ADDON_CONFIGURATION.get(name),
                 resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                 pod_identity_association=identities,
                 # coredns and the EBS driver run as pods: they need nodes first

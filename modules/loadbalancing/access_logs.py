@@ -25,8 +25,9 @@ class AccessLogBucket(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str,
-                 expiry_days: int, account: AccountContext):
+                 expiry_days: int, account: AccountContext, prefixes: tuple[str, ...]):
         super().__init__(scope, construct_id)
+        self.prefixes = prefixes
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=name, force_destroy=False)
         bucket_id = self.bucket.id
         aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
@@ -56,26 +57,36 @@ class AccessLogBucket(Construct):
             )])
         # EventBridge notifications: lets log pipelines subscribe without touching the bucket again.
         aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)
-        aws("s3_bucket_policy").S3BucketPolicy(
+        # Every load balancer that logs here must depend on this policy: ELB writes a test
+        # object when access logging is turned on and fails the create when it is denied.
+        self.policy = aws("s3_bucket_policy").S3BucketPolicy(
             self, "policy", bucket=bucket_id, policy=self._policy(region, account))
 
     def _policy(self, region: str, account: AccountContext) -> str:
-        objects = f"{self.bucket.arn}/AWSLogs/{account.account_id}/*"
+        # ELB writes to <bucket>/<prefix>/AWSLogs/<account>/..., never to <bucket>/AWSLogs/ when a
+        # prefix is set, so the grant names each load balancer's prefix. (ELB User Guide, "Enable
+        # access logs for your Application Load Balancer" / "... Network Load Balancer": bucket policy,
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/network/enable-access-logs.html)
+        objects = [f"{self.bucket.arn}/{prefix}/AWSLogs/{account.account_id}/*" for prefix in self.prefixes]
         if region in _LEGACY_ELB_ACCOUNT_REGIONS:
             elb = aws("data_aws_elb_service_account").DataAwsElbServiceAccount(self, "elb-account", region=region)
             alb_principal = {"AWS": elb.arn}
         else:
             alb_principal = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        source_arn = f"arn:{account.partition}:logs:{region}:{account.account_id}:*"
         return policy_document([
             {"Sid": "AlbLogDelivery", "Effect": "Allow", "Principal": alb_principal,
              "Action": "s3:PutObject", "Resource": objects},
             {"Sid": "NlbLogDelivery", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},
              "Action": "s3:PutObject", "Resource": objects,
-             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                           "ArnLike": {"aws:SourceArn": source_arn}}},
             {"Sid": "NlbLogDeliveryAclCheck", "Effect": "Allow",
              "Principal": {"Service": "delivery.logs.amazonaws.com"},
              "Action": "s3:GetBucketAcl", "Resource": self.bucket.arn,
-             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                           "ArnLike": {"aws:SourceArn": source_arn}}},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},

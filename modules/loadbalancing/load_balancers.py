@@ -10,7 +10,7 @@ from constructs import Construct
 from environments.schema import LoadBalancingConfig
 from modules.iam import AccountContext
 from modules.loadbalancing.access_logs import AccessLogBucket
-from modules.loadbalancing.placement import alb_zones, lb_name
+from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
 from modules.loadbalancing.waf import WebAcl
 from modules.network.network import Network
 from modules.providers import aws
@@ -43,7 +43,8 @@ class LoadBalancing(Construct):
         self.config = config
         self.network = network
         self.logs = AccessLogBucket(self, "access-logs", name=f"{name}-lb-logs-{account.account_id}",
-                                    region=region, expiry_days=config.access_log_expiry_days, account=account)
+                                    region=region, expiry_days=config.access_log_expiry_days, account=account,
+                                    prefixes=LB_ORDER)
         self.waf = WebAcl(self, "waf", name=name, region=region, rate_limit=config.waf_rate_limit,
                           log_retention_days=config.waf_log_retention_days,
                           logs_kms_key_arn=logs_kms_key_arn, account=account)
@@ -124,6 +125,8 @@ class LoadBalancing(Construct):
             enable_deletion_protection=True,
             access_logs={"bucket": self.logs.bucket.id, "prefix": key, "enabled": True},
             tags={"Name": f"{self.name}-{key}", "Role": key},
+            # ELB test-writes to the bucket at create time: the policy must exist first.
+            depends_on=[self.logs.policy],
             **specific,
         )
 

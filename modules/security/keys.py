@@ -41,12 +41,38 @@ def admin_statement(account: AccountContext, *, replicable: bool = True) -> dict
             "Action": actions, "Resource": "*"}
 
 
-def key_policy(purpose: str, region: str, account: AccountContext) -> str:
+# Purposes whose key encrypts the EBS volumes an Auto Scaling group launches (EKS node groups).
+EBS_PURPOSES = ("storage",)
+
+
+def autoscaling_statements(role_arn: str) -> list[dict[str, Any]]:
+    """What the Auto Scaling service-linked role needs on a key that encrypts the volumes it launches.
+
+    EC2 Auto Scaling launches node-group instances as ``AWSServiceRoleForAutoScaling``; that
+    role's own policy has no KMS rights, so without these statements in the KEY policy every
+    instance with an encrypted root volume terminates at launch (node groups then fail with
+    AsgInstanceLaunchFailures). Use, plus CreateGrant for AWS resources only. Source: "Required
+    AWS KMS key policy for use with encrypted volumes", Amazon EC2 Auto Scaling User Guide,
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html
+    """
+    return [
+        {"Sid": "AutoScalingServiceRoleUse", "Effect": "Allow", "Principal": {"AWS": role_arn},
+         "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+         "Resource": "*"},
+        {"Sid": "AutoScalingServiceRoleGrants", "Effect": "Allow", "Principal": {"AWS": role_arn},
+         "Action": "kms:CreateGrant", "Resource": "*",
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}},
+    ]
+
+
+def key_policy(purpose: str, region: str, account: AccountContext,
+               autoscaling_role_arn: Optional[str] = None) -> str:
     """The key policy of ``purpose``'s key in ``region`` (primary and replica differ only in region).
 
-    Two statements: account administration, and use restricted to the services
-    of the purpose in this region of this account. CloudWatch Logs is a service
-    principal (it calls KMS itself), limited to this account's log groups.
+    Account administration, and use restricted to the services of the purpose in
+    this region of this account. CloudWatch Logs is a service principal (it calls
+    KMS itself), limited to this account's log groups. A key for EBS volumes also
+    lets the Auto Scaling service-linked role use it (``autoscaling_role_arn``).
     """
     statements: list[dict[str, Any]] = [admin_statement(account)]
     if purpose == "logs":
@@ -71,6 +97,11 @@ def key_policy(purpose: str, region: str, account: AccountContext) -> str:
                 "kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in _VIA_SERVICES[purpose]],
             }},
         })
+    if purpose in EBS_PURPOSES:
+        if autoscaling_role_arn is None:
+            raise ValueError(f"the {purpose} key encrypts EBS volumes: its policy needs the Auto Scaling "
+                             "service-linked role (autoscaling_role_arn)")
+        statements += autoscaling_statements(autoscaling_role_arn)
     return policy_document(statements)
 
 
@@ -97,7 +128,7 @@ class KeyRing(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, purposes: tuple[str, ...],
                  deletion_window_days: int, primary_region: str, standby_region: Optional[str],
                  primary_provider, standby_provider, account: AccountContext,
-                 single_region_reason: Optional[str] = None):
+                 autoscaling_role_arn: str, single_region_reason: Optional[str] = None):
         super().__init__(scope, construct_id)
         self.primary_region = primary_region
         self.standby_region = standby_region
@@ -113,7 +144,7 @@ class KeyRing(Construct):
                 multi_region=standby_region is not None,
                 enable_key_rotation=True,
                 deletion_window_in_days=deletion_window_days,
-                policy=key_policy(purpose, primary_region, account),
+                policy=key_policy(purpose, primary_region, account, autoscaling_role_arn),
                 tags={"Purpose": purpose, **tags},
                 lifecycle=lifecycle,
             )
@@ -129,7 +160,7 @@ class KeyRing(Construct):
                 primary_key_arn=primary.arn,
                 description=description,
                 deletion_window_in_days=deletion_window_days,
-                policy=key_policy(purpose, standby_region, account),
+                policy=key_policy(purpose, standby_region, account, autoscaling_role_arn),
                 tags={"Purpose": purpose},
                 lifecycle=lifecycle,
             )

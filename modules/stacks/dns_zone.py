@@ -11,6 +11,7 @@ from cdktf import TerraformOutput
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig
+from modules.dns.records import load_balanced_names
 from modules.dns.zone import HostedZone, RegionalCertificates
 from modules.iam import AccountContext
 from modules.providers import aws
@@ -47,8 +48,11 @@ class DnsZoneStack(SpoflessStack):
                                us_east_1_provider=log_provider, query_log_kms_key_arn=log_key_arn,
                                query_log_retention_days=env.dns.query_log_retention_days, account=account,
                                existing_zone_id=env.dns.existing_route53_zone_id, dnssec=env.dns.dnssec)
+        # Every name served through the load balancers, so no hostname the DNS hands out
+        # (a www CNAME included) ends in a certificate-name mismatch at the ALB or NLB.
+        names = tuple(n for n in load_balanced_names(env) if n != env.domain)
         self.certificates = RegionalCertificates(self, "certificates", domain=env.domain,
-                                                 names=env.load_balancing.certificate_names, zone=self.zone,
+                                                 names=names, zone=self.zone,
                                                  providers=providers, zone_provider=primary_provider)
         TerraformOutput(self, "zone_id", value=self.zone.zone_id,
                         description="Route53 hosted zone id").override_logical_id("zone_id")

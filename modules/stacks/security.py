@@ -7,6 +7,7 @@ from constructs import Construct
 
 from environments.schema import EnvironmentConfig
 from modules.iam import AccountContext
+from modules.providers import aws
 from modules.security.keys import KeyRing
 from modules.security.secrets import SecretSet
 from modules.stacks.base import SpoflessStack
@@ -26,6 +27,8 @@ class SecurityStack(SpoflessStack):
         primary_provider = self.aws_provider(primary.name, alias="primary")
         standby_provider = self.aws_provider(standby.name, alias="standby") if standby else None
         account = AccountContext(self, "account", provider=primary_provider)
+        self.autoscaling_role_arn = self._autoscaling_role(env.security.autoscaling_service_linked_role,
+                                                           primary_provider)
         self.keys = KeyRing(
             self, "keys",
             env_name=env.name,
@@ -36,12 +39,26 @@ class SecurityStack(SpoflessStack):
             primary_provider=primary_provider,
             standby_provider=standby_provider,
             account=account,
+            autoscaling_role_arn=self.autoscaling_role_arn,
             single_region_reason=env.regions.single_region_reason,
         )
         self.secrets = SecretSet(self, "secrets", env_name=env.name, config=env.security,
                                  keys=self.keys, primary_provider=primary_provider, account=account,
                                  single_region_reason=env.regions.single_region_reason)
         self._outputs()
+
+    def _autoscaling_role(self, mode: str, provider) -> str:
+        """ARN of ``AWSServiceRoleForAutoScaling`` (IAM is global): created here, or looked up.
+
+        The key policies reference this ARN, so Terraform creates (or reads) the role before
+        any key: KMS validates that every principal in a key policy exists.
+        """
+        if mode == "create":
+            return aws("iam_service_linked_role").IamServiceLinkedRole(
+                self, "autoscaling-role", provider=provider, aws_service_name="autoscaling.amazonaws.com",
+                description="Launches EKS node-group instances; named in the storage key policy").arn
+        return aws("data_aws_iam_role").DataAwsIamRole(
+            self, "autoscaling-role", provider=provider, name="AWSServiceRoleForAutoScaling").arn
 
     def _outputs(self) -> None:
         for purpose in self.keys.purposes:

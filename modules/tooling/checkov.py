@@ -121,7 +121,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {problem}")
     if args.reports:
         print(f"reports: {', '.join(f'{args.reports}/results_{k}' for k in ('cli.txt', 'sarif.sarif', 'junitxml.xml'))}")
-    return 1 if run.problems else 0
+    deploy_problems = deploy_gate(Path(args.outdir), Path(args.reports) if args.reports else None)
+    return 1 if run.problems or deploy_problems else 0
+
+
+def deploy_gate(outdir: Path, reports_dir: Optional[Path] = None) -> list[str]:
+    """Run the deploy-rules pack (policies/deploy_rules.py) over ``outdir``; print and return its failures."""
+    sys.path.insert(0, str(PROJECT))
+    from policies.deploy_model import Output
+    from policies.deploy_rules import RULES, run_rules
+
+    output = Output.load(outdir)
+    results = run_rules(output)
+    failed = [r for r in results if not r.passed]
+    judged = {r.rule for r in results}
+    print(f"deploy rules: {len(RULES)} rules, {len(results) - len(failed)} passed, {len(failed)} failed, "
+          f"{len(output.environments)} environment(s)")
+    for result in failed:
+        print(f"  {result}")
+    problems = [str(r) for r in failed]
+    idle = [r.id for r in RULES if r.id not in judged]
+    if output.environments and idle:
+        # every rule judges something in a full output; one that found nothing lost its subject
+        print(f"  rules that found nothing to judge: {', '.join(idle)}")
+    if reports_dir is not None:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        (reports_dir / "deploy_rules.json").write_text(json.dumps(
+            [{"rule": r.rule, "stack": r.stack, "subject": r.subject, "passed": r.passed, "message": r.message}
+             for r in results], indent=1, sort_keys=True) + "\n")
+    return problems
 
 
 if __name__ == "__main__":

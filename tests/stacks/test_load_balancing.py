@@ -178,7 +178,9 @@ def test_outputs_for_the_dns_tier(stacks, stack_name):
             assert f"{key}_{suffix}" in outputs
 
 
-def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(stacks):
+def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(stacks, environments):
+    from modules.dns.records import load_balanced_names
+
     stack = stacks["prod-dns-zone"]
     (zone_name, zone), = resources(stack, "aws_route53_zone").items()
     assert zone["name"] == "platform.example.com" and zone["lifecycle"] == {"prevent_destroy": True}
@@ -189,7 +191,10 @@ def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(st
     # One validation record per certificate name, keyed by that name: the addresses are known when
     # planning (a for_each over domain_validation_options is not, and failed the first apply).
     records = resources(stack, "aws_route53_record")
-    names = ["platform.example.com", "app.platform.example.com"]
+    # every name the DNS sends to the load balancers: the apex, app, and the www CNAME to app
+    names = sorted({"platform.example.com", *load_balanced_names(environments["prod"])})
+    assert "www.platform.example.com" in names
+    records = {n: r for n, r in records.items() if "domain_validation_options" in str(r["name"])}
     assert len(records) == len(names)
     for record in records.values():
         assert record["zone_id"] == f"${{aws_route53_zone.{zone_name}.zone_id}}" and "for_each" not in record

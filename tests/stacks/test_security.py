@@ -60,13 +60,20 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks)
         statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
         admin = statements["AccountAdministration"]
         assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
-        (use,) = [s for sid, s in statements.items() if sid != "AccountAdministration"]
+        (use,) = [s for sid, s in statements.items()
+                  if sid != "AccountAdministration" and not sid.startswith("AutoScalingServiceRole")]
         assert "Condition" in use
         if purpose == "logs":
             assert use["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
         else:
             services = use["Condition"]["StringEquals"]["kms:ViaService"]
             assert all(s.endswith(".us-east-1.amazonaws.com") for s in services)
+    # the storage key encrypts node volumes: the Auto Scaling service-linked role may use it
+    storage = {s["Sid"]: s for s in json.loads(keys["storage"][1]["policy"])["Statement"]}
+    assert storage["AutoScalingServiceRoleGrants"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+    assert storage["AutoScalingServiceRoleUse"]["Principal"] == storage["AutoScalingServiceRoleGrants"]["Principal"]
+    assert all(not sid.startswith("AutoScaling") for p, (_, k) in keys.items() if p != "storage"
+               for sid in (s["Sid"] for s in json.loads(k["policy"])["Statement"]))
     eks_services = json.loads(keys["eks"][1]["policy"])["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
     assert eks_services == ["eks.us-east-1.amazonaws.com"]
 

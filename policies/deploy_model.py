@@ -1,0 +1,146 @@
+"""A read-only model of ``cdktf.out`` for the deploy rules: stacks, resources, and references.
+
+Plain Python (no checkov, no cdktf): the deploy rules need to follow a reference
+from one resource to another, across stacks too (CDKTF writes a cross-stack
+reference as a ``terraform_remote_state`` read of an output of the producing
+stack), which checkov's per-resource checks cannot do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+REMOTE_STATE = re.compile(r"^data\.terraform_remote_state\.([^.]+)\.outputs\.([^.\[]+)(.*)$")
+REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
+# ${aws_x.name.attr...} or ${data.aws_x.name.attr...}
+ADDRESS = re.compile(r"^(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.(.*))?$")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where an expression leads: a resource (or data source) of some stack, and the attribute read."""
+
+    stack: str
+    type: str
+    name: str
+    attribute: str
+    data: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{'data.' if self.data else ''}{self.type}.{self.name}"
+
+
+def expressions(value: Any) -> Iterator[str]:
+    """Every ``${...}`` expression in a value, nested lists and dicts included."""
+    if isinstance(value, str):
+        for match in re.finditer(r"\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", value):
+            yield match.group(1).strip()
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from expressions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from expressions(item)
+
+
+class Output:
+    """The synthesized stacks of one ``cdktf.out`` (or a fixture shaped like it)."""
+
+    def __init__(self, stacks: dict[str, dict]):
+        self.stacks = stacks
+
+    @classmethod
+    def load(cls, outdir: Path) -> "Output":
+        return cls({p.parent.name: json.loads(p.read_text())
+                    for p in sorted((Path(outdir) / "stacks").glob("*/cdk.tf.json"))})
+
+    # -- environments -----------------------------------------------------------------------
+
+    @property
+    def environments(self) -> list[str]:
+        """Environment names: every environment has a ``<env>-security`` stack."""
+        return sorted(name[: -len("-security")] for name in self.stacks if name.endswith("-security"))
+
+    def environment_of(self, stack: str) -> str:
+        matches = [env for env in self.environments if stack.startswith(f"{env}-")]
+        return max(matches, key=len) if matches else stack
+
+    def stacks_of(self, env: str) -> list[str]:
+        return [s for s in self.stacks if self.environment_of(s) == env]
+
+    # -- resources --------------------------------------------------------------------------
+
+    def resources(self, stack: str, rtype: str, *, data: bool = False) -> dict[str, dict]:
+        return self.stacks.get(stack, {}).get("data" if data else "resource", {}).get(rtype, {})
+
+    def every(self, rtype: str, *, data: bool = False) -> Iterator[tuple[str, str, dict]]:
+        """``(stack, name, config)`` of every resource of ``rtype`` in every stack."""
+        for stack in self.stacks:
+            for name, conf in self.resources(stack, rtype, data=data).items():
+                yield stack, name, conf
+
+    def get(self, ref: Ref) -> Optional[dict]:
+        return self.resources(ref.stack, ref.type, data=ref.data).get(ref.name)
+
+    def providers(self, stack: str, ptype: str) -> list[dict]:
+        providers = self.stacks.get(stack, {}).get("provider", {}).get(ptype, [])
+        return providers if isinstance(providers, list) else [providers]
+
+    # -- references -------------------------------------------------------------------------
+
+    def resolve(self, stack: str, expression: str, _depth: int = 0) -> Optional[Ref]:
+        """The resource an expression (with or without ``${}``) reads, following cross-stack outputs."""
+        expression = expression.strip()
+        if expression.startswith("${") and expression.endswith("}"):
+            expression = expression[2:-1].strip()
+        if _depth > 8:
+            return None
+        remote = REMOTE_STATE.match(expression)
+        if remote:
+            producer = remote.group(1).removeprefix(REMOTE_STATE_PREFIX)
+            output = self.stacks.get(producer, {}).get("output", {}).get(remote.group(2))
+            if output is None:
+                return None
+            inner = list(expressions(output.get("value")))
+            return self.resolve(producer, inner[0], _depth + 1) if len(inner) == 1 else None
+        match = ADDRESS.match(expression)
+        if not match or match.group(2) in ("var", "local", "each", "count", "path", "terraform"):
+            return None
+        return Ref(stack, match.group(2), match.group(3), match.group(4) or "", bool(match.group(1)))
+
+    def refs(self, stack: str, value: Any) -> list[Ref]:
+        """Every resource a value refers to."""
+        found = []
+        for expression in expressions(value):
+            ref = self.resolve(stack, expression)
+            if ref is not None:
+                found.append(ref)
+        return found
+
+    def depends_on(self, stack: str, conf: dict) -> set[str]:
+        """Addresses (``type.name``) a resource declares in ``depends_on``."""
+        return {entry.strip().removeprefix("${").removesuffix("}") for entry in conf.get("depends_on", [])}
+
+
+def policy_statements(document: Any) -> list[dict]:
+    """The statements of an IAM/KMS/S3 policy held as a JSON string (interpolations left as text)."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return []
+    if not isinstance(document, dict):
+        return []
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,281 @@
+"""Deploy rules: what real AWS, EKS and Cloudflare enforce at apply time and no local tool sees.
+
+``terraform validate``, checkov and the emulator (moto) all pass output that a real
+account rejects on first apply, or that applies and then fails over to load
+balancers with nothing behind them. Each rule here encodes one such fact, cites the
+document it comes from, and reads only ``cdktf.out`` (through
+:mod:`policies.deploy_model`, which follows references across stacks).
+``tests/policies/test_deploy_rules.py`` shows every rule failing on a fixture of
+the shape that was wrong and passing on the fixed shape. ``make check`` runs them
+after checkov (``python -m modules.tooling.checkov``).
+
+Ids are ``SPOF_DEPLOY_<n>``; a rule yields one result per thing it judged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import yaml
+
+from policies.deploy_model import Output, Ref, as_list, expressions, policy_statements
+
+
+@dataclass(frozen=True)
+class Result:
+    rule: str
+    stack: str
+    subject: str
+    passed: bool
+    message: str = ""
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return f"{self.rule} {verdict} on {self.stack}: {self.subject}{': ' + self.message if self.message else ''}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    source: str
+    check: Callable[[Output], Iterator[Result]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(number: int, title: str, source: str):
+    def register(function):
+        rule_id = f"SPOF_DEPLOY_{number}"
+
+        def run(output: Output) -> Iterator[Result]:
+            for stack, subject, passed, message in function(output):
+                yield Result(rule_id, stack, subject, passed, "" if passed else message)
+        RULES.append(Rule(rule_id, title, source, run))
+        return function
+    return register
+
+
+def run_rules(output: Output, only: Optional[set[str]] = None) -> list[Result]:
+    results = []
+    for item in RULES:
+        if only is None or item.id in only:
+            results.extend(item.check(output))
+    return results
+
+
+def _principals(statement: dict) -> list[str]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"]
+    values = []
+    for key in ("AWS", "Service"):
+        values += as_list(principal.get(key)) if isinstance(principal, dict) else []
+    return values
+
+
+def _actions(statement: dict) -> list[str]:
+    return as_list(statement.get("Action"))
+
+
+def _covers(actions: list[str], wanted: str) -> bool:
+    return any(a == wanted or a == "*" or a == "kms:*" or (a.endswith("*") and wanted.startswith(a[:-1]))
+               for a in actions)
+
+
+# -- 1: load balancer access logs ------------------------------------------------------------
+
+@rule(1, "Load balancer access logs: the bucket policy grants the LB's prefix, and the LB waits for it",
+      "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html")
+def lb_access_logs(output: Output):
+    for stack, name, lb in output.every("aws_lb"):
+        logs = as_list(lb.get("access_logs"))
+        logs = logs[0] if logs else {}
+        if not logs or logs.get("enabled") is False:
+            continue
+        prefix = (logs.get("prefix") or "").strip("/")
+        bucket = next(iter(output.refs(stack, logs.get("bucket"))), None)
+        subject = f"aws_lb.{name}"
+        policies = [(pname, policy) for pname, policy in output.resources(stack, "aws_s3_bucket_policy").items()
+                    if bucket is not None and any(r.address == bucket.address
+                                                  for r in output.refs(stack, policy.get("bucket")))]
+        if not policies:
+            yield stack, subject, False, "no aws_s3_bucket_policy on its access-log bucket"
+            continue
+        wanted = f"/{prefix}/AWSLogs/" if prefix else "/AWSLogs/"
+        for pname, policy in policies:
+            granted = [s for s in policy_statements(policy.get("policy"))
+                       if s.get("Effect") == "Allow" and _covers(_actions(s), "s3:PutObject")
+                       and any(wanted in r for r in as_list(s.get("Resource")))]
+            if not granted:
+                yield stack, subject, False, (f"aws_s3_bucket_policy.{pname} grants s3:PutObject on no "
+                                              f"'<bucket>{wanted}<account>/*': ELB's test write at create is denied")
+            elif f"aws_s3_bucket_policy.{pname}" not in output.depends_on(stack, lb):
+                yield stack, subject, False, (f"does not depend_on aws_s3_bucket_policy.{pname}: the LB can be "
+                                              "created before the policy exists, and its test write is denied")
+            else:
+                yield stack, subject, True, ""
+
+
+# -- 2: Auto Scaling service-linked role on keys for node volumes -----------------------------
+
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+
+
+def _is_autoscaling_role(output: Output, stack: str, principal: str) -> bool:
+    if AUTOSCALING_ROLE in principal:
+        return True
+    for ref in output.refs(stack, principal):
+        conf = output.get(ref) or {}
+        if ref.type == "aws_iam_service_linked_role" and conf.get("aws_service_name") == "autoscaling.amazonaws.com":
+            return True
+        if ref.type == "aws_iam_role" and ref.data and conf.get("name") == AUTOSCALING_ROLE:
+            return True
+    return False
+
+
+@rule(2, "A KMS key that encrypts node volumes lets the Auto Scaling service-linked role use it",
+      "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html")
+def node_volume_key(output: Output):
+    for stack, name, template in output.every("aws_launch_template"):
+        for mapping in as_list(template.get("block_device_mappings")):
+            for ebs in as_list(mapping.get("ebs")):
+                key_expr = ebs.get("kms_key_id")
+                if not key_expr:
+                    continue
+                subject = f"aws_launch_template.{name} ({mapping.get('device_name')})"
+                key = next(iter(output.refs(stack, key_expr)), None)
+                conf = output.get(key) if key else None
+                if conf is None or key.type not in ("aws_kms_key", "aws_kms_replica_key"):
+                    yield stack, subject, False, f"its kms_key_id {key_expr!r} leads to no key in the output"
+                    continue
+                statements = [s for s in policy_statements(conf.get("policy")) if s.get("Effect") == "Allow"
+                              and any(_is_autoscaling_role(output, key.stack, p) for p in _principals(s))]
+                use = any(all(_covers(_actions(s), a) for a in ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext",
+                                                                   "kms:ReEncryptFrom", "kms:Encrypt"))
+                          for s in statements)
+                grant = any(_covers(_actions(s), "kms:CreateGrant")
+                            and str(s.get("Condition", {}).get("Bool", {}).get("kms:GrantIsForAWSResource")).lower()
+                            == "true" for s in statements)
+                if use and grant:
+                    yield stack, subject, True, ""
+                else:
+                    yield stack, subject, False, (
+                        f"{key.address} in {key.stack}: its policy does not let {AUTOSCALING_ROLE} "
+                        f"{'use the key' if not use else 'create grants (kms:GrantIsForAWSResource)'}; "
+                        "instances terminate at launch and the node group fails")
+
+
+# -- 4: Route53 aliases to names of the same zone ---------------------------------------------
+
+@rule(4, "A Route53 alias to a name in its own zone depends on the records that create that name",
+      "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-alias.html")
+def alias_order(output: Output):
+    for stack in output.stacks:
+        records = output.resources(stack, "aws_route53_record")
+        by_name: dict[tuple[str, str], set[str]] = {}
+        for name, conf in records.items():
+            by_name.setdefault((str(conf.get("zone_id")), str(conf.get("name", "")).rstrip(".")), set()).add(name)
+        for name, conf in records.items():
+            alias = as_list(conf.get("alias"))
+            if not alias:
+                continue
+            alias = alias[0]
+            if str(alias.get("zone_id")) != str(conf.get("zone_id")):
+                continue
+            target = str(alias.get("name", "")).rstrip(".")
+            makers = by_name.get((str(conf.get("zone_id")), target), set())
+            subject = f"aws_route53_record.{name} -> {target}"
+            if not makers:
+                yield stack, subject, False, "aliases a name of its own zone that no record of this stack creates"
+                continue
+            missing = {f"aws_route53_record.{m}" for m in makers} - output.depends_on(stack, conf)
+            yield stack, subject, not missing, (
+                f"does not depend_on {', '.join(sorted(missing))}: Route53 rejects the alias when its target "
+                "does not exist yet (InvalidChangeBatch)")
+
+
+# -- 13: certificates cover every name served ---------------------------------------------------
+
+def _served_names(output: Output, env: str) -> set[str]:
+    """Names that reach the LBs: alias records to load balancers (through the tree) and CNAMEs to them."""
+    served: set[str] = set()
+    for stack in output.stacks_of(env):
+        records = output.resources(stack, "aws_route53_record")
+        tree = {str(c.get("name", "")).rstrip(".") for c in records.values() if as_list(c.get("alias"))}
+        intermediate = {n for n in tree if ".failover." in f".{n}"}
+        served |= tree - intermediate
+        cnames = {str(c.get("name", "")).rstrip("."): [str(v).rstrip(".") for v in as_list(c.get("records"))]
+                  for c in records.values() if c.get("type") == "CNAME" and "${" not in str(c.get("name"))}
+        changed = True
+        while changed:
+            changed = False
+            for cname, targets in cnames.items():
+                if cname not in served and any(t in served for t in targets):
+                    served.add(cname)
+                    changed = True
+    return served
+
+
+def _covered(name: str, patterns: set[str]) -> bool:
+    return name in patterns or any(p.startswith("*.") and name.count(".") == p.count(".")
+                                   and name.endswith(p[1:]) for p in patterns)
+
+
+@rule(13, "Every host name the DNS serves through the load balancers is on their TLS certificate",
+      "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html")
+def certificates_cover_names(output: Output):
+    for env in output.environments:
+        certificates = [(s, n, c) for s in output.stacks_of(env) for n, c in output.resources(s, "aws_acm_certificate").items()]
+        for name in sorted(_served_names(output, env)):
+            for stack, cname, cert in certificates:
+                names = {cert.get("domain_name"), *as_list(cert.get("subject_alternative_names"))}
+                yield stack, f"aws_acm_certificate.{cname} for {name}", _covered(name, names), (
+                    f"does not cover {name}, which DNS sends to the load balancers: clients get a "
+                    "certificate name mismatch")
+
+
+# -- 14: NetworkPolicies are enforced --------------------------------------------------------
+
+def _cluster_of_provider(output: Output, stack: str) -> Optional[Ref]:
+    for ptype in ("kubernetes", "helm"):
+        for provider in output.providers(stack, ptype):
+            host = provider.get("host") or (as_list(provider.get("kubernetes")) or [{}])[0].get("host")
+            ref = next(iter(output.refs(stack, host)), None) if host else None
+            if ref is not None and ref.type == "aws_eks_cluster":
+                return ref
+    return None
+
+
+def _addon(output: Output, cluster: Ref, addon_name: str) -> Optional[dict]:
+    for name, conf in output.resources(cluster.stack, "aws_eks_addon").items():
+        refs = output.refs(cluster.stack, conf.get("cluster_name"))
+        if conf.get("addon_name") == addon_name and any(r.address == cluster.address for r in refs):
+            return conf
+    return None
+
+
+@rule(14, "NetworkPolicies in a cluster are enforced: the VPC CNI's network policy agent is on",
+      "https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html")
+def network_policies_enforced(output: Output):
+    for stack in output.stacks:
+        policies = [n for t in ("kubernetes_network_policy_v1", "kubernetes_network_policy")
+                    for n in output.resources(stack, t)]
+        if not policies:
+            continue
+        cluster = _cluster_of_provider(output, stack)
+        if cluster is None:
+            yield stack, "network policies", False, "their cluster cannot be found from the kubernetes provider"
+            continue
+        cni = _addon(output, cluster, "vpc-cni")
+        try:
+            config = json.loads((cni or {}).get("configuration_values") or "{}")
+        except json.JSONDecodeError:
+            config = {}
+        on = str(config.get("enableNetworkPolicy", "")).lower() == "true"
+        yield stack, f"{len(policies)} network policies on {cluster.address} ({cluster.stack})", on, (
+            "the vpc-cni add-on does not set enableNetworkPolicy: the policies are accepted and not enforced")
