@@ -292,12 +292,22 @@ class BackendConfig(Frozen):
     dynamodb_table: Optional[str] = None
     """Lock table, required when lock is dynamodb."""
 
+    standby_bucket: Optional[str] = None
+    """S3 bucket in the standby region, for the stacks of the standby region. Required when
+    type is s3 and the environment has a standby region: the standby region must be operable
+    while the primary region is down, so its stacks keep their state there and read the
+    upstream stacks' state (security, dns-zone) from this bucket, which holds a replica of
+    ``bucket`` (S3 replication from ``bucket``, set up with the buckets; see the README)."""
+
+    standby_kms_key_id: Optional[str] = None
+    """KMS key ARN in the standby region for ``standby_bucket``. Left out: SSE-S3."""
+
     @model_validator(mode="after")
     def _s3_fields(self) -> "BackendConfig":
         if self.type == "s3" and not self.bucket:
             raise _fail("backend", "is required when type is 's3'; allowed: an S3 bucket name",
                         field="bucket", value=self.bucket)
-        for name in ("bucket", "kms_key_id", "dynamodb_table"):
+        for name in ("bucket", "kms_key_id", "dynamodb_table", "standby_bucket", "standby_kms_key_id"):
             if self.type == "local" and getattr(self, name):
                 raise _fail("backend", "applies only when type is 's3'; allowed: leave it out, or set type: s3",
                             field=name, value=getattr(self, name))
@@ -554,6 +564,7 @@ DEFAULT_ADDONS = {
     "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
     "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
 }
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
 
 
@@ -569,6 +580,20 @@ class EksConfig(Frozen):
 
     admin_role_arns: tuple[str, ...] = ()
     """IAM roles granted cluster-admin through access entries. Left out: none."""
+
+    deployer_role_arn: str
+    """The IAM role Terraform runs as when it applies the stacks (the CI runner's role). Required.
+    The clusters are created with ``authentication_mode = API`` and without creator admin, so
+    this role gets an access entry with cluster-admin in every cluster; without one the gitops
+    stacks are refused (401) by the clusters they install into."""
+
+    deployer_access: Literal["in-vpc", "public"] = "in-vpc"
+    """Where Terraform runs when it applies a region's gitops stack.
+    ``in-vpc`` (default): a runner inside that region's VPC (one per region; the regions'
+    VPCs are not connected, and a standby must be operable without the primary); the
+    cluster security group admits HTTPS from the VPC to the private endpoint.
+    ``public``: the public endpoint is opened, only to ``public_endpoint_cidrs`` (the
+    runners' egress addresses), which is then required."""
 
     addons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ADDONS))
     """Core add-on versions; all five are required. Left out: the pinned defaults."""
@@ -597,6 +622,35 @@ class EksConfig(Frozen):
         if not re.fullmatch(r"1\.(2[89]|3[0-3])", value):
             raise _fail("eks_version", "is not a supported EKS version; allowed: 1.28 to 1.33")
         return value
+
+    @field_validator("deployer_role_arn")
+    @classmethod
+    def _deployer(cls, value: str) -> str:
+        if not _ROLE_ARN.match(value):
+            raise _fail("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>")
+        return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, arn in enumerate(value):
+            if not _ROLE_ARN.match(arn):
+                raise _fail("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>",
+                            field=str(index), value=arn)
+        return value
+
+    @model_validator(mode="after")
+    def _deployer_path(self) -> "EksConfig":
+        if self.deployer_access == "public" and not self.public_endpoint_cidrs:
+            raise _fail("deployer_access", "is 'public' but public_endpoint_cidrs is empty, so nothing could reach "
+                                           "the API; allowed: the runners' egress CIDRs in public_endpoint_cidrs, "
+                                           "or deployer_access: in-vpc", field="deployer_access",
+                        value=self.deployer_access)
+        if self.deployer_role_arn in self.admin_role_arns:
+            raise _fail("deployer_role", "is also in admin_role_arns (one access entry per principal); "
+                                         "allowed: list it in one place", field="deployer_role_arn",
+                        value=self.deployer_role_arn)
+        return self
 
     @field_validator("public_endpoint_cidrs")
     @classmethod
@@ -888,8 +942,8 @@ class EnvironmentConfig(Frozen):
     load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
     """ALBs, NLB, WAF and access logs in every region. Left out: every default."""
 
-    eks: EksConfig = Field(default_factory=EksConfig)
-    """The cluster of every region. Left out: every default."""
+    eks: EksConfig
+    """The cluster of every region. Required: at least ``deployer_role_arn``."""
 
     gitops: GitopsConfig = Field(default_factory=GitopsConfig)
     """GitOps bootstrap. Left out: ArgoCD primary active, no sources."""
@@ -913,6 +967,30 @@ class EnvironmentConfig(Frozen):
                                                    "name); allowed: one record per name and type, and a CNAME alone",
                                 field=f"{field}.name", value=record.name, other=other_index, other_type=other_type)
             seen.setdefault(fqdn, []).append((index, record.type))
+        return self
+
+    @model_validator(mode="after")
+    def _state_per_region(self) -> "EnvironmentConfig":
+        backend = self.backend
+        if backend.type != "s3" or self.regions.standby is None:
+            if backend.standby_bucket:
+                raise _fail("backend", "applies only to an s3 backend of an environment with a standby region; "
+                                       "allowed: leave it out", field="backend.standby_bucket",
+                            value=backend.standby_bucket)
+            return self
+        if not backend.standby_bucket:
+            raise _fail("backend", "is required: the standby region's stacks keep their state in the standby "
+                                   "region, so a primary-region outage never blocks operating the standby; "
+                                   "allowed: an S3 bucket in {region} that receives a replica of backend.bucket",
+                        field="backend.standby_bucket", value=None, region=self.regions.standby.name)
+        if backend.standby_bucket == backend.bucket:
+            raise _fail("backend", "is backend.bucket itself; allowed: a second bucket, in {region}",
+                        field="backend.standby_bucket", value=backend.standby_bucket,
+                        region=self.regions.standby.name)
+        if backend.lock == "dynamodb":
+            raise _fail("backend", "is 'dynamodb', but a lock table lives in one region and the standby's "
+                                   "stacks must lock without the primary; allowed: lockfile (S3-native)",
+                        field="backend.lock", value=backend.lock)
         return self
 
     @model_validator(mode="after")

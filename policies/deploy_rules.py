@@ -279,3 +279,90 @@ def network_policies_enforced(output: Output):
         on = str(config.get("enableNetworkPolicy", "")).lower() == "true"
         yield stack, f"{len(policies)} network policies on {cluster.address} ({cluster.stack})", on, (
             "the vpc-cni add-on does not set enableNetworkPolicy: the policies are accepted and not enforced")
+
+
+# -- 3: the gitops stacks can reach and authenticate to their cluster --------------------------
+
+CLUSTER_ADMIN = "AmazonEKSClusterAdminPolicy"
+
+
+def _refers_to(output: Output, stack: str, value, target: Ref, attribute: Optional[str] = None) -> bool:
+    return any(r.address == target.address and r.stack == target.stack
+               and (attribute is None or r.attribute.startswith(attribute)) for r in output.refs(stack, value))
+
+
+@rule(3, "A cluster that a stack installs into admits that stack's Terraform: an access entry and a network path",
+      "https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html")
+def gitops_reaches_cluster(output: Output):
+    for stack in output.stacks:
+        cluster = _cluster_of_provider(output, stack)
+        if cluster is None:
+            continue
+        conf = output.get(cluster) or {}
+        subject = f"{cluster.address} ({cluster.stack}) from {stack}"
+        access = (as_list(conf.get("access_config")) or [{}])[0]
+        admins = set()
+        if access.get("bootstrap_cluster_creator_admin_permissions") is True:
+            admins.add("the cluster creator")
+        entries = {c.get("principal_arn") for c in output.resources(cluster.stack, "aws_eks_access_entry").values()
+                   if _refers_to(output, cluster.stack, c.get("cluster_name"), cluster)}
+        for association in output.resources(cluster.stack, "aws_eks_access_policy_association").values():
+            if (association.get("principal_arn") in entries and str(association.get("policy_arn", "")).endswith(CLUSTER_ADMIN)
+                    and _refers_to(output, cluster.stack, association.get("cluster_name"), cluster)):
+                admins.add(association.get("principal_arn"))
+        if not admins:
+            yield stack, subject, False, ("no access entry with cluster-admin and creator admin off: every call "
+                                          "from the gitops stack gets 401 (authentication_mode API)")
+            continue
+        vpc = (as_list(conf.get("vpc_config")) or [{}])[0]
+        cidrs = as_list(vpc.get("public_access_cidrs"))
+        public = vpc.get("endpoint_public_access") is True and cidrs and "0.0.0.0/0" not in cidrs
+        private = False
+        for rtype in ("aws_vpc_security_group_ingress_rule", "aws_security_group_rule"):
+            for rule_conf in output.resources(cluster.stack, rtype).values():
+                if rtype == "aws_security_group_rule" and rule_conf.get("type") != "ingress":
+                    continue
+                low, high = rule_conf.get("from_port", -1), rule_conf.get("to_port", -1)
+                if (_refers_to(output, cluster.stack, rule_conf.get("security_group_id"), cluster, "vpc_config")
+                        and isinstance(low, int) and isinstance(high, int) and low <= 443 <= high):
+                    private = True
+        yield stack, subject, bool(public or private), (
+            "no network path to the API: the public endpoint is off (or open to all) and no ingress rule on "
+            "the cluster security group admits 443 to the private endpoint")
+
+
+# -- 10: the standby region is operable without the primary ------------------------------------
+
+def _region_of_alias(output: Output, env: str, alias: str) -> Optional[str]:
+    for provider in output.providers(f"{env}-security", "aws"):
+        if provider.get("alias") == alias:
+            return provider.get("region")
+    return None
+
+
+@rule(10, "A standby-region stack keeps and reads state in the standby region",
+      "https://developer.hashicorp.com/terraform/language/backend/s3")
+def standby_state(output: Output):
+    for env in output.environments:
+        standby = _region_of_alias(output, env, "standby")
+        if standby is None:
+            continue
+        for stack in output.stacks_of(env):
+            regions = {p.get("region") for p in output.providers(stack, "aws")}
+            if regions != {standby}:
+                continue
+            terraform = output.stacks[stack].get("terraform", {})
+            backend = terraform.get("backend", {})
+            if "local" in backend:
+                yield stack, "state", True, ""
+                continue
+            s3 = backend.get("s3", {})
+            if s3.get("region") != standby:
+                yield stack, "backend", False, (f"state lives in {s3.get('region')}: a primary-region outage "
+                                                f"blocks every change to the standby region ({standby})")
+                continue
+            reads = output.stacks[stack].get("data", {}).get("terraform_remote_state", {})
+            elsewhere = sorted(n for n, r in reads.items() if r.get("backend") == "s3"
+                               and r.get("config", {}).get("region") != standby)
+            yield stack, "backend and remote state", not elsewhere, (
+                f"reads {', '.join(elsewhere)} from another region: planning the standby needs the primary region")

@@ -72,6 +72,8 @@ class Cluster(Construct):
                 endpoint_public_access=bool(config.public_endpoint_cidrs),
                 public_access_cidrs=list(config.public_endpoint_cidrs) or None,
             ),
+            # Access entries only, and no implicit admin for whoever created the cluster: every
+            # principal with access is declared below (the deployer and the admins).
             access_config=eks.EksClusterAccessConfig(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False),
             enabled_cluster_log_types=LOG_TYPES,
@@ -85,7 +87,15 @@ class Cluster(Construct):
             self, "oidc", url=self.cluster.identity.get(0).oidc.get(0).issuer,
             client_id_list=["sts.amazonaws.com"])
 
-        self._access_entries(config.admin_role_arns, partition)
+        self._access_entries(config, partition)
+        if config.deployer_access == "in-vpc":
+            # The private endpoint answers only what the cluster security group admits; EKS's
+            # default admits the cluster's own ENIs (nodes), not a runner elsewhere in the VPC.
+            # https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html
+            aws("vpc_security_group_ingress_rule").VpcSecurityGroupIngressRule(
+                self, "api-from-vpc", security_group_id=self.cluster.vpc_config.cluster_security_group_id,
+                description="Kubernetes API from the region's runner, inside the VPC", ip_protocol="tcp",
+                from_port=443, to_port=443, cidr_ipv4=network.cidr)
         node_role = self._node_role(managed)
         template = self._launch_template(config, storage_kms_key_arn, nodes_security_group_id)
         self.node_groups = {
@@ -99,12 +109,19 @@ class Cluster(Construct):
         self.nodes_security_group_id = nodes_security_group_id
         self._outputs()
 
-    def _access_entries(self, role_arns: tuple[str, ...], partition: str) -> None:
-        for index, role_arn in enumerate(role_arns):
+    def _access_entries(self, config: EksConfig, partition: str) -> None:
+        """Cluster-admin access entries: the deployer (who applies the gitops stacks) and the admins.
+
+        With ``authentication_mode = API`` and creator admin off, a principal without an
+        entry gets 401 from the API: https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html
+        """
+        principals = [("deployer", config.deployer_role_arn),
+                      *((f"admin-{index}", arn) for index, arn in enumerate(config.admin_role_arns))]
+        for construct_id, role_arn in principals:
             entry = aws("eks_access_entry").EksAccessEntry(
-                self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=role_arn, type="STANDARD")
+                self, construct_id, cluster_name=self.cluster.name, principal_arn=role_arn, type="STANDARD")
             aws("eks_access_policy_association").EksAccessPolicyAssociation(
-                self, f"admin-{index}-policy", cluster_name=self.cluster.name, principal_arn=role_arn,
+                self, f"{construct_id}-policy", cluster_name=self.cluster.name, principal_arn=role_arn,
                 policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope={"type": "cluster"}, depends_on=[entry])
 

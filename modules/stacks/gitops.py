@@ -30,7 +30,7 @@ class GitopsStack(SpoflessStack):
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, region: RegionConfig,
                  role: Role, cluster: Cluster):
-        super().__init__(scope, stack_id, env=env)
+        super().__init__(scope, stack_id, env=env, side=role)
         aws_provider = self.aws_provider(region.name)
         ca = Fn.base64decode(cluster.ca_data)
         helm_module = helm("provider")

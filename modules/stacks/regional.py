@@ -30,7 +30,7 @@ class RegionalStack(SpoflessStack):
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig,
                  region: RegionConfig, role: Literal["primary", "standby"], keys: KeyRing,
                  certificates: RegionalCertificates):
-        super().__init__(scope, stack_id, env=env)
+        super().__init__(scope, stack_id, env=env, side=role)
         self.region = region
         self.role = role
         self.aws_provider(region.name)

@@ -20,6 +20,10 @@ FIXES: dict[str, str] = {
     "secretsmanager:CreateSecret (AddReplicaRegions)":
         "moto records every replica as encrypted with aws/secretsmanager, whatever KmsKeyId the request "
         "names for it; the fix keeps the requested key, in the primary's ReplicationStatus and in the replica",
+    "eks:CreateCluster (clusterSecurityGroupId)":
+        "moto returns resourcesVpcConfig as sent, without the cluster security group EKS creates in the "
+        "cluster's VPC; the fix creates that group with the cluster, reports its id and the VPC id, and "
+        "deletes it with the cluster",
 }
 
 
@@ -89,12 +93,43 @@ def _fix_secret_replicas() -> None:
     models.ReplicaSecret.to_dict = to_dict
 
 
+def _fix_cluster_security_group() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.eks import models
+
+    create_cluster = models.EKSBackend.create_cluster
+    delete_cluster = models.EKSBackend.delete_cluster
+
+    def create(self, name, role_arn, resources_vpc_config, *args, **kwargs):
+        cluster = create_cluster(self, name, role_arn, resources_vpc_config, *args, **kwargs)
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        subnets = cluster.resources_vpc_config.get("subnetIds") or []
+        if subnets:
+            vpc_id = ec2.get_subnet(subnets[0]).vpc_id
+            group = ec2.create_security_group(f"eks-cluster-sg-{name}", "EKS created security group",
+                                              vpc_id=vpc_id, tags={"aws:eks:cluster-name": name})
+            cluster.resources_vpc_config = dict(cluster.resources_vpc_config, vpcId=vpc_id,
+                                                clusterSecurityGroupId=group.id)
+        return cluster
+
+    def delete(self, name):
+        cluster = delete_cluster(self, name)
+        group_id = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+        if group_id:
+            ec2_backends[self.account_id][self.region_name].delete_security_group(group_id=group_id)
+        return cluster
+
+    models.EKSBackend.create_cluster = create
+    models.EKSBackend.delete_cluster = delete
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
         return
     _fix_replicate_key()
     _fix_secret_replicas()
+    _fix_cluster_security_group()
     apply_fixes.applied = True
 
 
