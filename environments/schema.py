@@ -695,7 +695,7 @@ class EksConfig(Frozen):
         return NetworkConfig._retention(value)
 
 
-GITOPS_ENGINES = ("argocd-primary", "argocd-standby", "flux")
+GITOPS_ENGINES = ("argocd", "flux")
 _GIT_URL = re.compile(r"^https://[a-z0-9.-]+(:\d+)?/[A-Za-z0-9._/-]+?(\.git)?$")
 
 
@@ -737,12 +737,18 @@ class GitSourceConfig(Frozen):
 class GitopsConfig(Frozen):
     """GitOps bootstrap of every cluster: ArgoCD (primary, standby) and Flux (backup)."""
 
-    active: Literal["argocd-primary", "argocd-standby", "flux"] = "argocd-primary"
-    """Which engine reconciles. ``argocd-primary`` (default): ArgoCD in the primary
-    region syncs automatically; the standby's ArgoCD is installed and synced to the
-    same repos with automated sync off; Flux is suspended. ``argocd-standby``: the
-    standby region's ArgoCD takes over. ``flux``: ArgoCD stops everywhere, Flux
-    resumes in every cluster. Flipping this value and re-deploying is the failover."""
+    active: Literal["argocd", "flux"] = "argocd"
+    """Which engine reconciles. Every cluster runs the platform's workloads at all times (warm
+    standby), each reconciled by exactly one engine of its OWN cluster, so losing a region or
+    one engine installation never leaves another cluster unreconciled. ``argocd`` (default):
+    each cluster's ArgoCD syncs automatically, Flux is installed with its Kustomizations
+    suspended. ``flux``: each cluster's Flux reconciles, ArgoCD's automated sync is off.
+    Flipping this value (or one region's, in ``active_by_region``) and applying the gitops
+    stacks is the failover for an engine or its installation."""
+
+    active_by_region: dict[str, Literal["argocd", "flux"]] = Field(default_factory=dict)
+    """Per-region override of ``active``, e.g. ``{us-west-2: flux}`` when only that region's
+    ArgoCD installation is broken. Left out: every region uses ``active``."""
 
     git_host: Literal["github", "gitlab"] = "github"
     """Which Git host the engines pull from; both are registered everywhere."""
@@ -995,10 +1001,11 @@ class EnvironmentConfig(Frozen):
 
     @model_validator(mode="after")
     def _gitops_consistent(self) -> "EnvironmentConfig":
-        if self.gitops.active == "argocd-standby" and self.regions.standby is None:
-            raise _fail("gitops_active", "names a standby ArgoCD, but the environment has no standby region; "
-                                         "allowed: argocd-primary, flux", field="gitops.active",
-                        value=self.gitops.active)
+        regions = [r.name for r in self.regions.all]
+        for region in self.gitops.active_by_region:
+            if region not in regions:
+                raise _fail("gitops_region", "is not a region of this environment; allowed: {allowed}",
+                            field=f"gitops.active_by_region.{region}", value=region, allowed=", ".join(regions))
         secrets = {s.name for s in self.security.secrets}
         if self.gitops.sources:
             for field in ("github_token_secret", "gitlab_token_secret"):

@@ -366,3 +366,124 @@ def standby_state(output: Output):
                                and r.get("config", {}).get("region") != standby)
             yield stack, "backend and remote state", not elsewhere, (
                 f"reads {', '.join(elsewhere)} from another region: planning the standby needs the primary region")
+
+
+# -- helm release values ------------------------------------------------------------------------
+
+def _releases(output: Output, stack: str) -> dict[str, dict]:
+    """``{release name: {"conf": resource, "values": merged values}}`` of a stack's helm releases."""
+    found = {}
+    for conf in output.resources(stack, "helm_release").values():
+        values: dict = {}
+        for document in as_list(conf.get("values")):
+            try:
+                loaded = yaml.safe_load(document) if isinstance(document, str) else None
+            except yaml.YAMLError:
+                loaded = None
+            if isinstance(loaded, dict):
+                values.update(loaded)
+        found[conf.get("name")] = {"conf": conf, "values": values}
+    return found
+
+
+def engines_reconciling(output: Output, stack: str) -> dict[str, bool]:
+    """Which GitOps engines reconcile the cluster a stack installs into, from the Helm values."""
+    releases = _releases(output, stack)
+    argocd = any("automated" in (app.get("syncPolicy") or {})
+                 for r in releases.values() if r["conf"].get("chart") == "argocd-apps"
+                 for app in (r["values"].get("applications") or {}).values())
+    flux = any(not ((r["values"].get("kustomization") or {}).get("spec") or {}).get("suspend", False)
+               for r in releases.values() if r["conf"].get("chart") == "flux2-sync")
+    return {"argocd": argocd, "flux": flux}
+
+
+# -- 8: every cluster runs the workloads, reconciled by exactly one engine ----------------------
+
+@rule(8, "Every cluster, standby included, is reconciled by exactly one GitOps engine (warm standby)",
+      "https://docs.aws.amazon.com/whitepapers/latest/disaster-recovery-workloads-on-aws/disaster-recovery-options-in-the-cloud.html")
+def warm_standby(output: Output):
+    for env in output.environments:
+        installed = {}
+        for stack in output.stacks_of(env):
+            cluster = _cluster_of_provider(output, stack)
+            if cluster is not None and _releases(output, stack):
+                installed[cluster.address + "@" + cluster.stack] = stack
+        for stack in output.stacks_of(env):
+            for name in output.resources(stack, "aws_eks_cluster"):
+                key = f"aws_eks_cluster.{name}@{stack}"
+                gitops = installed.get(key)
+                if gitops is None:
+                    yield stack, f"aws_eks_cluster.{name}", False, "no stack installs a GitOps engine into it"
+                    continue
+                state = engines_reconciling(output, gitops)
+                count = sum(state.values())
+                yield gitops, f"aws_eks_cluster.{name} ({stack})", count == 1, (
+                    "no engine reconciles it: its load balancers get traffic on failover and have nothing to "
+                    "serve" if count == 0 else "ArgoCD and Flux both reconcile it and fight over every object")
+
+
+# -- 9: something registers targets in every ip target group ------------------------------------
+
+@rule(9, "Every ip target group is bound to in-cluster pods spread over the AZs (TargetGroupBinding)",
+      "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/targetgroupbinding/")
+def targets_registered(output: Output):
+    bindings: dict[str, list[tuple[str, dict]]] = {}
+    for stack in output.stacks:
+        for release in _releases(output, stack).values():
+            for binding in release["values"].get("targetGroups") or []:
+                for ref in output.refs(stack, binding.get("targetGroupARN")):
+                    bindings.setdefault(f"{ref.address}@{ref.stack}", []).append((stack, binding))
+    for stack, name, group in output.every("aws_lb_target_group"):
+        if group.get("target_type") != "ip":
+            continue
+        subject = f"aws_lb_target_group.{name}"
+        found = bindings.get(f"aws_lb_target_group.{name}@{stack}", [])
+        if not found:
+            yield stack, subject, False, ("no TargetGroupBinding registers targets in it: its load balancer "
+                                          "answers 503 with nothing healthy behind it")
+            continue
+        gitops, binding = found[0]
+        releases = _releases(output, gitops)
+        problems = []
+        controller = next((r for r in releases.values()
+                           if r["conf"].get("chart") == "aws-load-balancer-controller"), None)
+        if controller is None:
+            problems.append("no AWS Load Balancer Controller is installed to act on the binding")
+        else:
+            account = (controller["values"].get("serviceAccount") or {}).get("name")
+            namespace = controller["conf"].get("namespace")
+            cluster = _cluster_of_provider(output, gitops)
+            identities = [c for c in (output.resources(cluster.stack, "aws_eks_pod_identity_association").values()
+                                      if cluster else [])
+                          if c.get("namespace") == namespace and c.get("service_account") == account]
+            if not identities:
+                problems.append(f"the controller's service account {namespace}/{account} has no AWS role "
+                                "(Pod Identity association): it cannot register targets")
+        service = releases.get(binding.get("serviceName"))
+        if service is None:
+            problems.append(f"the bound service {binding.get('serviceName')!r} comes from no release of {gitops}")
+        else:
+            values = service["values"]
+            spread = [c for c in values.get("topologySpreadConstraints") or []
+                      if c.get("topologyKey") == "topology.kubernetes.io/zone"]
+            if not spread:
+                problems.append("the ingress pods are not spread over the AZs (topologySpreadConstraints)")
+            if not (values.get("podDisruptionBudget") or {}).get("enabled"):
+                problems.append("the ingress pods have no PodDisruptionBudget")
+        yield stack, subject, not problems, "; ".join(problems)
+
+
+# -- 12: secret values never pass through Terraform ---------------------------------------------
+
+@rule(12, "No Secrets Manager value passes through Terraform (state would keep it, and it never refreshes)",
+      "https://developer.hashicorp.com/terraform/language/state/sensitive-data")
+def no_secret_values_in_state(output: Output):
+    for stack in output.stacks:
+        leaks = [f"data.aws_secretsmanager_secret_version.{n}"
+                 for n in output.resources(stack, "aws_secretsmanager_secret_version", data=True)]
+        leaks += [f"aws_secretsmanager_secret_version.{n}"
+                  for n, c in output.resources(stack, "aws_secretsmanager_secret_version").items()
+                  if c.get("secret_string") or c.get("secret_binary")]
+        yield stack, "secret values", not leaks, (
+            f"{', '.join(sorted(leaks))}: the value lands in Terraform state; sync it inside the cluster "
+            "(External Secrets Operator) instead")

@@ -107,6 +107,7 @@ class Cluster(Construct):
         }
         self._addons(config.addons, managed)
         self.nodes_security_group_id = nodes_security_group_id
+        self.vpc_id = network.vpc_id
         self._outputs()
 
     def _access_entries(self, config: EksConfig, partition: str) -> None:
@@ -201,6 +202,20 @@ class Cluster(Construct):
                 # coredns and the EBS driver run as pods: they need nodes first
                 depends_on=list(self.node_groups.values()) if name in ("coredns", "aws-ebs-csi-driver") else None,
             )
+
+    def pod_identity(self, construct_id: str, *, namespace: str, service_account: str,
+                     statements: list[dict]) -> None:
+        """An IAM role for one service account through EKS Pod Identity (the agent add-on is pinned)."""
+        role = aws("iam_role").IamRole(
+            self, f"{construct_id}-role", name=f"{self.name}-{construct_id}"[:64],
+            assume_role_policy=policy_document([{
+                "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+        aws("iam_role_policy").IamRolePolicy(self, f"{construct_id}-policy", role=role.id, name=construct_id,
+                                             policy=policy_document(statements))
+        aws("eks_pod_identity_association").EksPodIdentityAssociation(
+            self, f"{construct_id}-identity", cluster_name=self.cluster.name, namespace=namespace,
+            service_account=service_account, role_arn=role.arn)
 
     def _outputs(self) -> None:
         values = {

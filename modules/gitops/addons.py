@@ -12,6 +12,31 @@ from modules.providers import helm
 
 ARGO_HELM = "https://argoproj.github.io/argo-helm"
 FLUX_HELM = "https://fluxcd-community.github.io/helm-charts"
+EKS_HELM = "https://aws.github.io/eks-charts"
+ESO_HELM = "https://charts.external-secrets.io"
+TRAEFIK_HELM = "https://traefik.github.io/charts"
+
+# Pinned charts of the in-cluster platform pieces (chart version = what `helm search` shows).
+LBC_CHART_VERSION = "3.5.0"        # AWS Load Balancer Controller v3.5.0 (Pod Identity since v2.7.0)
+ESO_CHART_VERSION = "2.9.0"        # External Secrets Operator v2.9.0 (external-secrets.io/v1 API)
+TRAEFIK_CHART_VERSION = "41.3.0"   # Traefik v3.7.11
+
+LBC_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
+ESO_SERVICE_ACCOUNT = ("external-secrets", "external-secrets")
+INGRESS_NAMESPACE = "ingress"
+INGRESS_SERVICE = "traefik"
+
+
+def _spread(name: str, instance: str, zones_required: bool = True) -> list[dict]:
+    """Spread pods over zones (and hosts): losing one AZ never takes every replica."""
+    def selector() -> dict:  # a fresh dict each time: YAML would otherwise write anchors
+        return {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}}
+    return [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+         "whenUnsatisfiable": "DoNotSchedule" if zones_required else "ScheduleAnyway", "labelSelector": selector()},
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector()},
+    ]
 
 
 class Addon(Protocol):
@@ -42,7 +67,7 @@ class HelmAddon:
             name=self.name,
             namespace=self.namespace,
             create_namespace=False,
-            repository=self.repository,
+            repository=self.repository or None,
             chart=self.chart,
             version=self.version,
             values=[yaml.safe_dump(dict(self.values), sort_keys=True)],
@@ -110,3 +135,75 @@ def flux_sync(version: str, namespace: str, source, host: str, secret_name: str,
                                        "suspend": suspended}},
         },
     )
+
+
+def load_balancer_controller(cluster_name: str, region: str, vpc_id: str) -> HelmAddon:
+    """AWS Load Balancer Controller: registers pod IPs in the Terraform-made target groups (TargetGroupBinding).
+
+    Region and VPC are given so the controller needs no instance metadata (IMDS hop limit 1);
+    the Service mutator webhook is off: spofless never asks it to create load balancers.
+    Its AWS role comes from EKS Pod Identity (the regional stack's association).
+    https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/targetgroupbinding/
+    """
+    namespace, account = LBC_SERVICE_ACCOUNT
+    return HelmAddon(
+        name="aws-load-balancer-controller", namespace=namespace, repository=EKS_HELM,
+        chart="aws-load-balancer-controller", version=LBC_CHART_VERSION,
+        values={"clusterName": cluster_name, "region": region, "vpcId": vpc_id,
+                "serviceAccount": {"create": True, "name": account},
+                "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+                "topologySpreadConstraints": _spread("aws-load-balancer-controller", "aws-load-balancer-controller",
+                                                     zones_required=False),
+                "enableServiceMutatorWebhook": False, "keepTLSSecret": True})
+
+
+def external_secrets() -> HelmAddon:
+    """External Secrets Operator: keeps Kubernetes Secrets in sync with Secrets Manager (Pod Identity)."""
+    namespace, account = ESO_SERVICE_ACCOUNT
+    return HelmAddon(
+        name="external-secrets", namespace=namespace, repository=ESO_HELM, chart="external-secrets",
+        version=ESO_CHART_VERSION,
+        values={"installCRDs": True, "replicaCount": 2, "leaderElect": True,
+                "serviceAccount": {"create": True, "name": account},
+                "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+                "topologySpreadConstraints": _spread("external-secrets", "external-secrets", zones_required=False),
+                "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}},
+                "certController": {"replicaCount": 2,
+                                   "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}})
+
+
+def ingress_gateway(*, replicas: int, app_port: int, health_path: str) -> HelmAddon:
+    """Traefik, the in-cluster ingress every load balancer of the region sends traffic to.
+
+    Why Traefik: maintained (ingress-nginx is retired since March 2026,
+    https://kubernetes.io/blog/2025/11/11/ingress-nginx-retirement/), one Deployment with a
+    ClusterIP Service the target groups bind to, TLS on the app port with its own certificate
+    (the LBs re-encrypt; they do not verify targets), and a readiness route to ``ping@internal``
+    on that port, which answers 200 on any path, for the target groups' health checks.
+    Spread: zones required (DoNotSchedule), at most one pod down at a time (PDB).
+    """
+    return HelmAddon(
+        name=INGRESS_SERVICE, namespace=INGRESS_NAMESPACE, repository=TRAEFIK_HELM, chart="traefik",
+        version=TRAEFIK_CHART_VERSION,
+        values={
+            "deployment": {"kind": "Deployment", "replicas": replicas},
+            "service": {"spec": {"type": "ClusterIP"}},
+            "ports": {"web": None,
+                      "websecure": {"port": app_port, "exposedPort": app_port, "expose": {"default": True},
+                                    "http": {"tls": {"enabled": True}}}},
+            "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["websecure"],
+                                             "matchRule": f"Path(`{health_path}`)"}},
+            "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+            "topologySpreadConstraints": _spread("traefik", f"{INGRESS_SERVICE}-{INGRESS_NAMESPACE}"),
+        })
+
+
+def cluster_objects(path: str, *, region: str, repositories: list[dict], target_groups: list[dict]) -> HelmAddon:
+    """spofless's own chart (modules/gitops/charts/spofless-cluster, shipped as a Terraform asset):
+    the secret store, the Git credentials as ExternalSecrets, and the TargetGroupBindings.
+
+    A Helm release, not kubernetes_manifest: these kinds only exist once the controllers'
+    charts are installed, and kubernetes_manifest needs the CRDs at plan time."""
+    return HelmAddon(name="spofless-cluster", namespace="kube-system", repository="", chart=path, version="1.0.0",
+                     values={"region": region, "repositories": repositories, "targetGroups": target_groups,
+                             "refreshInterval": "15m"})

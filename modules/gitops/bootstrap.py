@@ -1,16 +1,13 @@
-"""GitOps bootstrap of one cluster: namespaces, network policies, Git credentials, ArgoCD and Flux."""
+"""Bootstrap of one cluster: ingress bound to the load balancers, Git credentials, ArgoCD and Flux."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import GitopsConfig
 from modules.gitops import addons
-from modules.gitops.engines import Role, reconciling
-from modules.providers import aws, kubernetes
+from modules.gitops.engines import active_engine, reconciling
+from modules.providers import kubernetes
 
 ARGOCD_NAMESPACE = "argocd"
 FLUX_NAMESPACE = "flux-system"
@@ -19,41 +16,89 @@ GIT_USERNAMES = {"github": "x-access-token", "gitlab": "oauth2"}
 
 
 class GitopsBootstrap(Construct):
-    """Installs ArgoCD (HA) and Flux into one cluster, both knowing both Git hosts.
+    """Everything one cluster needs to serve traffic and keep its workloads in sync.
 
-    Which engine reconciles comes from ``engines.reconciling`` for this region's
-    role: the other is installed but idle (ArgoCD with automated sync off, Flux
-    with its Kustomizations suspended), so a failover is one value in YAML.
-    Git tokens are read from Secrets Manager at apply time: the synthesized JSON
-    holds only the data-source reference.
+    - the AWS Load Balancer Controller and an in-cluster ingress (Traefik) spread over
+      every AZ, bound to all three target groups of the region (TargetGroupBindings), so
+      the region's ALBs and NLB have healthy targets whether or not it is active;
+    - the External Secrets Operator and the Git credentials as ExternalSecrets, so the
+      tokens live in Secrets Manager (this region's replica) and never in Terraform state;
+    - ArgoCD (HA) and Flux, both knowing both Git hosts; exactly one of them reconciles
+      this cluster (``engines.active_engine`` for this region), the other is installed
+      and idle (ArgoCD with automated sync off, Flux suspended).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, role: Role, config: GitopsConfig,
-                 vpc_cidr: str, helm_provider, kubernetes_provider, aws_provider):
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, config: GitopsConfig,
+                 vpc_cidr: str, vpc_id: str, cluster_name: str, replicas: int,
+                 app_port: int, health_path: str, target_groups: dict[str, str], chart_path: str,
+                 helm_provider, kubernetes_provider):
         super().__init__(scope, construct_id)
         self._kubernetes = kubernetes_provider
-        namespaces = {name: self._namespace(name) for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE)}
-        for name, namespace in namespaces.items():
-            self._network_policies(name, namespace, vpc_cidr)
-        credentials = self._credentials(env_name, config, aws_provider, namespaces)
+        namespaces = {name: self._namespace(name) for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE,
+                                                                addons.ESO_SERVICE_ACCOUNT[0],
+                                                                addons.INGRESS_NAMESPACE)}
+        for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE, addons.INGRESS_NAMESPACE):
+            self._network_policies(name, namespaces[name], vpc_cidr)
+        self._ingress_to_workloads(namespaces[addons.INGRESS_NAMESPACE])
 
-        argocd_on = reconciling(config.active, "argocd", role)
-        flux_on = reconciling(config.active, "flux", role)
+        controller = addons.load_balancer_controller(cluster_name, region, vpc_id).install(
+            self, provider=helm_provider)
+        eso = addons.external_secrets().install(
+            self, provider=helm_provider, depends_on=[namespaces[addons.ESO_SERVICE_ACCOUNT[0]]])
+        gateway = addons.ingress_gateway(replicas=replicas, app_port=app_port, health_path=health_path).install(
+            self, provider=helm_provider, depends_on=[namespaces[addons.INGRESS_NAMESPACE]])
+        objects = addons.cluster_objects(
+            chart_path, region=region,
+            repositories=self._repositories(env_name, config),
+            target_groups=[{"name": f"{addons.INGRESS_SERVICE}-{key}", "namespace": addons.INGRESS_NAMESPACE,
+                            "targetGroupARN": arn, "serviceName": addons.INGRESS_SERVICE, "servicePort": app_port}
+                           for key, arn in target_groups.items()],
+        ).install(self, provider=helm_provider,
+                  depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
+
+        self.engine = active_engine(config, region)
+        argocd_on = reconciling(config, "argocd", region)
+        flux_on = reconciling(config, "flux", region)
         self.argocd_automated = argocd_on
         self.flux_suspended = not flux_on
         argocd = addons.argocd(config.argocd_chart_version, ARGOCD_NAMESPACE).install(
-            self, provider=helm_provider, depends_on=[namespaces[ARGOCD_NAMESPACE], *credentials])
+            self, provider=helm_provider, depends_on=[namespaces[ARGOCD_NAMESPACE], objects])
         addons.argocd_applications(config.argocd_apps_chart_version, ARGOCD_NAMESPACE, config.sources,
                                    config.git_host, automated=argocd_on).install(
             self, provider=helm_provider, depends_on=[argocd])
         flux = addons.flux(config.flux_chart_version, FLUX_NAMESPACE).install(
-            self, provider=helm_provider, depends_on=[namespaces[FLUX_NAMESPACE], *credentials])
+            self, provider=helm_provider, depends_on=[namespaces[FLUX_NAMESPACE], objects])
         for source in config.sources:
             for host in ("github", "gitlab"):
                 # Only the chosen host's Kustomization may ever run; the other is the mirror.
                 suspended = not (flux_on and host == config.git_host)
                 addons.flux_sync(config.flux_sync_chart_version, FLUX_NAMESPACE, source, host,
                                  f"git-{host}", suspended).install(self, provider=helm_provider, depends_on=[flux])
+
+    @staticmethod
+    def _repositories(env_name: str, config: GitopsConfig) -> list[dict]:
+        """The Git credentials both engines use, as ExternalSecrets of Secrets Manager secrets."""
+        found = []
+        for host, secret_name in (("github", config.github_token_secret), ("gitlab", config.gitlab_token_secret)):
+            remote = f"{env_name}/{secret_name}"
+            for source in config.sources:
+                found.append({"name": f"repo-{source.name}-{host}", "namespace": ARGOCD_NAMESPACE,
+                              "secretName": f"repo-{source.name}-{host}", "remoteKey": remote,
+                              "url": getattr(source, host), "username": GIT_USERNAMES[host], "argocd": True})
+            found.append({"name": f"git-{host}", "namespace": FLUX_NAMESPACE, "secretName": f"git-{host}",
+                          "remoteKey": remote, "url": "", "username": GIT_USERNAMES[host], "argocd": False})
+        return found
+
+    def _ingress_to_workloads(self, namespace) -> None:
+        """The ingress forwards to workloads in any namespace of the cluster."""
+        np = kubernetes("network_policy_v1")
+        np.NetworkPolicyV1(
+            self, "ingress-to-workloads", provider=self._kubernetes,
+            metadata=np.NetworkPolicyV1Metadata(name="allow-egress-to-workloads", namespace=namespace.metadata.name),
+            spec=np.NetworkPolicyV1Spec(
+                pod_selector=np.NetworkPolicyV1SpecPodSelector(), policy_types=["Egress"],
+                egress=[np.NetworkPolicyV1SpecEgress(to=[np.NetworkPolicyV1SpecEgressTo(
+                    namespace_selector=np.NetworkPolicyV1SpecEgressToNamespaceSelector())])]))
 
     def _namespace(self, name: str):
         module = kubernetes("namespace_v1")
@@ -101,24 +146,3 @@ class GitopsBootstrap(Construct):
                 pod_selector=everything, policy_types=["Ingress"],
                 ingress=[np.NetworkPolicyV1SpecIngress(from_=[np.NetworkPolicyV1SpecIngressFrom(
                     ip_block=np.NetworkPolicyV1SpecIngressFromIpBlock(cidr=vpc_cidr))])]))
-
-    def _credentials(self, env_name: str, config: GitopsConfig, aws_provider, namespaces) -> list[Any]:
-        """Repository credentials for both hosts, in both engines' namespaces, values by reference."""
-        secret = kubernetes("secret_v1")
-        created = []
-        for host, secret_name in (("github", config.github_token_secret), ("gitlab", config.gitlab_token_secret)):
-            token = aws("data_aws_secretsmanager_secret_version").DataAwsSecretsmanagerSecretVersion(
-                self, f"{host}-token", provider=aws_provider, secret_id=f"{env_name}/{secret_name}")
-            for index, source in enumerate(config.sources):
-                created.append(secret.SecretV1(
-                    self, f"argocd-repo-{source.name}-{host}", provider=self._kubernetes,
-                    metadata=secret.SecretV1Metadata(
-                        name=f"repo-{source.name}-{host}", namespace=namespaces[ARGOCD_NAMESPACE].metadata.name,
-                        labels={"argocd.argoproj.io/secret-type": "repository"}),
-                    data={"type": "git", "url": getattr(source, host), "username": GIT_USERNAMES[host],
-                          "password": token.secret_string}))
-            created.append(secret.SecretV1(
-                self, f"flux-{host}", provider=self._kubernetes,
-                metadata=secret.SecretV1Metadata(name=f"git-{host}", namespace=namespaces[FLUX_NAMESPACE].metadata.name),
-                data={"username": GIT_USERNAMES[host], "password": token.secret_string}))
-        return created

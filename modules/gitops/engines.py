@@ -1,8 +1,18 @@
-"""Which GitOps engine reconciles where, for each value of ``gitops.active``.
+"""Which GitOps engine reconciles each cluster, for each value of the knob.
 
-One pure function decides it, so the Helm values of every engine and the test
-that proves exclusivity read the same truth: in every cluster, at most one
-engine reconciles at any time.
+One pure function decides it, so the Helm values of every engine, the deploy
+rules and the tests read the same truth:
+
+- every cluster runs the platform's workloads at all times (warm standby): a region
+  that receives traffic after a failover already serves it;
+- in every cluster exactly one engine reconciles, and it is that cluster's own, so
+  no cluster depends on another region's control plane or engine;
+- ``active`` (and a region's override in ``active_by_region``) picks ArgoCD or Flux.
+
+What the values cover: the loss of one region (the other cluster's engine keeps
+reconciling it; nothing to change), of one engine installation (switch that
+region, or every region, to the other engine), and of one Git host
+(``git_host``: both hosts are registered everywhere).
 """
 
 from __future__ import annotations
@@ -11,17 +21,14 @@ from typing import Literal
 
 Role = Literal["primary", "standby"]
 Engine = Literal["argocd", "flux"]
+ENGINES: tuple[Engine, ...] = ("argocd", "flux")
 
 
-def reconciling(active: str, engine: Engine, role: Role) -> bool:
-    """True when ``engine`` in the ``role`` region's cluster reconciles automatically.
+def active_engine(config, region: str) -> Engine:
+    """The engine that reconciles the cluster of ``region`` (``config`` is a GitopsConfig)."""
+    return config.active_by_region.get(region, config.active)
 
-    - ``argocd-primary``: ArgoCD in the primary region syncs; the standby's ArgoCD
-      is installed and fetches the same repos with automated sync off; Flux is
-      suspended everywhere.
-    - ``argocd-standby``: the standby region's ArgoCD syncs; the primary's stops.
-    - ``flux``: ArgoCD stops everywhere and Flux resumes in every cluster.
-    """
-    if engine == "flux":
-        return active == "flux"
-    return active == f"argocd-{role}"
+
+def reconciling(config, engine: Engine, region: str) -> bool:
+    """True when ``engine`` in ``region``'s cluster reconciles automatically."""
+    return active_engine(config, region) == engine

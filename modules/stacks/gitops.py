@@ -7,7 +7,9 @@ once the regional stack has been applied.
 
 from __future__ import annotations
 
-from cdktf import Fn
+from pathlib import Path
+
+from cdktf import AssetType, Fn, TerraformAsset
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
@@ -15,6 +17,8 @@ from modules.eks.cluster import Cluster
 from modules.gitops.bootstrap import GitopsBootstrap
 from modules.gitops.engines import Role
 from modules.providers import helm, kubernetes
+
+CLUSTER_CHART = Path(__file__).resolve().parents[1] / "gitops" / "charts" / "spofless-cluster"
 from modules.stacks.base import SpoflessStack
 
 
@@ -29,9 +33,8 @@ class GitopsStack(SpoflessStack):
     """Helm and kubernetes providers authenticated with the exec plugin, and the bootstrap."""
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, region: RegionConfig,
-                 role: Role, cluster: Cluster):
+                 role: Role, cluster: Cluster, target_groups: dict[str, str]):
         super().__init__(scope, stack_id, env=env, side=role)
-        aws_provider = self.aws_provider(region.name)
         ca = Fn.base64decode(cluster.ca_data)
         helm_module = helm("provider")
         helm_provider = helm_module.HelmProvider(
@@ -43,6 +46,12 @@ class GitopsStack(SpoflessStack):
         kubernetes_provider = k8s_module.KubernetesProvider(
             self, "kubernetes", host=cluster.endpoint, cluster_ca_certificate=ca,
             exec=[_exec_auth(k8s_module, "KubernetesProvider", cluster, region.name)])
+        # spofless's own chart travels with the stack (assets/), so the output stays self-contained.
+        chart = TerraformAsset(self, "cluster-chart", path=str(CLUSTER_CHART), type=AssetType.DIRECTORY)
         self.bootstrap = GitopsBootstrap(
-            self, "bootstrap", env_name=env.name, role=role, config=env.gitops, vpc_cidr=region.vpc_cidr,
-            helm_provider=helm_provider, kubernetes_provider=kubernetes_provider, aws_provider=aws_provider)
+            self, "bootstrap", env_name=env.name, region=region.name, config=env.gitops,
+            vpc_cidr=region.vpc_cidr, vpc_id=cluster.vpc_id, cluster_name=cluster.cluster_name,
+            # two ingress pods per AZ: one AZ lost and one pod disrupted still leave a pod per AZ left
+            replicas=2 * len(region.zones), app_port=env.load_balancing.app_port,
+            health_path=env.load_balancing.health_check.path, target_groups=target_groups,
+            chart_path=chart.path, helm_provider=helm_provider, kubernetes_provider=kubernetes_provider)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 from constructs import Construct
@@ -9,11 +11,15 @@ from constructs import Construct
 from environments.schema import EnvironmentConfig, RegionConfig
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
+from modules.gitops.addons import ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
 from modules.iam import AccountContext
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
 from modules.security.keys import KeyRing
 from modules.stacks.base import SpoflessStack
+
+
+LBC_POLICY = Path(__file__).resolve().parents[1] / "eks" / "policies" / "aws-load-balancer-controller.json"
 
 
 class RegionalStack(SpoflessStack):
@@ -65,3 +71,29 @@ class RegionalStack(SpoflessStack):
             nodes_security_group_id=self.load_balancing.nodes_sg.id,
             account=account,
         )
+        self._platform_identities(env, region.name, keys, account)
+
+    def _platform_identities(self, env: EnvironmentConfig, region: str, keys: KeyRing,
+                             account: AccountContext) -> None:
+        """AWS roles of the in-cluster platform pieces the gitops stack installs (EKS Pod Identity)."""
+        namespace, service_account = LBC_SERVICE_ACCOUNT
+        # The controller's published policy: https://github.com/kubernetes-sigs/aws-load-balancer-controller
+        # docs/install/iam_policy.json at v3.5.0 (the chart's app version).
+        self.cluster.pod_identity("lb-controller", namespace=namespace, service_account=service_account,
+                                  statements=json.loads(LBC_POLICY.read_text())["Statement"])
+        # External Secrets reads the Git tokens from this region's copy (the replica in the standby).
+        names = {env.gitops.github_token_secret, env.gitops.gitlab_token_secret} if env.gitops.sources else set()
+        secrets = [s for s in env.security.secrets if s.name in names]
+        if not secrets:
+            return
+        namespace, service_account = ESO_SERVICE_ACCOUNT
+        statements: list[dict] = [{
+            "Sid": "ReadGitTokens", "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Resource": sorted(f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:"
+                               f"secret:{env.name}/{s.name}-??????" for s in secrets),
+        }]
+        for purpose in sorted({s.key for s in secrets}):
+            statements.append(keys.grant_decrypt(purpose, region, via_service="secretsmanager"))
+        self.cluster.pod_identity("external-secrets", namespace=namespace, service_account=service_account,
+                                  statements=statements)

@@ -49,6 +49,12 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto's RotateSecret invokes the rotation Lambda, which lives outside spofless",
     "aws_eks_addon":
         "moto has no EKS add-on API (CreateAddon/DescribeAddon)",
+    "aws_eks_access_entry":
+        "moto has no EKS access entry API (CreateAccessEntry/DescribeAccessEntry)",
+    "aws_eks_access_policy_association":
+        "moto has no EKS access policy API (AssociateAccessPolicy/ListAssociatedAccessPolicies)",
+    "aws_eks_pod_identity_association":
+        "moto has no EKS Pod Identity API (CreatePodIdentityAssociation)",
     "aws_route53_query_log":
         "moto only finds the log group when its ARN ends in ':*', which the provider's arn attribute trims",
 }
