@@ -811,17 +811,38 @@ class SecretConfig(Frozen):
     key: str = "secrets"
     """Purpose of the KMS key that encrypts it. Left out: ``secrets``."""
 
-    rotation_days: int = 30
-    """Days between automatic rotations, 1 to 1000 (AWS's range). Left out: 30."""
+    rotation_days: Optional[int] = None
+    """Days between automatic rotations of a ``generated`` secret, 1 to 1000 (AWS's range).
+    Left out: 30. Not allowed on an ``external`` secret (see ``value``)."""
 
     rotation_function_arn: Optional[str] = None
-    """Lambda that rotates it, in the primary region. Left out:
-    ``security.rotation_function_arn``; one of the two is required."""
+    """Lambda that rotates a ``generated`` secret, in the primary region. Left out:
+    ``security.rotation_function_arn``, else the rotation function spofless deploys in the
+    security stack (a new random value each rotation)."""
 
     value: Literal["external", "generated"] = "external"
-    """``external`` (default): set out of band, e.g. a Git host token.
-    ``generated``: the rotation function creates the first value right after
-    creation (rotate immediately), so it is born inside AWS."""
+    """``external`` (default): set out of band and rotated where it is issued, e.g. a Git
+    host token, which no Lambda can mint; no rotation is configured (Secrets Manager would
+    invoke the function at once, and it cannot rotate such a value). A new value put into the
+    secret reaches the clusters through the External Secrets Operator's refresh.
+    ``generated``: a random value born inside AWS: the rotation function creates the first
+    value right after creation (rotate immediately) and a new one every ``rotation_days``."""
+
+    @model_validator(mode="after")
+    def _rotation_fits_value(self) -> "SecretConfig":
+        if self.value == "external":
+            for name in ("rotation_days", "rotation_function_arn"):
+                if getattr(self, name) is not None:
+                    raise _fail("external_rotation", "applies only to value: generated; an external secret (e.g. a "
+                                                     "Git host token) is rotated where it is issued, and a Lambda "
+                                                     "cannot mint it; allowed: leave it out, or value: generated",
+                                field=name, value=getattr(self, name))
+        return self
+
+    @property
+    def rotation_period(self) -> Optional[int]:
+        """Days between rotations; None for an external secret (not rotated by AWS)."""
+        return None if self.value == "external" else (self.rotation_days or 30)
 
     @field_validator("name")
     @classmethod
@@ -833,8 +854,8 @@ class SecretConfig(Frozen):
 
     @field_validator("rotation_days")
     @classmethod
-    def _rotation(cls, value: int) -> int:
-        if not 1 <= value <= 1000:
+    def _rotation(cls, value: Optional[int]) -> Optional[int]:
+        if value is not None and not 1 <= value <= 1000:
             raise _fail("rotation_days", "is out of AWS's range for automatic rotation; allowed: 1 to 1000")
         return value
 
@@ -866,7 +887,8 @@ class SecurityConfig(Frozen):
     clearly when it is missing. Only one of the two works in a given account."""
 
     rotation_function_arn: Optional[str] = None
-    """Default rotation Lambda for secrets that name none, in the primary region."""
+    """Default rotation Lambda for generated secrets that name none, in the primary region.
+    Left out: the rotation function spofless deploys."""
 
     secrets: tuple[SecretConfig, ...] = ()
     """Secrets to create. Left out: none."""
@@ -906,15 +928,11 @@ class SecurityConfig(Frozen):
             if secret.key not in self.keys:
                 raise _fail("unknown_key", "is not one of the keys declared in security.keys; allowed: {allowed}",
                             field=f"secrets.{index}.key", value=secret.key, allowed=", ".join(self.keys))
-            if secret.rotation_function_arn is None and self.rotation_function_arn is None:
-                raise _fail("rotation", "is required when security.rotation_function_arn is not set "
-                                        "(every secret rotates); allowed: a Lambda ARN in the primary region",
-                            field=f"secrets.{index}.rotation_function_arn", value=None)
         return self
 
-    def rotation_function(self, secret: SecretConfig) -> str:
-        """The rotation Lambda ARN that applies to ``secret``."""
-        return secret.rotation_function_arn or self.rotation_function_arn  # type: ignore[return-value]
+    def rotation_function(self, secret: SecretConfig) -> Optional[str]:
+        """The configured rotation Lambda ARN of ``secret``; None means spofless's own function."""
+        return secret.rotation_function_arn or self.rotation_function_arn
 
 
 class EnvironmentConfig(Frozen):

@@ -487,3 +487,33 @@ def no_secret_values_in_state(output: Output):
         yield stack, "secret values", not leaks, (
             f"{', '.join(sorted(leaks))}: the value lands in Terraform state; sync it inside the cluster "
             "(External Secrets Operator) instead")
+
+
+# -- 7: a configured rotation can run ------------------------------------------------------------
+
+@rule(7, "A secret's rotation has a function in the output that Secrets Manager may invoke, and only "
+         "secrets AWS can mint rotate", "https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets.html")
+def rotation_runs(output: Output):
+    for stack, name, rotation in output.every("aws_secretsmanager_secret_rotation"):
+        subject = f"aws_secretsmanager_secret_rotation.{name}"
+        secret = next((output.get(r) for r in output.refs(stack, rotation.get("secret_id"))
+                       if r.type == "aws_secretsmanager_secret"), None) or {}
+        if (secret.get("tags") or {}).get("Value") == "external":
+            yield stack, subject, False, ("rotates a secret whose value is set outside AWS (a Git token): no "
+                                          "function can mint it, and AWS runs the rotation at once")
+            continue
+        function = next((r for r in output.refs(stack, rotation.get("rotation_lambda_arn"))
+                         if r.type == "aws_lambda_function" and not r.data), None)
+        if function is None:
+            yield stack, subject, False, ("its function is not created by the output; Secrets Manager invokes it "
+                                          "when the rotation is applied and the apply fails if it is missing")
+            continue
+        permissions = [f"aws_lambda_permission.{n}" for n, p in output.resources(function.stack, "aws_lambda_permission").items()
+                       if p.get("principal") == "secretsmanager.amazonaws.com"
+                       and any(r.address == function.address for r in output.refs(function.stack, p.get("function_name")))]
+        if not permissions:
+            yield stack, subject, False, "Secrets Manager is not allowed to invoke its function (aws_lambda_permission)"
+        elif function.stack == stack and not set(permissions) & output.depends_on(stack, rotation):
+            yield stack, subject, False, f"does not depend_on {permissions[0]}: the first rotation can run before it"
+        else:
+            yield stack, subject, True, ""

@@ -11,6 +11,7 @@ from environments.schema import SecurityConfig
 from modules.iam import AccountContext
 from modules.providers import aws
 from modules.security.keys import KeyRing
+from modules.security.rotation_function import RotationFunction
 
 
 def _construct_id(name: str) -> str:
@@ -35,6 +36,14 @@ class SecretSet(Construct):
         self._account = account
         self._env_name = env_name
         self._secrets: dict[str, Any] = {}
+        self.rotation_function = None
+        if any(s.rotation_period and config.rotation_function(s) is None for s in config.secrets):
+            purposes = sorted({s.key for s in config.secrets if s.rotation_period})
+            self.rotation_function = RotationFunction(
+                self, "rotation-function", env_name=env_name, region=keys.primary_region, provider=primary_provider,
+                account=account, logs_kms_key_arn=keys.key_arn("logs", keys.primary_region),
+                key_grants=[keys.grant_encrypt_decrypt(p, keys.primary_region, via_service="secretsmanager")
+                            for p in purposes])
         for secret in config.secrets:
             module = aws("secretsmanager_secret")
             replicas = []
@@ -54,15 +63,19 @@ class SecretSet(Construct):
                 tags={"KeyPurpose": secret.key, "Value": secret.value,
                       **({"spofless:single-region": single_region_reason} if single_region_reason else {})},
             )
-            aws("secretsmanager_secret_rotation").SecretsmanagerSecretRotation(
-                self, f"{_construct_id(secret.name)}-rotation",
-                provider=primary_provider,
-                secret_id=resource.id,
-                rotation_lambda_arn=config.rotation_function(secret),
-                rotation_rules={"automatically_after_days": secret.rotation_days},
-                # generated: the function creates the first value now, inside AWS
-                rotate_immediately=secret.value == "generated",
-            )
+            if secret.rotation_period:
+                own = config.rotation_function(secret) is None
+                aws("secretsmanager_secret_rotation").SecretsmanagerSecretRotation(
+                    self, f"{_construct_id(secret.name)}-rotation",
+                    provider=primary_provider,
+                    secret_id=resource.id,
+                    rotation_lambda_arn=self.rotation_function.arn if own else config.rotation_function(secret),
+                    rotation_rules={"automatically_after_days": secret.rotation_period},
+                    # generated: the function creates the first value now, inside AWS
+                    rotate_immediately=True,
+                    # Secrets Manager invokes the function at once: it must be allowed to first
+                    depends_on=[self.rotation_function.permission] if own else None,
+                )
             self._secrets[secret.name] = (resource, secret.key)
 
     @property

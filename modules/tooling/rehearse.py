@@ -413,6 +413,9 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                     rewritten, left_out = rehearsal_document(document, stack, emulator.endpoint, state_dir)
                     work = work_root / "stacks" / stack
                     work.mkdir(parents=True, exist_ok=True)
+                    assets = synth_dir / "stacks" / stack / "assets"
+                    if assets.is_dir():  # files the stack names by relative path (the rotation function)
+                        shutil.copytree(assets, work / "assets", dirs_exist_ok=True)
                     (work / "cdk.tf.json").write_text(json.dumps(rewritten, indent=2, sort_keys=True))
                     result = StackResult(stack, skipped=dict(left_out))
                     report.stacks.append(result)

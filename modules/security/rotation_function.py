@@ -1,0 +1,89 @@
+"""The Lambda that rotates the secrets spofless generates, deployed in the primary region."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset
+from constructs import Construct
+
+from modules.iam import AccountContext, policy_document
+from modules.providers import aws
+
+HANDLER = Path(__file__).resolve().parent / "rotation" / "handler.py"
+RUNTIME = "python3.12"
+
+
+def package() -> bytes:
+    """The function's zip, byte-identical for identical source (fixed timestamps and modes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("handler.py", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, HANDLER.read_bytes())
+    return buffer.getvalue()
+
+
+class RotationFunction(Construct):
+    """Random-value rotation (modules/security/rotation/handler.py) for ``<env>/*`` secrets.
+
+    Secrets Manager invokes it when rotation is configured, at once for a secret that
+    rotates immediately, so it must exist, be invocable by Secrets Manager, and be able to
+    read and write the secrets and use their keys before any rotation is declared.
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, provider,
+                 account: AccountContext, key_grants: list[dict], logs_kms_key_arn: str,
+                 log_retention_days: int = 365):
+        super().__init__(scope, construct_id)
+        name = f"{env_name}-secret-rotation"
+        zipped = package()
+        # named by content: the same source always lands in the same file, nothing piles up
+        digest = hashlib.sha256(zipped).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"spofless-rotation-{digest}" / "rotation.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_bytes() != zipped:
+            path.write_bytes(zipped)
+        asset = TerraformAsset(self, "code", path=str(path), type=AssetType.FILE)
+        group = aws("cloudwatch_log_group").CloudwatchLogGroup(
+            self, "logs", provider=provider, name=f"/aws/lambda/{name}", retention_in_days=log_retention_days,
+            kms_key_id=logs_kms_key_arn)
+        secrets = f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:secret:{env_name}/*"
+        role = aws("iam_role").IamRole(
+            self, "role", provider=provider, name=name,
+            assume_role_policy=policy_document([{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}}]))
+        aws("iam_role_policy").IamRolePolicy(
+            self, "policy", provider=provider, role=role.id, name="rotate-secrets",
+            policy=policy_document([
+                {"Sid": "RotateEnvironmentSecrets", "Effect": "Allow", "Resource": secrets,
+                 "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                            "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]},
+                {"Sid": "RandomValues", "Effect": "Allow", "Action": "secretsmanager:GetRandomPassword",
+                 "Resource": "*"},
+                {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                 "Resource": f"{group.arn}:*"},
+                {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                 "Resource": "*"},
+                *key_grants,
+            ]))
+        self.function = aws("lambda_function").LambdaFunction(
+            self, "function", provider=provider, function_name=name, role=role.arn, runtime=RUNTIME,
+            handler="handler.handler", filename=asset.path, timeout=60, memory_size=128,
+            source_code_hash=base64.b64encode(hashlib.sha256(zipped).digest()).decode(),
+            tracing_config={"mode": "Active"}, depends_on=[group],
+            description="Rotates the random secrets spofless generates (new value each rotation)")
+        # Secrets Manager invokes the function as itself; only for this account's secrets.
+        self.permission = aws("lambda_permission").LambdaPermission(
+            self, "invoke", provider=provider, statement_id="SecretsManagerRotation",
+            action="lambda:InvokeFunction", function_name=self.function.function_name,
+            principal="secretsmanager.amazonaws.com", source_account=account.account_id)
+        self.arn: str = self.function.arn
