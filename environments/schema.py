@@ -448,15 +448,35 @@ class CloudflareConfig(Frozen):
     """Cloudflare account id (32 hex characters; an identifier, not a secret). Required.
     The API token comes from CLOUDFLARE_API_TOKEN at deploy time, never from here."""
 
-    existing_zone_id: Optional[str] = None
-    """Use this Cloudflare zone instead of creating one."""
+    zone_id: str
+    """Id of the existing Cloudflare zone the records go into (adopted, never created here).
+    Required. A zone is added once in the Cloudflare dashboard (any plan; Load Balancing is a
+    paid add-on on top); spofless does not create zones because a zone for a subdomain needs
+    Cloudflare's Enterprise subdomain entitlement."""
 
-    @field_validator("account_id", "existing_zone_id")
+    zone_name: Optional[str] = None
+    """Apex of that zone: the environment's domain, or a parent of it (an environment on
+    ``dev.example.com`` keeps its records in the ``example.com`` zone). Left out: the domain."""
+
+    name_servers: tuple[str, ...]
+    """The name servers Cloudflare assigned to the zone (dashboard, DNS > Records). Required:
+    Route53's copy of the zone lists them beside its own at the apex (and in a delegation), so
+    either provider's answers lead resolvers to both."""
+
+    @field_validator("account_id", "zone_id")
     @classmethod
     def _hex(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value):
             raise _fail("cloudflare_id", "is not a Cloudflare id; allowed: 32 lower-case hex characters")
         return value
+
+    @field_validator("name_servers")
+    @classmethod
+    def _servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) < 2 or any(not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", v.rstrip(".")) for v in value):
+            raise _fail("name_servers", "is not a list of two or more host names; allowed: e.g. "
+                                        "[ada.ns.cloudflare.com, bob.ns.cloudflare.com]")
+        return tuple(v.rstrip(".") for v in value)
 
 
 class DnsConfig(Frozen):
@@ -467,6 +487,13 @@ class DnsConfig(Frozen):
 
     existing_route53_zone_id: Optional[str] = None
     """Use this Route53 hosted zone instead of creating one."""
+
+    parent_domain: Optional[str] = None
+    """The Route53 zone (same AWS account) that delegates this environment's domain, e.g.
+    ``platform.example.com`` for ``dev.platform.example.com``. The dns-zone stack then writes
+    the delegation (NS records listing Route53's and Cloudflare's name servers) into that zone
+    before certificates are validated, so it must be applied after the parent's dns-zone stack.
+    Left out: the domain is delegated at the registrar (README: "Deploy to a real account")."""
 
     dnssec: bool = False
     """Sign the Route53 zone with DNSSEC (KMS key in us-east-1). Left out: off,
@@ -991,6 +1018,21 @@ class EnvironmentConfig(Frozen):
                                                    "name); allowed: one record per name and type, and a CNAME alone",
                                 field=f"{field}.name", value=record.name, other=other_index, other_type=other_type)
             seen.setdefault(fqdn, []).append((index, record.type))
+        return self
+
+    @model_validator(mode="after")
+    def _dns_zones(self) -> "EnvironmentConfig":
+        parent = self.dns.parent_domain
+        if parent is not None and not self.domain.endswith(f".{parent}"):
+            raise _fail("parent_domain", "is not a parent of the domain {domain}; allowed: a suffix of it, e.g. "
+                                         "'{example}'", field="dns.parent_domain", value=parent, domain=self.domain,
+                        example=self.domain.split(".", 1)[1])
+        cloudflare = self.dns.cloudflare
+        if cloudflare and cloudflare.zone_name and not (cloudflare.zone_name == self.domain
+                                                        or self.domain.endswith(f".{cloudflare.zone_name}")):
+            raise _fail("zone_name", "is neither the domain {domain} nor a parent of it; allowed: the apex of "
+                                     "the Cloudflare zone that holds the records", field="dns.cloudflare.zone_name",
+                        value=cloudflare.zone_name, domain=self.domain)
         return self
 
     @model_validator(mode="after")

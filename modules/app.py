@@ -53,7 +53,8 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
     yield Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,
                           load_balancers=load_balancers)
     if env.dns.cloudflare:
-        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env, load_balancers=load_balancers)
+        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env, load_balancers=load_balancers,
+                                 zone=zone.zone, certificates=zone.certificates)
 
 
 def count_resources(stack_dir: Path) -> int:

@@ -517,3 +517,99 @@ def rotation_runs(output: Output):
             yield stack, subject, False, f"does not depend_on {permissions[0]}: the first rotation can run before it"
         else:
             yield stack, subject, True, ""
+
+
+# -- 5: every zone is delegated before certificates are validated in it -------------------------
+
+@rule(5, "A Route53 zone under another zone of the output is delegated by NS records before ACM validates in it",
+      "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/CreatingNewSubdomain.html")
+def zones_delegated(output: Output):
+    zones = {(stack, name): conf for stack, name, conf in output.every("aws_route53_zone")}
+    names = {conf.get("name", "").rstrip(".") for conf in zones.values()}
+    for (stack, name), conf in zones.items():
+        domain = conf.get("name", "").rstrip(".")
+        parents = sorted((n for n in names if domain.endswith(f".{n}")), key=len, reverse=True)
+        subject = f"aws_route53_zone.{name} ({domain})"
+        if not parents:
+            declared = (conf.get("tags") or {}).get("spofless:delegation") == "registrar"
+            yield stack, subject, declared, "neither delegated by a parent zone nor declared registrar-delegated"
+            continue
+        delegations = []
+        for rname, record in output.resources(stack, "aws_route53_record").items():
+            if record.get("type") != "NS" or str(record.get("name", "")).rstrip(".") != domain:
+                continue
+            target = next(iter(output.refs(stack, record.get("zone_id"))), None)
+            target_conf = output.get(target) if target else None
+            if target_conf and str(target_conf.get("name", "")).rstrip(".") == parents[0]:
+                delegations.append(f"aws_route53_record.{rname}")
+        if not delegations:
+            yield stack, subject, False, (f"{parents[0]} is its parent zone and holds no NS records for it: nothing "
+                                          "resolves, and ACM validation waits for records nobody can see")
+            continue
+        waiting = [n for n, v in output.resources(stack, "aws_acm_certificate_validation").items()
+                   if not set(delegations) & output.depends_on(stack, v)]
+        yield stack, subject, not waiting, (
+            f"certificate validation {', '.join(waiting)} does not depend_on the delegation: ACM can start "
+            "before the parent zone answers")
+
+
+# -- 6: Cloudflare works on a normal account ------------------------------------------------------
+
+@rule(6, "Cloudflare: no zone for a subdomain (Enterprise only), and pools with a Host override wait for their zone",
+      "https://developers.cloudflare.com/dns/zone-setups/subdomain-setup/")
+def cloudflare_account(output: Output):
+    domains = {c.get("name", "").rstrip(".") for _, _, c in output.every("aws_route53_zone")}
+    for stack, name, zone in output.every("cloudflare_zone"):
+        zone_name = str(zone.get("name", "")).rstrip(".")
+        parent = next((d for d in domains if zone_name.endswith(f".{d}")), None)
+        yield stack, f"cloudflare_zone.{name} ({zone_name})", parent is None, (
+            f"creates a zone for a subdomain of {parent}: that needs the Enterprise subdomain entitlement; "
+            "adopt the parent zone (dns.cloudflare.zone_id/zone_name) instead")
+    for stack, name, pool in output.every("cloudflare_load_balancer_pool"):
+        hosts = [o for o in as_list(pool.get("origins")) if (o.get("header") or {}).get("host")]
+        if not hosts:
+            continue
+        created = [f"cloudflare_zone.{n}" for n in output.resources(stack, "cloudflare_zone")]
+        ok = not created or bool(set(created) & output.depends_on(stack, pool))
+        yield stack, f"cloudflare_load_balancer_pool.{name}", ok, (
+            "overrides the Host header with a name of a zone this stack creates, without waiting for it: "
+            "Cloudflare rejects the pool while the zone does not exist")
+
+
+# -- 11: both providers answer alike ---------------------------------------------------------------
+
+@rule(11, "DNS parity: each provider lists the other's name servers, and ACM validation records exist at both",
+      "https://developers.cloudflare.com/dns/nameservers/nameserver-options/#multi-provider-dns")
+def dns_parity(output: Output):
+    for env in output.environments:
+        cloudflare_stack = f"{env}-dns-cloudflare"
+        if cloudflare_stack not in output.stacks:
+            continue
+        zone_stack = f"{env}-dns-zone"
+        cf_records = output.resources(cloudflare_stack, "cloudflare_dns_record")
+        for zname, zone in output.resources(zone_stack, "aws_route53_zone").items():
+            domain = zone.get("name", "").rstrip(".")
+            apex = [r for r in output.resources(zone_stack, "aws_route53_record").values()
+                    if r.get("type") == "NS" and str(r.get("name")).rstrip(".") == domain
+                    and any(ref.address == f"aws_route53_zone.{zname}" for ref in output.refs(zone_stack, r.get("zone_id")))]
+            lists_cloudflare = any("cloudflare" in json.dumps(r.get("records")) for r in apex)
+            yield zone_stack, f"Route53 apex NS of {domain}", lists_cloudflare, (
+                "lists only Route53's own name servers: resolvers that reached Route53 never learn Cloudflare's")
+            own_zone = any(str(c.get("name")).rstrip(".") == domain and c.get("type") == "NS" for c in cf_records.values())
+            settings = output.resources(cloudflare_stack, "cloudflare_zone_dns_settings")
+            if settings:  # the Cloudflare zone is the environment's own: its apex must list Route53's servers
+                listed = [c for c in cf_records.values() if c.get("type") == "NS" and str(c.get("name")).rstrip(".") == domain
+                          and f"cross-stack-reference-input-{zone_stack}" in str(c.get("content"))]
+                yield cloudflare_stack, f"Cloudflare apex NS of {domain}", len(listed) >= 2, (
+                    "lists only Cloudflare's own name servers: resolvers that reached Cloudflare never learn Route53's")
+            elif own_zone:
+                yield cloudflare_stack, f"NS of {domain}", False, (
+                    "delegates the environment's own name away inside the shared Cloudflare zone")
+        cf_names = {ref.address for c in cf_records.values() if c.get("type") == "CNAME"
+                    for ref in output.refs(cloudflare_stack, c.get("name"))}
+        for rname, record in output.resources(zone_stack, "aws_route53_record").items():
+            if "domain_validation_options" not in str(record.get("name")):
+                continue
+            yield zone_stack, f"ACM validation record aws_route53_record.{rname}", \
+                f"aws_route53_record.{rname}" in cf_names, (
+                    "exists only in Route53: a renewal lookup answered by Cloudflare finds nothing")

@@ -10,14 +10,17 @@ What differs from Route53, on purpose and by necessity:
   answer, and TLS terminates at the ALBs, not at Cloudflare.
 - Cloudflare answers a platform name with the load balancers' DNS names (CNAME
   flattening at the apex); Route53 answers with alias A records.
-- The zone is marked multi-provider so Cloudflare accepts being one of two
-  authoritative providers listed at the registrar.
+- The zone is adopted (it exists in the account), and when it is the
+  environment's own it is marked multi-provider so Cloudflare accepts being one
+  of two authoritative providers listed at the registrar. An environment on a
+  subdomain writes its records into the parent zone.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import CloudflareConfig, HealthCheckDnsConfig
@@ -33,19 +36,27 @@ class CloudflareRecords(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str,
                  config: CloudflareConfig, static: list[StaticRecord], platform: list[PlatformRecord],
                  load_balancers: dict[str, dict[str, LoadBalancerInfo]], health: HealthCheckDnsConfig,
-                 provider):
+                 provider, route53_name_servers, validation_records: dict[str, tuple[str, str]]):
         super().__init__(scope, construct_id)
         self._provider = provider
-        if config.existing_zone_id:
-            self.zone_id = config.existing_zone_id
-        else:
-            zone = cloudflare("zone").Zone(self, "zone", provider=provider, name=domain, type="full",
-                                           account={"id": config.account_id}, lifecycle={"prevent_destroy": True})
-            self.zone_id = zone.id
-            self.name_servers = zone.name_servers
-        cloudflare("zone_dns_settings").ZoneDnsSettings(self, "dns-settings", provider=provider,
-                                                         zone_id=self.zone_id, multi_provider=True)
+        # An existing zone, adopted: creating one for a subdomain needs Cloudflare's Enterprise
+        # subdomain entitlement (https://developers.cloudflare.com/dns/zone-setups/subdomain-setup/),
+        # and an adopted zone exists before any pool names a host in it.
+        self.zone_id = config.zone_id
         record = cloudflare("dns_record").DnsRecord
+        if (config.zone_name or domain) == domain:
+            # The zone is the environment's own: it co-serves with Route53 (multi-provider) and
+            # lists Route53's four name servers at the apex beside its own (parity with Route53's copy).
+            # https://developers.cloudflare.com/dns/nameservers/nameserver-options/#multi-provider-dns
+            cloudflare("zone_dns_settings").ZoneDnsSettings(self, "dns-settings", provider=provider,
+                                                             zone_id=self.zone_id, multi_provider=True)
+            for index in range(4):  # Route53 assigns every public hosted zone exactly four
+                record(self, f"apex-ns-{index}", provider=provider, zone_id=self.zone_id, name=domain, type="NS",
+                       ttl=86400, proxied=False, content=Fn.element(route53_name_servers, index))
+        # ACM renews by looking the validation CNAMEs up in public DNS, which may ask Cloudflare.
+        for name, (record_name, value) in validation_records.items():
+            record(self, f"acm-validation-{name}", provider=provider, zone_id=self.zone_id, name=record_name,
+                   type="CNAME", ttl=300, proxied=False, content=value)
         for item in static:
             for index, value in enumerate(item.values):
                 fields = _content(item.type, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from cdktf import Fn, Token
 from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
@@ -21,9 +22,11 @@ class HostedZone(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str, provider,
                  us_east_1_provider, query_log_kms_key_arn: str, query_log_retention_days: int,
-                 account: AccountContext, existing_zone_id: Optional[str] = None, dnssec: bool = False):
+                 account: AccountContext, existing_zone_id: Optional[str] = None, dnssec: bool = False,
+                 parent_domain: Optional[str] = None, other_name_servers: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
         self.domain = domain
+        self.delegation = None
         if existing_zone_id:
             self.zone = aws("data_aws_route53_zone").DataAwsRoute53Zone(
                 self, "zone", provider=provider, zone_id=existing_zone_id)
@@ -32,9 +35,26 @@ class HostedZone(Construct):
                 self, "zone", provider=provider, name=domain,
                 comment=f"spofless {env_name}: primary DNS provider (Cloudflare serves the same records as backup)",
                 lifecycle={"prevent_destroy": True},
+                tags={"spofless:delegation": f"parent:{parent_domain}" if parent_domain else "registrar"},
             )
         self.zone_id: str = self.zone.zone_id
         self.name_servers = self.zone.name_servers
+        both = (Token.as_list(Fn.concat([self.name_servers, list(other_name_servers)])) if other_name_servers
+                else self.name_servers)
+        if not existing_zone_id and other_name_servers:
+            # Parity: the apex NS set names both providers, so a resolver that reached either learns
+            # both (Route53 creates the set with its own four servers only).
+            aws("route53_record").Route53Record(
+                self, "apex-ns", provider=provider, zone_id=self.zone_id, name=domain, type="NS", ttl=172800,
+                records=both, allow_overwrite=True)
+        if parent_domain:
+            # The parent zone delegates this domain; without it nothing resolves and ACM waits for
+            # validation records nobody can see. https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/CreatingNewSubdomain.html
+            parent = aws("data_aws_route53_zone").DataAwsRoute53Zone(
+                self, "parent", provider=provider, name=parent_domain, private_zone=False)
+            self.delegation = aws("route53_record").Route53Record(
+                self, "delegation", provider=provider, zone_id=parent.zone_id, name=domain, type="NS", ttl=3600,
+                records=both, allow_overwrite=True)
         if dnssec:
             self._dnssec(us_east_1_provider, account, env_name)
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
@@ -110,6 +130,7 @@ class RegionalCertificates(Construct):
         # record values only once ACM answers. (A for_each over domain_validation_options has
         # keys Terraform cannot know before apply, and the first apply fails.)
         first = next(iter(certificates.values()))
+        self.validation_records: dict[str, object] = {}
         options = f"{first.terraform_resource_type}.{first.friendly_unique_id}.domain_validation_options"
         fqdns = []
         for name in [domain, *names]:
@@ -124,6 +145,7 @@ class RegionalCertificates(Construct):
                 # records written by an earlier certificate for the same names are taken over, not duplicated
                 allow_overwrite=True,
             )
+            self.validation_records[name] = record
             fqdns.append(record.fqdn)
         for region, certificate in certificates.items():
             validation = aws("acm_certificate_validation").AcmCertificateValidation(
@@ -131,6 +153,8 @@ class RegionalCertificates(Construct):
                 provider=providers[region],
                 certificate_arn=certificate.arn,
                 validation_record_fqdns=fqdns,
+                # ACM resolves the records through public DNS: the zone must be delegated first
+                depends_on=[zone.delegation] if zone.delegation is not None else None,
             )
             self._arns[region] = validation.certificate_arn
 

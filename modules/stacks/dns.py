@@ -7,7 +7,7 @@ from the regional stacks.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig
@@ -36,7 +36,8 @@ class Route53DnsStack(SpoflessStack):
 class CloudflareDnsStack(SpoflessStack):
     """The same records at Cloudflare, with a Cloudflare load balancer for platform names."""
 
-    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, load_balancers: LoadBalancers):
+    def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, load_balancers: LoadBalancers,
+                 zone, certificates):
         super().__init__(scope, stack_id, env=env)
         # Credentials come from CLOUDFLARE_API_TOKEN at deploy time; none are synthesized.
         provider = cloudflare("provider").CloudflareProvider(self, "cloudflare")
@@ -44,8 +45,7 @@ class CloudflareDnsStack(SpoflessStack):
         self.records = CloudflareRecords(self, "records", domain=env.domain, env_name=env.name,
                                          config=env.dns.cloudflare, static=static, platform=platform,
                                          load_balancers=load_balancers, health=env.dns.health_check,
-                                         provider=provider)
-        if hasattr(self.records, "name_servers"):
-            TerraformOutput(self, "cloudflare_name_servers", value=self.records.name_servers,
-                            description="List these at the registrar (with Route53's)").override_logical_id(
-                                "cloudflare_name_servers")
+                                         provider=provider, route53_name_servers=zone.name_servers,
+                                         validation_records={
+                                             name: (record.name, Fn.element(record.records, 0))
+                                             for name, record in certificates.validation_records.items()})

@@ -47,7 +47,9 @@ class DnsZoneStack(SpoflessStack):
         self.zone = HostedZone(self, "zone", domain=env.domain, env_name=env.name, provider=primary_provider,
                                us_east_1_provider=log_provider, query_log_kms_key_arn=log_key_arn,
                                query_log_retention_days=env.dns.query_log_retention_days, account=account,
-                               existing_zone_id=env.dns.existing_route53_zone_id, dnssec=env.dns.dnssec)
+                               existing_zone_id=env.dns.existing_route53_zone_id, dnssec=env.dns.dnssec,
+                               parent_domain=env.dns.parent_domain,
+                               other_name_servers=env.dns.cloudflare.name_servers if env.dns.cloudflare else ())
         # Every name served through the load balancers, so no hostname the DNS hands out
         # (a www CNAME included) ends in a certificate-name mismatch at the ALB or NLB.
         names = tuple(n for n in load_balanced_names(env) if n != env.domain)
