@@ -362,6 +362,7 @@ def leftovers(config: EnvironmentConfig, endpoint: str) -> list[str]:
     add("oidc providers", (p["Arn"] for p in
                            client("iam", regions[0]).list_open_id_connect_providers()["OpenIDConnectProviderList"]))
     route53 = client("route53", "us-east-1")
-    add("hosted zones", (z["Name"] for z in route53.list_hosted_zones()["HostedZones"]))
+    seeded = f"{config.dns.parent_domain}." if config.dns.parent_domain else None  # the rehearsal's, not ours
+    add("hosted zones", (z["Name"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] != seeded))
     add("health checks", (c["Id"] for c in route53.list_health_checks()["HealthChecks"]))
     return left

@@ -381,6 +381,15 @@ class Rehearsal:
         return data
 
 
+def seed_parent_zone(endpoint: str, domain: str) -> None:
+    """Create the parent zone a child environment delegates from, as the parent environment would."""
+    import boto3
+
+    client = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL)
+    client.create_hosted_zone(Name=domain, CallerReference=f"rehearsal-parent-{domain}")
+
+
 def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFETIME,
              log=print) -> Rehearsal:
     from environments.loader import load_environments
@@ -403,6 +412,10 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
         try:
             report.endpoint = emulator.endpoint
             env = rehearsal_env(emulator.endpoint)
+            if config.dns.parent_domain:
+                seed_parent_zone(emulator.endpoint, config.dns.parent_domain)
+                log(f"rehearse {env_name}: seeded the parent zone {config.dns.parent_domain} (its own "
+                    "environment's dns-zone stack creates it; this one writes the delegation into it)")
             log(f"rehearse {env_name}: emulator on {emulator.endpoint}; applying "
                 + " -> ".join(" + ".join(wave) for wave in waves))
             applied: list[list[tuple[StackResult, Path]]] = []

@@ -23,6 +23,8 @@ regions:
   standby:
     name: us-west-2
     vpc_cidr: 10.1.0.0/16
+eks:
+  deployer_role_arn: arn:aws:iam::111122223333:role/deployer
 """
 
 
@@ -195,11 +197,11 @@ def test_rejects_rotation_period_out_of_range(tmp_path, days):
                                                 "range for automatic rotation; allowed: 1 to 1000")
 
 
-def test_rejects_secret_without_any_rotation_function(tmp_path):
-    text = GOOD.format(name="broken") + SECURITY.replace(
-        "  rotation_function_arn: arn:aws:lambda:us-east-1:111122223333:function:rotate\n", "")
-    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.rotation_function_arn: None is required "
-                                                "when security.rotation_function_arn is not set")
+def test_rejects_rotation_on_an_external_secret(tmp_path):
+    text = (GOOD.format(name="broken") + "security:\n  secrets:\n    - name: gitops/github-token\n"
+            "      description: a token set at the Git host\n      rotation_days: 30\n")
+    _assert_rejected(*_attempt(tmp_path, text), "security.secrets.0.rotation_days: 30 applies only to value: "
+                                                "generated", "a Lambda cannot mint it")
 
 
 def test_rejects_rotation_function_outside_the_primary_region(tmp_path):
@@ -244,16 +246,15 @@ def test_rejects_node_group_desired_outside_its_bounds(tmp_path):
     _assert_rejected(*_attempt(tmp_path, text), "eks.on_demand.desired: 12 is outside min..max (2..9)")
 
 
-def test_rejects_standby_argocd_without_a_standby_region(tmp_path):
-    text = GOOD.format(name="broken").split("  standby:")[0] + "gitops:\n  active: argocd-standby\n"
-    _assert_rejected(*_attempt(tmp_path, text), "gitops.active: 'argocd-standby' names a standby ArgoCD, but the "
-                                                "environment has no standby region; allowed: argocd-primary, flux")
+def test_rejects_an_engine_override_for_a_region_the_environment_does_not_have(tmp_path):
+    text = GOOD.format(name="broken") + "gitops:\n  active_by_region: {eu-west-1: flux}\n"
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.active_by_region.eu-west-1", "is not a region of this "
+                                                "environment; allowed: us-east-1, us-west-2")
 
 
 def test_rejects_unknown_gitops_engine(tmp_path):
     text = GOOD.format(name="broken") + "gitops:\n  active: jenkins\n"
-    _assert_rejected(*_attempt(tmp_path, text), "gitops.active: 'jenkins' is not allowed; allowed: 'argocd-primary', "
-                                                "'argocd-standby' or 'flux'")
+    _assert_rejected(*_attempt(tmp_path, text), "gitops.active: 'jenkins' is not allowed; allowed: 'argocd' or 'flux'")
 
 
 def test_rejects_public_api_open_to_the_internet(tmp_path):
