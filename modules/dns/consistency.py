@@ -40,8 +40,9 @@ def route53_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
     """Static records (no alias, no routing policy) of a synthesized Route53 stack."""
     found = {}
     for record in stack.get("resource", {}).get("aws_route53_record", {}).values():
-        if "alias" in record or "set_identifier" in record or "for_each" in record or "records" not in record:
-            continue
+        if ("alias" in record or "set_identifier" in record or "for_each" in record or "records" not in record
+                or record["type"] == "NS" or "${" in str(record["name"])):
+            continue  # the tree, name servers and ACM validation records are checked by SPOF_DEPLOY_11
         found[(record["name"].rstrip("."), record["type"])] = (record["ttl"], tuple(sorted(record["records"])))
     return found
 
@@ -50,6 +51,8 @@ def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
     """Static records of a synthesized Cloudflare stack, values of one name and type grouped."""
     grouped: dict[Key, tuple[set[int], list[str]]] = {}
     for record in stack.get("resource", {}).get("cloudflare_dns_record", {}).values():
+        if record["type"] == "NS" or "${" in str(record["name"]):
+            continue  # name servers and ACM validation records: SPOF_DEPLOY_11
         ttls, values = grouped.setdefault((record["name"].rstrip("."), record["type"]), (set(), []))
         ttls.add(record["ttl"])
         values.append(record_values(record))

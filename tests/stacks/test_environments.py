@@ -52,12 +52,14 @@ def test_dev_uses_a_relative_local_backend(stacks):
 
 
 @pytest.mark.parametrize("stack_name", ["prod-us-east-1", "prod-us-west-2", "staging-us-west-2"])
-def test_s3_backend_is_encrypted_and_locked(stacks, stack_name):
+def test_s3_backend_is_encrypted_and_locked(stacks, environments, stack_name):
     s3 = stacks[stack_name]["terraform"]["backend"]["s3"]
-    env_name = stack_name.split("-")[0]
-    assert s3["bucket"] == f"spofless-terraform-state-{env_name}"
-    assert s3["key"] == f"spofless/{env_name}/{stack_name}.tfstate"
-    assert s3["region"] == "us-east-1"  # state lives in one place even for the standby region's stack
+    env = environments[stack_name.split("-")[0]]
+    # the standby region's stacks keep state in the standby region (operable without the primary)
+    standby = stack_name.endswith(env.regions.standby.name)
+    assert s3["bucket"] == (env.backend.standby_bucket if standby else env.backend.bucket)
+    assert s3["key"] == f"spofless/{env.name}/{stack_name}.tfstate"
+    assert s3["region"] == (env.regions.standby.name if standby else env.regions.primary.name)
     assert s3["encrypt"] is True
     assert s3["use_lockfile"] is True
 
