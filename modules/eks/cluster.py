@@ -186,11 +186,7 @@ class Cluster(Construct):
             identities = None
             if name in ADDON_IDENTITIES:
                 service_account, policy = ADDON_IDENTITIES[name]
-                role = aws("iam_role").IamRole(
-                    self, f"{name}-role", name=f"{self.name}-{name}"[:64],
-                    assume_role_policy=policy_document([{
-                        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                        "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+                role = self._pod_role(name)
                 aws("iam_role_policy_attachment").IamRolePolicyAttachment(
                     self, f"{name}-policy", role=role.name, policy_arn=managed(policy))
                 identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
@@ -203,14 +199,18 @@ class Cluster(Construct):
                 depends_on=list(self.node_groups.values()) if name in ("coredns", "aws-ebs-csi-driver") else None,
             )
 
-    def pod_identity(self, construct_id: str, *, namespace: str, service_account: str,
-                     statements: list[dict]) -> None:
-        """An IAM role for one service account through EKS Pod Identity (the agent add-on is pinned)."""
-        role = aws("iam_role").IamRole(
-            self, f"{construct_id}-role", name=f"{self.name}-{construct_id}"[:64],
+    def _pod_role(self, key: str):
+        """An IAM role that EKS Pod Identity hands to pods (trust: the Pod Identity agent's service)."""
+        return aws("iam_role").IamRole(
+            self, f"{key}-role", name=f"{self.name}-{key}"[:64],
             assume_role_policy=policy_document([{
                 "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+
+    def pod_identity(self, construct_id: str, *, namespace: str, service_account: str,
+                     statements: list[dict]) -> None:
+        """An IAM role for one service account through EKS Pod Identity (the agent add-on is pinned)."""
+        role = self._pod_role(construct_id)
         aws("iam_role_policy").IamRolePolicy(self, f"{construct_id}-policy", role=role.id, name=construct_id,
                                              policy=policy_document(statements))
         aws("eks_pod_identity_association").EksPodIdentityAssociation(

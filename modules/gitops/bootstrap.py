@@ -6,7 +6,7 @@ from constructs import Construct
 
 from environments.schema import GitopsConfig
 from modules.gitops import addons
-from modules.gitops.engines import active_engine, reconciling
+from modules.gitops.engines import reconciling
 from modules.providers import kubernetes
 
 ARGOCD_NAMESPACE = "argocd"
@@ -24,7 +24,7 @@ class GitopsBootstrap(Construct):
     - the External Secrets Operator and the Git credentials as ExternalSecrets, so the
       tokens live in Secrets Manager (this region's replica) and never in Terraform state;
     - ArgoCD (HA) and Flux, both knowing both Git hosts; exactly one of them reconciles
-      this cluster (``engines.active_engine`` for this region), the other is installed
+      this cluster (``engines.reconciling`` for this region), the other is installed
       and idle (ArgoCD with automated sync off, Flux suspended).
     """
 
@@ -56,7 +56,6 @@ class GitopsBootstrap(Construct):
         ).install(self, provider=helm_provider,
                   depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
 
-        self.engine = active_engine(config, region)
         argocd_on = reconciling(config, "argocd", region)
         flux_on = reconciling(config, "flux", region)
         self.argocd_automated = argocd_on

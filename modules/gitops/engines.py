@@ -21,7 +21,6 @@ from typing import Literal
 
 Role = Literal["primary", "standby"]
 Engine = Literal["argocd", "flux"]
-ENGINES: tuple[Engine, ...] = ("argocd", "flux")
 
 
 def active_engine(config, region: str) -> Engine:

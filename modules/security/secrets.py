@@ -14,6 +14,12 @@ from modules.security.keys import KeyRing
 from modules.security.rotation_function import RotationFunction
 
 
+def secret_arn_pattern(account: AccountContext, region: str, env_name: str, name: str) -> str:
+    """ARN pattern of secret ``<env>/<name>`` in ``region``: AWS appends six random characters,
+    so the pattern ``<name>-??????`` matches the secret (primary or replica) and nothing else."""
+    return f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:secret:{env_name}/{name}-??????"
+
+
 def _construct_id(name: str) -> str:
     return name.replace("/", "-")
 
@@ -102,9 +108,7 @@ class SecretSet(Construct):
         _, purpose = self._secrets[name]
         if region not in self._keys.regions:
             raise KeyError(f"secret {name!r} exists in {self._keys.regions}, not in {region}")
-        account = self._account
-        pattern = (f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:"
-                   f"secret:{self._env_name}/{name}-??????")
+        pattern = secret_arn_pattern(self._account, region, self._env_name, name)
         return [
             {
                 "Sid": "ReadSecret",

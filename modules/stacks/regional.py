@@ -16,6 +16,7 @@ from modules.iam import AccountContext
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
 from modules.security.keys import KeyRing
+from modules.security.secrets import secret_arn_pattern
 from modules.stacks.base import SpoflessStack
 
 
@@ -90,8 +91,7 @@ class RegionalStack(SpoflessStack):
         statements: list[dict] = [{
             "Sid": "ReadGitTokens", "Effect": "Allow",
             "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-            "Resource": sorted(f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:"
-                               f"secret:{env.name}/{s.name}-??????" for s in secrets),
+            "Resource": sorted(secret_arn_pattern(account, region, env.name, s.name) for s in secrets),
         }]
         for purpose in sorted({s.key for s in secrets}):
             statements.append(keys.grant_decrypt(purpose, region, via_service="secretsmanager"))
