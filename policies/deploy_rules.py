@@ -347,10 +347,12 @@ def standby_state(output: Output):
         standby = _region_of_alias(output, env, "standby")
         if standby is None:
             continue
-        for stack in output.stacks_of(env):
-            regions = {p.get("region") for p in output.providers(stack, "aws")}
-            if regions != {standby}:
-                continue
+        in_standby = {stack for stack in output.stacks_of(env)
+                      if {p.get("region") for p in output.providers(stack, "aws")} == {standby}}
+        # a stack that only talks to a standby cluster (the gitops stack) belongs to that region too
+        in_standby |= {stack for stack in output.stacks_of(env) if not output.providers(stack, "aws")
+                       and (cluster := _cluster_of_provider(output, stack)) is not None and cluster.stack in in_standby}
+        for stack in sorted(in_standby):
             terraform = output.stacks[stack].get("terraform", {})
             backend = terraform.get("backend", {})
             if "local" in backend:
@@ -595,6 +597,9 @@ def dns_parity(output: Output):
             lists_cloudflare = any("cloudflare" in json.dumps(r.get("records")) for r in apex)
             yield zone_stack, f"Route53 apex NS of {domain}", lists_cloudflare, (
                 "lists only Route53's own name servers: resolvers that reached Route53 never learn Cloudflare's")
+            if apex:  # Route53 creates the apex NS set with the zone: replacing it needs allow_overwrite
+                yield zone_stack, f"Route53 apex NS record of {domain}", all(r.get("allow_overwrite") for r in apex), (
+                    "does not set allow_overwrite: the create fails because the zone already has its NS set")
             own_zone = any(str(c.get("name")).rstrip(".") == domain and c.get("type") == "NS" for c in cf_records.values())
             settings = output.resources(cloudflare_stack, "cloudflare_zone_dns_settings")
             if settings:  # the Cloudflare zone is the environment's own: its apex must list Route53's servers
@@ -602,6 +607,11 @@ def dns_parity(output: Output):
                           and f"cross-stack-reference-input-{zone_stack}" in str(c.get("content"))]
                 yield cloudflare_stack, f"Cloudflare apex NS of {domain}", len(listed) >= 2, (
                     "lists only Cloudflare's own name servers: resolvers that reached Cloudflare never learn Route53's")
+                waiting = {f"cloudflare_zone_dns_settings.{n}" for n in settings}
+                early = [c for c in listed if not waiting & output.depends_on(cloudflare_stack, c)]
+                yield cloudflare_stack, f"Cloudflare apex NS records of {domain}", bool(listed) and not early, (
+                    "are created without waiting for the multi-provider setting, and Cloudflare refuses apex NS "
+                    "records until it is on")
             elif own_zone:
                 yield cloudflare_stack, f"NS of {domain}", False, (
                     "delegates the environment's own name away inside the shared Cloudflare zone")

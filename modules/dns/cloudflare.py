@@ -48,11 +48,13 @@ class CloudflareRecords(Construct):
             # The zone is the environment's own: it co-serves with Route53 (multi-provider) and
             # lists Route53's four name servers at the apex beside its own (parity with Route53's copy).
             # https://developers.cloudflare.com/dns/nameservers/nameserver-options/#multi-provider-dns
-            cloudflare("zone_dns_settings").ZoneDnsSettings(self, "dns-settings", provider=provider,
-                                                             zone_id=self.zone_id, multi_provider=True)
+            settings = cloudflare("zone_dns_settings").ZoneDnsSettings(
+                self, "dns-settings", provider=provider, zone_id=self.zone_id, multi_provider=True)
             for index in range(4):  # Route53 assigns every public hosted zone exactly four
+                # apex NS records are accepted only once multi-provider DNS is on
                 record(self, f"apex-ns-{index}", provider=provider, zone_id=self.zone_id, name=domain, type="NS",
-                       ttl=86400, proxied=False, content=Fn.element(route53_name_servers, index))
+                       ttl=86400, proxied=False, content=Fn.element(route53_name_servers, index),
+                       depends_on=[settings])
         # ACM renews by looking the validation CNAMEs up in public DNS, which may ask Cloudflare.
         for name, (record_name, value) in validation_records.items():
             record(self, f"acm-validation-{name}", provider=provider, zone_id=self.zone_id, name=record_name,
