@@ -29,9 +29,7 @@ def test_gate_fails_naming_the_check_when_prod_loses_its_standby_region(environm
     from modules.app import synthesize
 
     prod = environments["prod"]
-    broken = prod.model_copy(update={
-        "regions": prod.regions.model_copy(update={"standby": None}),
-        "gitops": prod.gitops.model_copy(update={"active": "argocd-primary"})})
+    broken = prod.model_copy(update={"regions": prod.regions.model_copy(update={"standby": None})})
     synthesize([broken], tmp_path / "cdktf.out")
     # WHEN the gate runs THEN it fails and names the zero-SPOF checks that caught it
     run = run_checkov(tmp_path / "cdktf.out" / "stacks")

@@ -57,16 +57,24 @@ def test_argocd_runs_highly_available(stacks):
 
 @pytest.fixture(scope="module")
 def per_knob(environments, tmp_path_factory):
-    """prod synthesized once for every value of gitops.active."""
+    """prod synthesized once for every value of gitops.active (from the schema), and with the
+    standby region alone switched to the other engine."""
+    from environments.schema import GITOPS_ENGINES, GitopsConfig
     from modules.app import synthesize
 
     prod = environments["prod"]
+    standby = prod.regions.standby.name
+    knobs = {active: {"active": active} for active in GITOPS_ENGINES}
+    knobs["standby-override"] = {"active": prod.gitops.active, "active_by_region": {
+        standby: next(e for e in GITOPS_ENGINES if e != prod.gitops.active)}}
     results = {}
-    for active in ("argocd-primary", "argocd-standby", "flux"):
-        env = prod.model_copy(update={"gitops": prod.gitops.model_copy(update={"active": active})})
-        outdir = tmp_path_factory.mktemp(active) / "cdktf.out"
+    for label, update in knobs.items():
+        # validated like YAML would be, not model_copy'd past the schema
+        gitops = GitopsConfig.model_validate({**prod.gitops.model_dump(), **update})
+        env = prod.model_copy(update={"gitops": gitops})
+        outdir = tmp_path_factory.mktemp(label) / "cdktf.out"
         synthesize([env], outdir)
-        results[active] = outdir
+        results[label] = outdir
     return results
 
 
@@ -81,12 +89,17 @@ def test_flux_reconciles_only_from_the_chosen_git_host(per_knob):
     assert releases["flux-platform-gitlab"]["_values"]["kustomization"]["spec"]["suspend"] is True
 
 
-def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir):
+def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir, environments):
     baseline = {k: v for k, v in tree_digest(synth_dir).items() if k.startswith("stacks/prod-")}
-    for active in ("argocd-standby", "flux"):
-        changed = tree_digest(per_knob[active])
+    for label in per_knob:
+        changed = tree_digest(per_knob[label])
         different = sorted(k for k in baseline if baseline[k] != changed[k])
-        assert different == ["stacks/prod-us-east-1-gitops/cdk.tf.json", "stacks/prod-us-west-2-gitops/cdk.tf.json"]
+        if not different:
+            continue  # the value prod already has
+        gitops = sorted(k for k in baseline if k.endswith("-gitops/cdk.tf.json"))
+        # a per-region override changes that region's gitops stack only
+        assert different == (gitops if label != "standby-override" else
+                             [f"stacks/prod-{environments['prod'].regions.standby.name}-gitops/cdk.tf.json"])
         for path in different:
             before = json.loads(baseline[path])["resource"]
             after = json.loads(changed[path])["resource"]
@@ -129,3 +142,14 @@ def test_exactly_the_configured_engine_reconciles_each_cluster(stacks, environme
     assert state == {"argocd": reconciling(env.gitops, "argocd", region),
                      "flux": reconciling(env.gitops, "flux", region)}
     assert sum(state.values()) == 1  # warm standby: every cluster, standby included, is reconciled
+
+
+
+def test_every_knob_value_leaves_every_cluster_reconciled_by_exactly_one_engine(per_knob):
+    from policies.deploy_model import Output
+    from policies.deploy_rules import RULES
+
+    (warm_standby,) = [r for r in RULES if r.id == "SPOF_DEPLOY_8"]
+    for label, outdir in per_knob.items():
+        results = list(warm_standby.check(Output.load(outdir)))
+        assert results and all(r.passed for r in results), (label, [str(r) for r in results if not r.passed])
