@@ -317,3 +317,40 @@ def test_rejects_ttl_out_of_range(tmp_path, ttl):
 def test_rejects_a_value_of_the_wrong_kind(tmp_path):
     _assert_rejected(*_attempt(tmp_path, _dns("    - {name: www, type: A, values: [not-an-ip]}\n")),
                      "dns.records.0.values.0: 'not-an-ip' is not a valid A value; allowed: an IPv4 address")
+
+
+def test_rejects_a_deployer_that_is_not_a_role_arn(tmp_path):
+    text = GOOD.format(name="broken").replace("role/deployer", "user/deployer")
+    _assert_rejected(*_attempt(tmp_path, text), "eks.deployer_role_arn: 'arn:aws:iam::111122223333:user/deployer' "
+                                                "is not an IAM role ARN")
+
+
+def test_rejects_public_deployer_access_without_cidrs(tmp_path):
+    text = GOOD.format(name="broken") + "  deployer_access: public\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.deployer_access: 'public' is 'public' but public_endpoint_cidrs "
+                                                "is empty")
+
+
+def test_rejects_an_s3_backend_without_a_standby_bucket(tmp_path):
+    text = GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
+    _assert_rejected(*_attempt(tmp_path, text), "backend.standby_bucket: None is required: the standby region's "
+                                                "stacks keep their state in the standby region")
+
+
+def test_rejects_a_dynamodb_lock_with_a_standby_region(tmp_path):
+    text = (GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
+            "  standby_bucket: state-standby\n  lock: dynamodb\n  dynamodb_table: locks\n")
+    _assert_rejected(*_attempt(tmp_path, text), "backend.lock: 'dynamodb' is 'dynamodb', but a lock table lives in "
+                                                "one region")
+
+
+def test_rejects_a_parent_domain_that_is_not_a_parent(tmp_path):
+    text = GOOD.format(name="broken") + "dns:\n  parent_domain: example.org\n"
+    _assert_rejected(*_attempt(tmp_path, text), "dns.parent_domain: 'example.org' is not a parent of the domain "
+                                                "platform.example.com")
+
+
+def test_rejects_cloudflare_name_servers_that_are_not_host_names(tmp_path):
+    text = (GOOD.format(name="broken") + "dns:\n  cloudflare:\n    account_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
+            "    zone_id: 9a8b7c6d5e4f30211203f4e5d6c7b8a9\n    name_servers: [ada.ns.cloudflare.com]\n")
+    _assert_rejected(*_attempt(tmp_path, text), "dns.cloudflare.name_servers:", "two or more host names")
