@@ -4,7 +4,8 @@
 
 Reads only synthesized JSON. For each environment with both DNS stacks it
 reports every static record that is missing at one provider or differs in type,
-TTL or values, and exits 1 when there is any difference.
+TTL or values, and every parity problem (name servers, ACM validation records),
+and exits 1 when there is any.
 """
 
 from __future__ import annotations
@@ -92,7 +93,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for difference in differences:
         print(difference)
     print(f"dns consistency: {len(compared)} environment(s) compared, {len(differences)} difference(s)")
-    return 1 if differences else 0
+    parity = parity_results(Path(args.outdir))
+    problems = [r for r in parity if not r.passed]
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"dns parity (name servers, ACM validation records): {len(parity)} check(s), {len(problems)} problem(s)")
+    return 1 if differences or problems else 0
+
+
+def parity_results(outdir: Path) -> list:
+    """What both providers must also share beyond the static records: each lists the other's name
+    servers, and the ACM validation records exist at both (the deploy rule SPOF_DEPLOY_11)."""
+    from policies.deploy_model import Output
+    from policies.deploy_rules import run_rules
+
+    return run_rules(Output.load(outdir), {"SPOF_DEPLOY_11"})
 
 
 if __name__ == "__main__":

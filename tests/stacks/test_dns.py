@@ -97,7 +97,10 @@ def test_consistency_command_passes_on_the_real_stacks(synth_dir):
     result = subprocess.run([sys.executable, "-m", "modules.dns.consistency", "--outdir", str(synth_dir)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip() == "dns consistency: 3 environment(s) compared, 0 difference(s)"
+    summary, parity = result.stdout.strip().splitlines()
+    assert summary == "dns consistency: 3 environment(s) compared, 0 difference(s)"
+    assert parity.startswith("dns parity (name servers, ACM validation records): ") and parity.endswith(
+        " check(s), 0 problem(s)") and not parity.endswith(": 0 check(s), 0 problem(s)")
 
 
 def test_consistency_command_catches_a_broken_fixture(synth_dir, tmp_path):
@@ -131,3 +134,20 @@ def test_consistency_command_catches_a_broken_fixture(synth_dir, tmp_path):
 def test_route53_is_the_aws_only_dns_stack_and_cloudflare_stays_out_of_aws_stacks(stacks):
     assert set(stacks["prod-dns-route53"]["terraform"]["required_providers"]) == {"aws"}
     assert set(stacks["prod-dns-cloudflare"]["terraform"]["required_providers"]) == {"cloudflare"}
+
+
+def test_consistency_command_catches_validation_records_missing_at_cloudflare(synth_dir, tmp_path):
+    # GIVEN prod's output where Cloudflare lost the ACM validation records
+    shutil.copytree(synth_dir / "stacks", tmp_path / "stacks")
+    path = tmp_path / "stacks" / "prod-dns-cloudflare" / "cdk.tf.json"
+    document = json.loads(path.read_text())
+    records = document["resource"]["cloudflare_dns_record"]
+    for name in [n for n in records if "acm-validation" in n]:
+        del records[name]
+    path.write_text(json.dumps(document))
+    # WHEN dns-check runs THEN it names the records and exits 1
+    result = subprocess.run([sys.executable, "-m", "modules.dns.consistency", "--outdir", str(tmp_path)],
+                            cwd=PROJECT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "SPOF_DEPLOY_11 FAILED on prod-dns-zone: ACM validation record" in result.stdout
+    assert "exists only in Route53" in result.stdout
