@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from environments import eks_versions
 from environments.regions import REGION_ZONES, zone_count
 
 # The subnet layout (modules/network/layout.py) carves the smallest subnets at
@@ -528,6 +529,18 @@ class LoadBalancingConfig(Frozen):
     app_port: int = Field(8443, ge=1024, le=65535)
     """Port the workloads serve TLS on; targets are pod IPs. Left out: 8443."""
 
+    nlb_target_port: int = Field(8444, ge=1024, le=65535)
+    """Port the in-cluster gateway serves the NLB's traffic on: TLS after a proxy protocol v2
+    header (the client's address), with the gateway's own rate and concurrency limits, because
+    WAF cannot be associated with an NLB. Left out: 8444; must differ from ``app_port``."""
+
+    request_body_limit_kib: int = Field(8, ge=1, le=1_048_576)
+    """Largest request body accepted, in KiB, on every path in (the ALBs and the NLB): the
+    in-cluster gateway answers 413 above it. At 8 or less, WAF's common rule set also blocks
+    bodies over 8 KB on the ALB path (``SizeRestrictions_BODY``); above 8, that one rule only
+    counts (an ALB's WAF inspects the first 8 KB of a body and cannot be raised), and the
+    gateway's limit is the one that holds. Left out: 8 (WAF's own limit)."""
+
     idle_timeout_seconds: int = Field(60, ge=1, le=4000)
     """ALB idle connection timeout, 1-4000. Left out: 60."""
 
@@ -538,7 +551,8 @@ class LoadBalancingConfig(Frozen):
     """Target health checks. Left out: /health/ready every 30 s, 10 s timeout, 2 up, 3 down, 200."""
 
     waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
-    """Requests per 5 minutes from one IP before WAF blocks it (WAF's minimum is 100). Left out: 2000."""
+    """Requests per 5 minutes from one IP before it is refused: by WAF on the ALBs, by the in-cluster
+    gateway on the NLB's path (WAF's minimum is 100). Left out: 2000."""
 
     access_log_expiry_days: int = Field(365, ge=1, le=3650)
     """Days load balancer access logs are kept in S3. Left out: 365."""
@@ -549,6 +563,14 @@ class LoadBalancingConfig(Frozen):
     certificate_names: tuple[str, ...] = ()
     """Host names below the domain the TLS certificate also covers, e.g. ``[api, app]``.
     Left out: the domain itself only. No wildcards: one leaked key would cover every name."""
+
+    @model_validator(mode="after")
+    def _ports(self) -> "LoadBalancingConfig":
+        if self.nlb_target_port == self.app_port:
+            raise _fail("nlb_target_port", "is app_port too; allowed: another port (the NLB's path speaks proxy "
+                                           "protocol, the ALBs' does not)", field="nlb_target_port",
+                        value=self.nlb_target_port)
+        return self
 
     @field_validator("certificate_names")
     @classmethod
@@ -583,23 +605,23 @@ class NodeGroupSize(Frozen):
         return self
 
 
-# Pinned EKS add-on versions for Kubernetes 1.31 (aws eks describe-addon-versions).
-DEFAULT_ADDONS = {
-    "vpc-cni": "v1.19.2-eksbuild.1",
-    "coredns": "v1.11.4-eksbuild.2",
-    "kube-proxy": "v1.31.3-eksbuild.2",
-    "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
-    "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
-}
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
 
 
 class EksConfig(Frozen):
     """The EKS cluster of every region: versions, endpoint access, node groups."""
 
-    version: str = "1.31"
-    """Kubernetes version, e.g. ``"1.31"``. Left out: 1.31."""
+    version: str = eks_versions.DEFAULT_VERSION
+    """Kubernetes version, e.g. ``"1.35"``: one of the versions in environments/eks_versions.py
+    that are supported, at ``support_type``, for at least 90 days after that table's date, and
+    whose add-on builds are pinned there (the add-ons and the Cluster Autoscaler follow the
+    version). Left out: 1.35."""
+
+    support_type: eks_versions.SupportType = "STANDARD"
+    """What EKS does when the version's standard support ends (``upgrade_policy``): ``STANDARD``
+    upgrades the control plane to the next version then; ``EXTENDED`` keeps it, for 12 more
+    months billed at the extended-support rate. Set on every cluster, because EKS's own
+    default is EXTENDED. Left out: STANDARD."""
 
     public_endpoint_cidrs: tuple[str, ...] = ()
     """CIDRs allowed to reach the public API endpoint. Left out: public endpoint off
@@ -622,9 +644,6 @@ class EksConfig(Frozen):
     ``public``: the public endpoint is opened, only to ``public_endpoint_cidrs`` (the
     runners' egress addresses), which is then required."""
 
-    addons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ADDONS))
-    """Core add-on versions; all five are required. Left out: the pinned defaults."""
-
     on_demand: NodeGroupSize = Field(default_factory=lambda: NodeGroupSize(min=3, desired=3, max=9))
     """ON_DEMAND node group size. Left out: 3/3/9 (60% of the default capacity)."""
 
@@ -643,12 +662,26 @@ class EksConfig(Frozen):
     control_plane_log_retention_days: int = 365
     """Days control-plane logs are kept. Left out: 365."""
 
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not re.fullmatch(r"1\.(2[89]|3[0-3])", value):
-            raise _fail("eks_version", "is not a supported EKS version; allowed: 1.28 to 1.33")
-        return value
+    @model_validator(mode="after")
+    def _version(self) -> "EksConfig":
+        problem = eks_versions.refusal(self.version, self.support_type)
+        if problem:
+            allowed = ", ".join(eks_versions.supported(self.support_type)) or "none"
+            raise _fail("eks_version", "{problem}; allowed at support_type {support_type}: {allowed} (the table: "
+                                       "environments/eks_versions.py, from {source})", field="version",
+                        value=self.version, problem=problem, support_type=self.support_type, allowed=allowed,
+                        source=eks_versions.CALENDAR_SOURCE)
+        return self
+
+    @property
+    def release(self) -> eks_versions.EksVersion:
+        """The version's row: support dates, add-on builds, the autoscaler."""
+        return eks_versions.VERSIONS[self.version]
+
+    @property
+    def addons(self) -> dict[str, str]:
+        """The EKS add-on builds pinned for this version, by add-on name."""
+        return dict(sorted(self.release.addons.items()))
 
     @field_validator("deployer_role_arn")
     @classmethod
@@ -692,21 +725,6 @@ class EksConfig(Frozen):
                 raise _fail("cidr", "opens the API to the whole internet; allowed: specific networks",
                             field=str(index), value=cidr)
         return value
-
-    @field_validator("addons")
-    @classmethod
-    def _addons(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = sorted(set(DEFAULT_ADDONS) - set(value))
-        unknown = sorted(set(value) - set(DEFAULT_ADDONS))
-        if missing or unknown:
-            raise _fail("addons", "must list exactly the core add-ons; allowed: {allowed} (missing {missing}, "
-                                  "unknown {unknown})", allowed=", ".join(DEFAULT_ADDONS),
-                        missing=missing or "none", unknown=unknown or "none")
-        for name, version in value.items():
-            if not _ADDON_VERSION.match(version):
-                raise _fail("addon_version", "is not a pinned add-on version; allowed: e.g. v1.19.2-eksbuild.1",
-                            field=name, value=version)
-        return dict(sorted(value.items()))
 
     @field_validator("spot_instance_types")
     @classmethod
@@ -974,6 +992,11 @@ class EnvironmentConfig(Frozen):
     domain: Domain
     """DNS domain the environment serves, e.g. ``platform.example.com``. Required."""
 
+    account_id: str
+    """The AWS account (12 digits) the environment deploys into. Required. Every AWS provider
+    is limited to it (``allowed_account_ids``): credentials for any other account make
+    Terraform stop before it plans, so a wrong profile never touches another environment."""
+
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     """Network tier knobs. Left out: every default (HA)."""
 
@@ -1093,6 +1116,13 @@ class EnvironmentConfig(Frozen):
         if not _NAME.match(value):
             raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
                                 "starting with a letter")
+        return value
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account(cls, value):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+            raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
         return value
 
     @field_validator("tags")

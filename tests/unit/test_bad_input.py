@@ -16,6 +16,7 @@ from tests.conftest import run_main, tree_digest
 GOOD = """\
 name: {name}
 domain: platform.example.com
+account_id: "111122223333"
 regions:
   primary:
     name: us-east-1
@@ -56,7 +57,7 @@ def _assert_rejected(result, untouched: bool, *fragments: str) -> str:
 def test_rejects_unknown_field(tmp_path):
     result, untouched = _attempt(tmp_path, GOOD.format(name="broken") + "netwrok:\n  nat_gateway_per_az: false\n")
     message = _assert_rejected(result, untouched, "environments/broken.yaml: netwrok:",
-                               "unknown field", "did you mean 'network'", "allowed: backend, dns, domain")
+                               "unknown field", "did you mean 'network'", "allowed: account_id, backend, dns, domain")
     assert message.count("environments/broken.yaml") == 1
 
 
@@ -354,3 +355,38 @@ def test_rejects_cloudflare_name_servers_that_are_not_host_names(tmp_path):
     text = (GOOD.format(name="broken") + "dns:\n  cloudflare:\n    account_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
             "    zone_id: 9a8b7c6d5e4f30211203f4e5d6c7b8a9\n    name_servers: [ada.ns.cloudflare.com]\n")
     _assert_rejected(*_attempt(tmp_path, text), "dns.cloudflare.name_servers:", "two or more host names")
+
+
+def test_rejects_a_kubernetes_version_at_the_end_of_its_support(tmp_path):
+    text = GOOD.format(name="broken") + "  version: '1.31'\n  support_type: EXTENDED\n"
+    message = _assert_rejected(*_attempt(tmp_path, text), "eks.version: '1.31' extended support ends 2026-11-26",
+                               "less than 90 days after the version table's date",
+                               "allowed at support_type EXTENDED: 1.35")
+    assert "eks_versions.py" in message
+
+
+def test_rejects_a_kubernetes_version_without_pinned_addons(tmp_path):
+    text = GOOD.format(name="broken") + "  version: '1.36'\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.version: '1.36' has no pinned add-on builds",
+                     "allowed at support_type STANDARD: 1.35")
+
+
+def test_rejects_an_unknown_support_type(tmp_path):
+    text = GOOD.format(name="broken") + "  support_type: FOREVER\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.support_type: 'FOREVER'", "STANDARD", "EXTENDED")
+
+
+def test_rejects_an_account_id_that_is_not_twelve_digits(tmp_path):
+    text = GOOD.format(name="broken").replace('account_id: "111122223333"', "account_id: 11112222333")
+    _assert_rejected(*_attempt(tmp_path, text), "account_id: 11112222333 is not an AWS account id",
+                     "allowed: 12 digits, quoted")
+
+
+def test_rejects_an_environment_without_an_account(tmp_path):
+    text = GOOD.format(name="broken").replace('account_id: "111122223333"\n', "")
+    _assert_rejected(*_attempt(tmp_path, text), "account_id")
+
+
+def test_rejects_the_nlb_path_on_the_app_port(tmp_path):
+    text = GOOD.format(name="broken") + "load_balancing:\n  app_port: 9443\n  nlb_target_port: 9443\n"
+    _assert_rejected(*_attempt(tmp_path, text), "load_balancing.nlb_target_port: 9443 is app_port too")
