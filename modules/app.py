@@ -47,7 +47,7 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
     for role, region, stack in regional:
         yield GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
                           cluster=stack.cluster,
-                          target_groups={key: lb.target_group_arn
+                          target_groups={key: (lb.target_group_arn, lb.target_port)
                                          for key, lb in stack.load_balancing.load_balancers.items()})
     load_balancers = {region.name: stack.load_balancing.load_balancers for _, region, stack in regional}
     yield Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,

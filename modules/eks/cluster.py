@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cdktf import Fn, TerraformOutput
 from constructs import Construct
 
@@ -19,7 +21,18 @@ ADDON_IDENTITIES = {
 # The VPC CNI enforces Kubernetes NetworkPolicies only when its network policy agent is on;
 # without it the GitOps namespaces' default-deny policies are accepted and silently ignored.
 # https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html
-ADDON_CONFIGURATION = {"vpc-cni": '{"enableNetworkPolicy":"true"}'}
+ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
+# The taint of spot nodes; workloads that may run on spot tolerate it.
+SPOT_TAINT = ("spofless.io/capacity", "spot")
+# Add-ons that run Deployments: on on-demand nodes (their DaemonSets tolerate every taint).
+# Keys from the add-ons' configuration schemas (aws eks describe-addon-configuration).
+ON_DEMAND = {"eks.amazonaws.com/capacityType": "ON_DEMAND"}
+ADDON_PLACEMENT = {
+    "coredns": {"nodeSelector": ON_DEMAND},
+    "aws-ebs-csi-driver": {"controller": {"nodeSelector": ON_DEMAND}},
+}
+# What a node's launch template starts, each tagged with the environment's tags.
+LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 # Node role: join the cluster and pull images; nothing else (the CNI's rights live with the CNI).
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"]
 
@@ -39,10 +52,12 @@ class Cluster(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
                  config: EksConfig, secrets_kms_key_arn: str, storage_kms_key_arn: str,
-                 logs_kms_key_arn: str, nodes_security_group_id: str, account: AccountContext):
+                 logs_kms_key_arn: str, nodes_security_group_id: str, account: AccountContext,
+                 tags: dict[str, str]):
         super().__init__(scope, construct_id)
         self.name = name
         self.region = region
+        self.tags = tags
         partition = account.partition
         managed = lambda policy: f"arn:{partition}:iam::aws:policy/{policy}"  # noqa: E731
 
@@ -77,6 +92,10 @@ class Cluster(Construct):
             access_config=eks.EksClusterAccessConfig(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False),
             enabled_cluster_log_types=LOG_TYPES,
+            # Explicit, because the API's default is EXTENDED (billed at the higher rate); with
+            # STANDARD, EKS upgrades the control plane itself when standard support ends.
+            # https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html
+            upgrade_policy=eks.EksClusterUpgradePolicy(support_type=config.support_type),
             encryption_config=eks.EksClusterEncryptionConfig(
                 provider=eks.EksClusterEncryptionConfigProvider(key_arn=secrets_kms_key_arn),
                 resources=["secrets"]),
@@ -154,8 +173,13 @@ class Cluster(Construct):
                     volume_size=config.node_disk_gib, volume_type="gp3", encrypted="true",
                     kms_key_id=storage_kms_key_arn, delete_on_termination="true"))],
             monitoring=template.LaunchTemplateMonitoring(enabled=True),
+            # The provider's default_tags reach the launch template itself, not what it launches:
+            # the instances, their volumes and network interfaces get the environment's tags here.
+            # https://registry.terraform.io/providers/hashicorp/aws/5.100.0/docs#default_tags-configuration-block
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchTemplateTagSpecificationRequest.html
             tag_specifications=[template.LaunchTemplateTagSpecifications(
-                resource_type="instance", tags={"Name": f"{self.name}-node"})],
+                resource_type=kind, tags={**self.tags, "Name": f"{self.name}-node"})
+                for kind in LAUNCHED_RESOURCE_TYPES],
         )
 
     def _node_group(self, capacity: str, size, instance_types, role, template, network: Network):
@@ -175,6 +199,11 @@ class Cluster(Construct):
             launch_template=group.EksNodeGroupLaunchTemplate(
                 id=template.id, version=Fn.tostring(template.latest_version)),
             labels={"spofless.io/capacity": label},
+            # Spot nodes take only pods that tolerate losing them at two minutes' notice: the
+            # platform's add-ons (on-demand nodeSelector) and anything without the toleration
+            # stay on on-demand capacity. https://docs.aws.amazon.com/eks/latest/userguide/node-taints-managed-node-groups.html
+            taint=[group.EksNodeGroupTaint(key=SPOT_TAINT[0], value=SPOT_TAINT[1], effect="NO_SCHEDULE")]
+            if capacity == "SPOT" else None,
             # Autoscalers own the live size; Terraform sets the bounds.
             lifecycle={"ignore_changes": ["scaling_config[0].desired_size"]},
             depends_on=self._node_attachments,
@@ -192,12 +221,17 @@ class Cluster(Construct):
                 identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
             addon.EksAddon(
                 self, f"addon-{name}", cluster_name=self.cluster.name, addon_name=name, addon_version=version,
-                configuration_values=ADDON_CONFIGURATION.get(name),
+                configuration_values=self._configuration(name),
                 resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                 pod_identity_association=identities,
                 # coredns and the EBS driver run as pods: they need nodes first
                 depends_on=list(self.node_groups.values()) if name in ("coredns", "aws-ebs-csi-driver") else None,
             )
+
+    @staticmethod
+    def _configuration(name: str):
+        values = {**ADDON_CONFIGURATION.get(name, {}), **ADDON_PLACEMENT.get(name, {})}
+        return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else None
 
     def _pod_role(self, key: str):
         """An IAM role that EKS Pod Identity hands to pods (trust: the Pod Identity agent's service)."""

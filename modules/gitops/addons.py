@@ -15,6 +15,7 @@ FLUX_HELM = "https://fluxcd-community.github.io/helm-charts"
 EKS_HELM = "https://aws.github.io/eks-charts"
 ESO_HELM = "https://charts.external-secrets.io"
 TRAEFIK_HELM = "https://traefik.github.io/charts"
+AUTOSCALER_HELM = "https://kubernetes.github.io/autoscaler"
 
 # Pinned charts of the in-cluster platform pieces (chart version = what `helm search` shows).
 LBC_CHART_VERSION = "3.5.0"        # AWS Load Balancer Controller v3.5.0 (Pod Identity since v2.7.0)
@@ -23,8 +24,21 @@ TRAEFIK_CHART_VERSION = "41.3.0"   # Traefik v3.7.11
 
 LBC_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 ESO_SERVICE_ACCOUNT = ("external-secrets", "external-secrets")
+AUTOSCALER_SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
 INGRESS_NAMESPACE = "ingress"
 INGRESS_SERVICE = "traefik"
+
+
+# Platform add-ons run on on-demand capacity only: the spot group is tainted, and a spot
+# reclaim wave must never take a quorum (ArgoCD's Redis HA), the controllers and the ingress
+# down together. EKS labels every managed node with its capacity type.
+# https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types
+CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
+
+
+def on_demand() -> dict:
+    """A nodeSelector for on-demand nodes (a fresh dict each time: YAML would otherwise write anchors)."""
+    return {CAPACITY_LABEL: "ON_DEMAND"}
 
 
 def _spread(name: str, instance: str, zones_required: bool = True) -> list[dict]:
@@ -80,11 +94,16 @@ class HelmAddon:
 
 
 def argocd(version: str, namespace: str) -> HelmAddon:
-    """ArgoCD in HA mode: two of every stateless component and Redis HA (three replicas with Sentinel)."""
+    """ArgoCD in HA mode: two of every stateless component and Redis HA (three replicas with Sentinel).
+
+    On on-demand nodes: ``global.nodeSelector`` does not reach the redis-ha subchart, which
+    has its own (argo-helm argo-cd 7.7.11 values.yaml; redis-ha 4.29.4).
+    """
     return HelmAddon(
         name="argocd", namespace=namespace, repository=ARGO_HELM, chart="argo-cd", version=version,
         values={
-            "redis-ha": {"enabled": True},
+            "global": {"nodeSelector": on_demand()},
+            "redis-ha": {"enabled": True, "nodeSelector": on_demand()},
             "controller": {"replicas": 2},
             "server": {"replicas": 2},
             "repoServer": {"replicas": 2},
@@ -116,11 +135,16 @@ def argocd_applications(version: str, namespace: str, sources, git_host: str, au
                      version=version, values={"applications": applications})
 
 
+FLUX_CONTROLLERS = ("sourceController", "kustomizeController", "helmController", "notificationController")
+
+
 def flux(version: str, namespace: str) -> HelmAddon:
-    """The Flux controllers (source, kustomize, helm, notification)."""
+    """The Flux controllers (source, kustomize, helm, notification), on on-demand nodes (the flux2
+    chart has no global placement: each controller has its own nodeSelector)."""
     return HelmAddon(name="flux", namespace=namespace, repository=FLUX_HELM, chart="flux2", version=version,
                      values={"imageAutomationController": {"create": False},
-                             "imageReflectionController": {"create": False}})
+                             "imageReflectionController": {"create": False},
+                             **{controller: {"nodeSelector": on_demand()} for controller in FLUX_CONTROLLERS}})
 
 
 def flux_sync(version: str, namespace: str, source, host: str, secret_name: str, suspended: bool) -> HelmAddon:
@@ -151,7 +175,7 @@ def load_balancer_controller(cluster_name: str, region: str, vpc_id: str) -> Hel
         chart="aws-load-balancer-controller", version=LBC_CHART_VERSION,
         values={"clusterName": cluster_name, "region": region, "vpcId": vpc_id,
                 "serviceAccount": {"create": True, "name": account},
-                "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+                "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1}, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("aws-load-balancer-controller", "aws-load-balancer-controller",
                                                      zones_required=False),
                 "enableServiceMutatorWebhook": False, "keepTLSSecret": True})
@@ -165,14 +189,63 @@ def external_secrets() -> HelmAddon:
         version=ESO_CHART_VERSION,
         values={"installCRDs": True, "replicaCount": 2, "leaderElect": True,
                 "serviceAccount": {"create": True, "name": account},
-                "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+                "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("external-secrets", "external-secrets", zones_required=False),
-                "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}},
-                "certController": {"replicaCount": 2,
+                "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+                            "nodeSelector": on_demand()},
+                "certController": {"replicaCount": 2, "nodeSelector": on_demand(),
                                    "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}})
 
 
-def ingress_gateway(*, replicas: int, app_port: int, health_path: str) -> HelmAddon:
+def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image_tag: str) -> HelmAddon:
+    """Cluster Autoscaler: grows a node group when pods are pending, shrinks it when nodes sit idle.
+
+    Why Cluster Autoscaler, not Karpenter: it drives the EKS managed node groups this
+    project defines (their Auto Scaling groups carry the auto-discovery tags EKS sets),
+    so the node groups, their launch template, taint and update policy stay the one
+    definition of capacity; Karpenter would replace them with its own NodePools, its own
+    node role and an interruption queue per region, a second model of capacity beside them.
+    The image's minor matches the cluster's (environments/eks_versions.py).
+    Two replicas (leader election), spread over zones, one down at a time (the chart's PDB),
+    on on-demand nodes; its AWS role comes from EKS Pod Identity (the regional stack).
+    https://docs.aws.amazon.com/eks/latest/best-practices/cas.html
+    https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md
+    """
+    namespace, account = AUTOSCALER_SERVICE_ACCOUNT
+    return HelmAddon(
+        name="cluster-autoscaler", namespace=namespace, repository=AUTOSCALER_HELM, chart="cluster-autoscaler",
+        version=chart_version,
+        values={"cloudProvider": "aws", "awsRegion": region, "autoDiscovery": {"clusterName": cluster_name},
+                "nameOverride": "cluster-autoscaler", "fullnameOverride": "cluster-autoscaler",
+                "image": {"tag": image_tag},
+                "rbac": {"serviceAccount": {"create": True, "name": account}},
+                "replicaCount": 2, "nodeSelector": on_demand(),
+                "topologySpreadConstraints": _spread("cluster-autoscaler", "cluster-autoscaler",
+                                                     zones_required=False),
+                # similar groups in several AZs grow together; scale-down never evicts
+                # pods with local storage it cannot move (the default), and waits 10 minutes
+                "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
+                              "scale-down-unneeded-time": "10m"}})
+
+
+# Middlewares of the gateway's entrypoints (namespace "ingress"; referenced as <ns>-<name>@kubernetescrd).
+BODY_LIMIT, RATE_LIMIT, IN_FLIGHT_LIMIT = "request-body-limit", "client-rate-limit", "client-in-flight-limit"
+NLB_ENTRYPOINT = "nlb"
+# Concurrent requests one client address may have open on the NLB's path.
+IN_FLIGHT_PER_CLIENT = 100
+
+
+def middleware_ref(name: str) -> str:
+    return f"{INGRESS_NAMESPACE}-{name}@kubernetescrd"
+
+
+def _middleware(name: str, spec: dict) -> dict:
+    return {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+            "metadata": {"name": name, "namespace": INGRESS_NAMESPACE}, "spec": spec}
+
+
+def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path: str, vpc_cidr: str,
+                    rate_limit: int, body_limit_kib: int) -> HelmAddon:
     """Traefik, the in-cluster ingress every load balancer of the region sends traffic to.
 
     Why Traefik: maintained (ingress-nginx is retired since March 2026,
@@ -180,8 +253,21 @@ def ingress_gateway(*, replicas: int, app_port: int, health_path: str) -> HelmAd
     ClusterIP Service the target groups bind to, TLS on the app port with its own certificate
     (the LBs re-encrypt; they do not verify targets), and a readiness route to ``ping@internal``
     on that port, which answers 200 on any path, for the target groups' health checks.
-    Spread: zones required (DoNotSchedule), at most one pod down at a time (PDB).
+    Spread: zones required (DoNotSchedule), at most one pod down at a time (PDB), on-demand nodes.
+
+    Two entrypoints, because WAF protects the ALBs and cannot be associated with an NLB:
+    - ``websecure`` (``app_port``): the ALBs' path, behind WAF; X-Forwarded-For is trusted
+      from the VPC (the ALBs) only.
+    - ``nlb`` (``nlb_port``): the NLB's path. The NLB sends a proxy protocol v2 header,
+      trusted from the VPC only, so the client's address is the connection's; the entrypoint
+      applies a per-client rate limit (the WAF rule's figure, per 5 minutes) and a
+      per-client concurrency limit, which WAF would otherwise have applied.
+    Both refuse request bodies over ``body_limit_kib`` (413), the one body-size knob.
+    https://doc.traefik.io/traefik/reference/install-configuration/entrypoints/ (proxyProtocol)
+    https://doc.traefik.io/traefik/middlewares/http/ratelimit/
     """
+    trusted = [vpc_cidr]
+    body = middleware_ref(BODY_LIMIT)
     return HelmAddon(
         name=INGRESS_SERVICE, namespace=INGRESS_NAMESPACE, repository=TRAEFIK_HELM, chart="traefik",
         version=TRAEFIK_CHART_VERSION,
@@ -190,10 +276,25 @@ def ingress_gateway(*, replicas: int, app_port: int, health_path: str) -> HelmAd
             "service": {"spec": {"type": "ClusterIP"}},
             "ports": {"web": None,
                       "websecure": {"port": app_port, "exposedPort": app_port, "expose": {"default": True},
-                                    "http": {"tls": {"enabled": True}}}},
-            "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["websecure"],
+                                    "forwardedHeaders": {"trustedIPs": list(trusted)},
+                                    "http": {"tls": {"enabled": True}, "middlewares": [body]}},
+                      NLB_ENTRYPOINT: {"port": nlb_port, "exposedPort": nlb_port, "expose": {"default": True},
+                                       "protocol": "TCP", "proxyProtocol": {"trustedIPs": list(trusted)},
+                                       "http": {"tls": {"enabled": True},
+                                                "middlewares": [middleware_ref(RATE_LIMIT),
+                                                                middleware_ref(IN_FLIGHT_LIMIT), body]}}},
+            "extraObjects": [
+                _middleware(BODY_LIMIT, {"buffering": {"maxRequestBodyBytes": body_limit_kib * 1024}}),
+                # depth 0: the connection's address, which the trusted proxy protocol header set
+                _middleware(RATE_LIMIT, {"rateLimit": {"average": rate_limit, "period": "5m", "burst": rate_limit,
+                                                       "sourceCriterion": {"ipStrategy": {"depth": 0}}}}),
+                _middleware(IN_FLIGHT_LIMIT, {"inFlightReq": {"amount": IN_FLIGHT_PER_CLIENT,
+                                                              "sourceCriterion": {"ipStrategy": {"depth": 0}}}}),
+            ],
+            "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["websecure", NLB_ENTRYPOINT],
                                              "matchRule": f"Path(`{health_path}`)"}},
             "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+            "nodeSelector": on_demand(),
             "topologySpreadConstraints": _spread("traefik", f"{INGRESS_SERVICE}-{INGRESS_NAMESPACE}"),
         })
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from environments.schema import GitopsConfig
+from environments.schema import EksConfig, GitopsConfig, LoadBalancingConfig
 from modules.gitops import addons
 from modules.gitops.engines import reconciling
 from modules.providers import kubernetes
@@ -18,6 +18,7 @@ GIT_USERNAMES = {"github": "x-access-token", "gitlab": "oauth2"}
 class GitopsBootstrap(Construct):
     """Everything one cluster needs to serve traffic and keep its workloads in sync.
 
+    - the Cluster Autoscaler, which sizes the node groups between their bounds;
     - the AWS Load Balancer Controller and an in-cluster ingress (Traefik) spread over
       every AZ, bound to all three target groups of the region (TargetGroupBindings), so
       the region's ALBs and NLB have healthy targets whether or not it is active;
@@ -29,8 +30,8 @@ class GitopsBootstrap(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, config: GitopsConfig,
-                 vpc_cidr: str, vpc_id: str, cluster_name: str, replicas: int,
-                 app_port: int, health_path: str, target_groups: dict[str, str], chart_path: str,
+                 vpc_cidr: str, vpc_id: str, cluster_name: str, replicas: int, eks: EksConfig,
+                 load_balancing: LoadBalancingConfig, target_groups: dict[str, tuple[str, int]], chart_path: str,
                  helm_provider, kubernetes_provider):
         super().__init__(scope, construct_id)
         self._kubernetes = kubernetes_provider
@@ -43,16 +44,22 @@ class GitopsBootstrap(Construct):
 
         controller = addons.load_balancer_controller(cluster_name, region, vpc_id).install(
             self, provider=helm_provider)
+        autoscaler = eks.release.autoscaler
+        addons.cluster_autoscaler(cluster_name, region, autoscaler.chart, autoscaler.image).install(
+            self, provider=helm_provider)
         eso = addons.external_secrets().install(
             self, provider=helm_provider, depends_on=[namespaces[addons.ESO_SERVICE_ACCOUNT[0]]])
-        gateway = addons.ingress_gateway(replicas=replicas, app_port=app_port, health_path=health_path).install(
+        gateway = addons.ingress_gateway(
+            replicas=replicas, app_port=load_balancing.app_port, nlb_port=load_balancing.nlb_target_port,
+            health_path=load_balancing.health_check.path, vpc_cidr=vpc_cidr, rate_limit=load_balancing.waf_rate_limit,
+            body_limit_kib=load_balancing.request_body_limit_kib).install(
             self, provider=helm_provider, depends_on=[namespaces[addons.INGRESS_NAMESPACE]])
         objects = addons.cluster_objects(
             chart_path, region=region,
             repositories=self._repositories(env_name, config),
             target_groups=[{"name": f"{addons.INGRESS_SERVICE}-{key}", "namespace": addons.INGRESS_NAMESPACE,
-                            "targetGroupARN": arn, "serviceName": addons.INGRESS_SERVICE, "servicePort": app_port}
-                           for key, arn in target_groups.items()],
+                            "targetGroupARN": arn, "serviceName": addons.INGRESS_SERVICE, "servicePort": port}
+                           for key, (arn, port) in target_groups.items()],
         ).install(self, provider=helm_provider,
                   depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
 

@@ -54,6 +54,16 @@ class AccessLogBucket(Construct):
                 abort_incomplete_multipart_upload=[
                     lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=7)],
+            ), lifecycle.S3BucketLifecycleConfigurationRule(
+                # In a versioned bucket, expiring a current object only adds a delete marker; once
+                # its noncurrent versions expire the marker is left alone, listed and kept forever,
+                # unless a rule removes expired markers. S3 rejects ExpiredObjectDeleteMarker beside
+                # Days in one Expiration, hence a rule of its own.
+                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html
+                id="remove-expired-delete-markers", status="Enabled",
+                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(
+                    expired_object_delete_marker=True)],
             )])
         # EventBridge notifications: lets log pipelines subscribe without touching the bucket again.
         aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)

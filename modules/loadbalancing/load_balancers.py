@@ -30,6 +30,8 @@ class LoadBalancerInfo:
     zone_id: str
     zones: tuple[str, ...]
     target_group_arn: str
+    target_port: int
+    """The port of the in-cluster gateway the target group sends to."""
 
 
 class LoadBalancing(Construct):
@@ -46,6 +48,7 @@ class LoadBalancing(Construct):
                                     region=region, expiry_days=config.access_log_expiry_days, account=account,
                                     prefixes=LB_ORDER)
         self.waf = WebAcl(self, "waf", name=name, region=region, rate_limit=config.waf_rate_limit,
+                          body_limit_kib=config.request_body_limit_kib,
                           log_retention_days=config.waf_log_retention_days,
                           logs_kms_key_arn=logs_kms_key_arn, account=account)
         self._security_groups()
@@ -69,35 +72,35 @@ class LoadBalancing(Construct):
             from_port=port, to_port=port, cidr_ipv4=cidr,
             referenced_security_group_id=source.id if source is not None else None)
 
-    def _egress_to_nodes(self, rule_id: str, group) -> None:
-        port = self.config.app_port
+    def _egress_to_nodes(self, rule_id: str, group, port: int) -> None:
         aws("vpc_security_group_egress_rule").VpcSecurityGroupEgressRule(
             self, rule_id, security_group_id=group.id, description=f"to workloads on {port}",
             ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=self.nodes_sg.id)
 
     def _security_groups(self) -> None:
-        port = self.config.app_port
+        port, nlb_port = self.config.app_port, self.config.nlb_target_port
         self.alb_sg = self._security_group("alb", "ALBs: HTTPS (and HTTP to redirect) from the internet")
         self.nlb_sg = self._security_group("nlb", "NLB: TLS from the internet")
-        self.nodes_sg = self._security_group("nodes", f"Workload nodes: {port} only from the load balancers")
+        self.nodes_sg = self._security_group("nodes", f"Workload nodes: {port} and {nlb_port} only from the "
+                                                      "load balancers")
         self._ingress("alb-in-https", self.alb_sg, "HTTPS from the internet", 443, cidr=ANYWHERE)
         self._ingress("alb-in-http", self.alb_sg, "HTTP from the internet, redirected to HTTPS", 80, cidr=ANYWHERE)
         self._ingress("nlb-in-tls", self.nlb_sg, "TLS from the internet", 443, cidr=ANYWHERE)
-        self._egress_to_nodes("alb-to-nodes", self.alb_sg)
-        self._egress_to_nodes("nlb-to-nodes", self.nlb_sg)
+        self._egress_to_nodes("alb-to-nodes", self.alb_sg, port)
+        self._egress_to_nodes("nlb-to-nodes", self.nlb_sg, nlb_port)
         self._ingress("nodes-from-alb", self.nodes_sg, f"{port} from the ALBs", port, source=self.alb_sg)
-        self._ingress("nodes-from-nlb", self.nodes_sg, f"{port} from the NLB", port, source=self.nlb_sg)
+        self._ingress("nodes-from-nlb", self.nodes_sg, f"{nlb_port} from the NLB", nlb_port, source=self.nlb_sg)
 
     # -- load balancers -----------------------------------------------------------------------
 
-    def _target_group(self, key: str, protocol: str):
+    def _target_group(self, key: str, protocol: str, port: int, **specific):
         health = self.config.health_check
         return aws("lb_target_group").LbTargetGroup(
             self, f"{key}-targets",
             name=lb_name(self.name, key),
             target_type="ip",
             protocol=protocol,
-            port=self.config.app_port,
+            port=port,
             vpc_id=self.network.vpc_id,
             deregistration_delay=str(self.config.deregistration_delay_seconds),
             health_check={
@@ -107,6 +110,7 @@ class LoadBalancing(Construct):
                 "unhealthy_threshold": health.unhealthy_threshold, "matcher": health.matcher,
             },
             tags={"Name": f"{self.name}-{key}"},
+            **specific,
         )
 
     def _subnets(self, zones: tuple[str, ...]) -> list[str]:
@@ -133,7 +137,7 @@ class LoadBalancing(Construct):
     def _alb(self, key: str, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
         lb = self._load_balancer(key, "application", zones, self.alb_sg, drop_invalid_header_fields=True,
                                  enable_http2=True, idle_timeout=self.config.idle_timeout_seconds)
-        targets = self._target_group(key, "HTTPS")
+        targets = self._target_group(key, "HTTPS", self.config.app_port)
         listener = aws("lb_listener")
         listener.LbListener(
             self, f"{key}-https", load_balancer_arn=lb.arn, port=443, protocol="HTTPS",
@@ -145,17 +149,25 @@ class LoadBalancing(Construct):
                 type="redirect",
                 redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"})])
         self.waf.protect(f"{key}-waf", lb.arn)
-        return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn)
+        return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn, self.config.app_port)
 
     def _nlb(self, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
         lb = self._load_balancer("nlb", "network", zones, self.nlb_sg, enable_cross_zone_load_balancing=True)
-        targets = self._target_group("nlb", "TLS")
+        # WAF cannot be associated with an NLB, so this path is filtered in the cluster: the NLB
+        # prepends a proxy protocol v2 header (the client's address; the source of the packets
+        # is the NLB itself, preserve_client_ip off) and the gateway's entrypoint on this port
+        # applies per-client rate and concurrency limits and the body limit.
+        # https://docs.aws.amazon.com/waf/latest/developerguide/waf-chapter.html (ALB, not NLB)
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#proxy-protocol
+        targets = self._target_group("nlb", "TLS", self.config.nlb_target_port,
+                                     proxy_protocol_v2=True, preserve_client_ip="false")
         listener = aws("lb_listener")
         listener.LbListener(
             self, "nlb-tls", load_balancer_arn=lb.arn, port=443, protocol="TLS", ssl_policy=TLS_POLICY,
             certificate_arn=certificate_arn, alpn_policy="HTTP2Preferred",
             default_action=[listener.LbListenerDefaultAction(type="forward", target_group_arn=targets.arn)])
-        return LoadBalancerInfo("nlb", lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn)
+        return LoadBalancerInfo("nlb", lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn,
+                                self.config.nlb_target_port)
 
     def _outputs(self) -> None:
         for key, info in self.load_balancers.items():

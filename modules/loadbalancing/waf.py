@@ -15,8 +15,30 @@ MANAGED_RULE_GROUPS = (
     (40, "AWSManagedRulesAmazonIpReputationList"),
     (45, "AWSManagedRulesAnonymousIpList"),
 )
+# Static versions the versioned groups are pinned to: a new AWS default version never changes
+# what is blocked without a reviewed change here. The IP reputation groups are not versioned.
+# https://docs.aws.amazon.com/waf/latest/developerguide/waf-managed-rule-groups-deployments.html
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-changelog.html
+RULE_GROUP_VERSIONS = {
+    "AWSManagedRulesCommonRuleSet": "Version_1.19",        # changelog 2025-08-14
+    "AWSManagedRulesSQLiRuleSet": "Version_2.3",            # changelog, newest SQLi row
+    # its changelog row was not readable offline: public configurations pin 1.24; confirm with
+    # `aws wafv2 list-available-managed-rule-group-versions --vendor-name AWS --scope REGIONAL
+    #  --name AWSManagedRulesKnownBadInputsRuleSet` (README, "Before the first apply")
+    "AWSManagedRulesKnownBadInputsRuleSet": "Version_1.24",
+}
+UNVERSIONED = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
+# The common rule set blocks request bodies over 8 KB (8,192 bytes); an ALB's WAF inspects only
+# that much of a body, a limit that cannot be raised for ALBs.
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+WAF_BODY_LIMIT_KIB = 8
+BODY_SIZE_RULE = ("AWSManagedRulesCommonRuleSet", "SizeRestrictions_BODY")
 # Sub-rules that only count: clients legitimately calling from cloud hosts must not be blocked.
 COUNT_ONLY = {"AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",)}
+# Request headers that carry credentials; WAF logs them as REDACTED.
+REDACTED_HEADERS = ("authorization", "cookie")
+# Terminating and counting actions worth a log line; ALLOW is dropped (the access logs have it).
+LOGGED_ACTIONS = ("BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT")
 
 
 class WebAcl(Construct):
@@ -24,8 +46,13 @@ class WebAcl(Construct):
     a per-IP rate limit, and full logging to a KMS-encrypted CloudWatch log group."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, rate_limit: int,
-                 log_retention_days: int, logs_kms_key_arn: str, account: AccountContext):
+                 body_limit_kib: int, log_retention_days: int, logs_kms_key_arn: str, account: AccountContext):
         super().__init__(scope, construct_id)
+        count_only = {group: list(rules) for group, rules in COUNT_ONLY.items()}
+        if body_limit_kib > WAF_BODY_LIMIT_KIB:
+            # bodies up to the configured limit are allowed: the size rule only counts, and the
+            # in-cluster gateway enforces the limit on every path (load_balancing.request_body_limit_kib)
+            count_only.setdefault(BODY_SIZE_RULE[0], []).append(BODY_SIZE_RULE[1])
         waf = aws("wafv2_web_acl")
         visibility = lambda metric: {"cloudwatch_metrics_enabled": True, "metric_name": metric,  # noqa: E731
                                      "sampled_requests_enabled": True}
@@ -37,8 +64,9 @@ class WebAcl(Construct):
                 # passes through as written: Terraform's own block names.
                 statement={"managed_rule_group_statement": {
                     "name": group, "vendor_name": "AWS",
+                    **({"version": RULE_GROUP_VERSIONS[group]} if group in RULE_GROUP_VERSIONS else {}),
                     **({"rule_action_override": [{"name": rule, "action_to_use": {"count": {}}}
-                                                 for rule in COUNT_ONLY[group]]} if group in COUNT_ONLY else {}),
+                                                 for rule in count_only[group]]} if group in count_only else {}),
                 }},
                 visibility_config=visibility(group),
             )
@@ -70,8 +98,23 @@ class WebAcl(Construct):
                               "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:logs:{region}:"
                                                            f"{account.account_id}:*"}},
             }]))
-        aws("wafv2_web_acl_logging_configuration").Wafv2WebAclLoggingConfiguration(
-            self, "logging", resource_arn=self.acl.arn, log_destination_configs=[group.arn])
+        logging = aws("wafv2_web_acl_logging_configuration")
+        logging.Wafv2WebAclLoggingConfiguration(
+            self, "logging", resource_arn=self.acl.arn, log_destination_configs=[group.arn],
+            # Credentials never reach the logs: WAF writes REDACTED for these headers.
+            # https://docs.aws.amazon.com/waf/latest/developerguide/logging-management.html
+            redacted_fields=[logging.Wafv2WebAclLoggingConfigurationRedactedFields(
+                single_header=logging.Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header))
+                for header in REDACTED_HEADERS],
+            # Only what WAF acted on is kept (and paid for); every request, allowed ones included,
+            # is in the load balancers' access logs already.
+            # https://docs.aws.amazon.com/waf/latest/developerguide/logging-filtering.html
+            logging_filter=logging.Wafv2WebAclLoggingConfigurationLoggingFilter(
+                default_behavior="DROP",
+                filter=[logging.Wafv2WebAclLoggingConfigurationLoggingFilterFilter(
+                    behavior="KEEP", requirement="MEETS_ANY",
+                    condition=[logging.Wafv2WebAclLoggingConfigurationLoggingFilterFilterCondition(
+                        action_condition={"action": action}) for action in LOGGED_ACTIONS])]))
         self.arn: str = self.acl.arn
 
     def protect(self, construct_id: str, resource_arn: str) -> None:

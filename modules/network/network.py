@@ -18,6 +18,22 @@ _LB_ROLE_TAGS = {
 }
 
 
+# Interface endpoints in every private subnet (service: who needs it). The first six are what
+# nodes need to start pods; the last three keep the platform's controllers working from any AZ.
+# https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+INTERFACE_ENDPOINTS = {
+    "ecr.api": "image manifests and pull authorization (kubelet, ECR credential provider)",
+    "ecr.dkr": "image pulls (layers come from S3, through the gateway endpoint)",
+    "sts": "role sessions (the AWS SDKs of add-ons and workloads)",
+    "eks-auth": "EKS Pod Identity credentials (AssumeRoleForPodIdentity)",
+    "ec2": "the VPC CNI's ENI and address calls",
+    "logs": "CloudWatch Logs from nodes and add-ons",
+    "elasticloadbalancing": "the load balancer controller registering pod IPs in the target groups",
+    "autoscaling": "the Cluster Autoscaler resizing the node groups",
+    "secretsmanager": "External Secrets reading the Git credentials",
+}
+
+
 class Network(Construct):
     """VPC with public, private and database subnets in every configured AZ.
 
@@ -27,6 +43,9 @@ class Network(Construct):
       never cuts another AZ's egress; ``nat_gateway_per_az: false`` trades that
       for cost with a single NAT gateway in the first AZ.
     - Database subnets have no route to the internet at all.
+    - VPC endpoints (S3 gateway, and interface endpoints for ECR, STS, EKS Pod
+      Identity, EC2, Logs and the controllers' APIs) keep each AZ's nodes working
+      when that AZ's NAT gateway is impaired.
     - The VPC's default security group is emptied (no rules), so nothing can
       use it by accident, and flow logs go to a KMS-encrypted log group.
     """
@@ -72,6 +91,7 @@ class Network(Construct):
         self.nat_gateways = self._nat_gateways(settings.nat_gateway_per_az)
         self._private_routing()
         self._database_routing()
+        self._endpoints(region.name)
         self._flow_logs(settings, flow_log_kms_key_arn, account)
         self._outputs()
 
@@ -122,11 +142,38 @@ class Network(Construct):
             aws("route").Route(self, f"private-default-{letter}", route_table_id=tables[zone].id,
                                destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)
         self._associate("private", tables.__getitem__)
+        self.private_route_tables = tables
 
     def _database_routing(self) -> None:
         """Database subnets: local routes only, no path to or from the internet."""
         table = self._route_table("database-rt", "database")
         self._associate("database", lambda zone: table)
+
+    # -- VPC endpoints: what the nodes need from AWS, without their AZ's NAT gateway ----------
+
+    def _endpoints(self, region: str) -> None:
+        """An S3 gateway endpoint on every private route table and an interface endpoint per service
+        in every private subnet, so an AZ whose NAT gateway is impaired still starts pods: image
+        pulls (ECR, whose layers come from S3), Pod Identity credentials, the CNI's EC2 calls, logs.
+        https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+        """
+        endpoint = aws("vpc_endpoint").VpcEndpoint
+        endpoint(self, "endpoint-s3", vpc_id=self._vpc_id, service_name=f"com.amazonaws.{region}.s3",
+                 vpc_endpoint_type="Gateway", route_table_ids=[t.id for t in self.private_route_tables.values()],
+                 tags={"Name": f"{self.name}-s3"})
+        group = aws("security_group").SecurityGroup(
+            self, "endpoints-sg", name=f"{self.name}-endpoints", vpc_id=self._vpc_id,
+            description="Interface endpoints: HTTPS from inside the VPC", tags={"Name": f"{self.name}-endpoints"})
+        aws("vpc_security_group_ingress_rule").VpcSecurityGroupIngressRule(
+            self, "endpoints-in-https", security_group_id=group.id, description="HTTPS from the VPC",
+            ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4=self.cidr)
+        for service in INTERFACE_ENDPOINTS:
+            # private DNS answers the service's public name with the endpoint's addresses in
+            # the VPC (it needs enable_dns_support and enable_dns_hostnames, both on above)
+            endpoint(self, f"endpoint-{service.replace('.', '-')}", vpc_id=self._vpc_id,
+                     service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
+                     subnet_ids=self.subnet_ids("private"), security_group_ids=[group.id],
+                     private_dns_enabled=True, tags={"Name": f"{self.name}-{service}"})
 
     # -- flow logs -------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from modules.providers import aws
 
 
 Side = Literal["primary", "standby"]
+# Terraform versions every stack accepts (terraform.required_version).
+TERRAFORM_VERSION = ">= 1.11.0, < 2.0.0"
 
 
 def state_location(env: EnvironmentConfig, side: Side) -> dict:
@@ -68,6 +70,10 @@ class SpoflessStack(TerraformStack):
         self.env = env
         self.stack_id = stack_id
         self.side = side
+        # The floor is what the output relies on: S3-native state locking (use_lockfile) is
+        # generally available from Terraform 1.11 (experimental in 1.10).
+        # https://developer.hashicorp.com/terraform/language/backend/s3#state-locking
+        self.add_override("terraform.required_version", TERRAFORM_VERSION)
         backend = env.backend
         if backend.type == "local":
             # Relative to the stack's working directory, cdktf.out/stacks/<stack>/:
@@ -90,4 +96,7 @@ class SpoflessStack(TerraformStack):
             region=region,
             alias=alias,
             default_tags=[module.AwsProviderDefaultTags(tags=self.env.all_tags)],
+            # Terraform stops before planning when the credentials belong to another account.
+            # https://registry.terraform.io/providers/hashicorp/aws/5.100.0/docs#allowed_account_ids-1
+            allowed_account_ids=[self.env.account_id],
         )

@@ -33,7 +33,7 @@ class GitopsStack(SpoflessStack):
     """Helm and kubernetes providers authenticated with the exec plugin, and the bootstrap."""
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, region: RegionConfig,
-                 role: Role, cluster: Cluster, target_groups: dict[str, str]):
+                 role: Role, cluster: Cluster, target_groups: dict[str, tuple[str, int]]):
         super().__init__(scope, stack_id, env=env, side=role)
         ca = Fn.base64decode(cluster.ca_data)
         helm_module = helm("provider")
@@ -52,6 +52,6 @@ class GitopsStack(SpoflessStack):
             self, "bootstrap", env_name=env.name, region=region.name, config=env.gitops,
             vpc_cidr=region.vpc_cidr, vpc_id=cluster.vpc_id, cluster_name=cluster.cluster_name,
             # two ingress pods per AZ: one AZ lost and one pod disrupted still leave a pod per AZ left
-            replicas=2 * len(region.zones), app_port=env.load_balancing.app_port,
-            health_path=env.load_balancing.health_check.path, target_groups=target_groups,
+            replicas=2 * len(region.zones), eks=env.eks, load_balancing=env.load_balancing,
+            target_groups=target_groups,
             chart_path=chart.path, helm_provider=helm_provider, kubernetes_provider=kubernetes_provider)

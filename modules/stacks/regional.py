@@ -11,7 +11,7 @@ from constructs import Construct
 from environments.schema import EnvironmentConfig, RegionConfig
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
-from modules.gitops.addons import ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
+from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
 from modules.iam import AccountContext
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
@@ -71,8 +71,34 @@ class RegionalStack(SpoflessStack):
             logs_kms_key_arn=keys.key_arn("logs", region.name),
             nodes_security_group_id=self.load_balancing.nodes_sg.id,
             account=account,
+            tags=env.all_tags,
         )
         self._platform_identities(env, region.name, keys, account)
+
+    def _autoscaler_identity(self, region: str, account: AccountContext) -> None:
+        """The Cluster Autoscaler may resize and shrink only this cluster's node groups.
+
+        Reads are account-wide (the Describe calls take no resource); the two calls that change
+        capacity are limited to Auto Scaling groups tagged for this cluster, which EKS tags on
+        every managed node group it creates (k8s.io/cluster-autoscaler/<cluster> = owned).
+        https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md
+        https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html
+        """
+        name = self.cluster.name
+        namespace, service_account = AUTOSCALER_SERVICE_ACCOUNT
+        self.cluster.pod_identity("cluster-autoscaler", namespace=namespace, service_account=service_account,
+                                  statements=[
+            {"Sid": "Discover", "Effect": "Allow", "Resource": "*",
+             "Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                        "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements"]},
+            {"Sid": "ReadNodeGroups", "Effect": "Allow", "Action": "eks:DescribeNodegroup",
+             "Resource": f"arn:{account.partition}:eks:{region}:{account.account_id}:nodegroup/{name}/*"},
+            {"Sid": "ResizeOwnNodeGroups", "Effect": "Allow", "Resource": "*",
+             "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+             "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{name}": "owned"}}},
+        ])
 
     def _platform_identities(self, env: EnvironmentConfig, region: str, keys: KeyRing,
                              account: AccountContext) -> None:
@@ -82,6 +108,7 @@ class RegionalStack(SpoflessStack):
         # docs/install/iam_policy.json at v3.5.0 (the chart's app version).
         self.cluster.pod_identity("lb-controller", namespace=namespace, service_account=service_account,
                                   statements=json.loads(LBC_POLICY.read_text())["Statement"])
+        self._autoscaler_identity(region, account)
         # External Secrets reads the Git tokens from this region's copy (the replica in the standby).
         names = {env.gitops.github_token_secret, env.gitops.gitlab_token_secret} if env.gitops.sources else set()
         secrets = [s for s in env.security.secrets if s.name in names]

@@ -6,6 +6,12 @@ checkov can fail silently on ``cdk.tf.json`` (a parse error reports zero
 checks and exits 0; see checkov #7454), so the gate does not trust its exit
 code alone: it fails on any failed check, any parsing error, and any
 synthesized stack that produced no check result at all.
+
+The trigger of #7454 is ``terraform.required_version`` (checkov 3.3.x reads a
+``cdk.tf.json`` that has it as unparseable and scans nothing), which every
+stack sets. checkov therefore scans a copy of the stacks without that one key
+(:func:`scan_copy`): nothing it checks is removed, and the deploy rules check
+the version floor itself (SPOF_DEPLOY_23).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -57,6 +64,26 @@ def _stack_of(result: dict) -> str:
 REPORT_FORMATS = ("cli", "sarif", "junitxml")
 
 
+def scan_copy(stacks_dir: Path, into: Path) -> Path:
+    """``into/<stack>/cdk.tf.json`` for every stack, without ``terraform.required_version`` (checkov #7454).
+
+    Only the ``cdk.tf.json`` files: the gate's one framework is ``terraform_json``.
+    """
+    for source in sorted(stacks_dir.glob("*/cdk.tf.json")):
+        target = into / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = source.read_text()
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:  # copied as it is: checkov reports it, and the gate fails on it
+            target.write_text(text)
+            continue
+        if isinstance(document.get("terraform"), dict):
+            document["terraform"].pop("required_version", None)
+        target.write_text(json.dumps(document, indent=2))
+    return into
+
+
 def run_checkov(stacks_dir: Path, config: Path = CONFIG, extra_args: Sequence[str] = (),
                 reports_dir: Optional[Path] = None) -> CheckovRun:
     """Run checkov once over ``stacks_dir`` and summarize its JSON report.
@@ -64,7 +91,14 @@ def run_checkov(stacks_dir: Path, config: Path = CONFIG, extra_args: Sequence[st
     With ``reports_dir``, the same run also writes ``results_cli.txt``,
     ``results_sarif.sarif`` and ``results_junitxml.xml`` there (and the JSON).
     """
-    stacks_dir = stacks_dir.resolve()
+    with tempfile.TemporaryDirectory(prefix="spofless-checkov-") as scratch:
+        # the copy keeps the stack folder names, so results map back to the stacks one to one
+        return _run_checkov(scan_copy(stacks_dir.resolve(), Path(scratch) / "stacks"), config, extra_args,
+                            reports_dir)
+
+
+def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
+                 reports_dir: Optional[Path]) -> CheckovRun:
     expected = frozenset(p.parent.name for p in stacks_dir.glob("*/cdk.tf.json"))
     command = [sys.executable, "-m", "checkov.main", "--config-file", str(config),
                "-d", str(stacks_dir), "-o", "json", *extra_args]

@@ -24,6 +24,10 @@ FIXES: dict[str, str] = {
         "moto returns resourcesVpcConfig as sent, without the cluster security group EKS creates in the "
         "cluster's VPC; the fix creates that group with the cluster, reports its id and the VPC id, and "
         "deletes it with the cluster",
+    "eks:CreateCluster (upgradePolicy)":
+        "moto ignores the request's upgradePolicy and returns none, where EKS returns the support type it "
+        "was given (EXTENDED when none is given); the fix keeps and returns it, so the cluster's state "
+        "matches its configuration after apply",
 }
 
 
@@ -123,6 +127,23 @@ def _fix_cluster_security_group() -> None:
     models.EKSBackend.delete_cluster = delete
 
 
+def _fix_cluster_upgrade_policy() -> None:
+    from moto.eks import models, responses
+
+    create_cluster = responses.EKSResponse.create_cluster
+
+    def create(self):
+        result = create_cluster(self)
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_UpgradePolicyRequest.html
+        cluster.upgrade_policy = {"supportType": (self._get_param("upgradePolicy") or {}).get("supportType",
+                                                                                             "EXTENDED")}
+        return result
+
+    responses.EKSResponse.create_cluster = create
+    models.Cluster.upgrade_policy = None
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
@@ -130,6 +151,7 @@ def apply_fixes() -> None:
     _fix_replicate_key()
     _fix_secret_replicas()
     _fix_cluster_security_group()
+    _fix_cluster_upgrade_policy()
     apply_fixes.applied = True
 
 

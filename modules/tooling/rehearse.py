@@ -88,8 +88,10 @@ def free_port() -> int:
 class Emulator:
     """moto's server on 127.0.0.1, stopped on exit, on a signal, or when its lifetime runs out."""
 
-    def __init__(self, *, lifetime: float = EMULATOR_LIFETIME, log: Optional[Path] = None):
+    def __init__(self, *, lifetime: float = EMULATOR_LIFETIME, log: Optional[Path] = None,
+                 account_id: Optional[str] = None):
         self.port = free_port()
+        self.account_id = account_id
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.lifetime = lifetime
         self.log = log
@@ -100,6 +102,9 @@ class Emulator:
         env = dict(os.environ)
         env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
+        if self.account_id:
+            # the environment's account, so the providers' allowed_account_ids check passes as in AWS
+            env["MOTO_ACCOUNT_ID"] = self.account_id
         command = [sys.executable, "-m", "modules.tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
         if shutil.which("timeout"):
             # bounded even if this process is killed outright and never gets to stop() it
@@ -407,7 +412,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
     manifest = json.loads((synth_dir / "manifest.json").read_text())
     waves = stack_waves(manifest, (p.name for p in aws_only_stacks(synth_dir)))
 
-    with Emulator(lifetime=lifetime, log=work_root / "moto.log") as emulator, \
+    with Emulator(lifetime=lifetime, log=work_root / "moto.log", account_id=config.account_id) as emulator, \
             concurrent.futures.ThreadPoolExecutor(max_workers=max(map(len, waves), default=1)) as pool:
         try:
             report.endpoint = emulator.endpoint

@@ -37,8 +37,8 @@ def test_every_skipped_check_has_a_one_line_justification():
 
 
 def test_gate_fails_on_a_failed_check_and_on_a_stack_checkov_cannot_parse(synth_dir, tmp_path):
-    # GIVEN two copies of a real stack: one with an unencrypted log group, one with the
-    # `required_version` block that makes checkov skip the file and report success (#7454)
+    # GIVEN two copies of a real stack: one with an unencrypted log group, one that checkov
+    # cannot parse (it would report success for it and scan nothing, as in #7454)
     stacks = tmp_path / "stacks"
     for name in ("unencrypted", "unparsed"):
         shutil.copytree(synth_dir / "stacks" / "dev-us-east-1", stacks / name)
@@ -48,12 +48,23 @@ def test_gate_fails_on_a_failed_check_and_on_a_stack_checkov_cannot_parse(synth_
         del group["kms_key_id"]
     path.write_text(json.dumps(document))
     path = stacks / "unparsed" / "cdk.tf.json"
-    document = json.loads(path.read_text())
-    document["terraform"]["required_version"] = ">= 1.10"
-    path.write_text(json.dumps(document))
+    path.write_text(path.read_text()[:-200])  # cut off: not JSON any more
     # WHEN the gate runs
     run = run_checkov(stacks)
     # THEN it names the failed check and the stack that was not scanned
     assert any(p.startswith("failed: CKV_AWS_158 ") and "on unencrypted" in p for p in run.problems)
     assert "no check ran on stack(s) unparsed: checkov did not scan them" in run.problems
     assert run.parsing_errors == 1
+
+
+def test_the_scanned_copy_drops_only_the_version_constraint_that_checkov_cannot_parse(synth_dir, tmp_path):
+    """Every stack sets terraform.required_version (SPOF_DEPLOY_23); checkov 3.3 scans nothing in such
+    a file (#7454), so it scans a copy without that one key, and everything else unchanged."""
+    from modules.tooling.checkov import scan_copy
+
+    copy = scan_copy(synth_dir / "stacks", tmp_path / "stacks")
+    for original in sorted((synth_dir / "stacks").glob("*/cdk.tf.json")):
+        before = json.loads(original.read_text())
+        after = json.loads((copy / original.parent.name / "cdk.tf.json").read_text())
+        assert before["terraform"].pop("required_version")
+        assert after == before

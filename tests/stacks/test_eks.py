@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from environments.schema import DEFAULT_ADDONS
+from environments import eks_versions
 from tests.conftest import resources
 
 REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
@@ -35,7 +35,7 @@ def test_secrets_are_encrypted_with_the_regional_eks_key(stacks, stack_name, key
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
-def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, stack_name):
+def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, environments, stack_name):
     cluster = _only(stacks[stack_name], "aws_eks_cluster")
     assert cluster["vpc_config"]["endpoint_private_access"] is True
     assert cluster["vpc_config"]["endpoint_public_access"] is False
@@ -43,7 +43,10 @@ def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, sta
                                         "bootstrap_cluster_creator_admin_permissions": False}
     assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager",
                                                              "scheduler"]
-    assert cluster["version"] == "1.31"
+    config = environments[stack_name.split("-")[0]].eks
+    assert cluster["version"] == config.version
+    assert cluster["upgrade_policy"] == {"support_type": config.support_type}
+    assert eks_versions.refusal(config.version, config.support_type) is None
     group = [g for g in resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
              if g["name"] == f"/aws/eks/{stack_name}/cluster"]
     assert group and group[0]["kms_key_id"]
@@ -91,9 +94,11 @@ def test_nodes_require_imdsv2_and_encrypted_volumes(stacks, stack_name):
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
-def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, stack_name):
+def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, environments, stack_name):
     addons = {a["addon_name"]: a for a in resources(stacks[stack_name], "aws_eks_addon").values()}
-    assert {name: a["addon_version"] for name, a in addons.items()} == DEFAULT_ADDONS
+    version = environments[stack_name.split("-")[0]].eks.version
+    assert {name: a["addon_version"] for name, a in addons.items()} == eks_versions.VERSIONS[version].addons
+    assert sorted(addons) == sorted(eks_versions.ADDON_NAMES)
     assert addons["vpc-cni"]["pod_identity_association"][0]["service_account"] == "aws-node"
     assert addons["aws-ebs-csi-driver"]["pod_identity_association"][0]["service_account"] == "ebs-csi-controller-sa"
     stack = stacks[stack_name]

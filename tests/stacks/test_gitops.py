@@ -48,7 +48,7 @@ def test_providers_authenticate_with_the_exec_plugin_against_this_regions_cluste
 
 def test_argocd_runs_highly_available(stacks):
     values = _releases(stacks["prod-us-east-1-gitops"])["argocd"]["_values"]
-    assert values["redis-ha"] == {"enabled": True}
+    assert values["redis-ha"]["enabled"] is True
     assert all(values[c]["replicas"] >= 2 for c in ("controller", "server", "repoServer", "applicationSet"))
 
 
@@ -117,7 +117,8 @@ def test_every_chart_is_pinned_and_the_platform_pieces_are_installed(stacks, sta
     releases = _releases(stacks[stack_name])
     assert all(re.fullmatch(r"\d+\.\d+\.\d+", r["version"]) for r in releases.values())
     charts = {r["chart"].split("/")[0] for r in releases.values()}
-    assert {"aws-load-balancer-controller", "external-secrets", "traefik", "argo-cd", "flux2"} <= charts
+    assert {"aws-load-balancer-controller", "external-secrets", "traefik", "argo-cd", "flux2",
+            "cluster-autoscaler"} <= charts
 
 
 @pytest.mark.parametrize("stack_name", GITOPS)
@@ -153,3 +154,62 @@ def test_every_knob_value_leaves_every_cluster_reconciled_by_exactly_one_engine(
     for label, outdir in per_knob.items():
         results = list(warm_standby.check(Output.load(outdir)))
         assert results and all(r.passed for r in results), (label, [str(r) for r in results if not r.passed])
+
+
+def _region_of(environments, stack_name):
+    env = environments[stack_name.split("-")[0]]
+    return env, next(r for r in env.regions.all if f"-{r.name}-" in f"{stack_name}-")
+
+
+@pytest.mark.parametrize("stack_name", GITOPS)
+def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections(stacks, environments, stack_name):
+    """ALBs -> websecure (WAF in front; X-Forwarded-For trusted from the VPC); NLB -> nlb (proxy protocol v2
+    from the VPC, per-client rate and concurrency limits); one body limit on both."""
+    env, region = _region_of(environments, stack_name)
+    config = env.load_balancing
+    releases = _releases(stacks[stack_name])
+    values = releases["traefik"]["_values"]
+    ports = values["ports"]
+    middlewares = {f"{o['metadata']['namespace']}-{o['metadata']['name']}@kubernetescrd": o["spec"]
+                   for o in values["extraObjects"] if o["kind"] == "Middleware"}
+    websecure, nlb = ports["websecure"], ports["nlb"]
+    assert websecure["port"] == config.app_port and nlb["port"] == config.nlb_target_port
+    assert nlb["proxyProtocol"] == {"trustedIPs": [region.vpc_cidr]} and "proxyProtocol" not in websecure
+    assert websecure["forwardedHeaders"] == {"trustedIPs": [region.vpc_cidr]}
+    specs = {name: [middlewares[m] for m in entry["http"]["middlewares"]] for name, entry in ports.items() if entry}
+    for name, chain in specs.items():
+        assert {"buffering": {"maxRequestBodyBytes": config.request_body_limit_kib * 1024}} in chain, name
+    rate = next(m["rateLimit"] for m in specs["nlb"] if "rateLimit" in m)
+    assert rate["average"] == config.waf_rate_limit and rate["period"] == "5m"
+    assert any("inFlightReq" in m for m in specs["nlb"])
+    assert not any("rateLimit" in m for m in specs["websecure"])  # WAF limits the ALBs' path
+    bindings = {b["name"].removeprefix("traefik-"): b["servicePort"]
+                for b in releases["spofless-cluster"]["_values"]["targetGroups"]}
+    assert bindings == {"alb-primary": config.app_port, "alb-secondary": config.app_port,
+                        "nlb": config.nlb_target_port}
+
+
+@pytest.mark.parametrize("stack_name", GITOPS)
+def test_the_autoscaler_matches_the_cluster_version(stacks, environments, stack_name):
+    env, region = _region_of(environments, stack_name)
+    values = _releases(stacks[stack_name])["cluster-autoscaler"]["_values"]
+    assert values["image"]["tag"] == env.eks.release.autoscaler.image
+    assert values["image"]["tag"].lstrip("v").startswith(env.eks.version + ".")
+    assert values["awsRegion"] == region.name and values["replicaCount"] >= 2
+    assert "cross-stack-reference-input-" in values["autoDiscovery"]["clusterName"]
+
+
+@pytest.mark.parametrize("stack_name", GITOPS)
+def test_platform_pods_run_on_on_demand_nodes(stacks, stack_name):
+    from policies.deploy_rules_production import NO_PODS, PLACEMENT, _dig
+
+    for release in _releases(stacks[stack_name]).values():
+        chart = release["chart"]
+        if chart in NO_PODS or not release.get("repository"):
+            continue
+        for path in PLACEMENT[chart]:
+            spec = _dig(release["_values"], path)
+            if spec is not None and spec.get("create") is False:
+                continue
+            assert spec["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}, (chart, path)
+            assert not spec.get("tolerations"), (chart, path)

@@ -102,7 +102,12 @@ def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, e
     groups = resources(stacks[stack_name], "aws_lb_target_group").values()
     assert sorted(g["protocol"] for g in groups) == ["HTTPS", "HTTPS", "TLS"]
     for group in groups:
-        assert group["target_type"] == "ip" and group["port"] == config.app_port
+        nlb = group["protocol"] == "TLS"
+        assert group["target_type"] == "ip"
+        assert group["port"] == (config.nlb_target_port if nlb else config.app_port)
+        # the NLB's path: the client's address travels in a proxy protocol v2 header
+        assert group.get("proxy_protocol_v2", False) is nlb
+        assert group.get("preserve_client_ip") == ("false" if nlb else None)
         assert group["deregistration_delay"] == "30"
         assert group["health_check"] == {
             "enabled": True, "protocol": "HTTPS", "port": "traffic-port", "path": "/health/ready",
@@ -156,8 +161,11 @@ def test_access_log_bucket_is_private_versioned_encrypted_and_expiring(stacks, s
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
-def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, stack_name):
+def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, environments, stack_name):
     stack = stacks[stack_name]
+    env = environments[stack_name.split("-")[0]]
+    app, nlb = env.load_balancing.app_port, env.load_balancing.nlb_target_port
+    cidr = next(r.vpc_cidr for r in env.regions.all if stack_name.endswith(r.name))
     groups = {g["tags"]["Name"].rsplit("-", 1)[1]: f"${{aws_security_group.{n}.id}}"
               for n, g in resources(stack, "aws_security_group").items()}
     ingress = [(r["security_group_id"], r["from_port"], r.get("cidr_ipv4") or r.get("referenced_security_group_id"))
@@ -167,8 +175,9 @@ def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, 
               for r in resources(stack, "aws_vpc_security_group_egress_rule").values()]
     assert sorted(ingress) == sorted([
         (groups["alb"], 443, "0.0.0.0/0"), (groups["alb"], 80, "0.0.0.0/0"), (groups["nlb"], 443, "0.0.0.0/0"),
-        (groups["nodes"], 8443, groups["alb"]), (groups["nodes"], 8443, groups["nlb"])])
-    assert sorted(egress) == sorted([(groups["alb"], 8443, groups["nodes"]), (groups["nlb"], 8443, groups["nodes"])])
+        (groups["nodes"], app, groups["alb"]), (groups["nodes"], nlb, groups["nlb"]),
+        (groups["endpoints"], 443, cidr)])  # the VPC endpoints: HTTPS from inside the VPC only
+    assert sorted(egress) == sorted([(groups["alb"], app, groups["nodes"]), (groups["nlb"], nlb, groups["nodes"])])
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)

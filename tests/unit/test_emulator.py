@@ -65,3 +65,19 @@ def test_secret_replica_keeps_the_key_it_was_given():
         primary = clients["us-east-1"].describe_secret(SecretId="env/token")
         assert [(r["Region"], r["KmsKeyId"]) for r in primary["ReplicationStatus"]] == [("us-west-2", replica_key)]
         assert clients["us-west-2"].describe_secret(SecretId="env/token")["KmsKeyId"] == replica_key
+
+
+def test_cluster_keeps_the_upgrade_policy_it_was_given():
+    emulator.apply_fixes()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        for name, policy in (("standard", {"supportType": "STANDARD"}), ("default", None)):
+            eks.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/r",
+                               resourcesVpcConfig={"subnetIds": [subnet]},
+                               **({"upgradePolicy": policy} if policy else {}))
+        assert eks.describe_cluster(name="standard")["cluster"]["upgradePolicy"] == {"supportType": "STANDARD"}
+        # EKS's own default when the request names none
+        assert eks.describe_cluster(name="default")["cluster"]["upgradePolicy"] == {"supportType": "EXTENDED"}
