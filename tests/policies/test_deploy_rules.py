@@ -37,7 +37,7 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 15))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 25))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
@@ -57,3 +57,144 @@ def test_standby_state_rule_judges_every_two_region_environment(today, environme
     output = Output.load(synth_dir)
     judged = {output.environment_of(r.stack) for r in today["SPOF_DEPLOY_10"][True]}
     assert judged == two_region
+
+
+# -- the second pack: each rule catches the one change that reintroduces its finding ---------------
+
+def _first(stacks: dict, rtype: str, where=lambda c: True):
+    for stack in sorted(stacks):
+        for name, conf in sorted(stacks[stack].get("resource", {}).get(rtype, {}).items()):
+            if where(conf):
+                return stack, conf
+    raise AssertionError(f"no {rtype} in the output")
+
+
+def _release(stacks: dict, chart: str):
+    import yaml
+    stack, conf = _first(stacks, "helm_release", lambda c: c.get("chart") == chart)
+    values = yaml.safe_load(conf["values"][0])
+    return conf, values, lambda: conf.__setitem__("values", [yaml.safe_dump(values)])
+
+
+def _unredact(stacks):
+    _, conf = _first(stacks, "aws_wafv2_web_acl_logging_configuration")
+    conf["redacted_fields"] = [f for f in conf["redacted_fields"] if f["single_header"]["name"] != "authorization"]
+
+
+def _no_proxy_protocol(stacks):
+    _, conf = _first(stacks, "aws_lb_target_group", lambda c: c.get("protocol") == "TLS")
+    conf.pop("proxy_protocol_v2")
+
+
+def _no_rate_limit(stacks):
+    _, values, save = _release(stacks, "traefik")
+    values["ports"]["nlb"]["http"]["middlewares"] = [m for m in values["ports"]["nlb"]["http"]["middlewares"]
+                                                     if "rate" not in m]
+    save()
+
+
+def _old_addon(stacks):
+    _, conf = _first(stacks, "aws_eks_addon", lambda c: c["addon_name"] == "kube-proxy")
+    conf["addon_version"] = "v1.31.3-eksbuild.2"
+
+
+def _no_support_type(stacks):
+    _, conf = _first(stacks, "aws_eks_cluster")
+    conf.pop("upgrade_policy")
+
+
+def _untainted_spot(stacks):
+    _, conf = _first(stacks, "aws_eks_node_group", lambda c: c.get("capacity_type") == "SPOT")
+    conf.pop("taint")
+
+
+def _argocd_anywhere(stacks):
+    _, values, save = _release(stacks, "argo-cd")
+    values["redis-ha"].pop("nodeSelector")
+    save()
+
+
+def _no_eks_auth_endpoint(stacks):
+    stack, _ = _first(stacks, "aws_vpc_endpoint")
+    endpoints = stacks[stack]["resource"]["aws_vpc_endpoint"]
+    for name in [n for n, c in endpoints.items() if c["service_name"].endswith(".eks-auth")]:
+        del endpoints[name]
+
+
+def _account_wide_autoscaler(stacks):
+    import json
+    _, conf = _first(stacks, "aws_iam_role_policy", lambda c: "SetDesiredCapacity" in c["policy"])
+    policy = json.loads(conf["policy"])
+    for statement in policy["Statement"]:
+        statement.pop("Condition", None)
+    conf["policy"] = json.dumps(policy)
+
+
+def _no_autoscaler(stacks):
+    stack, _ = _first(stacks, "helm_release", lambda c: c.get("chart") == "cluster-autoscaler")
+    releases = stacks[stack]["resource"]["helm_release"]
+    for name in [n for n, c in releases.items() if c["chart"] == "cluster-autoscaler"]:
+        del releases[name]
+
+
+def _unpinned_crs(stacks):
+    _, conf = _first(stacks, "aws_wafv2_web_acl")
+    for waf_rule in conf["rule"]:
+        waf_rule["statement"].get("managed_rule_group_statement", {}).pop("version", None)
+
+
+def _bigger_bodies_on_one_path(stacks):
+    _, values, save = _release(stacks, "traefik")
+    for item in values["extraObjects"]:
+        if "buffering" in item["spec"]:
+            item["spec"]["buffering"]["maxRequestBodyBytes"] = 1 << 20
+    save()
+
+
+def _untagged_volumes(stacks):
+    _, conf = _first(stacks, "aws_launch_template")
+    conf["tag_specifications"] = [t for t in conf["tag_specifications"] if t["resource_type"] != "volume"]
+
+
+def _no_version_floor(stacks):
+    stacks[sorted(stacks)[0]]["terraform"].pop("required_version")
+
+
+def _any_account(stacks):
+    stack = next(s for s in sorted(stacks) if stacks[s].get("provider", {}).get("aws"))
+    stacks[stack]["provider"]["aws"][0].pop("allowed_account_ids")
+
+
+def _markers_kept(stacks):
+    _, conf = _first(stacks, "aws_s3_bucket_lifecycle_configuration")
+    conf["rule"] = [r for r in conf["rule"] if not r["expiration"][0].get("expired_object_delete_marker")]
+
+
+MUTATIONS = {
+    "SPOF_DEPLOY_15": [_old_addon, _no_support_type],
+    "SPOF_DEPLOY_16": [_no_proxy_protocol, _no_rate_limit],
+    "SPOF_DEPLOY_17": [_unredact],
+    "SPOF_DEPLOY_18": [_no_eks_auth_endpoint],
+    "SPOF_DEPLOY_19": [_no_autoscaler, _account_wide_autoscaler],
+    "SPOF_DEPLOY_20": [_untainted_spot, _argocd_anywhere],
+    "SPOF_DEPLOY_21": [_unpinned_crs, _bigger_bodies_on_one_path],
+    "SPOF_DEPLOY_22": [_untagged_volumes],
+    "SPOF_DEPLOY_23": [_no_version_floor, _any_account],
+    "SPOF_DEPLOY_24": [_markers_kept],
+}
+
+
+@pytest.fixture(scope="module")
+def today_stacks(synth_dir):
+    return Output.load(synth_dir).stacks
+
+
+@pytest.mark.parametrize("rule_id, mutate", [(r, m) for r, ms in MUTATIONS.items() for m in ms],
+                         ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"))
+def test_second_pack_rule_fails_when_its_fix_is_undone(today_stacks, rule_id, mutate):
+    import copy
+    stacks = copy.deepcopy(today_stacks)
+    mutate(stacks)
+    failed = [r for r in run_rules(Output(stacks), {rule_id}) if not r.passed]
+    assert failed, f"{rule_id} did not notice {mutate.__name__}"
+    assert len(failed) < len(run_rules(Output(stacks), {rule_id})), "the mutation should break one thing, not all"
