@@ -1,4 +1,4 @@
-"""Deterministic subnet plan: which CIDR each tier gets in each AZ slot.
+"""Deterministic subnet plan (which CIDR each tier gets in each AZ slot), and the VPC endpoints.
 
 The VPC is cut the same way whatever the AZ count, so adding a third AZ later
 adds subnets and never renumbers (and so replaces) existing ones:
@@ -49,3 +49,19 @@ def plan_subnets(vpc_cidr: str, az_count: int) -> SubnetPlan:
         private=tuple(str(n) for n in private[:az_count]),
         database=tuple(str(n) for n in database[:az_count]),
     )
+
+
+# Interface endpoints in every private subnet (service: who needs it). The first six are what
+# nodes need to start pods; the last three keep the platform's controllers working from any AZ.
+# https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+INTERFACE_ENDPOINTS = {
+    "ecr.api": "image manifests and pull authorization (kubelet, ECR credential provider)",
+    "ecr.dkr": "image pulls (layers come from S3, through the gateway endpoint)",
+    "sts": "role sessions (the AWS SDKs of add-ons and workloads)",
+    "eks-auth": "EKS Pod Identity credentials (AssumeRoleForPodIdentity)",
+    "ec2": "the VPC CNI's ENI and address calls",
+    "logs": "CloudWatch Logs from nodes and add-ons",
+    "elasticloadbalancing": "the load balancer controller registering pod IPs in the target groups",
+    "autoscaling": "the Cluster Autoscaler resizing the node groups",
+    "secretsmanager": "External Secrets reading the Git credentials",
+}

@@ -7,7 +7,7 @@ from constructs import Construct
 
 from environments.schema import NetworkConfig, RegionConfig
 from modules.iam import AccountContext, policy_document, service_assume_role_policy
-from modules.network.layout import TIERS, plan_subnets
+from modules.network.layout import INTERFACE_ENDPOINTS, TIERS, plan_subnets
 from modules.providers import aws
 
 # Tags the AWS load balancer controller uses to find subnets for public and internal LBs.
@@ -15,22 +15,6 @@ _LB_ROLE_TAGS = {
     "public": {"kubernetes.io/role/elb": "1"},
     "private": {"kubernetes.io/role/internal-elb": "1"},
     "database": {},
-}
-
-
-# Interface endpoints in every private subnet (service: who needs it). The first six are what
-# nodes need to start pods; the last three keep the platform's controllers working from any AZ.
-# https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
-INTERFACE_ENDPOINTS = {
-    "ecr.api": "image manifests and pull authorization (kubelet, ECR credential provider)",
-    "ecr.dkr": "image pulls (layers come from S3, through the gateway endpoint)",
-    "sts": "role sessions (the AWS SDKs of add-ons and workloads)",
-    "eks-auth": "EKS Pod Identity credentials (AssumeRoleForPodIdentity)",
-    "ec2": "the VPC CNI's ENI and address calls",
-    "logs": "CloudWatch Logs from nodes and add-ons",
-    "elasticloadbalancing": "the load balancer controller registering pod IPs in the target groups",
-    "autoscaling": "the Cluster Autoscaler resizing the node groups",
-    "secretsmanager": "External Secrets reading the Git credentials",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from environments.schema import EnvironmentConfig, record_fqdn
 from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
+from modules.network.layout import INTERFACE_ENDPOINTS
 
 EMULATOR_DEFAULT_ROLE_PREFIXES = ("AWSServiceRoleFor",)
 
@@ -152,6 +153,13 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
             tls = [x for x in listeners if x["Port"] == 443 and x["Protocol"] in ("HTTPS", "TLS")]
             if not tls or not tls[0].get("Certificates"):
                 return f"{role}: no TLS listener with a certificate on 443"
+            if lb_type == "network":
+                # WAF cannot sit in front of an NLB: the client's address must reach the gateway's limits
+                for group in elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]:
+                    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(
+                        TargetGroupArn=group["TargetGroupArn"])["Attributes"]}
+                    if attrs.get("proxy_protocol_v2.enabled") != "true":
+                        return f"{role}: target group {group['TargetGroupName']} sends no proxy protocol v2 header"
         return None
 
     yield _check(f"load balancers {name}", lbs,
@@ -174,11 +182,25 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
         want = len(zones) if config.network.nat_gateway_per_az else 1
         if len(nats) != want:
             return f"{len(nats)} NAT gateways, expected {want}"
+        endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+        by_service = {e["ServiceName"].rsplit(".", 1)[-1] if e["ServiceName"].endswith(".s3") else
+                      e["ServiceName"].split(f"com.amazonaws.{name}.", 1)[-1]: e for e in endpoints}
+        if by_service.get("s3", {}).get("VpcEndpointType") != "Gateway":
+            return "no S3 gateway endpoint"
+        private = {s["SubnetId"] for s in subnets if any(t["Key"] == "Tier" and t["Value"] == "private"
+                                                          for t in s.get("Tags", []))}
+        for service in INTERFACE_ENDPOINTS:
+            endpoint = by_service.get(service)
+            if endpoint is None or endpoint.get("VpcEndpointType") != "Interface":
+                return f"no {service} interface endpoint"
+            if set(endpoint.get("SubnetIds", [])) != private:
+                return f"the {service} endpoint is not in the {len(private)} private subnets"
         return None
 
     yield _check(f"network {name}", network,
                  f"VPC {region.vpc_cidr}, subnets in {len(zones)} AZs, "
-                 f"{len(zones) if config.network.nat_gateway_per_az else 1} NAT gateway(s)")
+                 f"{len(zones) if config.network.nat_gateway_per_az else 1} NAT gateway(s), "
+                 f"S3 gateway and {len(INTERFACE_ENDPOINTS)} interface endpoints in every private subnet")
 
     cluster_name = f"{config.name}-{name}"
 
@@ -189,6 +211,9 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
             return f"cluster {cluster_name} is {described['status']}"
         if described.get("version") != config.eks.version:
             return f"cluster {cluster_name} runs {described.get('version')}, expected {config.eks.version}"
+        support = (described.get("upgradePolicy") or {}).get("supportType")
+        if support != config.eks.support_type:
+            return f"cluster {cluster_name} has support type {support}, expected {config.eks.support_type}"
         ec2 = client("ec2", name)
         subnet_zones = {s["AvailabilityZone"] for s in
                         ec2.describe_subnets(SubnetIds=described["resourcesVpcConfig"]["subnetIds"])["Subnets"]}
@@ -204,6 +229,8 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
             scaling = group["scalingConfig"]
             if group.get("capacityType") != capacity:
                 return f"{group_name} is {group.get('capacityType')}, expected {capacity}"
+            if bool(group.get("taints")) != (capacity == "SPOT"):
+                return f"{group_name} has taints {group.get('taints')}: only the spot group is tainted"
             if (scaling["minSize"], scaling["maxSize"]) != (size.min, size.max):
                 return f"{group_name} scales {scaling['minSize']}..{scaling['maxSize']}, expected {size.min}..{size.max}"
             group_zones = {s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=group["subnets"])["Subnets"]}
@@ -212,7 +239,7 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
         return None
 
     yield _check(f"eks {cluster_name}", cluster,
-                 f"ACTIVE, {config.eks.version}, on-demand {config.eks.on_demand.min}..{config.eks.on_demand.max} "
+                 f"ACTIVE, {config.eks.version} ({config.eks.support_type} support), on-demand {config.eks.on_demand.min}..{config.eks.on_demand.max} "
                  f"and spot {config.eks.spot.min}..{config.eks.spot.max} node groups across {len(zones)} AZs")
 
 

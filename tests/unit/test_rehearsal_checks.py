@@ -78,3 +78,40 @@ def test_leftovers_name_what_destroy_missed(aws, environments):
     assert f"kms keys in us-east-1: {key}" in left
     aws("kms", "us-east-1").schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     assert not any(item.startswith("kms keys") for item in rehearsal_checks.leftovers(dev, None))
+
+
+def _network(aws, env, *, skip_endpoint: str = ""):
+    """A VPC shaped like the env's first region: subnets per tier and AZ, NAT gateways, endpoints."""
+    from modules.network.layout import INTERFACE_ENDPOINTS, TIERS, plan_subnets
+
+    region = env.regions.primary
+    ec2 = aws("ec2", region.name)
+    vpc = ec2.create_vpc(CidrBlock=region.vpc_cidr)["Vpc"]["VpcId"]
+    plan = plan_subnets(region.vpc_cidr, len(region.zones))
+    subnets = {tier: [ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=[
+        {"ResourceType": "subnet", "Tags": [{"Key": "Tier", "Value": tier}]}])["Subnet"]["SubnetId"]
+        for zone, cidr in zip(region.zones, plan.tier(tier))] for tier in TIERS}
+    for subnet in subnets["public"][: len(region.zones) if env.network.nat_gateway_per_az else 1]:
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{region.name}.s3", VpcEndpointType="Gateway",
+                            RouteTableIds=[table])
+    for service in INTERFACE_ENDPOINTS:
+        if service != skip_endpoint:
+            ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{region.name}.{service}",
+                                    VpcEndpointType="Interface", SubnetIds=subnets["private"], PrivateDnsEnabled=True)
+    (check,) = [c for c in rehearsal_checks._region_tier(env, aws, region)  # noqa: SLF001
+                if c.name.startswith("network")]
+    return check
+
+
+def test_the_network_check_wants_every_endpoint_in_every_private_subnet(aws, environments):
+    check = _network(aws, environments["dev"])
+    assert check.ok, check.detail
+    assert "interface endpoints in every private subnet" in check.detail
+
+
+def test_a_missing_interface_endpoint_is_named(aws, environments):
+    check = _network(aws, environments["dev"], skip_endpoint="eks-auth")
+    assert not check.ok and check.detail == "no eks-auth interface endpoint"
