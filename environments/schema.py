@@ -535,11 +535,12 @@ class LoadBalancingConfig(Frozen):
     WAF cannot be associated with an NLB. Left out: 8444; must differ from ``app_port``."""
 
     request_body_limit_kib: int = Field(8, ge=1, le=1_048_576)
-    """Largest request body accepted, in KiB, on every path in (the ALBs and the NLB): the
-    in-cluster gateway answers 413 above it. At 8 or less, WAF's common rule set also blocks
-    bodies over 8 KB on the ALB path (``SizeRestrictions_BODY``); above 8, that one rule only
-    counts (an ALB's WAF inspects the first 8 KB of a body and cannot be raised), and the
-    gateway's limit is the one that holds. Left out: 8 (WAF's own limit)."""
+    """Largest request body accepted, in KiB, on every path in. The ALBs' path: WAF's common rule
+    set blocks bodies over 8 KB (``SizeRestrictions_BODY``; an ALB's WAF inspects the first 8 KB
+    of a body, a limit that cannot be raised). The NLB's path: the in-cluster gateway answers 413
+    above the limit. Above 8, WAF's size rule only counts and the gateway holds the limit on
+    both paths. The gateway's limit also buffers responses (no streaming through it).
+    Left out: 8 (WAF's own limit)."""
 
     idle_timeout_seconds: int = Field(60, ge=1, le=4000)
     """ALB idle connection timeout, 1-4000. Left out: 60."""

@@ -233,6 +233,16 @@ def _entrypoint(output: Output, bindings, stack: str, tg_name: str) -> tuple[Opt
     return entry, specs, ""
 
 
+def _lbs_behind(output: Output, stack: str, acl_name: str) -> list[tuple[str, dict]]:
+    """The load balancers a web ACL is associated with."""
+    found = []
+    for association in output.resources(stack, "aws_wafv2_web_acl_association").values():
+        if any(r.address == f"aws_wafv2_web_acl.{acl_name}" for r in output.refs(stack, association.get("web_acl_arn"))):
+            found += [(r.name, output.get(r) or {}) for r in output.refs(stack, association.get("resource_arn"))
+                      if r.type == "aws_lb"]
+    return found
+
+
 def _target_groups_of(output: Output, stack: str, lb_name: str) -> list[str]:
     names = []
     for listener in output.resources(stack, "aws_lb_listener").values():
@@ -309,29 +319,29 @@ def waf_versions_and_body(output: Output):
                 counted = {o.get("name") for o in as_list(statement.get("rule_action_override"))
                            if "count" in (o.get("action_to_use") or {})}
                 body_rule_blocks = "SizeRestrictions_BODY" not in counted
+        # the body limit each path in holds: the smaller of the gateway's (buffering) and, behind
+        # this web ACL, WAF's 8 KB while SizeRestrictions_BODY blocks; None when neither holds
+        behind_waf = {tg for lb_name, _ in _lbs_behind(output, stack, name)
+                      for tg in _target_groups_of(output, stack, lb_name)}
         limits = {}
         for tg_name in output.resources(stack, "aws_lb_target_group"):
             entry, specs, why = _entrypoint(output, bindings, stack, tg_name)
             if entry is None:
                 continue
-            found = [(s.get("buffering") or {}).get("maxRequestBodyBytes") for s in specs if s.get("buffering")]
-            limits[tg_name] = found[0] if found else None
+            held = [(s.get("buffering") or {}).get("maxRequestBodyBytes") for s in specs if s.get("buffering")]
+            if tg_name in behind_waf and body_rule_blocks:
+                held.append(ALB_BODY_INSPECTION)
+            limits[tg_name] = min(held) if held else None
         if not limits:
             continue
         problems = []
-        if None in limits.values():
-            unlimited = sorted(k for k, v in limits.items() if v is None)
-            problems.append(f"the entrypoints behind {', '.join(unlimited)} set no body limit (buffering)")
+        unlimited = sorted(k for k, v in limits.items() if v is None)
+        if unlimited:
+            problems.append(f"nothing limits request bodies on the path through {', '.join(unlimited)}")
         values = {v for v in limits.values() if v is not None}
         if len(values) > 1:
-            problems.append(f"the paths in allow different body sizes ({', '.join(map(str, sorted(values)))} bytes)")
-        elif values:
-            limit = values.pop()
-            if body_rule_blocks and limit > ALB_BODY_INSPECTION:
-                problems.append(f"the gateway allows {limit} bytes but WAF's SizeRestrictions_BODY blocks over "
-                                f"{ALB_BODY_INSPECTION} on the ALBs: the knob holds on one path only")
-            if not body_rule_blocks and limit <= ALB_BODY_INSPECTION:
-                problems.append("SizeRestrictions_BODY only counts though the limit is within WAF's 8 KB")
+            problems.append("the paths in allow different body sizes ("
+                            + ", ".join(f"{k}: {v}" for k, v in sorted(limits.items())) + " bytes)")
         yield stack, f"aws_wafv2_web_acl.{name} request body limit", not problems, "; ".join(problems)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import yaml
 from constructs import Construct
 
+from modules.loadbalancing.waf import WAF_BODY_LIMIT_KIB
 from modules.providers import helm
 
 ARGO_HELM = "https://argoproj.github.io/argo-helm"
@@ -222,10 +223,11 @@ def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image
                 "replicaCount": 2, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("cluster-autoscaler", "cluster-autoscaler",
                                                      zones_required=False),
-                # similar groups in several AZs grow together; scale-down never evicts
-                # pods with local storage it cannot move (the default), and waits 10 minutes
-                "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
-                              "scale-down-unneeded-time": "10m"}})
+                # each node group spans every AZ (one group per capacity type), so the autoscaler
+                # cannot pick a zone: zone-pinned pending pods may wait for a node in their zone
+                # (README, Capacity). least-waste between the two groups; 10 idle minutes before
+                # a node is removed.
+                "extraArgs": {"expander": "least-waste", "scale-down-unneeded-time": "10m"}})
 
 
 # Middlewares of the gateway's entrypoints (namespace "ingress"; referenced as <ns>-<name>@kubernetescrd).
@@ -260,14 +262,18 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
       from the VPC (the ALBs) only.
     - ``nlb`` (``nlb_port``): the NLB's path. The NLB sends a proxy protocol v2 header,
       trusted from the VPC only, so the client's address is the connection's; the entrypoint
-      applies a per-client rate limit (the WAF rule's figure, per 5 minutes) and a
-      per-client concurrency limit, which WAF would otherwise have applied.
-    Both refuse request bodies over ``body_limit_kib`` (413), the one body-size knob.
+      applies a per-client rate limit (the WAF rule's figure, per 5 minutes; counted per
+      gateway pod) and a per-client concurrency limit, which WAF would otherwise have applied.
+    The body-size knob holds on both paths: WAF enforces 8 KiB on the ALBs' path; the gateway
+    enforces the knob where WAF does not (the NLB's path always, the ALBs' path when the knob
+    is above 8 KiB). The gateway's only body limit is the buffering middleware, which also
+    buffers responses (no streaming through it), so it is used only where it is needed.
     https://doc.traefik.io/traefik/reference/install-configuration/entrypoints/ (proxyProtocol)
     https://doc.traefik.io/traefik/middlewares/http/ratelimit/
     """
     trusted = [vpc_cidr]
     body = middleware_ref(BODY_LIMIT)
+    alb_chain = [body] if body_limit_kib > WAF_BODY_LIMIT_KIB else []
     return HelmAddon(
         name=INGRESS_SERVICE, namespace=INGRESS_NAMESPACE, repository=TRAEFIK_HELM, chart="traefik",
         version=TRAEFIK_CHART_VERSION,
@@ -277,7 +283,8 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
             "ports": {"web": None,
                       "websecure": {"port": app_port, "exposedPort": app_port, "expose": {"default": True},
                                     "forwardedHeaders": {"trustedIPs": list(trusted)},
-                                    "http": {"tls": {"enabled": True}, "middlewares": [body]}},
+                                    "http": {"tls": {"enabled": True}, **({"middlewares": alb_chain}
+                                                                          if alb_chain else {})}},
                       NLB_ENTRYPOINT: {"port": nlb_port, "exposedPort": nlb_port, "expose": {"default": True},
                                        "protocol": "TCP", "proxyProtocol": {"trustedIPs": list(trusted)},
                                        "http": {"tls": {"enabled": True},

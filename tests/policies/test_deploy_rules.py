@@ -144,10 +144,18 @@ def _unpinned_crs(stacks):
 
 
 def _bigger_bodies_on_one_path(stacks):
+    """The NLB's path accepts 1 MiB while WAF holds the ALBs' path at 8 KB."""
     _, values, save = _release(stacks, "traefik")
     for item in values["extraObjects"]:
         if "buffering" in item["spec"]:
             item["spec"]["buffering"]["maxRequestBodyBytes"] = 1 << 20
+    save()
+
+
+def _unlimited_nlb_path(stacks):
+    _, values, save = _release(stacks, "traefik")
+    values["ports"]["nlb"]["http"]["middlewares"] = [m for m in values["ports"]["nlb"]["http"]["middlewares"]
+                                                     if "body" not in m]
     save()
 
 
@@ -177,7 +185,7 @@ MUTATIONS = {
     "SPOF_DEPLOY_18": [_no_eks_auth_endpoint],
     "SPOF_DEPLOY_19": [_no_autoscaler, _account_wide_autoscaler],
     "SPOF_DEPLOY_20": [_untainted_spot, _argocd_anywhere],
-    "SPOF_DEPLOY_21": [_unpinned_crs, _bigger_bodies_on_one_path],
+    "SPOF_DEPLOY_21": [_unpinned_crs, _bigger_bodies_on_one_path, _unlimited_nlb_path],
     "SPOF_DEPLOY_22": [_untagged_volumes],
     "SPOF_DEPLOY_23": [_no_version_floor, _any_account],
     "SPOF_DEPLOY_24": [_markers_kept],

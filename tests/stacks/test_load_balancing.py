@@ -217,3 +217,26 @@ def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(st
     group = resources(stack, "aws_cloudwatch_log_group")[_ref_name(query_log["cloudwatch_log_group_arn"],
                                                                    "aws_cloudwatch_log_group", "arn")]
     assert group["name"] == "/aws/route53/platform.example.com" and group["provider"] == "aws.primary"
+
+
+def test_a_larger_body_limit_holds_on_every_path(environments, tmp_path):
+    """Above WAF's 8 KB the size rule only counts and the gateway holds the knob on both paths,
+    and the deploy rules (body limit per path, every path filtered) still pass."""
+    from environments.schema import LoadBalancingConfig
+    from modules.app import synthesize
+    from policies.deploy_model import Output
+    from policies.deploy_rules import run_rules
+
+    prod = environments["prod"]
+    load_balancing = LoadBalancingConfig.model_validate({**prod.load_balancing.model_dump(),
+                                                         "request_body_limit_kib": 64})
+    outdir = tmp_path / "cdktf.out"
+    synthesize([prod.model_copy(update={"load_balancing": load_balancing})], outdir)
+    output = Output.load(outdir)
+    stack = f"prod-{prod.regions.primary.name}"
+    (acl,) = output.resources(stack, "aws_wafv2_web_acl").values()
+    (crs,) = [r["statement"]["managed_rule_group_statement"] for r in acl["rule"]
+              if r["name"] == "AWSManagedRulesCommonRuleSet"]
+    assert {"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}} in crs["rule_action_override"]
+    results = run_rules(output, {"SPOF_DEPLOY_16", "SPOF_DEPLOY_21"})
+    assert results and all(r.passed for r in results), [str(r) for r in results if not r.passed]
