@@ -17,7 +17,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov check plan rehearse spof-report dns-check bench clean help
+.PHONY: setup synth test validate checkov check plan rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -31,6 +31,7 @@ help:
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
+	@echo "make drill      play every failure scenario against cdktf.out: who answers, who deploys, how fast"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
 $(VENV)/.installed: requirements.txt
@@ -88,6 +89,10 @@ spof-report: setup cdktf.out/manifest.json
 
 dns-check: setup
 	@$(PY) -m modules.dns.consistency
+
+# every failure scenario played against cdktf.out; reports/drill.md and drill.json (ENV=prod for one)
+drill: setup cdktf.out/manifest.json
+	@$(PY) -m modules.tooling.drill $(if $(ENV),--env $(ENV))
 
 bench: setup
 	@$(PY) -m modules.tooling.bench

@@ -151,8 +151,12 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
 
 def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
     """The printed report and the number of undeclared single points of failure."""
+    from modules.tooling.drill import drill
+    from policies.deploy_model import Output
+
     figures = yaml.safe_load(figures_path.read_text())
     lines, undeclared = [], 0
+    drilled = drill(Output.load(outdir), [only] if only else None)
     for env, stacks in load_environments(outdir).items():
         if only and env != only:
             continue
@@ -166,8 +170,25 @@ def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURE
         if declared:
             lines.append(f"  declared exception: {declared}")
         undeclared += sum(1 for t in tiers if t.spof.startswith("SPOF"))
+        lines += _drill_summary(drilled.get(env, []))
         lines.append("")
     return "\n".join(lines), undeclared
+
+
+def _drill_summary(played) -> list[str]:
+    """The failure drill's verdict for one environment (make drill has the table)."""
+    if not played:
+        return []
+    bad = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+    declared = [s for s in played if s.verdict == "declared"]
+    regions = [s for s in played if len(s.failed) == 1 and s.failed[0].startswith("region:")
+               and s.verdict == "survived" and s.downtime > 0]
+    lines = [f"  failure drill: {len(played)} scenarios, {len(bad)} not survived or late"
+             + (f", {len(declared)} declared" if declared else "")
+             + (f"; region failover detected in {max(s.detect for s in regions):.0f} s, traffic moved in "
+                f"{max(s.downtime for s in regions):.0f} s" if regions else "")]
+    lines += [f"    {' + '.join(s.failed)}: {'; '.join(s.problems)}" for s in bad]
+    return lines
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

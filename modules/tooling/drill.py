@@ -1,0 +1,736 @@
+"""Failure drills: every failure an environment claims to survive, played against ``cdktf.out``.
+
+    python -m modules.tooling.drill [--outdir cdktf.out] [--env prod] [--reports reports]
+
+The drill builds a model of the request path and the deployment path from the
+synthesized stacks only (never the environment files: it judges what would be
+deployed), fails one part or a pair of parts at a time, and asks:
+
+- Is the service still answered, by each DNS provider, and by which load balancer?
+  Route53's failover tree (health checks, calculated checks, evaluate-target-health)
+  and Cloudflare's pools (monitors, pool order, fallback pool) are evaluated
+  separately and must reach the same answer.
+- Can deployments continue, by which engine from which Git host, and if a knob has
+  to change first, can that change be applied without the failed part (the gitops
+  stack's state bucket, the region's runner, the cluster's API)?
+- How long until the failure is detected and traffic has moved (health-check
+  interval x threshold, monitor interval x consecutive failures + retries x timeout,
+  TTLs, target-group checks, the engines' poll intervals), against the targets of
+  ``policies/drill_targets.yaml``.
+
+A load balancer serves when it, its region and one of its AZs are up, and its
+target groups are bound to the in-cluster gateway, which runs in a surviving AZ on
+the capacity type its pods select, in a cluster some GitOps engine reconciles
+(otherwise the workloads were never deployed there). A spot capacity failure is a
+reclaim wave (the spot nodes are gone); an on-demand one is a shortage (running
+nodes stay, none can be added). The exit status is 1 when a
+scenario the environment claims to survive is not survived or misses a target; a
+declared single-region exception is shown as declared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
+
+from policies.deploy_model import Output, as_list  # noqa: E402
+from policies.deploy_rules import (_releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
+                                   target_group_bindings)
+from policies.deploy_rules_production import _target_groups_of  # noqa: E402
+
+TARGETS = PROJECT / "policies" / "drill_targets.yaml"
+SINGLE_REGION_TAG = "spofless:single-region"
+CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
+ENGINE_CHARTS = {"argocd": "argo-cd", "flux": "flux2"}
+GIT_HOSTS = {"github.com": "github", "gitlab.com": "gitlab"}
+# ArgoCD's documented defaults when the chart values set none (argocd-cm: timeout.reconciliation
+# 180s; timeout.reconciliation.jitter 60s). https://argo-cd.readthedocs.io/en/stable/operator-manual/argocd-cm-yaml/
+ARGOCD_DEFAULT_POLL = 180 + 60
+INF = float("inf")
+
+
+def _seconds(value, default: float) -> float:
+    """``"30s"``, ``"1m"``, ``"1m30s"`` or a number, in seconds."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    parts = re.findall(r"(\d+)(h|m|s)", str(value))
+    return float(sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)) if parts else default
+
+
+# -- the model -------------------------------------------------------------------------------
+
+@dataclass
+class LoadBalancer:
+    region: str
+    key: str
+    address: str
+    zones: frozenset
+    target_groups: tuple
+    detect: float  # target-group health check: interval x unhealthy threshold (worst of its groups)
+
+    @property
+    def label(self) -> str:
+        return f"{self.region} {self.key}"
+
+
+@dataclass
+class Cluster:
+    zones_by_capacity: dict  # capacity type -> AZs of its node group
+    gateway_capacity: Optional[str]  # what the gateway pods select; None: any
+    bound: set  # target group names the gateway is bound to (TargetGroupBinding)
+    reconciling: dict  # engine -> bool
+    active_host: dict  # engine -> the Git host its active sync pulls from
+    hosts: dict  # engine -> Git hosts it knows
+    installed: set  # engines installed
+    poll: dict  # engine -> seconds between Git polls
+    gitops_state_region: Optional[str]
+
+
+@dataclass
+class Region:
+    name: str
+    stack: str
+    lbs: dict
+    cluster: Optional[Cluster]
+
+
+@dataclass
+class Environment:
+    name: str
+    regions: dict  # region name -> Region, primary first
+    names: list  # the platform names (failover trees)
+    route53: dict  # every failover record name -> [(resource name, config)]
+    health_checks: dict  # resource name -> config
+    cloudflare: dict  # platform name -> {"pools": [(lb address, detect)], "fallback": lb address, "ttl": s}
+    both_authoritative: bool
+    declared: Optional[str]
+    kms_regions: set
+    lb_by_address: dict = field(default_factory=dict)
+    output: Optional[Output] = None
+
+    def lb(self, stack: str, expression) -> Optional[LoadBalancer]:
+        """The load balancer an expression of ``stack`` reads (through remote state)."""
+        for ref in self.output.refs(stack, expression) if self.output else []:
+            if ref.type == "aws_lb":
+                return self.lb_by_address.get(f"{ref.address}@{ref.stack}")
+        return None
+
+
+def _zones_of(output: Output, stack: str, value) -> frozenset:
+    return frozenset((output.get(r) or {}).get("availability_zone") for r in output.refs(stack, value)
+                     if r.type == "aws_subnet")
+
+
+def _region_of(output: Output, stack: str, conf: Optional[dict] = None) -> Optional[str]:
+    alias = str((conf or {}).get("provider") or "").removeprefix("aws.") or None
+    for provider in output.providers(stack, "aws"):
+        if provider.get("alias") == alias:
+            return provider.get("region")
+    return None
+
+
+def _state_region(output: Output, stack: str) -> Optional[str]:
+    s3 = ((output.stacks.get(stack, {}).get("terraform") or {}).get("backend") or {}).get("s3")
+    return s3.get("region") if s3 else None
+
+
+def _cluster(output: Output, stack: str, name: str, gitops: Optional[str], bindings) -> Cluster:
+    groups = {g.get("capacity_type", "ON_DEMAND"): _zones_of(output, stack, g.get("subnet_ids"))
+              for g in node_groups_of(output, stack, name)}
+    releases = _releases(output, gitops) if gitops else {}
+    gateway_capacity, bound = None, set()
+    for key, found in bindings.items():
+        for bound_stack, binding in found:
+            if bound_stack != gitops:
+                continue
+            bound.add(key.split("@")[0].split(".", 1)[1])
+            service = releases.get(binding.get("serviceName"))
+            if service:
+                gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_LABEL)
+    state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
+    active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
+    for release in releases.values():
+        chart, values = release["conf"].get("chart"), release["values"]
+        if chart == "argocd-apps":
+            for app in (values.get("applications") or {}).values():
+                host = next((h for d, h in GIT_HOSTS.items() if d in str((app.get("source") or {}).get("repoURL"))),
+                            None)
+                active_host["argocd"] = host
+        elif chart == "flux2-sync":
+            host = next((h for d, h in GIT_HOSTS.items()
+                         if d in str(((values.get("gitRepository") or {}).get("spec") or {}).get("url"))), None)
+            hosts["flux"].add(host)
+            spec = (values.get("kustomization") or {}).get("spec") or {}
+            if not spec.get("suspend"):
+                active_host["flux"] = host
+            spec = (values.get("gitRepository") or {}).get("spec") or {}
+            # a host that hangs is noticed after the fetch timeout (Flux's default: 60 s)
+            poll["flux"] = _seconds(spec.get("interval"), 60) + _seconds(spec.get("timeout"), 60)
+        elif chart == "argo-cd":
+            cm = ((values.get("configs") or {}).get("cm") or {})
+            if "timeout.reconciliation" in cm:
+                poll["argocd"] = _seconds(cm["timeout.reconciliation"], 180) + _seconds(
+                    cm.get("timeout.reconciliation.jitter"), 60)
+            else:
+                poll["argocd"] = ARGOCD_DEFAULT_POLL
+        elif release["conf"].get("repository") == "" or not release["conf"].get("repository"):
+            for repo in values.get("repositories") or []:
+                if repo.get("argocd"):
+                    hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
+    installed = {engine for engine, chart in ENGINE_CHARTS.items()
+                 if any(r["conf"].get("chart") == chart for r in releases.values())}
+    return Cluster(groups, gateway_capacity, bound, state, active_host, hosts, installed, poll,
+                   _state_region(output, gitops) if gitops else None)
+
+
+def build(output: Output, env: str) -> Environment:
+    """The request and deployment paths of one environment, from its stacks."""
+    stacks = output.stacks_of(env)
+    bindings = target_group_bindings(output)
+    installed = installers(output)
+    regions: dict[str, Region] = {}
+    lb_by_address: dict[str, LoadBalancer] = {}
+    for stack in stacks:
+        clusters = output.resources(stack, "aws_eks_cluster")
+        lbs = output.resources(stack, "aws_lb")
+        if not clusters and not lbs:
+            continue
+        region = _region_of(output, stack)
+        found = {}
+        groups = output.resources(stack, "aws_lb_target_group")
+        for name, conf in lbs.items():
+            key = (conf.get("tags") or {}).get("Role", name)
+            tgs = tuple(_target_groups_of(output, stack, name))
+            detect = max((int((as_list(groups[t].get("health_check")) or [{}])[0].get("interval", 30))
+                          * int((as_list(groups[t].get("health_check")) or [{}])[0].get("unhealthy_threshold", 3))
+                          for t in tgs), default=INF)
+            found[key] = LoadBalancer(region, key, f"aws_lb.{name}@{stack}", _zones_of(output, stack, conf.get("subnets")),
+                                      tgs, detect)
+            lb_by_address[found[key].address] = found[key]
+        cluster = None
+        for name in clusters:
+            cluster = _cluster(output, stack, name, installed.get(f"aws_eks_cluster.{name}@{stack}"), bindings)
+        regions[region] = Region(region, stack, found, cluster)
+    route53, health_checks = {}, {}
+    r53 = f"{env}-dns-route53"
+    for name, conf in output.resources(r53, "aws_route53_record").items():
+        if conf.get("failover_routing_policy") or as_list(conf.get("alias")):  # the failover trees
+            route53.setdefault(str(conf.get("name")).rstrip("."), []).append((name, conf))
+    health_checks = output.resources(r53, "aws_route53_health_check")
+    # primary region first: the region of the PRIMARY record of a platform name
+    order = []
+    for fqdn, records in route53.items():
+        if ".failover." in f".{fqdn}":
+            continue
+        for _, conf in sorted(records, key=lambda rc: (as_list(rc[1].get("failover_routing_policy"))
+                                                        or [{}])[0].get("type") != "PRIMARY"):
+            region = conf.get("set_identifier")
+            if region in regions and region not in order:
+                order.append(region)
+    order += [r for r in regions if r not in order]
+    regions = {r: regions[r] for r in order}
+    cloudflare = _cloudflare(output, f"{env}-dns-cloudflare")
+    security = f"{env}-security"
+    declared = next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(security, "aws_kms_key").values()
+                     if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
+    kms_regions = {_region_of(output, security, c) for t in ("aws_kms_key", "aws_kms_replica_key")
+                   for c in output.resources(security, t).values()}
+    return Environment(env, regions, sorted(k for k in route53 if ".failover." not in f".{k}"), route53,
+                       health_checks, cloudflare, _both_authoritative(output, env), declared, kms_regions,
+                       lb_by_address, output)
+
+
+def _cloudflare(output: Output, stack: str) -> dict:
+    found = {}
+    pools = output.resources(stack, "cloudflare_load_balancer_pool")
+    monitors = output.resources(stack, "cloudflare_load_balancer_monitor")
+
+    def pool(expression) -> Optional[tuple[str, float]]:
+        ref = next(iter(output.refs(stack, expression)), None)
+        conf = pools.get(ref.name) if ref else None
+        if conf is None:
+            return None
+        origin = next((o for o in as_list(conf.get("origins")) if o.get("enabled", True)), {})
+        lb = next((f"{r.address}@{r.stack}" for r in output.refs(stack, origin.get("address")) if r.type == "aws_lb"),
+                  None)
+        monitor = monitors.get(next((r.name for r in output.refs(stack, conf.get("monitor"))), ""), {})
+        detect = (int(monitor.get("consecutive_down", 1)) * int(monitor.get("interval", 60))
+                  + int(monitor.get("retries", 2)) * int(monitor.get("timeout", 5))) if monitor else INF
+        return lb, detect
+    for conf in output.resources(stack, "cloudflare_load_balancer").values():
+        found[str(conf.get("name")).rstrip(".")] = {
+            "pools": [pool(p) for p in as_list(conf.get("default_pools"))],
+            "fallback": pool(conf.get("fallback_pool")), "ttl": int(conf.get("ttl", 30))}
+    return found
+
+
+def _both_authoritative(output: Output, env: str) -> bool:
+    """The delegation clients follow names both providers' servers (apex NS in Route53, or the parent's)."""
+    zone = f"{env}-dns-zone"
+    cloudflare = f"{env}-dns-cloudflare" in output.stacks
+    if not cloudflare:
+        return False
+    for conf in output.resources(zone, "aws_route53_record").values():
+        if conf.get("type") == "NS" and "cloudflare" in json.dumps(conf.get("records")):
+            return True
+    return False
+
+
+# -- one scenario ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Part:
+    kind: str  # the failure class
+    region: str = ""
+    what: str = ""  # zone, LB key, capacity type, engine, DNS provider or Git host
+
+    def __str__(self) -> str:
+        return ":".join(p for p in (self.kind, self.region, self.what) if p)
+
+
+def parts(env: Environment) -> list[Part]:
+    """Every single part that can fail."""
+    found = []
+    for region in env.regions.values():
+        zones = sorted({z for lb in region.lbs.values() for z in lb.zones}
+                       | {z for zs in (region.cluster.zones_by_capacity.values() if region.cluster else []) for z in zs})
+        found += [Part("az", region.name, z) for z in zones]
+        found += [Part("lb", region.name, k) for k in region.lbs]
+        if region.cluster:
+            found.append(Part("control-plane", region.name))
+            found += [Part("capacity", region.name, c) for c in sorted(region.cluster.zones_by_capacity)]
+            found += [Part("engine", region.name, e) for e in sorted(region.cluster.installed)]
+        found.append(Part("region", region.name))
+    found += [Part("dns", what="route53")] + ([Part("dns", what="cloudflare")] if env.cloudflare else [])
+    hosts = sorted({h for r in env.regions.values() if r.cluster for hs in r.cluster.hosts.values() for h in hs if h})
+    found += [Part("git", what=h) for h in hosts]
+    state = sorted({r.cluster.gitops_state_region for r in env.regions.values()
+                    if r.cluster and r.cluster.gitops_state_region})
+    found += [Part("state", s) for s in state]
+    found += [Part("kms", k) for k in sorted(env.kms_regions) if k]
+    return found
+
+
+class Failure:
+    """What is down in one scenario."""
+
+    def __init__(self, failed: Sequence[Part]):
+        self.failed = set(failed)
+
+    def has(self, kind: str, region: str = "", what: str = "") -> bool:
+        return Part(kind, region, what) in self.failed
+
+    def region_down(self, region: str) -> bool:
+        return self.has("region", region)
+
+
+# Failures of the load balancer itself, which only a health check that calls it notices.
+LB_ITSELF = ("it is down", "its region is down", "every AZ it spans is down")
+
+
+def lb_serves(env: Environment, lb: LoadBalancer, down: Failure) -> Optional[str]:
+    """None when the load balancer answers with a workload behind it; else why not."""
+    region = env.regions[lb.region]
+    if down.region_down(lb.region):
+        return "its region is down"
+    if down.has("lb", lb.region, lb.key):
+        return "it is down"
+    if not [z for z in lb.zones if not down.has("az", lb.region, z)]:
+        return "every AZ it spans is down"
+    cluster = region.cluster
+    if cluster is None:
+        return "no cluster behind it"
+    if not set(lb.target_groups) & cluster.bound:
+        return "nothing registers targets in its target groups"
+    if not any(cluster.reconciling.values()):
+        return "no GitOps engine ever deployed the workloads in this region"
+    capacities = [cluster.gateway_capacity] if cluster.gateway_capacity else list(cluster.zones_by_capacity)
+    # a spot capacity failure is a reclaim wave: the spot nodes are gone; an on-demand one is a
+    # shortage: running nodes stay, none can be added
+    alive = [z for c in capacities if not (c == "SPOT" and down.has("capacity", lb.region, c))
+             for z in cluster.zones_by_capacity.get(c, ()) if not down.has("az", lb.region, z)]
+    if not alive:
+        return f"no {'/'.join(capacities)} nodes left for the gateway"
+    return None
+
+
+@dataclass
+class Answer:
+    provider: str
+    lb: Optional[str]  # label of the load balancer named, None when the provider does not answer
+    serving: bool
+    detect: float = 0.0  # seconds until the provider's answer changed (0: it did not)
+    ttl: float = 0.0
+    why: str = ""
+
+
+def route53_answer(env: Environment, name: str, down: Failure, targets: dict) -> Answer:
+    def check_ok(expression) -> tuple[bool, float]:
+        ref = re.search(r"aws_route53_health_check\.([^.]+)\.id", str(expression or ""))
+        if not ref:
+            return True, 0.0
+        conf = env.health_checks.get(ref.group(1), {})
+        if conf.get("type") == "CALCULATED":
+            children = [check_ok(c) for c in as_list(conf.get("child_healthchecks"))]
+            healthy = sum(ok for ok, _ in children) >= int(conf.get("child_health_threshold", 1))
+            return healthy, max((t for ok, t in children if not ok), default=0.0)
+        lb = env.lb(f"{env.name}-dns-route53", conf.get("fqdn"))
+        ok = lb is not None and lb_serves(env, lb, down) is None
+        return ok, float(conf.get("request_interval", 30)) * int(conf.get("failure_threshold", 3))
+
+    def resolve(fqdn: str, depth: int = 0) -> tuple[Optional[LoadBalancer], float]:
+        records = env.route53.get(fqdn)
+        if not records or depth > 8:
+            return None, 0.0
+        ordered = sorted(records, key=lambda rc: (as_list(rc[1].get("failover_routing_policy")) or [{}])[0]
+                         .get("type") != "PRIMARY")
+        waited = 0.0
+        for _, conf in ordered:
+            healthy, detect = check_ok(conf.get("health_check_id"))
+            alias = (as_list(conf.get("alias")) or [{}])[0]
+            lb, inner = _alias_target(env, alias, depth, resolve)
+            # evaluate-target-health sees an ELB's own view (healthy targets behind it), not a load
+            # balancer that stops answering: only an HTTPS health check sees that
+            # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-complex-configs.html
+            why = lb_serves(env, lb, down) if lb is not None else "no target"
+            if healthy and alias.get("evaluate_target_health") and why and why not in LB_ITSELF:
+                healthy, detect = False, max(detect, inner, lb.detect if lb else 0.0)
+            if healthy:
+                return lb, max(waited, inner)
+            waited = max(waited, detect)
+        # every record unhealthy: Route53 answers with the primary
+        # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-types.html
+        alias = (as_list(ordered[0][1].get("alias")) or [{}])[0]
+        lb, _ = _alias_target(env, alias, depth, resolve)
+        return lb, waited
+
+    if down.has("dns", what="route53"):
+        return Answer("route53", None, False, why="Route53 is down")
+    lb, detect = resolve(name)
+    why = lb_serves(env, lb, down) if lb else "no record answers"
+    return Answer("route53", lb.label if lb else None, why is None, detect,
+                  targets["elb_alias_ttl_seconds"], why or "")
+
+
+def _alias_target(env: Environment, alias: dict, depth: int, resolve):
+    lb = env.lb(f"{env.name}-dns-route53", alias.get("name"))
+    if lb is not None:
+        return lb, 0.0
+    return resolve(str(alias.get("name", "")).rstrip("."), depth + 1)
+
+
+def cloudflare_answer(env: Environment, name: str, down: Failure) -> Answer:
+    if not env.cloudflare:
+        return Answer("cloudflare", None, False, why="no Cloudflare stack")
+    if down.has("dns", what="cloudflare"):
+        return Answer("cloudflare", None, False, why="Cloudflare is down")
+    config = env.cloudflare.get(name)
+    if config is None:
+        return Answer("cloudflare", None, False, why=f"no Cloudflare load balancer for {name}")
+    waited = 0.0
+    for entry in config["pools"]:
+        if entry is None:
+            continue
+        address, detect = entry
+        lb = env.lb_by_address.get(address)
+        if lb is not None and lb_serves(env, lb, down) is None:
+            return Answer("cloudflare", lb.label, True, waited, config["ttl"])
+        waited = max(waited, detect)
+    fallback = env.lb_by_address.get((config["fallback"] or (None, 0))[0])
+    why = lb_serves(env, fallback, down) if fallback else "no fallback pool"
+    return Answer("cloudflare", fallback.label if fallback else None, why is None, waited, config["ttl"],
+                  why or "")
+
+
+@dataclass
+class Deploy:
+    region: str
+    how: str  # "argocd from github", or the knob change needed first
+    ok: bool
+    knob: str = ""
+
+
+def deployments(env: Environment, region: Region, down: Failure) -> Deploy:
+    cluster = region.cluster
+    if cluster is None:
+        return Deploy(region.name, "no cluster", False)
+    if down.region_down(region.name):
+        return Deploy(region.name, "region down", False)
+    if down.has("control-plane", region.name):
+        return Deploy(region.name, "the cluster's API is down: nothing can be applied or reconciled", False)
+    for engine, on in sorted(cluster.reconciling.items()):
+        host = cluster.active_host.get(engine)
+        if on and not down.has("engine", region.name, engine) and host and not down.has("git", what=host):
+            return Deploy(region.name, f"{engine} from {host}", True)
+    state = cluster.gitops_state_region
+    if state and (down.has("state", state) or down.region_down(state)):
+        return Deploy(region.name, f"blocked: the gitops stack's state is in {state}", False)
+    for engine in sorted(cluster.installed):
+        if down.has("engine", region.name, engine):
+            continue
+        for host in sorted(h for h in cluster.hosts.get(engine, ()) if h):
+            if not down.has("git", what=host):
+                knob = []
+                if not cluster.reconciling.get(engine):
+                    knob.append(f"gitops.active_by_region {{{region.name}: {engine}}}")
+                if cluster.active_host.get(engine) != host:
+                    knob.append(f"gitops.git_host: {host}")
+                return Deploy(region.name, f"{engine} from {host} after {' and '.join(knob)} "
+                                           f"(apply {region.stack}-gitops from {region.name}'s runner)", True,
+                              " and ".join(knob))
+    return Deploy(region.name, "blocked: no installed engine with a reachable Git host", False)
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    env: str
+    failed: list[str]
+    classes: list[str]
+    answers: dict  # platform name -> [Answer]
+    deploy: list
+    detect: float
+    downtime: float
+    bounds: dict
+    verdict: str  # survived | NOT SURVIVED | MISSED TARGET | declared
+    problems: list[str]
+    rto: Optional[float] = None  # a DNS provider's failure: the resolvers' retry on the other provider
+
+    def row(self) -> dict:
+        first = next(iter(self.answers.values()), [])
+        return {"scenario": " + ".join(self.failed),
+                "route53": _answer_text(first, "route53"), "cloudflare": _answer_text(first, "cloudflare"),
+                "deployments": "; ".join(f"{d.region}: {d.how}" for d in self.deploy),
+                "detect": _fmt(self.detect),
+                "downtime": _fmt(self.downtime) + (f" (DNS retry {_fmt(self.rto)})" if self.rto is not None else ""),
+                "target": ", ".join(f"{k} {v if isinstance(v, str) else _fmt(v)}" for k, v in self.bounds.items()),
+                "verdict": self.verdict}
+
+
+def _deploy_short(deploy: "Deploy") -> str:
+    if not deploy.ok:
+        return "-"
+    engine, host = deploy.how.split(" from ")[0], deploy.how.split(" from ")[1].split(" ")[0]
+    return f"{engine}/{host}{'*' if deploy.knob else ''}"
+
+
+def _answer_text(answers: list, provider: str) -> str:
+    answer = next((a for a in answers if a.provider == provider), None)
+    if answer is None or answer.lb is None:
+        return "-" if answer is None else f"no answer ({answer.why})"
+    return answer.lb + ("" if answer.serving else f" (not serving: {answer.why})")
+
+
+def _fmt(seconds: float) -> str:
+    return "-" if seconds == INF else f"{seconds:.0f}s"
+
+
+def _bounds(classes: list[str], targets: dict) -> dict:
+    bounds: dict = {}
+    for cls in classes:
+        for key, value in (targets["classes"].get(cls) or {}).items():
+            if isinstance(value, str):  # e.g. deployments: delayed, held only if every class allows it
+                bounds[key] = value if all((targets["classes"].get(c) or {}).get(key) == value
+                                           for c in classes) else None
+            else:
+                bounds[key] = max(bounds.get(key, value), value)
+    bounds = {k: v for k, v in bounds.items() if v is not None}
+    return bounds
+
+
+def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict) -> Scenario:
+    down = Failure(failed)
+    classes = sorted({p.kind for p in failed})
+    bounds = _bounds(classes, targets)
+    problems: list[str] = []
+    answers = {name: [route53_answer(env, name, down, targets), cloudflare_answer(env, name, down)]
+               for name in env.names}
+    detect = downtime = 0.0
+    rto = None
+    for name, pair in answers.items():
+        up = [a for a in pair if a.why not in ("Route53 is down", "Cloudflare is down", "no Cloudflare stack")]
+        # resolvers ask either provider: each one that answers must name a serving endpoint
+        dead = [a for a in up if not a.serving]
+        if dead or not up:
+            problems.append(f"{name} is not served " + ("(no provider answers)" if not up else "by " + "; ".join(
+                f"{a.provider}: {a.lb or '-'} ({a.why})" for a in dead)))
+            downtime = INF
+            continue
+        if len(up) == 2 and up[0].lb != up[1].lb:
+            problems.append(f"{name}: Route53 answers {up[0].lb}, Cloudflare {up[1].lb}")
+        for answer in up:
+            if answer.lb != baseline[name].get(answer.provider):
+                detect = max(detect, answer.detect)
+                downtime = max(downtime, answer.detect + answer.ttl)
+    kinds = {p.kind for p in failed}
+    for part in failed:
+        if part.kind == "az":
+            detect = max(detect, max((lb.detect for lb in env.regions[part.region].lbs.values()
+                                      if part.what in lb.zones), default=0.0))
+        elif part.kind in ("lb", "region"):
+            lbs = [lb for r in env.regions.values() for lb in r.lbs.values()
+                   if (part.kind != "lb" or (lb.region, lb.key) == (part.region, part.what)) and lb.region == part.region]
+            if not down.has("dns", what="route53"):
+                detect = max([detect] + [_route53_detect(env, lb) for lb in lbs])
+        elif part.kind == "dns":
+            # resolvers ask the other provider's servers once this one does not answer
+            rto = targets["resolver_retry_seconds"] if env.both_authoritative else INF  # noqa: F841
+            if not env.both_authoritative:
+                problems.append(f"{part.what} down: the delegation does not name the other provider's servers")
+            if "rto" in bounds and rto > bounds["rto"]:
+                problems.append(f"DNS RTO {_fmt(rto)} exceeds the target {_fmt(bounds['rto'])}")
+        elif part.kind in ("git", "engine"):
+            polls = [r.cluster.poll.get(e, INF) for r in env.regions.values() if r.cluster
+                     for e, on in r.cluster.reconciling.items() if on
+                     and (part.kind == "git" and r.cluster.active_host.get(e) == part.what
+                          or part.kind == "engine" and (r.name, e) == (part.region, part.what))]
+            detect = max([detect] + polls)
+    # deployments continue while some region can be deployed to (the others are reported as delayed)
+    deploy = [deployments(env, r, down) for r in env.regions.values()]
+    if not any(d.ok for d in deploy) and bounds.get("deployments") != "delayed":
+        problems.append("deployments cannot continue: " + "; ".join(f"{d.region}: {d.how}" for d in deploy))
+    for key in ("detect", "downtime"):
+        value = detect if key == "detect" else downtime
+        if isinstance(bounds.get(key), (int, float)) and value > bounds[key]:
+            problems.append(f"{key} {_fmt(value)} exceeds the target {_fmt(bounds[key])}")
+    declared = env.declared and kinds & {"region"} and len(env.regions) == 1
+    verdict = "declared" if declared and problems else ("survived" if not problems else (
+        "NOT SURVIVED" if any("not served" in p or "cannot continue" in p for p in problems) else "MISSED TARGET"))
+    return Scenario(env.name, [str(p) for p in failed], classes, answers, deploy, detect, downtime, bounds, verdict,
+                    problems, rto)
+
+
+def _route53_detect(env: Environment, lb: LoadBalancer) -> float:
+    for conf in env.health_checks.values():
+        if conf.get("type") != "CALCULATED" and env.lb(f"{env.name}-dns-route53", conf.get("fqdn")) is lb:
+            return float(conf.get("request_interval", 30)) * int(conf.get("failure_threshold", 3))
+    return 0.0
+
+
+def scenarios(env: Environment, targets: dict) -> list[Scenario]:
+    """Every single failure, and every pair of the classes the environment claims to survive."""
+    baseline = {name: {a.provider: a.lb for a in (route53_answer(env, name, Failure([]), targets),
+                                                   cloudflare_answer(env, name, Failure([])))}
+                for name in env.names}
+    singles = parts(env)
+    played = [play(env, [p], targets, baseline) for p in singles]
+    claimed = {tuple(sorted(pair)) for pair in targets.get("claimed_pairs", [])}
+    for a, b in itertools.combinations(singles, 2):
+        if tuple(sorted((a.kind, b.kind))) not in claimed:
+            continue
+        if a.kind == "region" and b.region == a.region or b.kind == "region" and a.region == b.region:
+            continue  # a region and one of its own parts: the region alone
+        if env.declared and len(env.regions) == 1 and "region" in (a.kind, b.kind):
+            continue
+        played.append(play(env, [a, b], targets, baseline))
+    return played
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+COLUMNS = ("scenario", "route53", "cloudflare", "deployments", "detect", "downtime", "target", "verdict")
+
+
+def markdown(results: dict[str, list[Scenario]]) -> str:
+    lines = ["# Failure drill", ""]
+    for env, played in results.items():
+        failed = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+        lines += [f"## {env}: {len(played)} scenarios, {len(failed)} not survived or late", "",
+                  "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        for scenario in played:
+            row = scenario.row()
+            lines.append("| " + " | ".join(str(row[c]).replace("|", "/") for c in COLUMNS) + " |")
+        for scenario in failed:
+            lines.append(f"- **{' + '.join(scenario.failed)}**: " + "; ".join(scenario.problems))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def text(results: dict[str, list[Scenario]], *, singles_only: bool = False) -> str:
+    lines = []
+    for env, played in results.items():
+        shown = [s for s in played if len(s.failed) == 1 or not singles_only]
+        bad = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+        declared = [s for s in played if s.verdict == "declared"]
+        lines.append(f"{env}: {len(played)} scenarios ({sum(len(s.failed) == 1 for s in played)} single, "
+                     f"{sum(len(s.failed) == 2 for s in played)} pairs), {len(bad)} not survived or late"
+                     + (f", {len(declared)} declared" if declared else ""))
+        regions = " | ".join(d.region for d in (played[0].deploy if played else []))
+        lines.append(f"  {'scenario':<44} {'answered by (route53 / cloudflare)':<50} "
+                     f"{'deploys (' + regions + ')':<34} {'detect':>6} {'down':>6}  verdict")
+        for scenario in shown:
+            row = scenario.row()
+            answered = f"{row['route53']} / {row['cloudflare']}"
+            deploys = " | ".join(_deploy_short(d) for d in scenario.deploy)
+            lines.append(f"  {row['scenario'][:44]:<44} {answered[:50]:<50} {deploys:<34} {row['detect']:>6} "
+                         f"{row['downtime']:>6}  {row['verdict']}")
+        lines.append("  (deploys: engine/Git host per region; * after a knob change, - blocked)")
+        for scenario in bad + declared:
+            lines.append(f"  {' + '.join(scenario.failed)}: " + "; ".join(scenario.problems))
+    return "\n".join(lines)
+
+
+def load_targets(path: Path = TARGETS) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def drill(output: Output, envs: Optional[Sequence[str]] = None, targets: Optional[dict] = None
+          ) -> dict[str, list[Scenario]]:
+    """``{environment: [played scenario]}`` for the environments of ``output`` (all, or ``envs``)."""
+    targets = targets if targets is not None else load_targets()
+    return {env: scenarios(build(output, env), targets)
+            for env in output.environments if not envs or env in envs}
+
+
+def run(outdir: Path, envs: Optional[Sequence[str]] = None, targets_path: Path = TARGETS) -> dict[str, list[Scenario]]:
+    return drill(Output.load(outdir), envs, load_targets(targets_path))
+
+
+def failures(results: dict[str, list[Scenario]]) -> list[Scenario]:
+    return [s for played in results.values() for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.tooling.drill", description=__doc__.split("\n")[0])
+    parser.add_argument("--outdir", default="cdktf.out")
+    parser.add_argument("--env", action="append", help="an environment (repeatable); default: every one")
+    parser.add_argument("--reports", default="reports", help="where drill.md and drill.json are written")
+    parser.add_argument("--all", action="store_true", help="print the pairs too, not only the single failures")
+    args = parser.parse_args(argv)
+    outdir = Path(args.outdir)
+    if not (outdir / "stacks").is_dir():
+        print(f"error: {outdir / 'stacks'} does not exist; run `make synth` first", file=sys.stderr)
+        return 2
+    results = run(outdir, args.env)
+    print(text(results, singles_only=not args.all))
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "drill.md").write_text(markdown(results) + "\n")
+    (reports / "drill.json").write_text(json.dumps(
+        {env: [dict(s.row(), problems=s.problems, classes=s.classes,
+                    answers={n: [asdict(a) for a in pair] for n, pair in s.answers.items()},
+                    deployments=[asdict(d) for d in s.deploy]) for s in played]
+         for env, played in results.items()}, indent=2, sort_keys=True, default=str) + "\n")
+    bad = failures(results)
+    print(f"drill: {sum(map(len, results.values()))} scenarios in {len(results)} environment(s), "
+          f"{len(bad)} not survived or late; reports: {reports / 'drill.md'}, {reports / 'drill.json'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
