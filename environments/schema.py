@@ -324,17 +324,18 @@ class HealthCheckConfig(Frozen):
     path: str = "/health/ready"
     """HTTP(S) path probed on each target. Left out: /health/ready."""
 
-    interval_seconds: int = Field(30, ge=5, le=300)
-    """Seconds between probes, 5-300. Left out: 30."""
+    interval_seconds: int = Field(10, ge=5, le=300)
+    """Seconds between probes, 5-300. Left out: 10 (with 2 failures, a target in a lost AZ is out
+    of rotation in 20 s: the failover table's "AZ failure detected in < 30 s"; make drill)."""
 
-    timeout_seconds: int = Field(10, ge=2, le=120)
-    """Seconds before a probe counts as failed, 2-120 and below the interval. Left out: 10."""
+    timeout_seconds: int = Field(5, ge=2, le=120)
+    """Seconds before a probe counts as failed, 2-120 and below the interval. Left out: 5."""
 
     healthy_threshold: int = Field(2, ge=2, le=10)
     """Consecutive successes to become healthy, 2-10. Left out: 2."""
 
-    unhealthy_threshold: int = Field(3, ge=2, le=10)
-    """Consecutive failures to become unhealthy, 2-10. Left out: 3."""
+    unhealthy_threshold: int = Field(2, ge=2, le=10)
+    """Consecutive failures to become unhealthy, 2-10. Left out: 2."""
 
     matcher: str = "200"
     """HTTP codes that count as healthy, e.g. ``200`` or ``200-299``. Left out: 200."""

@@ -75,11 +75,16 @@ class CloudflareRecords(Construct):
 
     def _load_balancer(self, item: PlatformRecord, env_name: str, account_id: str,
                        load_balancers: dict[str, dict[str, LoadBalancerInfo]], health: HealthCheckDnsConfig):
+        interval = max(60, health.interval_seconds)  # the monitors' floor below the Enterprise plan
         monitor = cloudflare("load_balancer_monitor").LoadBalancerMonitor(
             self, f"monitor-{item.fqdn}", provider=self._provider, account_id=account_id, type="https",
             method="GET", path=health.path, expected_codes="200", port=443,
-            interval=max(60, health.interval_seconds), retries=2, timeout=5,
-            consecutive_down=health.failure_threshold, consecutive_up=2,
+            interval=interval, retries=2, timeout=5,
+            # the same detection budget as Route53's checks (interval x threshold): with the 60 s
+            # floor of a monitor's interval, fewer consecutive failures (retries absorb a blip)
+            # https://developers.cloudflare.com/load-balancing/monitors/
+            consecutive_down=max(1, health.interval_seconds * health.failure_threshold // interval),
+            consecutive_up=2,
             header={"Host": [item.fqdn]}, description=f"{env_name} {item.fqdn} readiness")
         pool_module = cloudflare("load_balancer_pool")
         pools = []

@@ -26,6 +26,9 @@ TRAEFIK_CHART_VERSION = "41.3.0"   # Traefik v3.7.11
 LBC_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 ESO_SERVICE_ACCOUNT = ("external-secrets", "external-secrets")
 AUTOSCALER_SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
+# How often the engines poll Git, and how long a Flux fetch may take (the drill's GitOps detection).
+GIT_POLL_SECONDS = 20
+GIT_FETCH_TIMEOUT = 10
 INGRESS_NAMESPACE = "ingress"
 INGRESS_SERVICE = "traefik"
 
@@ -109,7 +112,12 @@ def argocd(version: str, namespace: str) -> HelmAddon:
             "server": {"replicas": 2},
             "repoServer": {"replicas": 2},
             "applicationSet": {"replicas": 2},
-            "configs": {"params": {"application.namespaces": namespace}},
+            # Git is polled every 20 s, without jitter: a failed Git host shows in the Applications'
+            # status within the failover table's 30 s (make drill); webhooks still bring changes at once.
+            # https://argo-cd.readthedocs.io/en/stable/operator-manual/argocd-cm-yaml/
+            "configs": {"params": {"application.namespaces": namespace},
+                        "cm": {"timeout.reconciliation": f"{GIT_POLL_SECONDS}s",
+                               "timeout.reconciliation.jitter": "0s"}},
         },
     )
 
@@ -154,8 +162,11 @@ def flux_sync(version: str, namespace: str, source, host: str, secret_name: str,
         name=f"flux-{source.name}-{host}", namespace=namespace, repository=FLUX_HELM, chart="flux2-sync",
         version=version,
         values={
+            # polled every 20 s with a 10 s fetch timeout: a failed Git host shows in the
+            # GitRepository's Ready condition within the failover table's 30 s (make drill)
             "gitRepository": {"spec": {"url": getattr(source, host), "ref": {"branch": source.revision},
-                                       "interval": "1m", "secretRef": {"name": secret_name}}},
+                                       "interval": f"{GIT_POLL_SECONDS}s", "timeout": f"{GIT_FETCH_TIMEOUT}s",
+                                       "secretRef": {"name": secret_name}}},
             "kustomization": {"spec": {"path": source.path, "prune": True, "interval": "10m",
                                        "suspend": suspended}},
         },

@@ -109,9 +109,14 @@ def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, e
         assert group.get("proxy_protocol_v2", False) is nlb
         assert group.get("preserve_client_ip") == ("false" if nlb else None)
         assert group["deregistration_delay"] == "30"
+        health = config.health_check
         assert group["health_check"] == {
-            "enabled": True, "protocol": "HTTPS", "port": "traffic-port", "path": "/health/ready",
-            "interval": 30, "timeout": 10, "healthy_threshold": 2, "unhealthy_threshold": 3, "matcher": "200"}
+            "enabled": True, "protocol": "HTTPS", "port": "traffic-port", "path": health.path,
+            "interval": health.interval_seconds, "timeout": health.timeout_seconds,
+            "healthy_threshold": health.healthy_threshold, "unhealthy_threshold": health.unhealthy_threshold,
+            "matcher": health.matcher}
+        # the failover table's "AZ failure detected in < 30 s": a lost AZ's targets leave rotation in time
+        assert health.interval_seconds * health.unhealthy_threshold <= 30
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
