@@ -5,6 +5,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
+SPOFLESS := $(VENV)/bin/spofless
 ENVS   ?=
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -34,11 +35,13 @@ help:
 	@echo "make drill      play every failure scenario against cdktf.out: who answers, who deploys, how fast"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
 	@echo "setup: python venv from requirements.txt"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# the `spofless` command (pyproject.toml), editable: it runs this checkout's code
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# Synthesis runs with -O (skips the bindings' runtime type checks); give it compiled bytecode.
 	@$(PY) -O -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages/cdktf $(VENV)/lib/python3.11/site-packages/constructs \
 	  $(VENV)/lib/python3.11/site-packages/jsii $(VENV)/lib/python3.11/site-packages/cdktf_cdktf_provider_* \
@@ -53,12 +56,12 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
-	@$(PY) -m modules.tooling.terraform setup
+	@$(PY) -m tooling.terraform setup
 
 # -O: the generated bindings check every argument's type at run time inside `if __debug__`;
 # skipping that is ~7% of synthesis and the output is byte-identical (tests/stacks/test_synthesis.py).
 synth: setup
-	@$(PY) -O main.py
+	@$(SPOFLESS) synth
 
 # Fresh output is reused: synthesis reruns only when an input is newer than it.
 SYNTH_INPUTS := main.py $(wildcard environments/*.yaml environments/*.py) $(shell find modules -name '*.py' 2>/dev/null)
@@ -66,36 +69,36 @@ cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
 	@$(PY) -O main.py
 
 check: setup cdktf.out/manifest.json
-	@$(PY) -m modules.tooling.checkov --reports reports
+	@$(SPOFLESS) check
 
 test: setup
 	@$(PY) -m pytest tests
 
 validate: setup
-	@$(PY) -m modules.tooling.terraform validate
+	@$(SPOFLESS) validate
 
 checkov: setup
-	@$(PY) -m modules.tooling.checkov
+	@$(PY) -m tooling.checkov
 
 plan: setup cdktf.out/manifest.json
-	@$(PY) -m modules.tooling.plan_review run
+	@$(SPOFLESS) plan
 
 # ENV=prod make rehearse; the report lands in reports/rehearsal-<env>.json
 rehearse: setup
-	@$(PY) -m modules.tooling.rehearse --env $(or $(ENV),dev)
+	@$(SPOFLESS) rehearse --env $(or $(ENV),dev)
 
 spof-report: setup cdktf.out/manifest.json
-	@$(PY) -m modules.tooling.spof_report
+	@$(SPOFLESS) report
 
 dns-check: setup
-	@$(PY) -m modules.dns.consistency
+	@$(SPOFLESS) dns-check
 
 # every failure scenario played against cdktf.out; reports/drill.md and drill.json (ENV=prod for one)
 drill: setup cdktf.out/manifest.json
-	@$(PY) -m modules.tooling.drill $(if $(ENV),--env $(ENV))
+	@$(SPOFLESS) drill $(if $(ENV),--env $(ENV))
 
 bench: setup
-	@$(PY) -m modules.tooling.bench
+	@$(SPOFLESS) bench
 
 clean:
 	rm -rf cdktf.out .spofless reports

@@ -7,7 +7,7 @@ document it comes from, and reads only ``cdktf.out`` (through
 :mod:`policies.deploy_model`, which follows references across stacks).
 ``tests/policies/test_deploy_rules.py`` shows every rule failing on a fixture of
 the shape that was wrong and passing on the fixed shape. ``make check`` runs them
-after checkov (``python -m modules.tooling.checkov``).
+after checkov (``python -m tooling.checkov``).
 
 Ids are ``SPOF_DEPLOY_<n>``; a rule yields one result per thing it judged.
 """

@@ -51,7 +51,7 @@ def pytest_collection_finish(session):
         report = root / f"{env_name}.json"
         log = open(root / f"{env_name}.log", "w")
         REHEARSALS[env_name] = (subprocess.Popen(
-            [sys.executable, "-m", "modules.tooling.rehearse", "--env", env_name, "--report", str(report)],
+            [sys.executable, "-m", "tooling.rehearse", "--env", env_name, "--report", str(report)],
             cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT), report)
 
 

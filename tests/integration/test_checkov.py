@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from modules.tooling.checkov import CONFIG, run_checkov
+from tooling.checkov import CONFIG, run_checkov
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def test_gate_fails_on_a_failed_check_and_on_a_stack_checkov_cannot_parse(synth_
 def test_the_scanned_copy_drops_only_the_version_constraint_that_checkov_cannot_parse(synth_dir, tmp_path):
     """Every stack sets terraform.required_version (SPOF_DEPLOY_23); checkov 3.3 scans nothing in such
     a file (#7454), so it scans a copy without that one key, and everything else unchanged."""
-    from modules.tooling.checkov import scan_copy
+    from tooling.checkov import scan_copy
 
     copy = scan_copy(synth_dir / "stacks", tmp_path / "stacks")
     for original in sorted((synth_dir / "stacks").glob("*/cdk.tf.json")):

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from modules.tooling.checkov import run_checkov
+from tooling.checkov import run_checkov
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.integration

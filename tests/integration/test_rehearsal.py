@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.tooling.rehearse import SKIPPED_TYPES
+from tooling.rehearse import SKIPPED_TYPES
 
 pytestmark = [pytest.mark.integration, pytest.mark.rehearsal("dev")]
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from modules.tooling import terraform
+from tooling import terraform
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modules.tooling.checkov import run_checkov
+from tooling.checkov import run_checkov
 
 pytestmark = pytest.mark.integration
 

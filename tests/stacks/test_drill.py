@@ -13,7 +13,7 @@ import json
 import pytest
 import yaml
 
-from modules.tooling import drill
+from tooling import drill
 from policies.deploy_model import Output
 
 

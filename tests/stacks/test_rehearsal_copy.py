@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from modules.tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, RehearsalError,
+from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, RehearsalError,
                                       rehearsal_document, stack_waves)
-from modules.tooling.terraform import aws_only_stacks
+from tooling.terraform import aws_only_stacks
 
 ENDPOINT = "http://127.0.0.1:45678"
 STATE = Path("/tmp/rehearsal-state")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.tooling.spof_report import FIGURES, analyse, load_environments, parallel, report, series
+from tooling.spof_report import FIGURES, analyse, load_environments, parallel, report, series
 
 
 def test_parallel_and_series_combine_availability():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from environments.loader import load_file
-from modules.tooling import bench
+from tooling import bench
 
 
 def test_peak_memory_counts_the_children(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modules.tooling.plan_review import action_kind, dependency_order, review, summarize_plan
+from tooling.plan_review import action_kind, dependency_order, review, summarize_plan
 from tests.conftest import PROJECT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
@@ -55,7 +55,7 @@ def test_a_plan_without_destructive_stateful_changes_passes():
 
 def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
     out = tmp_path / "plan-summary.md"
-    result = subprocess.run([sys.executable, "-m", "modules.tooling.plan_review", "summarize",
+    result = subprocess.run([sys.executable, "-m", "tooling.plan_review", "summarize",
                              str(FIXTURES / "prod-us-east-1.json"), "--out", str(out)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 1
@@ -64,7 +64,7 @@ def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
 
 
 def test_stacks_are_planned_after_the_stacks_they_read(synth_dir):
-    from modules.tooling.terraform import aws_only_stacks
+    from tooling.terraform import aws_only_stacks
 
     order = [p.name for p in dependency_order(synth_dir, aws_only_stacks(synth_dir))]
     for stack in ("prod-us-east-1", "prod-us-west-2"):

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from modules.tooling import emulator, rehearsal_checks
+from tooling import emulator, rehearsal_checks
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.tooling.terraform import (
+from tooling.terraform import (
     SetupError, discover_mirror, mirror_providers, render_cli_config, stack_providers,
 )
 

@@ -1,6 +1,6 @@
 """moto's server, with fixes to the few moto behaviours the rehearsal trips over.
 
-    python -m modules.tooling.emulator -H 127.0.0.1 -p 5000      (the rehearsal starts it)
+    python -m tooling.emulator -H 127.0.0.1 -p 5000      (the rehearsal starts it)
 
 Each fix makes moto do what the AWS API reference says; none of them changes
 what the stacks ask for. :data:`FIXES` is printed in the rehearsal report.

@@ -1,6 +1,6 @@
 """Failure drills: every failure an environment claims to survive, played against ``cdktf.out``.
 
-    python -m modules.tooling.drill [--outdir cdktf.out] [--env prod] [--reports reports]
+    python -m tooling.drill [--outdir cdktf.out] [--env prod] [--reports reports]
 
 The drill builds a model of the request path and the deployment path from the
 synthesized stacks only (never the environment files: it judges what would be
@@ -41,7 +41,7 @@ from typing import Optional, Sequence
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
@@ -706,29 +706,35 @@ def failures(results: dict[str, list[Scenario]]) -> list[Scenario]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.drill", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tooling.drill", description=__doc__.split("\n")[0])
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--env", action="append", help="an environment (repeatable); default: every one")
     parser.add_argument("--reports", default="reports", help="where drill.md and drill.json are written")
     parser.add_argument("--all", action="store_true", help="print the pairs too, not only the single failures")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="what is printed; reports/ gets drill.md and drill.json either way")
     args = parser.parse_args(argv)
     outdir = Path(args.outdir)
     if not (outdir / "stacks").is_dir():
         print(f"error: {outdir / 'stacks'} does not exist; run `make synth` first", file=sys.stderr)
         return 2
     results = run(outdir, args.env)
-    print(text(results, singles_only=not args.all))
-    reports = Path(args.reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "drill.md").write_text(markdown(results) + "\n")
-    (reports / "drill.json").write_text(json.dumps(
+    as_json = json.dumps(
         {env: [dict(s.row(), problems=s.problems, classes=s.classes,
                     answers={n: [asdict(a) for a in pair] for n, pair in s.answers.items()},
                     deployments=[asdict(d) for d in s.deploy]) for s in played]
-         for env, played in results.items()}, indent=2, sort_keys=True, default=str) + "\n")
+         for env, played in results.items()}, indent=2, sort_keys=True, default=str) + "\n"
+    printed = {"text": lambda: text(results, singles_only=not args.all), "markdown": lambda: markdown(results),
+               "json": lambda: as_json.rstrip("\n")}[args.format]()
+    print(printed)
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "drill.md").write_text(markdown(results) + "\n")
+    (reports / "drill.json").write_text(as_json)
     bad = failures(results)
     print(f"drill: {sum(map(len, results.values()))} scenarios in {len(results)} environment(s), "
-          f"{len(bad)} not survived or late; reports: {reports / 'drill.md'}, {reports / 'drill.json'}")
+          f"{len(bad)} not survived or late; reports: {reports / 'drill.md'}, {reports / 'drill.json'}",
+          file=sys.stdout if args.format == "text" else sys.stderr)
     return 1 if bad else 0
 
 

@@ -1,6 +1,6 @@
 """Deploy rehearsal: apply, verify and destroy one environment's AWS stacks against moto.
 
-    python -m modules.tooling.rehearse [--env dev] [--report reports/rehearsal-dev.json]
+    python -m tooling.rehearse [--env dev] [--report reports/rehearsal-dev.json]
 
 "It synthesizes and validates" is not "it deploys". The rehearsal
 
@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from modules.tooling.emulator import FIXES as EMULATOR_FIXES
-from modules.tooling.terraform import CLI_CONFIG, PROJECT, aws_only_stacks, setup, terraform_env
+from tooling.emulator import FIXES as EMULATOR_FIXES
+from tooling.terraform import CLI_CONFIG, PROJECT, aws_only_stacks, setup, terraform_env
 
 # Resource types the emulator cannot create. The stack keeps them; only the rehearsal
 # copy drops them, and the report prints this list. Keep it short.
@@ -105,7 +105,7 @@ class Emulator:
         if self.account_id:
             # the environment's account, so the providers' allowed_account_ids check passes as in AWS
             env["MOTO_ACCOUNT_ID"] = self.account_id
-        command = [sys.executable, "-m", "modules.tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
+        command = [sys.executable, "-m", "tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
         if shutil.which("timeout"):
             # bounded even if this process is killed outright and never gets to stop() it
             command = ["timeout", "--kill-after=10", str(int(self.lifetime)), *command]
@@ -398,7 +398,7 @@ def seed_parent_zone(endpoint: str, domain: str) -> None:
 def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFETIME,
              log=print) -> Rehearsal:
     from environments.loader import load_environments
-    from modules.tooling import rehearsal_checks
+    from tooling import rehearsal_checks
 
     started = time.perf_counter()
     report = Rehearsal(env_name)
@@ -481,7 +481,7 @@ def format_report(report: Rehearsal) -> str:
                  f"{sum(max(s.left_after_destroy, 0) for s in report.stacks):>5}")
     lines += ["", "Skipped resource types (the emulator cannot create them; the stacks keep them):"]
     lines += [f"  {t}: {why}" for t, why in sorted(report.skipped_types.items())]
-    lines += ["", "Emulator fixes (moto made to follow the AWS API reference; modules/tooling/emulator.py):"]
+    lines += ["", "Emulator fixes (moto made to follow the AWS API reference; tooling/emulator.py):"]
     lines += [f"  {api}: {why}" for api, why in sorted(report.emulator_fixes.items())]
     lines += ["", "Verification after apply:"]
     lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in report.checks]
@@ -498,7 +498,7 @@ def format_report(report: Rehearsal) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.rehearse")
+    parser = argparse.ArgumentParser(prog="python -m tooling.rehearse")
     parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
     parser.add_argument("--report", help="JSON report path (default reports/rehearsal-<env>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (state, logs)")

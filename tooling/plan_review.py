@@ -1,7 +1,7 @@
 """Plan review: one markdown summary of every AWS stack's terraform plan.
 
-    python -m modules.tooling.plan_review run  [--outdir cdktf.out] [--reports reports]   (make plan)
-    python -m modules.tooling.plan_review summarize PLAN.json... [--out FILE]
+    python -m tooling.plan_review run  [--outdir cdktf.out] [--reports reports]   (make plan)
+    python -m tooling.plan_review summarize PLAN.json... [--out FILE]
 
 ``run`` plans every AWS-only stack in dependency order (real backend and
 credentials needed), converts each plan with ``terraform show -json`` and
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from modules.tooling.terraform import aws_only_stacks, terraform_env
+from tooling.terraform import aws_only_stacks, terraform_env
 
 # Losing one of these loses data, keys, names or the service itself.
 STATEFUL_TYPES = {
@@ -123,7 +123,7 @@ def plan_stacks(outdir: Path, plans_dir: Path) -> dict[str, dict]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.plan_review")
+    parser = argparse.ArgumentParser(prog="python -m tooling.plan_review")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="plan every AWS stack and summarize")
     run.add_argument("--outdir", default="cdktf.out")

@@ -1,6 +1,6 @@
 """Synthesis benchmark: wall time and peak memory, printed and written as JSON.
 
-    python -m modules.tooling.bench [--repeat 3] [--json reports/bench.json] [--growth 1,3,10]   (make bench)
+    python -m tooling.bench [--repeat 3] [--json reports/bench.json] [--growth 1,3,10]   (make bench)
 
 Each workload runs in a fresh process; its peak memory is the largest sum of
 RSS over the process and all its descendants (Python and the jsii node child),
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 FLOOR = ("import modules.providers as p, cdktf; p.load_all_assemblies()")
 
 
@@ -154,7 +154,7 @@ def run(repeat: int, growth: Sequence[int]) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.bench")
+    parser = argparse.ArgumentParser(prog="python -m tooling.bench")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default="reports/bench.json")
     parser.add_argument("--growth", default="1,3,10", help="environment counts for the growth run")

@@ -1,6 +1,6 @@
 """The SPOF report: tiers against AZs, regions and providers, from the synthesized output.
 
-    python -m modules.tooling.spof_report [--outdir cdktf.out] [--env prod]
+    python -m tooling.spof_report [--outdir cdktf.out] [--env prod]
 
 Everything is counted from ``cdktf.out`` (what will be deployed), not from the
 environment files. Availability combines the per-component figures of
@@ -23,7 +23,7 @@ from typing import Iterable, Optional, Sequence
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 FIGURES = PROJECT / "policies" / "availability.yaml"
 SINGLE_REGION_TAG = "spofless:single-region"
 _STACK = re.compile(r"^(?P<env>.+?)-(?P<kind>security|dns-zone|dns-route53|dns-cloudflare|"
@@ -151,7 +151,7 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
 
 def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
     """The printed report and the number of undeclared single points of failure."""
-    from modules.tooling.drill import drill
+    from tooling.drill import drill
     from policies.deploy_model import Output
 
     figures = yaml.safe_load(figures_path.read_text())
@@ -192,7 +192,7 @@ def _drill_summary(played) -> list[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.spof_report")
+    parser = argparse.ArgumentParser(prog="python -m tooling.spof_report")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--env")
     args = parser.parse_args(argv)

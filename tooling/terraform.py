@@ -1,7 +1,7 @@
 """Terraform CLI set-up and validation of the synthesized stacks.
 
-    python -m modules.tooling.terraform setup      write .spofless/terraform.rc
-    python -m modules.tooling.terraform validate   init + validate every AWS-only stack
+    python -m tooling.terraform setup      write .spofless/terraform.rc
+    python -m tooling.terraform validate   init + validate every AWS-only stack
 
 No provider registry is reachable on the build machines, so ``setup`` finds a
 local filesystem mirror of providers and writes a CLI config that installs
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 CLI_CONFIG = PROJECT / ".spofless" / "terraform.rc"
 PLUGIN_CACHE = PROJECT / ".spofless" / "plugin-cache"
 MIRROR_ENV_VAR = "SPOFLESS_TF_MIRROR"
@@ -102,7 +102,7 @@ def discover_mirror(environ: Mapping[str, str] = os.environ,
 def render_cli_config(mirror: Optional[Path], providers: Sequence[str],
                       plugin_cache: Optional[Path] = None) -> str:
     """A Terraform CLI config: mirrored providers from the mirror, the rest from the registry."""
-    lines = ["# Written by `make setup` (modules/tooling/terraform.py); do not edit.", ""]
+    lines = ["# Written by `make setup` (tooling/terraform.py); do not edit.", ""]
     if plugin_cache is not None:
         lines += [f'plugin_cache_dir = "{plugin_cache}"', ""]
     lines.append("provider_installation {")
@@ -217,7 +217,7 @@ def validate_all(outdir: Path, work_root: Path, jobs: int = 2) -> list[ValidateR
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.terraform")
+    parser = argparse.ArgumentParser(prog="python -m tooling.terraform")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="find the provider mirror and write the Terraform CLI config")
     check = sub.add_parser("validate", help="terraform validate every AWS-only synthesized stack")

@@ -1,6 +1,6 @@
 """One checkov run over every synthesized stack, and the gate's verdict on it.
 
-    python -m modules.tooling.checkov [--outdir cdktf.out] [--reports reports]
+    python -m tooling.checkov [--outdir cdktf.out] [--reports reports]
 
 checkov can fail silently on ``cdk.tf.json`` (a parse error reports zero
 checks and exits 0; see checkov #7454), so the gate does not trust its exit
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 CONFIG = PROJECT / ".checkov.yaml"
 
 
@@ -140,7 +140,7 @@ def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.tooling.checkov")
+    parser = argparse.ArgumentParser(prog="python -m tooling.checkov")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--reports", help="also write CLI, SARIF and JUnit XML reports into this folder")
     args = parser.parse_args(argv)

@@ -1,0 +1,186 @@
+"""``spofless``: one command line for what the Makefile does.
+
+    spofless synth [-e prod] [--out cdktf.out]
+    spofless check | validate | plan | drill | report | dns-check   (judge cdktf.out)
+    spofless rehearse -e prod | bench | schema [--out schema.json]
+
+Every subcommand takes ``--help``. ``-e/--env`` may be repeated or comma-separated.
+The commands that judge ``cdktf.out`` (check, validate, drill, report, dns-check)
+always judge every environment: when the output holds only some of them (an
+``ENVS=dev`` synthesis, say) they synthesize every environment first, so a gate
+can never pass on part of the platform. The tools themselves live beside this
+module (``tooling/``), apart from the constructs in ``modules/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
+
+
+def _envs(values: Optional[Sequence[str]]) -> list[str]:
+    """``-e a -e b,c`` -> ``[a, b, c]``."""
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def synthesize(envs: Sequence[str], out: Path) -> int:
+    """The project's synthesis (``python -O main.py``) of ``envs`` (all when empty) into ``out``."""
+    env = dict(os.environ, CDKTF_OUTDIR=str(out))
+    env.pop("SPOFLESS_ENVS", None)
+    if envs:
+        env["SPOFLESS_ENVS"] = ",".join(envs)
+    return subprocess.run([sys.executable, "-O", str(PROJECT / "main.py")], cwd=PROJECT, env=env).returncode
+
+
+def declared_environments() -> list[str]:
+    """The environments the project declares (``environments/<name>.yaml``)."""
+    from environments.loader import ENVIRONMENTS_DIR
+
+    directory = Path(os.environ.get("SPOFLESS_ENV_DIR") or ENVIRONMENTS_DIR)
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def ensure_complete(out: Path) -> int:
+    """Synthesize every environment when ``out`` is missing or holds only some; 0 when complete."""
+    from policies.deploy_model import Output
+
+    declared = declared_environments()
+    present = Output.load(out).environments if (out / "stacks").is_dir() else []
+    missing = sorted(set(declared) - set(present))
+    if not missing:
+        return 0
+    what = f"holds {', '.join(present)} only" if present else "holds no synthesized stacks"
+    print(f"{out} {what}; the gate judges every environment: synthesizing {', '.join(declared)} first",
+          file=sys.stderr, flush=True)
+    return synthesize([], out)
+
+
+def _judge(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def guarded(args: argparse.Namespace) -> int:
+        status = ensure_complete(Path(args.out))
+        return status if status else run(args)
+    return guarded
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from environments.schema import EnvironmentConfig
+
+    text = json.dumps(EnvironmentConfig.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out_file:
+        Path(args.out_file).write_text(text)
+        print(f"wrote {args.out_file}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from tooling import checkov
+    return checkov.main(["--outdir", args.out, "--reports", args.reports])
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from tooling import terraform
+    return terraform.main(["validate", "--outdir", args.out])
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from tooling import drill
+    return drill.main(["--outdir", args.out, "--reports", args.reports, "--format", args.format,
+                       *(["--all"] if args.all else []), *sum((["--env", e] for e in _envs(args.env)), [])])
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tooling import spof_report
+    envs = _envs(args.env)
+    if len(envs) > 1:
+        print("error: spofless report takes at most one --env", file=sys.stderr)
+        return 2
+    return spof_report.main(["--outdir", args.out, *(["--env", envs[0]] if envs else [])])
+
+
+def _dns_check(args: argparse.Namespace) -> int:
+    from modules.dns import consistency
+    return consistency.main(["--outdir", args.out])
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tooling import plan_review
+    return plan_review.main(["run", "--outdir", args.out, "--reports", args.reports])
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    from tooling import rehearse
+    envs = _envs(args.env) or ["dev"]
+    status = 0
+    for env in envs:
+        status = rehearse.main(["--env", env, *(["--keep"] if args.keep else [])]) or status
+    return status
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from tooling import bench
+    return bench.main(["--repeat", str(args.repeat)])
+
+
+def _synth(args: argparse.Namespace) -> int:
+    # -e, else ENVS / SPOFLESS_ENVS as `make synth` passes it, else every environment
+    return synthesize(_envs(args.env) or _envs([os.environ.get("SPOFLESS_ENVS", "")]), Path(args.out))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="spofless", description="One command line for what the Makefile does; "
+                                                                 "--help on each command.")
+    sub = root.add_subparsers(dest="command", required=True, metavar="command")
+
+    def command(name: str, run, help_text: str, *, env: bool = False, out: bool = True, reports: bool = False,
+                fmt: bool = False):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if env:
+            p.add_argument("-e", "--env", action="append", help="an environment (repeat, or comma-separate)")
+        if out:
+            p.add_argument("--out", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"),
+                           help="the synthesized output (default: cdktf.out)")
+        if reports:
+            p.add_argument("--reports", default="reports", help="where reports are written (default: reports)")
+        if fmt:
+            p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                           help="what is printed (the files in --reports hold every format)")
+        p.set_defaults(run=run)
+        return p
+
+    command("synth", _synth, "synthesize every environment (or -e ...) into --out", env=True)
+    command("check", _judge(_check), "the pre-merge gate: checkov and the deploy rules over every environment",
+            reports=True)
+    command("validate", _judge(_validate), "terraform init (offline mirror) + validate every AWS-only stack")
+    command("plan", _plan, "terraform plan every AWS stack in dependency order (needs credentials)", reports=True)
+    command("rehearse", _rehearse, "apply, verify and destroy an environment's AWS stacks against the emulator",
+            env=True, out=False).add_argument("--keep", action="store_true", help="keep the working folder")
+    drill = command("drill", _judge(_drill), "play every failure scenario against the output", env=True,
+                    reports=True, fmt=True)
+    drill.add_argument("--all", action="store_true", help="print the pairs of failures too")
+    command("report", _judge(_report), "the SPOF report: tiers against AZs, regions and providers", env=True)
+    command("dns-check", _judge(_dns_check), "compare the Route53 and Cloudflare records of every environment")
+    command("bench", _bench, "synthesis time and memory (make bench)", out=False).add_argument(
+        "--repeat", type=int, default=3)
+    command("schema", _schema, "the environment files' JSON Schema", out=False).add_argument(
+        "--out", dest="out_file", help="write it here instead of printing it")
+    return root
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
