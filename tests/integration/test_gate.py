@@ -46,7 +46,12 @@ def test_pre_commit_hook_and_workflow_run_make_check():
     steps = workflow["jobs"]["check"]["steps"]
     assert any(step.get("run") == "make check" for step in steps)
     assert any("upload-sarif" in step.get("uses", "") for step in steps)
-    assert True in workflow or "on" in workflow  # YAML 1.1 reads the `on:` key as True
+    triggers = workflow.get(True, workflow.get("on"))  # YAML 1.1 reads the `on:` key as True
+    assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
+    # the workflow runs the README's test command, as .ci/run does
+    ci = (PROJECT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    assert any(step.get("run") == "make test" for step in workflow["jobs"]["test"]["steps"])
     plan = workflow["jobs"]["plan"]
     assert any(step.get("run") == "make plan" for step in plan["steps"])
     assert any("gh pr comment" in step.get("run", "") and "plan-summary.md" in step["run"] for step in plan["steps"])

@@ -42,10 +42,12 @@ def test_prod_failover_tree_primary_region_then_standby_alb_alb_nlb(stacks, fqdn
     top = records[fqdn]
     assert top["PRIMARY"]["alias"]["name"] == f"us-east-1.failover.{fqdn}"
     assert top["SECONDARY"]["alias"]["name"] == f"us-west-2.failover.{fqdn}"
+    region_checks = {}
     for role, region in (("PRIMARY", "us-east-1"), ("SECONDARY", "us-west-2")):
-        region_check = checks[top[role]["health_check_id"]]
-        assert region_check["type"] == "CALCULATED" and region_check["child_health_threshold"] == 1
-        assert len(region_check["child_healthchecks"]) == 3
+        region_checks[region] = checks[top[role]["health_check_id"]]
+        assert region_checks[region]["type"] == "CALCULATED" and region_checks[region]["child_health_threshold"] == 1
+        assert len(region_checks[region]["child_healthchecks"]) == 3
+    assert region_checks["us-east-1"] is not region_checks["us-west-2"]
     for region in ("us-east-1", "us-west-2"):
         level = records[f"{region}.failover.{fqdn}"]
         assert _lb_output(stacks, level["PRIMARY"]["alias"]["name"]) == f"alb-primary@prod-{region}"
@@ -56,7 +58,8 @@ def test_prod_failover_tree_primary_region_then_standby_alb_alb_nlb(stacks, fqdn
         for record in (level["PRIMARY"], backup["PRIMARY"], backup["SECONDARY"]):
             check_ = checks[record["health_check_id"]]  # each LB guarded by its own HTTPS check
             assert check_["type"] == "HTTPS" and check_["resource_path"] == "/health/ready"
-            assert record["health_check_id"] in region_check["child_healthchecks"] or region != "us-west-2"
+            # and the region's calculated check is built from this region's LB checks, not the other's
+            assert record["health_check_id"] in region_checks[region]["child_healthchecks"]
             assert record["alias"]["evaluate_target_health"] is True
 
 
