@@ -10,7 +10,9 @@ before anything could be written to ``cdktf.out``.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -23,6 +25,14 @@ from environments.schema import EnvironmentConfig
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 SELECT_ENV_VAR = "SPOFLESS_ENVS"
 _MISSING = object()
+# Bounds that keep a careless or hostile file from costing unbounded time or memory.
+MAX_FILE_BYTES = 256 * 1024  # the largest environment file here is ~4 KB
+MAX_VALUE_CHARS = 4096  # no field takes more (Secrets Manager's description limit is 2048)
+SHOWN_VALUE_CHARS = 80  # a message never prints more of a value than this
+# Values that look like credentials are never echoed back in a message.
+_CREDENTIAL = re.compile(
+    r"(AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w-]{20,}|"
+    r"xox[abpr]-[\w-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----|(?i:(password|secret|token)\s*[:=]\s*\S{6,})")
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,56 @@ class Problem:
         where = f"{self.file}: {self.field}" if self.field else self.file
         if self.value is _MISSING:
             return f"{where}: {self.message}"
-        return f"{where}: {self.value!r} {self.message}"
+        return f"{where}: {shown(self.value)} {self.message}"
+
+
+def shown(value: Any) -> str:
+    """A value as a message may print it: bounded, and never a credential."""
+    text = repr(value)
+    if _CREDENTIAL.search(text):
+        return "<a value that looks like a credential, not shown>"
+    if len(text) > SHOWN_VALUE_CHARS:
+        return f"{text[:SHOWN_VALUE_CHARS]}... ({len(text)} characters)"
+    return text
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and aliases (no expansion bombs), with line numbers."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise _InputError(f"line {mark.line + 1}", "uses a YAML alias (*name); allowed: write the value out "
+                                                      "(anchors and aliases are not supported here)")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise _InputError(f"line {key_node.start_mark.line + 1}",
+                                  f"repeats the key {shown(key)} (first at line {seen[key]}); allowed: each key once")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+class _InputError(Exception):
+    def __init__(self, where: str, message: str):
+        super().__init__(message)
+        self.where, self.message = where, message
+
+
+def _long_values(data: Any, path: str = "") -> Iterable[tuple[str, Any]]:
+    """Every string longer than MAX_VALUE_CHARS, with its field path."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _long_values(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _long_values(value, f"{path}.{index}")
+    elif isinstance(data, str) and len(data) > MAX_VALUE_CHARS:
+        yield path, data
 
 
 class ConfigError(Exception):
@@ -113,28 +172,47 @@ def available(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
 
 def load_file(path: Path) -> EnvironmentConfig:
     """Parse and validate one environment file."""
-    shown = _display_path(path)
+    name = _display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError([Problem(name, "", f"is {size} bytes; allowed: at most {MAX_FILE_BYTES}")])
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([Problem(shown, "", f"cannot be read: {exc.strerror}")]) from None
+        raise ConfigError([Problem(name, "", f"cannot be read: {exc.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(name, f"line {line}", f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                                                          "allowed: a UTF-8 YAML file")]) from None
+    if not text.strip() or all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ConfigError([Problem(name, "", "is empty; allowed: a YAML mapping of fields (name, regions, "
+                                             "domain, ...), see environments/schema.py")])
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _InputError as exc:
+        raise ConfigError([Problem(name, exc.where, exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(shown, "", f"is not valid YAML at {where}: {reason}")]) from None
+        raise ConfigError([Problem(name, "", f"is not valid YAML at {where}: {reason}")]) from None
     if not isinstance(data, dict):
-        raise ConfigError([Problem(shown, "", "must be a YAML mapping of fields (name, regions, "
-                                              "domain, ...); allowed: see environments/schema.py",
+        raise ConfigError([Problem(name, "", "must be a YAML mapping of fields (name, regions, "
+                                             "domain, ...); allowed: see environments/schema.py",
                                    type(data).__name__)])
+    long = list(_long_values(data))
+    if long:
+        raise ConfigError([Problem(name, field, f"is {len(value)} characters; allowed: at most {MAX_VALUE_CHARS}")
+                           for field, value in long])
+    shown_name = name
     try:
         config = EnvironmentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_problem(shown, e) for e in exc.errors()]) from None
+        raise ConfigError([_problem(shown_name, e) for e in exc.errors()]) from None
     if config.name != path.stem:
-        raise ConfigError([Problem(shown, "name", f"must equal the file name; allowed: '{path.stem}'",
+        raise ConfigError([Problem(shown_name, "name", f"must equal the file name; allowed: '{path.stem}'",
                                    config.name)])
     return config
 
@@ -172,6 +250,24 @@ def load_environments(names: Optional[Iterable[str]] = None,
             configs.append(load_file(directory / f"{name}.yaml"))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    problems += _overlaps(configs, directory)
     if problems:
         raise ConfigError(problems)
     return configs
+
+
+def _overlaps(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:
+    """VPC CIDRs that overlap between environments of one account and region (they could never be peered)."""
+    problems = []
+    vpcs = [(c, role, r) for c in configs for role, r in (("primary", c.regions.primary),
+                                                          ("standby", c.regions.standby)) if r is not None]
+    for index, (config, role, region) in enumerate(vpcs):
+        for other, other_role, other_region in vpcs[:index]:
+            if other.name == config.name or other.account_id != config.account_id or other_region.name != region.name:
+                continue
+            if ipaddress.ip_network(region.vpc_cidr).overlaps(ipaddress.ip_network(other_region.vpc_cidr)):
+                problems.append(Problem(
+                    _display_path(directory / f"{config.name}.yaml"), f"regions.{role}.vpc_cidr",
+                    f"overlaps {other.name}'s {other_region.vpc_cidr} in the same account and region "
+                    f"({region.name}); allowed: a CIDR that overlaps no other environment's there", region.vpc_cidr))
+    return problems

@@ -728,6 +728,18 @@ class EksConfig(Frozen):
                             field=str(index), value=cidr)
         return value
 
+    @field_validator("on_demand_instance_types", "spot_instance_types")
+    @classmethod
+    def _instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise _fail("instance_types", "is empty; allowed: one or more EC2 instance types, e.g. m6i.large")
+        for index, name in enumerate(value):
+            # family[generation][attributes].size, e.g. m6i.large, c7gn.16xlarge, u-6tb1.metal
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}\.[a-z0-9]{1,16}", name):
+                raise _fail("instance_type", "is not an EC2 instance type; allowed: e.g. m6i.large",
+                            field=str(index), value=name)
+        return value
+
     @field_validator("spot_instance_types")
     @classmethod
     def _spot(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -238,12 +238,12 @@ def test_rejects_health_check_timeout_not_below_interval(tmp_path):
 
 
 def test_rejects_node_group_min_above_max(tmp_path):
-    text = GOOD.format(name="broken") + "eks:\n  spot: {min: 5, desired: 5, max: 3}\n"
+    text = GOOD.format(name="broken") + "  spot: {min: 5, desired: 5, max: 3}\n"
     _assert_rejected(*_attempt(tmp_path, text), "eks.spot.min: 5 is larger than max (3); allowed: min <= desired <= max")
 
 
 def test_rejects_node_group_desired_outside_its_bounds(tmp_path):
-    text = GOOD.format(name="broken") + "eks:\n  on_demand: {min: 2, desired: 12, max: 9}\n"
+    text = GOOD.format(name="broken") + "  on_demand: {min: 2, desired: 12, max: 9}\n"
     _assert_rejected(*_attempt(tmp_path, text), "eks.on_demand.desired: 12 is outside min..max (2..9)")
 
 
@@ -259,13 +259,13 @@ def test_rejects_unknown_gitops_engine(tmp_path):
 
 
 def test_rejects_public_api_open_to_the_internet(tmp_path):
-    text = GOOD.format(name="broken") + "eks:\n  public_endpoint_cidrs: ['0.0.0.0/0']\n"
+    text = GOOD.format(name="broken") + "  public_endpoint_cidrs: ['0.0.0.0/0']\n"
     _assert_rejected(*_attempt(tmp_path, text), "eks.public_endpoint_cidrs.0: '0.0.0.0/0' opens the API to the whole "
                                                 "internet")
 
 
 def test_rejects_a_single_spot_instance_type(tmp_path):
-    text = GOOD.format(name="broken") + "eks:\n  spot_instance_types: [m6i.large]\n"
+    text = GOOD.format(name="broken") + "  spot_instance_types: [m6i.large]\n"
     _assert_rejected(*_attempt(tmp_path, text), "eks.spot_instance_types: ['m6i.large'] lists fewer than two "
                                                 "instance types")
 
@@ -390,3 +390,78 @@ def test_rejects_an_environment_without_an_account(tmp_path):
 def test_rejects_the_nlb_path_on_the_app_port(tmp_path):
     text = GOOD.format(name="broken") + "load_balancing:\n  app_port: 9443\n  nlb_target_port: 9443\n"
     _assert_rejected(*_attempt(tmp_path, text), "load_balancing.nlb_target_port: 9443 is app_port too")
+
+
+# -- hostile and malformed files ---------------------------------------------------------------------
+
+def test_rejects_a_duplicate_key_at_any_depth(tmp_path):
+    text = GOOD.format(name="broken").replace("    vpc_cidr: 10.1.0.0/16", "    vpc_cidr: 10.1.0.0/16\n    name: us-west-1")
+    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: line 11: repeats the key 'name' "
+                                                "(first at line 9); allowed: each key once")
+
+
+def test_rejects_a_file_that_is_not_utf8(tmp_path):
+    from tests.conftest import run_main
+
+    env_dir = tmp_path / "environments"
+    env_dir.mkdir()
+    text = GOOD.format(name="broken").replace("platform.example.com", "platform.ex\xe4mple.com")
+    (env_dir / "broken.yaml").write_bytes(text.encode("latin-1"))
+    result = run_main(env={"SPOFLESS_ENV_DIR": str(env_dir), "CDKTF_OUTDIR": str(tmp_path / "out")}, cwd=tmp_path,
+                      timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "broken.yaml: line 2: is not UTF-8 text (byte 0xe4)" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_rejects_an_empty_file_saying_it_is_empty(tmp_path):
+    _assert_rejected(*_attempt(tmp_path, "# nothing here yet\n\n"), "environments/broken.yaml: is empty")
+
+
+def test_rejects_an_oversized_file_without_reading_it(tmp_path):
+    text = GOOD.format(name="broken") + "# " + "x" * (300 * 1024) + "\n"
+    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: is ", "bytes; allowed: at most 262144")
+
+
+def test_rejects_an_oversized_value_and_prints_only_its_length(tmp_path):
+    text = GOOD.format(name="broken") + "tags:\n  Owner: " + "y" * 10000 + "\n"
+    message = _assert_rejected(*_attempt(tmp_path, text), "tags.Owner: is 10000 characters; allowed: at most 4096")
+    assert "y" * 100 not in message
+
+
+def test_rejects_yaml_aliases_before_any_expansion(tmp_path):
+    bomb = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    text = GOOD.format(name="broken") + "x0: &l0 [lol]\n" + bomb
+    result, untouched = _attempt(tmp_path, text)  # bounded by _attempt's 60 s timeout
+    _assert_rejected(result, untouched, "uses a YAML alias (*name)", "anchors and aliases are not supported")
+
+
+def test_never_echoes_a_credential(tmp_path):
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    text = GOOD.format(name="broken") + f"  deployer_role_arn_typo: {token}\n"
+    message = _assert_rejected(*_attempt(tmp_path, text), "eks.deployer_role_arn_typo: unknown field")
+    assert token not in message
+    text = GOOD.format(name="broken").replace("arn:aws:iam::111122223333:role/deployer", token)
+    (tmp_path / "second").mkdir()
+    message = _assert_rejected(*_attempt(tmp_path / "second", text), "eks.deployer_role_arn: <a value that looks "
+                                                                      "like a credential, not shown>")
+    assert token not in message
+
+
+def test_rejects_an_instance_type_that_is_not_one(tmp_path):
+    text = GOOD.format(name="broken") + "  on_demand_instance_types: ['m6i large']\n"
+    _assert_rejected(*_attempt(tmp_path, text), "eks.on_demand_instance_types.0: 'm6i large' is not an EC2 "
+                                                "instance type")
+
+
+def test_rejects_overlapping_vpcs_of_two_environments_in_one_account_and_region(tmp_path):
+    env_dir = tmp_path / "environments"
+    env_dir.mkdir()
+    (env_dir / "one.yaml").write_text(GOOD.format(name="one"))
+    (env_dir / "two.yaml").write_text(GOOD.format(name="two").replace("10.0.0.0/16", "10.0.128.0/17"))
+    from tests.conftest import run_main
+    result = run_main(env={"SPOFLESS_ENV_DIR": str(env_dir), "CDKTF_OUTDIR": str(tmp_path / "out")}, cwd=tmp_path,
+                      timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("two.yaml: regions.primary.vpc_cidr: '10.0.128.0/17' overlaps one's 10.0.0.0/16 in the same account "
+            "and region (us-east-1)") in result.stderr
