@@ -84,3 +84,25 @@ def test_fast_imports_synthesize_exactly_what_stock_imports_do(synth_dir, tmp_pa
     result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_STOCK_IMPORTS": "1"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert tree_digest(outdir) == tree_digest(synth_dir)
+
+
+def test_synthesis_needs_none_of_the_tooling_dependencies(tmp_path, synth_dir):
+    """Who only synthesizes needs cdktf, the providers, pydantic and PyYAML: not moto, boto3,
+    checkov or the tooling package (tooling/ stays apart from the constructs)."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "BLOCKED = ('moto', 'boto3', 'botocore', 'checkov', 'tooling', 'pytest')\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError(f'{name} is not installed (blocked by the test)')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Block())\n")
+    out = tmp_path / "cdktf.out"
+    result = run_main(env={"PYTHONPATH": str(blocker), "CDKTF_OUTDIR": str(out), "SPOFLESS_ENVS": "dev"},
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for stack in (out / "stacks").iterdir():
+        assert (stack / "cdk.tf.json").read_bytes() == (synth_dir / "stacks" / stack.name / "cdk.tf.json").read_bytes()
