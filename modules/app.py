@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
+from modules.stacks import names
 from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
 from modules.stacks.dns_zone import DnsZoneStack
 from modules.stacks.gitops import GitopsStack
@@ -34,26 +35,26 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
 
     Order matters: every stack comes after the stacks it reads from.
     """
-    security = SecurityStack(app, f"{env.name}-security", env=env)
+    security = SecurityStack(app, names.security(env.name), env=env)
     yield security
-    zone = DnsZoneStack(app, f"{env.name}-dns-zone", env=env, keys=security.keys)
+    zone = DnsZoneStack(app, names.dns_zone(env.name), env=env, keys=security.keys)
     yield zone
     regional = []
     for role, region in zip(("primary", "standby"), env.regions.all):
-        stack = RegionalStack(app, f"{env.name}-{region.name}", env=env, region=region, role=role,
+        stack = RegionalStack(app, names.regional(env.name, region.name), env=env, region=region, role=role,
                               keys=security.keys, certificates=zone.certificates)
         regional.append((role, region, stack))
         yield stack
     for role, region, stack in regional:
-        yield GitopsStack(app, f"{env.name}-{region.name}-gitops", env=env, region=region, role=role,
+        yield GitopsStack(app, names.gitops(env.name, region.name), env=env, region=region, role=role,
                           cluster=stack.cluster,
                           target_groups={key: (lb.target_group_arn, lb.target_port)
                                          for key, lb in stack.load_balancing.load_balancers.items()})
     load_balancers = {region.name: stack.load_balancing.load_balancers for _, region, stack in regional}
-    yield Route53DnsStack(app, f"{env.name}-dns-route53", env=env, zone_id=zone.zone.zone_id,
+    yield Route53DnsStack(app, names.dns_route53(env.name), env=env, zone_id=zone.zone.zone_id,
                           load_balancers=load_balancers)
     if env.dns.cloudflare:
-        yield CloudflareDnsStack(app, f"{env.name}-dns-cloudflare", env=env, load_balancers=load_balancers,
+        yield CloudflareDnsStack(app, names.dns_cloudflare(env.name), env=env, load_balancers=load_balancers,
                                  zone=zone.zone, certificates=zone.certificates)
 
 

@@ -12,7 +12,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
+
+from modules.stacks import names
 
 REMOTE_STATE = re.compile(r"^data\.terraform_remote_state\.([^.]+)\.outputs\.([^.\[]+)(.*)$")
 REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
@@ -51,24 +53,88 @@ def expressions(value: Any) -> Iterator[str]:
 class Output:
     """The synthesized stacks of one ``cdktf.out`` (or a fixture shaped like it)."""
 
-    def __init__(self, stacks: dict[str, dict]):
+    def __init__(self, stacks: dict[str, dict], manifest: Optional[dict] = None):
         self.stacks = stacks
+        self.manifest = manifest or {"stacks": {}}
 
     @classmethod
     def load(cls, outdir: Path) -> "Output":
+        manifest = Path(outdir) / "manifest.json"
         return cls({p.parent.name: json.loads(p.read_text())
-                    for p in sorted((Path(outdir) / "stacks").glob("*/cdk.tf.json"))})
+                    for p in sorted((Path(outdir) / "stacks").glob("*/cdk.tf.json"))},
+                   json.loads(manifest.read_text()) if manifest.is_file() else None)
+
+    # -- the manifest: dependencies and the order to apply in ------------------------------
+
+    def dependencies(self, stack: str) -> list[str]:
+        return list(self.manifest["stacks"].get(stack, {}).get("dependencies", []))
+
+    def providers_of(self, stack: str) -> set[str]:
+        """Provider local names a stack configures or requires."""
+        document = self.stacks.get(stack, {})
+        return set(document.get("terraform", {}).get("required_providers", {})) | set(document.get("provider", {}))
+
+    def aws_only(self) -> list[str]:
+        """Stacks that use the AWS provider and nothing else (validated and rehearsed offline), sorted."""
+        return sorted(s for s in self.stacks if self.providers_of(s) == {"aws"})
+
+    def waves(self, names: Iterable[str], outside: str = "not among the stacks asked for") -> list[list[str]]:
+        """``names`` in dependency waves: each stack one wave after its last dependency (sorted within).
+
+        Raises ValueError on a cycle or on a dependency outside ``names``.
+        """
+        wanted = set(names)
+        level: dict[str, int] = {}
+        visiting: set[str] = set()
+
+        def visit(name: str) -> int:
+            if name in level:
+                return level[name]
+            if name in visiting:
+                raise ValueError(f"stack dependency cycle through {name}")
+            visiting.add(name)
+            depth = 0
+            for dependency in self.manifest["stacks"][name].get("dependencies", []):
+                if dependency not in wanted:
+                    raise ValueError(f"{name} depends on {dependency}, which is {outside}")
+                depth = max(depth, visit(dependency) + 1)
+            visiting.discard(name)
+            level[name] = depth
+            return depth
+
+        for name in sorted(wanted):
+            visit(name)
+        return [sorted(n for n in level if level[n] == depth) for depth in range(max(level.values(), default=-1) + 1)]
+
+    def order(self, names: Iterable[str]) -> list[str]:
+        """``names`` so that every stack comes after the stacks it reads from (dependencies outside
+        ``names`` are skipped)."""
+        wanted = set(names)
+        ordered: list[str] = []
+
+        def visit(name: str, trail: tuple[str, ...] = ()) -> None:
+            if name in trail:
+                raise ValueError(f"dependency cycle: {' -> '.join(trail + (name,))}")
+            if name not in wanted or name in ordered:
+                return
+            for dependency in self.dependencies(name):
+                visit(dependency, trail + (name,))
+            ordered.append(name)
+
+        for name in sorted(wanted):
+            visit(name)
+        return ordered
 
     # -- environments -----------------------------------------------------------------------
 
     @property
     def environments(self) -> list[str]:
-        """Environment names: every environment has a ``<env>-security`` stack."""
-        return sorted(name[: -len("-security")] for name in self.stacks if name.endswith("-security"))
+        """Environment names: every environment has a security stack (modules/stacks/names.py)."""
+        return sorted(parsed.env for parsed in map(names.parse, self.stacks) if parsed and parsed.kind == "security")
 
     def environment_of(self, stack: str) -> str:
-        matches = [env for env in self.environments if stack.startswith(f"{env}-")]
-        return max(matches, key=len) if matches else stack
+        parsed = names.parse(stack)
+        return parsed.env if parsed else stack
 
     def stacks_of(self, env: str) -> list[str]:
         return [s for s in self.stacks if self.environment_of(s) == env]

@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Optional
 
 import yaml
 
+from modules.stacks import names
 from policies.deploy_model import Output, Ref, as_list, expressions, policy_statements
 
 
@@ -334,7 +335,7 @@ def gitops_reaches_cluster(output: Output):
 # -- 10: the standby region is operable without the primary ------------------------------------
 
 def _region_of_alias(output: Output, env: str, alias: str) -> Optional[str]:
-    for provider in output.providers(f"{env}-security", "aws"):
+    for provider in output.providers(names.security(env), "aws"):
         if provider.get("alias") == alias:
             return provider.get("region")
     return None
@@ -602,10 +603,10 @@ def cloudflare_account(output: Output):
       "https://developers.cloudflare.com/dns/nameservers/nameserver-options/#multi-provider-dns")
 def dns_parity(output: Output):
     for env in output.environments:
-        cloudflare_stack = f"{env}-dns-cloudflare"
+        cloudflare_stack = names.dns_cloudflare(env)
         if cloudflare_stack not in output.stacks:
             continue
-        zone_stack = f"{env}-dns-zone"
+        zone_stack = names.dns_zone(env)
         cf_records = output.resources(cloudflare_stack, "cloudflare_dns_record")
         for zname, zone in output.resources(zone_stack, "aws_route53_zone").items():
             domain = zone.get("name", "").rstrip(".")

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Optional
 
+from modules.stacks import names
 from policies.deploy_model import Output, Ref, as_list, policy_statements
 from policies.deploy_rules import (_releases, installers, node_groups_of, rule,
                                    target_group_bindings)
@@ -174,7 +175,7 @@ def version_and_account(output: Output):
                 yield stack, label, bool(allowed), (
                     "has no allowed_account_ids: credentials for any account are used as they come")
         if len(accounts) > 1:
-            yield f"{env}-security", f"environment {env}", False, (
+            yield names.security(env), f"environment {env}", False, (
                 f"its stacks are limited to different accounts ({', '.join(sorted(accounts))})")
 
 

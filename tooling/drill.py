@@ -45,6 +45,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
+from modules.stacks import names  # noqa: E402
 from policies.deploy_model import Output, as_list  # noqa: E402
 from policies.deploy_rules import (_releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
                                    target_group_bindings)
@@ -226,7 +227,7 @@ def build(output: Output, env: str) -> Environment:
             cluster = _cluster(output, stack, name, installed.get(f"aws_eks_cluster.{name}@{stack}"), bindings)
         regions[region] = Region(region, stack, found, cluster)
     route53, health_checks = {}, {}
-    r53 = f"{env}-dns-route53"
+    r53 = names.dns_route53(env)
     for name, conf in output.resources(r53, "aws_route53_record").items():
         if conf.get("failover_routing_policy") or as_list(conf.get("alias")):  # the failover trees
             route53.setdefault(str(conf.get("name")).rstrip("."), []).append((name, conf))
@@ -243,8 +244,8 @@ def build(output: Output, env: str) -> Environment:
                 order.append(region)
     order += [r for r in regions if r not in order]
     regions = {r: regions[r] for r in order}
-    cloudflare = _cloudflare(output, f"{env}-dns-cloudflare")
-    security = f"{env}-security"
+    cloudflare = _cloudflare(output, names.dns_cloudflare(env))
+    security = names.security(env)
     declared = next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(security, "aws_kms_key").values()
                      if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
     kms_regions = {_region_of(output, security, c) for t in ("aws_kms_key", "aws_kms_replica_key")
@@ -280,8 +281,8 @@ def _cloudflare(output: Output, stack: str) -> dict:
 
 def _both_authoritative(output: Output, env: str) -> bool:
     """The delegation clients follow names both providers' servers (apex NS in Route53, or the parent's)."""
-    zone = f"{env}-dns-zone"
-    cloudflare = f"{env}-dns-cloudflare" in output.stacks
+    zone = names.dns_zone(env)
+    cloudflare = names.dns_cloudflare(env) in output.stacks
     if not cloudflare:
         return False
     for conf in output.resources(zone, "aws_route53_record").values():
@@ -388,7 +389,7 @@ def route53_answer(env: Environment, name: str, down: Failure, targets: dict) ->
             children = [check_ok(c) for c in as_list(conf.get("child_healthchecks"))]
             healthy = sum(ok for ok, _ in children) >= int(conf.get("child_health_threshold", 1))
             return healthy, max((t for ok, t in children if not ok), default=0.0)
-        lb = env.lb(f"{env.name}-dns-route53", conf.get("fqdn"))
+        lb = env.lb(names.dns_route53(env.name), conf.get("fqdn"))
         ok = lb is not None and lb_serves(env, lb, down) is None
         return ok, float(conf.get("request_interval", 30)) * int(conf.get("failure_threshold", 3))
 
@@ -427,7 +428,7 @@ def route53_answer(env: Environment, name: str, down: Failure, targets: dict) ->
 
 
 def _alias_target(env: Environment, alias: dict, depth: int, resolve):
-    lb = env.lb(f"{env.name}-dns-route53", alias.get("name"))
+    lb = env.lb(names.dns_route53(env.name), alias.get("name"))
     if lb is not None:
         return lb, 0.0
     return resolve(str(alias.get("name", "")).rstrip("."), depth + 1)
@@ -617,7 +618,7 @@ def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict
 
 def _route53_detect(env: Environment, lb: LoadBalancer) -> float:
     for conf in env.health_checks.values():
-        if conf.get("type") != "CALCULATED" and env.lb(f"{env.name}-dns-route53", conf.get("fqdn")) is lb:
+        if conf.get("type") != "CALCULATED" and env.lb(names.dns_route53(env.name), conf.get("fqdn")) is lb:
             return float(conf.get("request_interval", 30)) * int(conf.get("failure_threshold", 3))
     return 0.0
 

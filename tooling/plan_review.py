@@ -88,20 +88,10 @@ def review(plans: dict[str, dict], allow_destructive: bool) -> tuple[str, int]:
 
 def dependency_order(outdir: Path, stacks: list[Path]) -> list[Path]:
     """Stacks sorted so that every stack comes after the stacks it reads from."""
-    manifest = json.loads((outdir / "manifest.json").read_text())["stacks"]
+    from policies.deploy_model import Output  # the one reader of cdktf.out
+
     by_name = {s.name: s for s in stacks}
-    ordered: list[Path] = []
-    def visit(name: str, trail: tuple[str, ...] = ()) -> None:
-        if name in trail:
-            raise ValueError(f"dependency cycle: {' -> '.join(trail + (name,))}")
-        if name not in by_name or by_name[name] in ordered:
-            return
-        for dependency in manifest[name]["dependencies"]:
-            visit(dependency, trail + (name,))
-        ordered.append(by_name[name])
-    for stack in sorted(by_name):
-        visit(stack)
-    return ordered
+    return [by_name[name] for name in Output.load(outdir).order(by_name)]
 
 
 def plan_stacks(outdir: Path, plans_dir: Path) -> dict[str, dict]:

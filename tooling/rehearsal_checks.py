@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Optional
 from environments.schema import EnvironmentConfig, record_fqdn
 from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
 from modules.network.layout import INTERFACE_ENDPOINTS
+from modules.stacks import names
 
 EMULATOR_DEFAULT_ROLE_PREFIXES = ("AWSServiceRoleFor",)
 
@@ -115,7 +116,7 @@ def _secrets(config: EnvironmentConfig, client) -> Iterator[Check]:
 
 def _load_balancers(config: EnvironmentConfig, client, region) -> dict[str, dict[str, Any]]:
     """This region's load balancers by role, from their names."""
-    stack = f"{config.name}-{region.name}"
+    stack = names.regional(config.name, region.name)
     found = client("elbv2", region.name).describe_load_balancers()["LoadBalancers"]
     by_name = {lb["LoadBalancerName"]: lb for lb in found}
     return {role: by_name[lb_name(stack, role)] for role in LB_ORDER if lb_name(stack, role) in by_name}
@@ -202,7 +203,7 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
                  f"{len(zones) if config.network.nat_gateway_per_az else 1} NAT gateway(s), "
                  f"S3 gateway and {len(INTERFACE_ENDPOINTS)} interface endpoints in every private subnet")
 
-    cluster_name = f"{config.name}-{name}"
+    cluster_name = names.regional(config.name, name)  # the cluster is named after its stack
 
     def cluster() -> Optional[str]:
         eks = client("eks", name)

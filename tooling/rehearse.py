@@ -221,30 +221,12 @@ def stack_waves(manifest: Mapping[str, Any], names: Iterable[str]) -> list[list[
     The stacks of one wave do not depend on each other (the regions of an
     environment), so they are applied and destroyed side by side.
     """
-    wanted = set(names)
-    stacks = manifest["stacks"]
-    level: dict[str, int] = {}
-    visiting: set[str] = set()
+    from policies.deploy_model import Output  # the one reader of cdktf.out
 
-    def visit(name: str) -> int:
-        if name in level:
-            return level[name]
-        if name in visiting:
-            raise RehearsalError(f"stack dependency cycle through {name}")
-        visiting.add(name)
-        depth = 0
-        for dependency in stacks[name].get("dependencies", []):
-            if dependency not in wanted:
-                raise RehearsalError(f"{name} depends on {dependency}, which is not an AWS-only stack; "
-                                     "the rehearsal cannot apply it")
-            depth = max(depth, visit(dependency) + 1)
-        visiting.discard(name)
-        level[name] = depth
-        return depth
-
-    for name in sorted(wanted):
-        visit(name)
-    return [sorted(n for n in level if level[n] == depth) for depth in range(max(level.values(), default=-1) + 1)]
+    try:
+        return Output({}, dict(manifest)).waves(names, outside="not an AWS-only stack")
+    except ValueError as exc:
+        raise RehearsalError(f"{exc}; the rehearsal cannot apply it") from None
 
 
 # -- terraform -----------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from typing import Iterable, Optional, Sequence
 
 import yaml
 
+from modules.stacks import names
+
 PROJECT = Path(__file__).resolve().parents[1]
 FIGURES = PROJECT / "policies" / "availability.yaml"
 SINGLE_REGION_TAG = "spofless:single-region"
-_STACK = re.compile(r"^(?P<env>.+?)-(?P<kind>security|dns-zone|dns-route53|dns-cloudflare|"
-                    r"(?P<region>[a-z]{2}-[a-z]+-\d)(?P<gitops>-gitops)?)$")
+
 
 
 def parallel(values: Iterable[float]) -> float:
@@ -75,11 +76,11 @@ def load_environments(outdir: Path) -> dict[str, dict[str, dict]]:
     """``{env: {stack kind or region: stack JSON}}`` from a synthesized output directory."""
     envs: dict[str, dict[str, dict]] = {}
     for path in sorted((outdir / "stacks").glob("*/cdk.tf.json")):
-        match = _STACK.match(path.parent.name)
-        if not match:
+        parsed = names.parse(path.parent.name)
+        if parsed is None:
             continue
-        key = match["kind"] if not match["region"] else (match["region"] + (match["gitops"] or ""))
-        envs.setdefault(match["env"], {})[key] = json.loads(path.read_text())
+        key = parsed.region + ("-gitops" if parsed.kind == "gitops" else "") if parsed.region else parsed.kind
+        envs.setdefault(parsed.env, {})[key] = json.loads(path.read_text())
     return envs
 
 

@@ -153,15 +153,16 @@ class ValidateResult:
 
 def stack_providers(stack_dir: Path) -> set[str]:
     """Provider local names a synthesized stack configures or requires."""
-    document = json.loads((stack_dir / "cdk.tf.json").read_text())
-    required = document.get("terraform", {}).get("required_providers", {})
-    return set(required) | set(document.get("provider", {}))
+    from policies.deploy_model import Output  # the one reader of cdktf.out
+
+    return Output({stack_dir.name: json.loads((stack_dir / "cdk.tf.json").read_text())}).providers_of(stack_dir.name)
 
 
 def aws_only_stacks(outdir: Path) -> list[Path]:
     """Stacks that use the AWS provider and nothing else: those can be validated offline."""
-    stacks = sorted(p for p in (outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file())
-    return [p for p in stacks if stack_providers(p) == {"aws"}]
+    from policies.deploy_model import Output  # the one reader of cdktf.out
+
+    return [outdir / "stacks" / name for name in Output.load(outdir).aws_only()]
 
 
 def terraform_env(base: Mapping[str, str] = os.environ) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from modules.dns.cloudflare import record_values
+from modules.stacks import names
 
 Key = tuple[str, str]  # (fqdn, type)
 
@@ -71,9 +72,12 @@ def check(outdir: Path) -> tuple[list[str], list[Difference]]:
     """Environments compared, and every difference found, for a synthesized output directory."""
     stacks = outdir / "stacks"
     compared, differences = [], []
-    for route53_path in sorted(stacks.glob("*-dns-route53/cdk.tf.json")):
-        environment = route53_path.parent.name.removesuffix("-dns-route53")
-        cloudflare_path = stacks / f"{environment}-dns-cloudflare" / "cdk.tf.json"
+    for route53_path in sorted(stacks.glob("*/cdk.tf.json")):
+        parsed = names.parse(route53_path.parent.name)
+        if parsed is None or parsed.kind != "dns-route53":
+            continue
+        environment = parsed.env
+        cloudflare_path = stacks / names.dns_cloudflare(environment) / "cdk.tf.json"
         if not cloudflare_path.is_file():
             continue
         compared.append(environment)

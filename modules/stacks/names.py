@@ -1,0 +1,57 @@
+"""The names of an environment's stacks: built here, and parsed back here, nowhere else.
+
+Pure Python: the constructs name their stacks with it and the tooling reads
+``cdktf.out`` with it, so a stack kind added or renamed changes one file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+GLOBAL_KINDS = ("security", "dns-zone", "dns-route53", "dns-cloudflare")
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+_NAME = re.compile(rf"^(?P<env>[a-z][a-z0-9-]*?)-(?:(?P<kind>{'|'.join(GLOBAL_KINDS)})|"
+                   rf"(?P<region>{_REGION})(?P<gitops>-gitops)?)$")
+
+
+def security(env: str) -> str:
+    return f"{env}-security"
+
+
+def dns_zone(env: str) -> str:
+    return f"{env}-dns-zone"
+
+
+def dns_route53(env: str) -> str:
+    return f"{env}-dns-route53"
+
+
+def dns_cloudflare(env: str) -> str:
+    return f"{env}-dns-cloudflare"
+
+
+def regional(env: str, region: str) -> str:
+    return f"{env}-{region}"
+
+
+def gitops(env: str, region: str) -> str:
+    return f"{env}-{region}-gitops"
+
+
+@dataclass(frozen=True)
+class StackName:
+    env: str
+    kind: str  # one of GLOBAL_KINDS, "regional" or "gitops"
+    region: Optional[str] = None
+
+
+def parse(name: str) -> Optional[StackName]:
+    """``prod-us-east-1-gitops`` -> ``StackName("prod", "gitops", "us-east-1")``; None for other names."""
+    match = _NAME.match(name)
+    if not match:
+        return None
+    if match["kind"]:
+        return StackName(match["env"], match["kind"])
+    return StackName(match["env"], "gitops" if match["gitops"] else "regional", match["region"])
