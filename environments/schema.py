@@ -52,7 +52,8 @@ def record_fqdn(name: str, domain: str) -> Optional[str]:
 class Frozen(BaseModel):
     """Base of every config object: immutable, and unknown fields are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    # field docstrings become descriptions in the JSON Schema (spofless schema), for editors
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, use_attribute_docstrings=True)
 
 
 def _fail(kind: str, message: str, *, field: str | None = None, **context) -> PydanticCustomError:
@@ -852,7 +853,8 @@ class GitopsConfig(Frozen):
 
 
 KEY_PURPOSES = ("eks", "secrets", "logs", "storage")
-REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it"}
+REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it",
+                         "storage": "the EKS nodes' volumes are encrypted with it"}
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
 
@@ -932,7 +934,7 @@ class SecurityConfig(Frozen):
 
     keys: tuple[str, ...] = KEY_PURPOSES
     """Key purposes; one multi-region key each, replicated to the standby region.
-    Left out: eks, secrets, logs, storage. logs and eks are required."""
+    Left out: eks, secrets, logs, storage. logs, eks and storage are required."""
 
     key_deletion_window_days: int = 30
     """Days a deleted key waits before it is gone, 7 to 30. Left out: 30 (the longest)."""

@@ -465,3 +465,10 @@ def test_rejects_overlapping_vpcs_of_two_environments_in_one_account_and_region(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert ("two.yaml: regions.primary.vpc_cidr: '10.0.128.0/17' overlaps one's 10.0.0.0/16 in the same account "
             "and region (us-east-1)") in result.stderr
+
+
+def test_rejects_a_key_list_without_a_purpose_the_constructs_use(tmp_path):
+    """storage encrypts the nodes' volumes: leaving it out was a KeyError traceback at synthesis."""
+    text = GOOD.format(name="broken") + "security:\n  keys: [eks, logs, secrets]\n"
+    _assert_rejected(*_attempt(tmp_path, text), "security.keys: ", "must include 'storage' (the EKS nodes' volumes "
+                                                                    "are encrypted with it)")
