@@ -59,3 +59,14 @@ def test_the_gate_synthesizes_every_environment_when_the_output_holds_only_some(
     assert cli.ensure_complete(out) == 0
     assert Output.load(out).environments == sorted(environments)
     assert cli.ensure_complete(out) == 0  # complete: nothing to do
+
+
+def test_the_published_schema_is_in_sync_and_the_environment_files_use_it():
+    """environments/schema.json is what editors check the YAML files against (yaml-language-server)."""
+    from environments.schema import EnvironmentConfig
+
+    published = json.loads((PROJECT / "environments" / "schema.json").read_text())
+    assert published == json.loads(json.dumps(EnvironmentConfig.model_json_schema())), (
+        "environments/schema.json is stale: run `spofless schema --out environments/schema.json`")
+    for path in sorted((PROJECT / "environments").glob("*.yaml")):
+        assert path.read_text().startswith("# yaml-language-server: $schema=./schema.json\n"), path.name
