@@ -28,6 +28,7 @@ from modules.dns.records import PlatformRecord, StaticRecord
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
 from modules.loadbalancing.placement import LB_ORDER
 from modules.providers import cloudflare
+from modules.stacks.names import physical
 
 
 class CloudflareRecords(Construct):
@@ -92,7 +93,7 @@ class CloudflareRecords(Construct):
             for key in LB_ORDER:
                 pools.append(pool_module.LoadBalancerPool(
                     self, f"pool-{item.fqdn}-{region}-{key}", provider=self._provider, account_id=account_id,
-                    name=f"{env_name}-{region}-{key}-{item.fqdn.replace('.', '-')}"[:64],
+                    name=physical(f"{env_name}-{region}-{key}-{item.fqdn.replace('.', '-')}", 64),
                     origins=[pool_module.LoadBalancerPoolOrigins(
                         name=key, address=lbs[key].dns_name, enabled=True,
                         header=pool_module.LoadBalancerPoolOriginsHeader(host=[item.fqdn]))],

@@ -11,6 +11,7 @@ from environments.schema import EksConfig
 from modules.iam import AccountContext, policy_document, service_assume_role_policy
 from modules.network.network import Network
 from modules.providers import aws
+from modules.stacks.names import physical
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 # Add-ons that call AWS APIs get their own role through EKS Pod Identity (no node-wide rights).
@@ -236,7 +237,7 @@ class Cluster(Construct):
     def _pod_role(self, key: str):
         """An IAM role that EKS Pod Identity hands to pods (trust: the Pod Identity agent's service)."""
         return aws("iam_role").IamRole(
-            self, f"{key}-role", name=f"{self.name}-{key}"[:64],
+            self, f"{key}-role", name=physical(f"{self.name}-{key}", 64),
             assume_role_policy=policy_document([{
                 "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"]}]))

@@ -6,14 +6,16 @@ rehearsal checks what exists against it.
 
 from __future__ import annotations
 
+from modules.stacks.names import physical
+
 # Roles in failover order: primary ALB, then secondary ALB, then the NLB as backup.
 LB_ORDER = ("alb-primary", "alb-secondary", "nlb")
 
 
 def lb_name(stack: str, role: str) -> str:
-    """AWS name of a role's load balancer (and of its target group): stack and role, cut to
-    the 32 characters AWS allows for either."""
-    return f"{stack}-{role}"[:32]
+    """AWS name of a role's load balancer (and of its target group): stack and role, within the
+    32 characters AWS allows for either, distinct for every role (names.physical)."""
+    return physical(f"{stack}-{role}", 32)
 
 
 def alb_zones(zones: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -6,6 +6,7 @@ Pure Python: the constructs name their stacks with it and the tooling reads
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Optional
@@ -55,3 +56,16 @@ def parse(name: str) -> Optional[StackName]:
     if match["kind"]:
         return StackName(match["env"], match["kind"])
     return StackName(match["env"], "gitops" if match["gitops"] else "regional", match["region"])
+
+
+def physical(name: str, limit: int) -> str:
+    """An AWS/Cloudflare resource name within ``limit`` characters that never collides.
+
+    Names within the limit are kept as they are; a longer one is cut and ends with 8
+    characters of its SHA-256, so two long names that share a prefix stay distinct
+    (a plain cut made every load balancer of a long environment name the same name).
+    """
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:limit - 9].rstrip('-')}-{digest}"
