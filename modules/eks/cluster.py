@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from cdktf import Fn, TerraformOutput
+from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import EksConfig
 from modules.iam import AccountContext, policy_document, service_assume_role_policy
 from modules.network.network import Network
+from modules.outputs import stack_output
 from modules.providers import aws
 from modules.stacks.names import physical
 
@@ -261,7 +262,7 @@ class Cluster(Construct):
             "nodes_security_group_id": (self.nodes_security_group_id, "Security group of the workload nodes"),
         }
         for name, (value, description) in values.items():
-            TerraformOutput(self, name, value=value, description=description).override_logical_id(name)
+            stack_output(self, name, value, description)
 
     @property
     def cluster_name(self) -> str:

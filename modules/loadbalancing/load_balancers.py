@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformOutput
 from constructs import Construct
 
 from environments.schema import LoadBalancingConfig
@@ -13,6 +12,7 @@ from modules.loadbalancing.access_logs import AccessLogBucket
 from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
 from modules.loadbalancing.waf import WebAcl
 from modules.network.network import Network
+from modules.outputs import stack_output
 from modules.providers import aws
 
 # TLS 1.3 preferred, TLS 1.2 as the floor, forward-secret ciphers only.
@@ -172,11 +172,6 @@ class LoadBalancing(Construct):
     def _outputs(self) -> None:
         for key, info in self.load_balancers.items():
             name = key.replace("-", "_")
-            TerraformOutput(self, f"{name}_dns_name", value=info.dns_name,
-                            description=f"{key} DNS name").override_logical_id(f"{name}_dns_name")
-            TerraformOutput(self, f"{name}_zone_id", value=info.zone_id,
-                            description=f"{key} hosted zone id (for alias records)").override_logical_id(
-                                f"{name}_zone_id")
-            TerraformOutput(self, f"{name}_target_group_arn", value=info.target_group_arn,
-                            description=f"{key} target group (type ip)").override_logical_id(
-                                f"{name}_target_group_arn")
+            stack_output(self, f"{name}_dns_name", info.dns_name, f"{key} DNS name")
+            stack_output(self, f"{name}_zone_id", info.zone_id, f"{key} hosted zone id (for alias records)")
+            stack_output(self, f"{name}_target_group_arn", info.target_group_arn, f"{key} target group (type ip)")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
 from constructs import Construct
 
 from environments.schema import NetworkConfig, RegionConfig
 from modules.iam import AccountContext, policy_document, service_assume_role_policy
 from modules.network.layout import INTERFACE_ENDPOINTS, TIERS, plan_subnets
+from modules.outputs import stack_output
 from modules.providers import aws
 
 # Tags the AWS load balancer controller uses to find subnets for public and internal LBs.
@@ -221,4 +221,4 @@ class Network(Construct):
                                 "NAT gateway ids by availability zone"),
         }
         for name, (value, description) in values.items():
-            TerraformOutput(self, name, value=value, description=description).override_logical_id(name)
+            stack_output(self, name, value, description)

@@ -7,13 +7,13 @@ downstream because they point at the load balancers.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig
 from modules.dns.records import load_balanced_names
 from modules.dns.zone import HostedZone, RegionalCertificates
 from modules.iam import AccountContext
+from modules.outputs import stack_output
 from modules.providers import aws
 from modules.security.keys import KeyRing, key_policy
 from modules.stacks.base import SpoflessStack
@@ -56,11 +56,9 @@ class DnsZoneStack(SpoflessStack):
         self.certificates = RegionalCertificates(self, "certificates", domain=env.domain,
                                                  names=names, zone=self.zone,
                                                  providers=providers, zone_provider=primary_provider)
-        TerraformOutput(self, "zone_id", value=self.zone.zone_id,
-                        description="Route53 hosted zone id").override_logical_id("zone_id")
-        TerraformOutput(self, "route53_name_servers", value=self.zone.name_servers,
-                        description="List these at the registrar (with Cloudflare's)").override_logical_id(
-                            "route53_name_servers")
-        TerraformOutput(self, "certificate_arns",
-                        value={region: self.certificates.certificate_arn(region) for region in providers},
-                        description="Issued ACM certificate ARN by region").override_logical_id("certificate_arns")
+        stack_output(self, "zone_id", self.zone.zone_id, "Route53 hosted zone id")
+        stack_output(self, "route53_name_servers", self.zone.name_servers,
+                     "List these at the registrar (with Cloudflare's)")
+        stack_output(self, "certificate_arns",
+                     {region: self.certificates.certificate_arn(region) for region in providers},
+                     "Issued ACM certificate ARN by region")

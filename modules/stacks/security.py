@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig
 from modules.iam import AccountContext
+from modules.outputs import stack_output
 from modules.providers import aws
 from modules.security.keys import KeyRing
 from modules.security.secrets import SecretSet
@@ -62,12 +62,8 @@ class SecurityStack(SpoflessStack):
 
     def _outputs(self) -> None:
         for purpose in self.keys.purposes:
-            TerraformOutput(self, f"{purpose}_key_arns",
-                            value={r: self.keys.key_arn(purpose, r) for r in self.keys.regions},
-                            description=f"ARN of the {purpose} key by region (primary key, then replica)",
-                            ).override_logical_id(f"{purpose}_key_arns")
+            stack_output(self, f"{purpose}_key_arns", {r: self.keys.key_arn(purpose, r) for r in self.keys.regions},
+                         f"ARN of the {purpose} key by region (primary key, then replica)")
         if self.secrets.names:
-            TerraformOutput(self, "secret_arns",
-                            value={n: self.secrets.secret_arn(n) for n in self.secrets.names},
-                            description="ARN of each secret in the primary region",
-                            ).override_logical_id("secret_arns")
+            stack_output(self, "secret_arns", {n: self.secrets.secret_arn(n) for n in self.secrets.names},
+                         "ARN of each secret in the primary region")
