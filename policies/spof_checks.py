@@ -14,6 +14,8 @@ from typing import Any
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 
+from modules.tags import SINGLE_REGION
+
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -124,7 +126,7 @@ check_cf_pool = CloudflarePoolMonitored()
 check_cf_proxied = CloudflareRecordNotProxied()
 
 
-SINGLE_REGION_TAG = "spofless:single-region"
+SINGLE_REGION_TAG = SINGLE_REGION
 
 
 def _declared_single_region(conf: dict) -> bool:

@@ -46,13 +46,14 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 from modules.stacks import names  # noqa: E402
+from modules.tags import SINGLE_REGION  # noqa: E402
 from policies.deploy_model import Output, as_list  # noqa: E402
 from policies.deploy_rules import (_releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
                                    target_group_bindings)
 from policies.deploy_rules_production import _target_groups_of  # noqa: E402
 
 TARGETS = PROJECT / "policies" / "drill_targets.yaml"
-SINGLE_REGION_TAG = "spofless:single-region"
+SINGLE_REGION_TAG = SINGLE_REGION
 CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
 ENGINE_CHARTS = {"argocd": "argo-cd", "flux": "flux2"}
 GIT_HOSTS = {"github.com": "github", "gitlab.com": "gitlab"}

@@ -24,10 +24,11 @@ from typing import Iterable, Optional, Sequence
 import yaml
 
 from modules.stacks import names
+from modules.tags import SINGLE_REGION
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIGURES = PROJECT / "policies" / "availability.yaml"
-SINGLE_REGION_TAG = "spofless:single-region"
+SINGLE_REGION_TAG = SINGLE_REGION
 
 
 

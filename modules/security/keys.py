@@ -9,6 +9,7 @@ from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
 from modules.providers import aws
+from modules.tags import KEY_PURPOSE, SINGLE_REGION
 
 # Administration without use: the account (through IAM) can manage the key's life
 # cycle but not encrypt or decrypt with it; use is granted per purpose below.
@@ -134,7 +135,7 @@ class KeyRing(Construct):
         self.standby_region = standby_region
         self._keys: dict[tuple[str, str], RegionalKey] = {}
         lifecycle = {"prevent_destroy": True}
-        tags = {"spofless:single-region": single_region_reason} if single_region_reason else {}
+        tags = {SINGLE_REGION: single_region_reason} if single_region_reason else {}
         for purpose in purposes:
             description = f"{env_name}: {_DESCRIPTIONS[purpose]}"
             primary = aws("kms_key").KmsKey(
@@ -145,7 +146,7 @@ class KeyRing(Construct):
                 enable_key_rotation=True,
                 deletion_window_in_days=deletion_window_days,
                 policy=key_policy(purpose, primary_region, account, autoscaling_role_arn),
-                tags={"Purpose": purpose, **tags},
+                tags={KEY_PURPOSE: purpose, **tags},
                 lifecycle=lifecycle,
             )
             aws("kms_alias").KmsAlias(self, f"{purpose}-alias", provider=primary_provider,
@@ -161,7 +162,7 @@ class KeyRing(Construct):
                 description=description,
                 deletion_window_in_days=deletion_window_days,
                 policy=key_policy(purpose, standby_region, account, autoscaling_role_arn),
-                tags={"Purpose": purpose},
+                tags={KEY_PURPOSE: purpose},
                 lifecycle=lifecycle,
             )
             aws("kms_alias").KmsAlias(self, f"{purpose}-replica-alias", provider=standby_provider,

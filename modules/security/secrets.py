@@ -11,6 +11,7 @@ from environments.schema import SecurityConfig
 from modules.iam import AccountContext
 from modules.providers import aws
 from modules.security.keys import KeyRing
+from modules.tags import KEY_PURPOSE, SINGLE_REGION
 from modules.security.rotation_function import RotationFunction
 
 
@@ -66,8 +67,8 @@ class SecretSet(Construct):
                 kms_key_id=keys.key_arn(secret.key, keys.primary_region),
                 recovery_window_in_days=30,
                 replica=replicas or None,
-                tags={"KeyPurpose": secret.key, "Value": secret.value,
-                      **({"spofless:single-region": single_region_reason} if single_region_reason else {})},
+                tags={KEY_PURPOSE: secret.key, "Value": secret.value,
+                      **({SINGLE_REGION: single_region_reason} if single_region_reason else {})},
             )
             if secret.rotation_period:
                 own = config.rotation_function(secret) is None

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from environments import eks_versions
+from modules.tags import KEY_PURPOSE
 from tests.conftest import resources
 
 REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
@@ -30,7 +31,7 @@ def test_secrets_are_encrypted_with_the_regional_eks_key(stacks, stack_name, key
     (config,) = cluster["encryption_config"] if isinstance(cluster["encryption_config"], list) else [cluster["encryption_config"]]
     assert config["resources"] == ["secrets"]
     security = f"{stack_name.split('-')[0]}-security"
-    (eks_key,) = [n for n, k in resources(stacks[security], key_type).items() if k["tags"]["Purpose"] == "eks"]
+    (eks_key,) = [n for n, k in resources(stacks[security], key_type).items() if k["tags"][KEY_PURPOSE] == "eks"]
     assert _remote(stacks, config["provider"]["key_arn"], security) == f"${{{key_type}.{eks_key}.arn}}"
 
 

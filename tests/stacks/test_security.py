@@ -8,13 +8,14 @@ import subprocess
 
 import pytest
 
+from modules.tags import KEY_PURPOSE
 from tests.conftest import PROJECT, resources
 
 PURPOSES = ["eks", "logs", "secrets", "storage"]
 
 
 def _keys_by_purpose(stack: dict, resource_type: str) -> dict[str, tuple[str, dict]]:
-    return {r["tags"]["Purpose"]: (name, r) for name, r in resources(stack, resource_type).items()}
+    return {r["tags"][KEY_PURPOSE]: (name, r) for name, r in resources(stack, resource_type).items()}
 
 
 def _remote_output(stacks: dict, reference: str, source_stack: str) -> str:
@@ -126,7 +127,7 @@ def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, st
     groups = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
     assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == ["cluster", "vpc-flow-logs", "waf"]
     (logs_key,) = [n for n, k in resources(stacks[f"{env_name}-security"], key_type).items()
-                   if k["tags"]["Purpose"] == "logs"]
+                   if k["tags"][KEY_PURPOSE] == "logs"]
     for group in groups:
         value = _remote_output(stacks, group["kms_key_id"], f"{env_name}-security")
         assert value == f"${{{key_type}.{logs_key}.arn}}"

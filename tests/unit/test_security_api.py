@@ -8,6 +8,7 @@ import re
 import pytest
 
 from environments.loader import load_environments
+from modules.tags import KEY_PURPOSE
 from tests.conftest import resources
 
 
@@ -36,7 +37,7 @@ def synthesized():
 
 
 def _names(stack, resource_type):
-    return {r["tags"]["Purpose"]: n for n, r in resources(stack, resource_type).items()}
+    return {r["tags"][KEY_PURPOSE]: n for n, r in resources(stack, resource_type).items()}
 
 
 def test_grant_decrypt_in_the_standby_region_names_the_replica_key(synthesized):
