@@ -105,12 +105,12 @@ def _report(args: argparse.Namespace) -> int:
     if len(envs) > 1:
         print("error: spofless report takes at most one --env", file=sys.stderr)
         return 2
-    return spof_report.main(["--outdir", args.out, *(["--env", envs[0]] if envs else [])])
+    return spof_report.main(["--outdir", args.out, "--format", args.format, *(["--env", envs[0]] if envs else [])])
 
 
 def _dns_check(args: argparse.Namespace) -> int:
     from modules.dns import consistency
-    return consistency.main(["--outdir", args.out])
+    return consistency.main(["--outdir", args.out, "--format", args.format])
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -168,8 +168,10 @@ def parser() -> argparse.ArgumentParser:
     drill = command("drill", _judge(_drill), "play every failure scenario against the output", env=True,
                     reports=True, fmt=True)
     drill.add_argument("--all", action="store_true", help="print the pairs of failures too")
-    command("report", _judge(_report), "the SPOF report: tiers against AZs, regions and providers", env=True)
-    command("dns-check", _judge(_dns_check), "compare the Route53 and Cloudflare records of every environment")
+    command("report", _judge(_report), "the SPOF report: tiers against AZs, regions and providers", env=True,
+            fmt=True)
+    command("dns-check", _judge(_dns_check), "compare the Route53 and Cloudflare records of every environment",
+            fmt=True)
     command("bench", _bench, "synthesis time and memory (make bench)", out=False).add_argument(
         "--repeat", type=int, default=3)
     command("schema", _schema, "the environment files' JSON Schema", out=False).add_argument(

@@ -193,17 +193,66 @@ def _drill_summary(played) -> list[str]:
     return lines
 
 
+def report_data(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> dict:
+    """The report as data: per environment, its tiers, request-path availability, declared
+    exception and drill verdict (``--format json`` prints this; markdown renders it)."""
+    from policies.deploy_model import Output
+    from tooling.drill import drill
+
+    figures = yaml.safe_load(figures_path.read_text())
+    drilled = drill(Output.load(outdir), [only] if only else None)
+    found = {}
+    for env, stacks in load_environments(outdir).items():
+        if only and env != only:
+            continue
+        tiers, overall, declared = analyse(stacks, figures)
+        played = drilled.get(env, [])
+        found[env] = {
+            "tiers": [{"tier": t.name, "azs": t.azs, "regions": t.regions, "providers": t.providers,
+                       "redundancy": t.redundancy, "availability": t.availability, "downtime": downtime(t.availability),
+                       "spof": t.spof or None} for t in tiers],
+            "request_path_availability": overall, "request_path_downtime": downtime(overall),
+            "declared_exception": declared,
+            "drill": {"scenarios": len(played), "not_survived_or_late": [
+                " + ".join(s.failed) for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]},
+        }
+    return found
+
+
+def markdown(data: dict) -> str:
+    lines = ["# SPOF report", ""]
+    for env, item in data.items():
+        lines += [f"## {env}", "", "| tier | AZs | regions | providers | redundancy | availability | downtime | SPOF |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {t['tier']} | {t['azs']} | {'global' if t['tier'] == 'DNS' else t['regions']} | "
+                  f"{t['providers']} | {t['redundancy']} | "
+                  f"{t['availability'] * 100:.9f}% | {t['downtime']} | {t['spof'] or 'none'} |" for t in item["tiers"]]
+        lines += ["", f"Request path: {item['request_path_availability'] * 100:.9f}%, {item['request_path_downtime']}."]
+        if item["declared_exception"]:
+            lines.append(f"Declared exception: {item['declared_exception']}.")
+        drill = item["drill"]
+        lines += [f"Failure drill: {drill['scenarios']} scenarios, {len(drill['not_survived_or_late'])} not survived "
+                  "or late.", ""]
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.spof_report")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--env")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     args = parser.parse_args(argv)
     if not (Path(args.outdir) / "stacks").is_dir():
         print(f"error: {args.outdir}/stacks does not exist; run `make synth` first", file=sys.stderr)
         return 2
-    text, undeclared = report(Path(args.outdir), args.env)
-    print(text)
-    print(f"spof report: {undeclared} undeclared single point(s) of failure")
+    if args.format == "text":
+        text, undeclared = report(Path(args.outdir), args.env)
+        print(text)
+        print(f"spof report: {undeclared} undeclared single point(s) of failure")
+        return 1 if undeclared else 0
+    data = report_data(Path(args.outdir), args.env)
+    undeclared = sum(1 for item in data.values() for t in item["tiers"] if (t["spof"] or "").startswith("SPOF"))
+    print(json.dumps(data, indent=2, sort_keys=True) if args.format == "json" else markdown(data))
     return 1 if undeclared else 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -89,11 +89,25 @@ def check(outdir: Path) -> tuple[list[str], list[Difference]]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modules.dns.consistency")
     parser.add_argument("--outdir", default="cdktf.out")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     args = parser.parse_args(argv)
     compared, differences = check(Path(args.outdir))
     if not compared:
         print(f"error: no environment in {args.outdir} has both DNS stacks; run `make synth` first", file=sys.stderr)
         return 2
+    if args.format != "text":
+        parity = parity_results(Path(args.outdir))
+        problems = [str(r) for r in parity if not r.passed]
+        if args.format == "json":
+            print(json.dumps({"compared": compared, "differences": [asdict(d) for d in differences],
+                              "parity_checks": len(parity), "parity_problems": problems}, indent=2, sort_keys=True))
+        else:
+            print("\n".join(["# DNS consistency", "", f"Compared: {', '.join(compared)}.", "",
+                             *(f"- {str(d).splitlines()[0]}: route53 {d.route53}, cloudflare {d.cloudflare}"
+                               for d in differences),
+                             f"{len(differences)} difference(s); parity: {len(parity)} check(s), "
+                             f"{len(problems)} problem(s)", *(f"- {p}" for p in problems)]))
+        return 1 if differences or problems else 0
     for difference in differences:
         print(difference)
     print(f"dns consistency: {len(compared)} environment(s) compared, {len(differences)} difference(s)")

@@ -70,3 +70,14 @@ def test_the_published_schema_is_in_sync_and_the_environment_files_use_it():
         "environments/schema.json is stale: run `spofless schema --out environments/schema.json`")
     for path in sorted((PROJECT / "environments").glob("*.yaml")):
         assert path.read_text().startswith("# yaml-language-server: $schema=./schema.json\n"), path.name
+
+
+@pytest.mark.parametrize("name", ["report", "dns-check", "drill"])
+def test_every_report_prints_json_and_markdown(name, synth_dir, environments):
+    result = _run(name, "--out", str(synth_dir), "--format", "json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    envs = data["compared"] if name == "dns-check" else list(data)
+    assert sorted(envs) == sorted(e for e in environments if name != "dns-check" or environments[e].dns.cloudflare)
+    result = _run(name, "--out", str(synth_dir), "--format", "markdown")
+    assert result.returncode == 0 and result.stdout.startswith("# ")
