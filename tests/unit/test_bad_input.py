@@ -29,12 +29,17 @@ eks:
 """
 
 
-def _attempt(tmp_path: Path, text: str, *, name: str = "broken", select: str | None = None):
-    """GIVEN an environment file with ``text`` and an output dir from an earlier synth,
-    WHEN main.py runs, THEN return its result and whether the output dir changed."""
+def _attempt(tmp_path: Path, text: str | bytes, *, name: str = "broken", select: str | None = None,
+             others: dict[str, str] | None = None):
+    """GIVEN an environment file with ``text`` (and ``others``, name -> text, beside it) and an
+    output dir from an earlier synth, WHEN main.py runs, THEN return its result and whether the
+    output dir changed."""
     env_dir = tmp_path / "environments"
     env_dir.mkdir()
-    (env_dir / f"{name}.yaml").write_text(text)
+    path = env_dir / f"{name}.yaml"
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    for other, other_text in (others or {}).items():
+        (env_dir / f"{other}.yaml").write_text(other_text)
     outdir = tmp_path / "cdktf.out"
     (outdir / "stacks" / "old-stack").mkdir(parents=True)
     (outdir / "stacks" / "old-stack" / "cdk.tf.json").write_text('{"earlier": "synthesis"}')
@@ -401,17 +406,9 @@ def test_rejects_a_duplicate_key_at_any_depth(tmp_path):
 
 
 def test_rejects_a_file_that_is_not_utf8(tmp_path):
-    from tests.conftest import run_main
-
-    env_dir = tmp_path / "environments"
-    env_dir.mkdir()
     text = GOOD.format(name="broken").replace("platform.example.com", "platform.ex\xe4mple.com")
-    (env_dir / "broken.yaml").write_bytes(text.encode("latin-1"))
-    result = run_main(env={"SPOFLESS_ENV_DIR": str(env_dir), "CDKTF_OUTDIR": str(tmp_path / "out")}, cwd=tmp_path,
-                      timeout=60)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "broken.yaml: line 2: is not UTF-8 text (byte 0xe4)" in result.stderr
-    assert not (tmp_path / "out").exists()
+    _assert_rejected(*_attempt(tmp_path, text.encode("latin-1")),
+                     "environments/broken.yaml: line 2: is not UTF-8 text (byte 0xe4)")
 
 
 def test_rejects_an_empty_file_saying_it_is_empty(tmp_path):
@@ -455,16 +452,10 @@ def test_rejects_an_instance_type_that_is_not_one(tmp_path):
 
 
 def test_rejects_overlapping_vpcs_of_two_environments_in_one_account_and_region(tmp_path):
-    env_dir = tmp_path / "environments"
-    env_dir.mkdir()
-    (env_dir / "one.yaml").write_text(GOOD.format(name="one"))
-    (env_dir / "two.yaml").write_text(GOOD.format(name="two").replace("10.0.0.0/16", "10.0.128.0/17"))
-    from tests.conftest import run_main
-    result = run_main(env={"SPOFLESS_ENV_DIR": str(env_dir), "CDKTF_OUTDIR": str(tmp_path / "out")}, cwd=tmp_path,
-                      timeout=60)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert ("two.yaml: regions.primary.vpc_cidr: '10.0.128.0/17' overlaps one's 10.0.0.0/16 in the same account "
-            "and region (us-east-1)") in result.stderr
+    text = GOOD.format(name="two").replace("10.0.0.0/16", "10.0.128.0/17")
+    _assert_rejected(*_attempt(tmp_path, text, name="two", others={"one": GOOD.format(name="one")}),
+                     "environments/two.yaml: regions.primary.vpc_cidr: '10.0.128.0/17' overlaps one's 10.0.0.0/16 "
+                     "in the same account and region (us-east-1)")
 
 
 def test_rejects_a_key_list_without_a_purpose_the_constructs_use(tmp_path):
