@@ -157,6 +157,11 @@ class Output:
         providers = self.stacks.get(stack, {}).get("provider", {}).get(ptype, [])
         return providers if isinstance(providers, list) else [providers]
 
+    def provider_of(self, stack: str, conf: dict, ptype: str = "aws") -> Optional[dict]:
+        """The provider configuration a resource uses: its ``provider = "<type>.<alias>"``, else the default."""
+        alias = str(conf.get("provider") or "").removeprefix(f"{ptype}.") or None
+        return next((p for p in self.providers(stack, ptype) if p.get("alias") == alias), None)
+
     # -- references -------------------------------------------------------------------------
 
     def resolve(self, stack: str, expression: str, _depth: int = 0) -> Optional[Ref]:

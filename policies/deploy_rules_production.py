@@ -14,7 +14,7 @@ from typing import Optional
 
 from modules.stacks import names
 from policies.deploy_model import Output, Ref, as_list, policy_statements
-from policies.deploy_rules import (_releases, installers, node_groups_of, rule,
+from policies.deploy_rules import (_addon, _releases, installers, node_groups_of, rule,
                                    target_group_bindings)
 
 # -- 17: WAF logs keep no credentials and only what WAF acted on ------------------------------
@@ -123,11 +123,8 @@ LAUNCHED = ("instance", "volume", "network-interface")
 
 
 def _default_tags(output: Output, stack: str, conf: dict) -> dict[str, str]:
-    alias = str(conf.get("provider") or "").removeprefix("aws.") or None
-    for provider in output.providers(stack, "aws"):
-        if provider.get("alias") == alias:
-            return {k: v for block in as_list(provider.get("default_tags")) for k, v in (block.get("tags") or {}).items()}
-    return {}
+    provider = output.provider_of(stack, conf) or {}
+    return {k: v for block in as_list(provider.get("default_tags")) for k, v in (block.get("tags") or {}).items()}
 
 
 @rule(22, "Instances, volumes and network interfaces a launch template starts carry the environment's tags",
@@ -367,10 +364,8 @@ def kubernetes_version(output: Output):
         row = eks_versions.VERSIONS.get(version)
         if row is None or not row.addons:
             continue
-        addons = {c.get("addon_name"): c.get("addon_version") for c in output.resources(stack, "aws_eks_addon").values()
-                  if any(r.address == f"aws_eks_cluster.{name}" for r in output.refs(stack, c.get("cluster_name")))}
         for addon, build in sorted(row.addons.items()):
-            found = addons.get(addon)
+            found = (_addon(output, Ref(stack, "aws_eks_cluster", name, ""), addon) or {}).get("addon_version")
             yield stack, f"{subject} add-on {addon}", found == build, (
                 f"is not installed as a managed add-on" if found is None else
                 f"is {found}, not the build pinned for {version} ({build}): add-ons stay on another version's builds")
@@ -483,10 +478,9 @@ def spot_isolation(output: Output):
             tainted = any(t.get("effect") in ("NO_SCHEDULE", "NO_EXECUTE") for t in as_list(group.get("taint")))
             yield stack, f"aws_eks_node_group {group.get('node_group_name')}", tainted, (
                 "is not tainted: critical pods (quorums, controllers, CoreDNS) land on spot and are reclaimed together")
-        for addon in output.resources(stack, "aws_eks_addon").values():
-            path = ADDON_PLACEMENT.get(addon.get("addon_name"))
-            if path is None or not any(r.address == f"aws_eks_cluster.{name}"
-                                       for r in output.refs(stack, addon.get("cluster_name"))):
+        for addon_name, path in ADDON_PLACEMENT.items():
+            addon = _addon(output, Ref(stack, "aws_eks_cluster", name, ""), addon_name)
+            if addon is None:
                 continue
             try:
                 config = json.loads(addon.get("configuration_values") or "{}")

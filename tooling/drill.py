@@ -138,11 +138,7 @@ def _zones_of(output: Output, stack: str, value) -> frozenset:
 
 
 def _region_of(output: Output, stack: str, conf: Optional[dict] = None) -> Optional[str]:
-    alias = str((conf or {}).get("provider") or "").removeprefix("aws.") or None
-    for provider in output.providers(stack, "aws"):
-        if provider.get("alias") == alias:
-            return provider.get("region")
-    return None
+    return (output.provider_of(stack, conf or {}) or {}).get("region")
 
 
 def _state_region(output: Output, stack: str) -> Optional[str]:
