@@ -43,10 +43,9 @@ def synthesize(envs: Sequence[str], out: Path) -> int:
 
 def declared_environments() -> list[str]:
     """The environments the project declares (``environments/<name>.yaml``)."""
-    from environments.loader import ENVIRONMENTS_DIR
+    from environments.loader import ENVIRONMENTS_DIR, available
 
-    directory = Path(os.environ.get("SPOFLESS_ENV_DIR") or ENVIRONMENTS_DIR)
-    return sorted(p.stem for p in directory.glob("*.yaml"))
+    return available(Path(os.environ.get("SPOFLESS_ENV_DIR") or ENVIRONMENTS_DIR))
 
 
 def ensure_complete(out: Path) -> int:

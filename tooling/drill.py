@@ -185,7 +185,7 @@ def _cluster(output: Output, stack: str, name: str, gitops: Optional[str], bindi
                     cm.get("timeout.reconciliation.jitter"), 60)
             else:
                 poll["argocd"] = ARGOCD_DEFAULT_POLL
-        elif release["conf"].get("repository") == "" or not release["conf"].get("repository"):
+        elif not release["conf"].get("repository"):  # spofless's own chart: the Git credentials
             for repo in values.get("repositories") or []:
                 if repo.get("argocd"):
                     hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
@@ -587,7 +587,7 @@ def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict
                 detect = max([detect] + [_route53_detect(env, lb) for lb in lbs])
         elif part.kind == "dns":
             # resolvers ask the other provider's servers once this one does not answer
-            rto = targets["resolver_retry_seconds"] if env.both_authoritative else INF  # noqa: F841
+            rto = targets["resolver_retry_seconds"] if env.both_authoritative else INF
             if not env.both_authoritative:
                 problems.append(f"{part.what} down: the delegation does not name the other provider's servers")
             if "rto" in bounds and rto > bounds["rto"]:

@@ -184,8 +184,7 @@ def _region_tier(config: EnvironmentConfig, client, region) -> Iterator[Check]:
         if len(nats) != want:
             return f"{len(nats)} NAT gateways, expected {want}"
         endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
-        by_service = {e["ServiceName"].rsplit(".", 1)[-1] if e["ServiceName"].endswith(".s3") else
-                      e["ServiceName"].split(f"com.amazonaws.{name}.", 1)[-1]: e for e in endpoints}
+        by_service = {e["ServiceName"].removeprefix(f"com.amazonaws.{name}."): e for e in endpoints}
         if by_service.get("s3", {}).get("VpcEndpointType") != "Gateway":
             return "no S3 gateway endpoint"
         private = {s["SubnetId"] for s in subnets if any(t["Key"] == "Tier" and t["Value"] == "private"
