@@ -1,8 +1,12 @@
-"""Tag keys spofless sets and reads, spelled once."""
+"""Tag and label keys spofless sets and reads, spelled once."""
 
 KEY_PURPOSE = "KeyPurpose"
 """On a KMS key: its purpose (eks, secrets, logs, storage). On a secret: the purpose of the key that
 encrypts it."""
+
+CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
+"""The node label EKS puts on every managed node (ON_DEMAND or SPOT); the platform's pods select
+ON_DEMAND with it. https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types"""
 
 SINGLE_REGION = "spofless:single-region"
 """On the keys and secrets of an environment declared single-region: the declared reason. The SPOF

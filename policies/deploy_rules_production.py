@@ -13,6 +13,7 @@ import re
 from typing import Optional
 
 from modules.stacks import names
+from modules.tags import CAPACITY_TYPE_LABEL
 from policies.deploy_model import Output, Ref, as_list, policy_statements
 from policies.deploy_rules import (_addon, _releases, installers, node_groups_of, rule,
                                    target_group_bindings)
@@ -431,7 +432,7 @@ def node_autoscaling(output: Output):
 
 # -- 20: spot capacity is tainted, and the platform runs on on-demand --------------------------------
 
-ON_DEMAND_LABEL = ("eks.amazonaws.com/capacityType", "ON_DEMAND")
+ON_DEMAND_LABEL = (CAPACITY_TYPE_LABEL, "ON_DEMAND")
 # Where each platform chart puts its pods: paths to the pod specs' nodeSelector (siblings: tolerations).
 PLACEMENT = {
     "traefik": [()],

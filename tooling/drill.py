@@ -46,7 +46,7 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 from modules.stacks import names  # noqa: E402
-from modules.tags import SINGLE_REGION  # noqa: E402
+from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION  # noqa: E402
 from policies.deploy_model import Output, as_list  # noqa: E402
 from policies.deploy_rules import (_releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
                                    target_group_bindings)
@@ -54,7 +54,6 @@ from policies.deploy_rules_production import _target_groups_of  # noqa: E402
 
 TARGETS = PROJECT / "policies" / "drill_targets.yaml"
 SINGLE_REGION_TAG = SINGLE_REGION
-CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
 ENGINE_CHARTS = {"argocd": "argo-cd", "flux": "flux2"}
 GIT_HOSTS = {"github.com": "github", "gitlab.com": "gitlab"}
 # ArgoCD's documented defaults when the chart values set none (argocd-cm: timeout.reconciliation
@@ -158,7 +157,7 @@ def _cluster(output: Output, stack: str, name: str, gitops: Optional[str], bindi
             bound.add(key.split("@")[0].split(".", 1)[1])
             service = releases.get(binding.get("serviceName"))
             if service:
-                gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_LABEL)
+                gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL)
     state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
     active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
     for release in releases.values():

@@ -13,6 +13,7 @@ from modules.network.network import Network
 from modules.outputs import stack_output
 from modules.providers import aws
 from modules.stacks.names import physical
+from modules.tags import CAPACITY_TYPE_LABEL
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 # Add-ons that call AWS APIs get their own role through EKS Pod Identity (no node-wide rights).
@@ -28,7 +29,7 @@ ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 SPOT_TAINT = ("spofless.io/capacity", "spot")
 # Add-ons that run Deployments: on on-demand nodes (their DaemonSets tolerate every taint).
 # Keys from the add-ons' configuration schemas (aws eks describe-addon-configuration).
-ON_DEMAND = {"eks.amazonaws.com/capacityType": "ON_DEMAND"}
+ON_DEMAND = {CAPACITY_TYPE_LABEL: "ON_DEMAND"}
 ADDON_PLACEMENT = {
     "coredns": {"nodeSelector": ON_DEMAND},
     "aws-ebs-csi-driver": {"controller": {"nodeSelector": ON_DEMAND}},

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from modules.loadbalancing.waf import WAF_BODY_LIMIT_KIB
 from modules.providers import helm
+from modules.tags import CAPACITY_TYPE_LABEL
 
 ARGO_HELM = "https://argoproj.github.io/argo-helm"
 FLUX_HELM = "https://fluxcd-community.github.io/helm-charts"
@@ -35,14 +36,12 @@ INGRESS_SERVICE = "traefik"
 
 # Platform add-ons run on on-demand capacity only: the spot group is tainted, and a spot
 # reclaim wave must never take a quorum (ArgoCD's Redis HA), the controllers and the ingress
-# down together. EKS labels every managed node with its capacity type.
-# https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types
-CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
+# down together. EKS labels every managed node with its capacity type (CAPACITY_TYPE_LABEL).
 
 
 def on_demand() -> dict:
     """A nodeSelector for on-demand nodes (a fresh dict each time: YAML would otherwise write anchors)."""
-    return {CAPACITY_LABEL: "ON_DEMAND"}
+    return {CAPACITY_TYPE_LABEL: "ON_DEMAND"}
 
 
 def _spread(name: str, instance: str, zones_required: bool = True) -> list[dict]:
