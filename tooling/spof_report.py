@@ -151,18 +151,23 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
     return tiers, request_path, declared
 
 
-def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
-    """The printed report and the number of undeclared single points of failure."""
-    from tooling.drill import drill
+def _analysed(outdir: Path, only: Optional[str], figures_path: Path):
+    """``(env, tiers, request-path availability, declared exception, drilled scenarios)`` per environment."""
     from policies.deploy_model import Output
+    from tooling.drill import drill
 
     figures = yaml.safe_load(figures_path.read_text())
-    lines, undeclared = [], 0
     drilled = drill(Output.load(outdir), [only] if only else None)
     for env, stacks in load_environments(outdir).items():
         if only and env != only:
             continue
-        tiers, overall, declared = analyse(stacks, figures)
+        yield (env, *analyse(stacks, figures), drilled.get(env, []))
+
+
+def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
+    """The printed report and the number of undeclared single points of failure."""
+    lines, undeclared = [], 0
+    for env, tiers, overall, declared, played in _analysed(outdir, only, figures_path):
         lines.append(f"{env}")
         lines.append(f"  {'tier':<15} {'AZs':<8} {'regions':<8} {'providers':<10} {'redundancy':<40} "
                      f"{'availability':<14} {'downtime':>12}  single point of failure")
@@ -172,7 +177,7 @@ def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURE
         if declared:
             lines.append(f"  declared exception: {declared}")
         undeclared += sum(1 for t in tiers if t.spof.startswith("SPOF"))
-        lines += _drill_summary(drilled.get(env, []))
+        lines += _drill_summary(played)
         lines.append("")
     return "\n".join(lines), undeclared
 
@@ -181,7 +186,9 @@ def _drill_summary(played) -> list[str]:
     """The failure drill's verdict for one environment (make drill has the table)."""
     if not played:
         return []
-    bad = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+    from tooling.drill import failures
+
+    bad = failures({"env": played})
     declared = [s for s in played if s.verdict == "declared"]
     regions = [s for s in played if len(s.failed) == 1 and s.failed[0].startswith("region:")
                and s.verdict == "survived" and s.downtime > 0]
@@ -196,27 +203,17 @@ def _drill_summary(played) -> list[str]:
 def report_data(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> dict:
     """The report as data: per environment, its tiers, request-path availability, declared
     exception and drill verdict (``--format json`` prints this; markdown renders it)."""
-    from policies.deploy_model import Output
-    from tooling.drill import drill
+    from tooling.drill import failures
 
-    figures = yaml.safe_load(figures_path.read_text())
-    drilled = drill(Output.load(outdir), [only] if only else None)
-    found = {}
-    for env, stacks in load_environments(outdir).items():
-        if only and env != only:
-            continue
-        tiers, overall, declared = analyse(stacks, figures)
-        played = drilled.get(env, [])
-        found[env] = {
-            "tiers": [{"tier": t.name, "azs": t.azs, "regions": t.regions, "providers": t.providers,
-                       "redundancy": t.redundancy, "availability": t.availability, "downtime": downtime(t.availability),
-                       "spof": t.spof or None} for t in tiers],
-            "request_path_availability": overall, "request_path_downtime": downtime(overall),
-            "declared_exception": declared,
-            "drill": {"scenarios": len(played), "not_survived_or_late": [
-                " + ".join(s.failed) for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]},
-        }
-    return found
+    return {env: {
+        "tiers": [{"tier": t.name, "azs": t.azs, "regions": t.regions, "providers": t.providers,
+                   "redundancy": t.redundancy, "availability": t.availability, "downtime": downtime(t.availability),
+                   "spof": t.spof or None} for t in tiers],
+        "request_path_availability": overall, "request_path_downtime": downtime(overall),
+        "declared_exception": declared,
+        "drill": {"scenarios": len(played),
+                  "not_survived_or_late": [" + ".join(s.failed) for s in failures({env: played})]},
+    } for env, tiers, overall, declared, played in _analysed(outdir, only, figures_path)}
 
 
 def markdown(data: dict) -> str:
