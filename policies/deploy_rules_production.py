@@ -294,7 +294,7 @@ def every_path_filtered(output: Output):
 
 # -- 21: WAF rule groups pinned, and one body-size policy on every path -----------------------------
 
-VERSIONED_GROUPS_UNVERSIONED = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
+UNVERSIONED_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
 ALB_BODY_INSPECTION = 8192
 
 
@@ -309,7 +309,7 @@ def waf_versions_and_body(output: Output):
             if not statement or statement.get("vendor_name") != "AWS":
                 continue
             group = statement.get("name")
-            unversioned = group in VERSIONED_GROUPS_UNVERSIONED
+            unversioned = group in UNVERSIONED_GROUPS
             pinned = bool(statement.get("version"))
             yield stack, f"aws_wafv2_web_acl.{name} {group}", pinned != unversioned, (
                 "sets a version on a group AWS does not version (the IP reputation lists)" if unversioned else

@@ -24,10 +24,9 @@ RULE_GROUP_VERSIONS = {
     "AWSManagedRulesSQLiRuleSet": "Version_2.3",            # changelog, newest SQLi row
     # its changelog row was not readable offline: public configurations pin 1.24; confirm with
     # `aws wafv2 list-available-managed-rule-group-versions --vendor-name AWS --scope REGIONAL
-    #  --name AWSManagedRulesKnownBadInputsRuleSet` (README, "Before the first apply")
+    #  --name AWSManagedRulesKnownBadInputsRuleSet` (README, "Deploy to a real account", prerequisite 8)
     "AWSManagedRulesKnownBadInputsRuleSet": "Version_1.24",
 }
-UNVERSIONED = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
 # The common rule set blocks request bodies over 8 KB (8,192 bytes); an ALB's WAF inspects only
 # that much of a body, a limit that cannot be raised for ALBs.
 # https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
