@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from copy import deepcopy
 
 FIXES: dict[str, str] = {
+    "every request (one at a time)":
+        "moto's backends are plain dicts that werkzeug's request threads read and change without a lock "
+        "(getmoto/moto#372), where AWS applies each call atomically; with Terraform's parallel calls a "
+        "delete could race another call; the fix handles one request at a time",
     "kms:ReplicateKey":
         "moto shares one MultiRegionConfiguration between a primary key and its replicas (the primary then "
         "reads as a REPLICA, and deleting one alias drops the other's) and ignores the Policy, Description "
@@ -144,10 +149,28 @@ def _fix_cluster_upgrade_policy() -> None:
     models.Cluster.upgrade_policy = None
 
 
+def _serialize_requests() -> None:
+    from moto.moto_server import werkzeug_app
+
+    if getattr(werkzeug_app.DomainDispatcherApplication, "serialized", False):
+        return
+    call = werkzeug_app.DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+
+    def one_at_a_time(self, environ, start_response):
+        # moto's apps return the whole body (no streaming), so the lock covers all of the work
+        with lock:
+            return call(self, environ, start_response)
+
+    werkzeug_app.DomainDispatcherApplication.__call__ = one_at_a_time
+    werkzeug_app.DomainDispatcherApplication.serialized = True
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
         return
+    _serialize_requests()
     _fix_replicate_key()
     _fix_secret_replicas()
     _fix_cluster_security_group()

@@ -81,3 +81,33 @@ def test_cluster_keeps_the_upgrade_policy_it_was_given():
         assert eks.describe_cluster(name="standard")["cluster"]["upgradePolicy"] == {"supportType": "STANDARD"}
         # EKS's own default when the request names none
         assert eks.describe_cluster(name="default")["cluster"]["upgradePolicy"] == {"supportType": "EXTENDED"}
+
+
+def test_requests_are_handled_one_at_a_time():
+    """Terraform calls in parallel; moto's backends are unlocked dicts, so the emulator serializes calls."""
+    import threading
+    import time
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    emulator.apply_fixes()
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def backend(environ, start_response):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        with guard:
+            inside[0] -= 1
+        return [b"ok"]
+
+    app = DomainDispatcherApplication.__new__(DomainDispatcherApplication)
+    app.get_application = lambda environ: backend
+    threads = [threading.Thread(target=app, args=({}, None)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
