@@ -170,6 +170,44 @@ def available(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
+# Errors where PyYAML notices the mistake far from it: an unclosed quote or bracket is found at the
+# next character that cannot belong to it, maybe dozens of lines later. Its context mark is where
+# the unclosed construct starts, which is the line to fix.
+_OPENED_AT_CONTEXT = ("while scanning a quoted scalar", "while parsing a flow", "while scanning a block scalar",
+                      "while scanning an anchor", "while scanning an alias", "while scanning a tag")
+
+
+def _yaml_syntax_message(exc: yaml.YAMLError) -> str:
+    """One line: where the syntax mistake is (line, column) and what PyYAML found."""
+    problem, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    reason = shown(getattr(exc, "problem", None) or str(exc))
+    if problem is None:
+        return f"is not valid YAML: {reason}"
+    opened = getattr(exc, "context", None) or ""
+    if context is not None and opened.startswith(_OPENED_AT_CONTEXT) and context.line != problem.line:
+        what = opened.removeprefix("while scanning ").removeprefix("while parsing ")
+        return (f"is not valid YAML at line {context.line + 1}, column {context.column + 1}: {what} that starts "
+                f"there is not closed (noticed at line {problem.line + 1}: {reason})")
+    opened_quote = _unbalanced_quote_line(getattr(problem, "buffer", None) or "", problem.line)
+    if opened_quote is not None:
+        return (f"is not valid YAML at line {opened_quote + 1}: a double quote opened there is not closed "
+                f"(noticed at line {problem.line + 1}, column {problem.column + 1}: {reason})")
+    return f"is not valid YAML at line {problem.line + 1}, column {problem.column + 1}: {reason}"
+
+
+def _unbalanced_quote_line(text: str, before: int) -> Optional[int]:
+    """The first line before ``before`` with an odd number of double quotes (outside comments), if any.
+
+    A quoted scalar left open swallows the lines after it until the next quote, so PyYAML reports
+    the mistake where that quote lands; this names the line where it was opened."""
+    for number, line in enumerate(text.split("\n")[:before]):
+        if line.lstrip().startswith("#"):
+            continue
+        if line.replace('\\"', "").count('"') % 2:
+            return number
+    return None
+
+
 def load_file(path: Path) -> EnvironmentConfig:
     """Parse and validate one environment file."""
     name = _display_path(path)
@@ -188,19 +226,16 @@ def load_file(path: Path) -> EnvironmentConfig:
                                                           "allowed: a UTF-8 YAML file")]) from None
     if not text.strip() or all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
         raise ConfigError([Problem(name, "", "is empty; allowed: a YAML mapping of fields (name, regions, "
-                                             "domain, ...), see environments/schema.py")])
+                                             "domain, ...), see environments/schema/")])
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _InputError as exc:
         raise ConfigError([Problem(name, exc.where, exc.message)]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(name, "", f"is not valid YAML at {where}: {reason}")]) from None
+        raise ConfigError([Problem(name, "", _yaml_syntax_message(exc))]) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem(name, "", "must be a YAML mapping of fields (name, regions, "
-                                             "domain, ...); allowed: see environments/schema.py",
+                                             "domain, ...); allowed: see environments/schema/",
                                    type(data).__name__)])
     long = list(_long_values(data))
     if long:

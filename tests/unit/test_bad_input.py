@@ -137,7 +137,34 @@ def test_rejects_invalid_domain(tmp_path, domain):
 
 def test_rejects_unreadable_yaml(tmp_path):
     text = "name: broken\ndomain: [unclosed\nregions: {}\n"
-    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: is not valid YAML at line 3, column 8")
+    _assert_rejected(*_attempt(tmp_path, text), "environments/broken.yaml: is not valid YAML at line 2, column 9: a "
+                                                "flow sequence that starts there is not closed")
+
+
+# (line to break, how) -> the line the message must name: the line with the mistake, even where
+# PyYAML only notices it lines later (an unclosed quote or bracket).
+SYNTAX_MISTAKES = [
+    ("    vpc_cidr: 10.1.0.0/16", "   vpc_cidr: 10.1.0.0/16", 10),                  # indentation
+    ("    vpc_cidr: 10.1.0.0/16", "    vpc_cidr: [10.1.0.0/16", 10),                 # unclosed bracket
+    ("    vpc_cidr: 10.1.0.0/16", "    vpc_cidr: {a: 10.1.0.0/16", 10),              # unclosed brace
+    ("domain: platform.example.com", 'domain: "platform.example.com', 2),               # unclosed quote
+    ("    name: us-east-1", "    name: us-east-1: x", 6),                               # a second colon
+    ("  standby:", "\tstandby:", 8),                                                     # a tab
+]
+
+
+@pytest.mark.parametrize("line, broken, expected", SYNTAX_MISTAKES)
+def test_yaml_syntax_errors_name_the_line_with_the_mistake(tmp_path, line, broken, expected):
+    from environments.loader import ConfigError, load_file
+
+    text = GOOD.format(name="broken") + 'eks_note: "a later quoted value"\n'
+    assert line in text
+    path = tmp_path / "broken.yaml"
+    path.write_text(text.replace(line, broken, 1))
+    with pytest.raises(ConfigError) as raised:
+        load_file(path)
+    message = str(raised.value)
+    assert f"is not valid YAML at line {expected}" in message and "\n" not in message.strip(), message
 
 
 def test_rejects_yaml_that_is_not_a_mapping(tmp_path):
