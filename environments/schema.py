@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from environments import eks_versions
+from environments import eks_versions, record_values
 from environments.regions import REGION_ZONES, zone_count
 
 # The subnet layout (modules/network/layout.py) carves the smallest subnets at
@@ -101,8 +101,17 @@ def _check_domain(value: str) -> str:
     return name
 
 
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise _fail("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
+                    allowed=", ".join(map(str, LOG_RETENTION_DAYS)))
+    return value
+
+
 Region = Annotated[str, AfterValidator(_check_region)]
 Domain = Annotated[str, AfterValidator(_check_domain)]
+RetentionDays = Annotated[int, AfterValidator(_check_retention)]
+"""Days a CloudWatch Logs group keeps its events: one of the periods CloudWatch Logs accepts."""
 
 
 class RegionConfig(Frozen):
@@ -253,19 +262,11 @@ class NetworkConfig(Frozen):
     """True (default): a NAT gateway and private route table per AZ. False: one
     NAT gateway serves every AZ, cheaper, and its AZ's outage cuts egress for all."""
 
-    flow_logs_retention_days: int = 365
+    flow_logs_retention_days: RetentionDays = 365
     """Days VPC flow logs are kept in CloudWatch Logs. Left out: 365."""
 
     flow_logs_traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
     """Which traffic flow logs record. Left out: ALL."""
-
-    @field_validator("flow_logs_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise _fail("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
-                        allowed=", ".join(map(str, LOG_RETENTION_DAYS)))
-        return value
 
 
 class BackendConfig(Frozen):
@@ -357,7 +358,7 @@ class HealthCheckConfig(Frozen):
         return self
 
 
-RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "CAA")
+RECORD_TYPES = record_values.RECORD_TYPES
 RECORD_TARGETS = ("platform",)
 
 
@@ -398,37 +399,19 @@ class RecordConfig(Frozen):
             raise _fail("record_type", "must be A for a target record (an alias to the load balancers)",
                         field="type", value=self.type)
         for index, value in enumerate(self.values):
-            problem = _record_value_problem(self.type, value)
-            if problem:
+            try:
+                record_values.parse(self.type, value)
+            except record_values.InvalidValue as invalid:
                 raise _fail("record_value", "is not a valid {type} value; allowed: {problem}",
-                            field=f"values.{index}", value=value, type=self.type, problem=problem)
+                            field=f"values.{index}", value=value, type=self.type, problem=invalid.allowed)
         if self.type == "CNAME" and len(self.values) != 1:
             raise _fail("record_values", "a CNAME has exactly one value", field="values", value=list(self.values))
         return self
 
-
-def _record_value_problem(record_type: str, value: str) -> Optional[str]:
-    try:
-        if record_type == "A":
-            ipaddress.IPv4Address(value)
-        elif record_type == "AAAA":
-            ipaddress.IPv6Address(value)
-        elif record_type == "CNAME" and not all(_LABEL.match(l) for l in value.rstrip(".").split(".")):
-            return "a host name"
-        elif record_type == "MX":
-            priority, host = value.split(" ", 1)
-            if not (priority.isdigit() and int(priority) <= 65535 and host.strip()):
-                return "'<priority 0-65535> <host>'"
-        elif record_type == "CAA":
-            flags, tag, rest = value.split(" ", 2)
-            if not (flags.isdigit() and tag in ("issue", "issuewild", "iodef") and rest.startswith('"')):
-                return "'<flags> issue|issuewild|iodef \"<value>\"'"
-        elif record_type == "TXT" and not 1 <= len(value) <= 255:
-            return "1 to 255 characters"
-    except ValueError:
-        return {"A": "an IPv4 address", "AAAA": "an IPv6 address", "MX": "'<priority> <host>'",
-                "CAA": "'<flags> <tag> \"<value>\"'"}.get(record_type, "a valid value")
-    return None
+    @property
+    def parsed(self) -> tuple[record_values.RecordValue, ...]:
+        """The values, typed (environments/record_values.py), in the order given."""
+        return tuple(record_values.parse(self.type, value) for value in self.values)
 
 
 class HealthCheckDnsConfig(Frozen):
@@ -485,7 +468,7 @@ class CloudflareConfig(Frozen):
 class DnsConfig(Frozen):
     """The environment's DNS: one record set served by Route53 (primary) and Cloudflare (backup)."""
 
-    query_log_retention_days: int = 365
+    query_log_retention_days: RetentionDays = 365
     """Days Route53 query logs are kept in CloudWatch Logs (us-east-1). Left out: 365."""
 
     existing_route53_zone_id: Optional[str] = None
@@ -511,11 +494,6 @@ class DnsConfig(Frozen):
 
     records: tuple[RecordConfig, ...] = ()
     """The records both providers serve."""
-
-    @field_validator("query_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return NetworkConfig._retention(value)
 
     @field_validator("existing_route53_zone_id")
     @classmethod
@@ -560,7 +538,7 @@ class LoadBalancingConfig(Frozen):
     access_log_expiry_days: int = Field(365, ge=1, le=3650)
     """Days load balancer access logs are kept in S3. Left out: 365."""
 
-    waf_log_retention_days: int = 365
+    waf_log_retention_days: RetentionDays = 365
     """Days WAF logs are kept in CloudWatch Logs. Left out: 365."""
 
     certificate_names: tuple[str, ...] = ()
@@ -583,11 +561,6 @@ class LoadBalancingConfig(Frozen):
                 raise _fail("certificate_name", "is not a host name below the domain; allowed: labels of "
                                                 "a-z, 0-9 and '-', no wildcards", field=str(index), value=name)
         return value
-
-    @field_validator("waf_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return NetworkConfig._retention(value)
 
 
 class NodeGroupSize(Frozen):
@@ -662,7 +635,7 @@ class EksConfig(Frozen):
     node_disk_gib: int = Field(50, ge=20, le=16384)
     """Root volume size of every node (gp3, encrypted). Left out: 50."""
 
-    control_plane_log_retention_days: int = 365
+    control_plane_log_retention_days: RetentionDays = 365
     """Days control-plane logs are kept. Left out: 365."""
 
     @model_validator(mode="after")
@@ -748,11 +721,6 @@ class EksConfig(Frozen):
             raise _fail("spot_types", "lists fewer than two instance types; allowed: two or more, so one "
                                       "type's capacity reclaim does not empty the group")
         return value
-
-    @field_validator("control_plane_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return NetworkConfig._retention(value)
 
 
 GITOPS_ENGINES = ("argocd", "flux")

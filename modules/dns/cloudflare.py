@@ -18,13 +18,11 @@ What differs from Route53, on purpose and by necessity:
 
 from __future__ import annotations
 
-from typing import Optional
-
 from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import CloudflareConfig, HealthCheckDnsConfig
-from modules.dns.records import PlatformRecord, StaticRecord
+from modules.dns.records import PlatformRecord, StaticRecord, require_supported
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
 from modules.loadbalancing.placement import LB_ORDER
 from modules.providers import cloudflare
@@ -33,6 +31,10 @@ from modules.stacks.names import physical
 
 class CloudflareRecords(Construct):
     """Zone (or an existing one), static records, monitors, pools and load balancers."""
+
+    # the static record types this construct serves, each value rendered by RecordValue.cloudflare()
+    # https://developers.cloudflare.com/dns/manage-dns-records/reference/dns-record-types/
+    SUPPORTS = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "CAA"})
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str,
                  config: CloudflareConfig, static: list[StaticRecord], platform: list[PlatformRecord],
@@ -61,8 +63,9 @@ class CloudflareRecords(Construct):
             record(self, f"acm-validation-{name}", provider=provider, zone_id=self.zone_id, name=record_name,
                    type="CNAME", ttl=300, proxied=False, content=value)
         for item in static:
+            require_supported("Cloudflare", self.SUPPORTS, item)
             for index, value in enumerate(item.values):
-                fields = _content(item.type, value)
+                fields = value.cloudflare()
                 data = fields.pop("data", None)
                 resource = record(self, f"static-{item.type}-{item.fqdn}-{index}", provider=provider,
                                   zone_id=self.zone_id, name=item.fqdn, type=item.type, ttl=item.ttl,
@@ -102,24 +105,3 @@ class CloudflareRecords(Construct):
             self, f"lb-{item.fqdn}", provider=self._provider, zone_id=self.zone_id, name=item.fqdn,
             default_pools=[pool.id for pool in pools], fallback_pool=pools[-1].id,
             steering_policy="off", proxied=False, ttl=item.ttl, session_affinity="none")
-
-
-def _content(record_type: str, value: str) -> dict:
-    """Cloudflare's fields for one value, from the provider-neutral form in the config."""
-    if record_type == "MX":
-        priority, host = value.split(" ", 1)
-        return {"content": host.strip(), "priority": int(priority)}
-    if record_type == "CAA":
-        flags, tag, quoted = value.split(" ", 2)
-        return {"data": {"flags": int(flags), "tag": tag, "value": quoted.strip('"')}}
-    return {"content": value}
-
-
-def record_values(resource: dict) -> Optional[str]:
-    """The provider-neutral value of a synthesized Cloudflare record (the inverse of ``_content``)."""
-    if resource["type"] == "MX":
-        return f"{resource['priority']} {resource['content']}"
-    if resource["type"] == "CAA":
-        data = resource["data"]
-        return f"{data['flags']} {data['tag']} \"{data['value']}\""
-    return resource.get("content")

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from modules.dns.cloudflare import record_values
+from environments.record_values import InvalidValue, from_cloudflare, parse
 from modules.stacks import names
 
 Key = tuple[str, str]  # (fqdn, type)
@@ -38,34 +38,68 @@ class Difference:
                 f"    route53:    {show(self.route53)}\n    cloudflare: {show(self.cloudflare)}")
 
 
-def route53_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
+def route53_records(stack: dict) -> dict[Key, tuple[int, tuple]]:
     """Static records (no alias, no routing policy) of a synthesized Route53 stack."""
     found = {}
     for record in stack.get("resource", {}).get("aws_route53_record", {}).values():
         if ("alias" in record or "set_identifier" in record or "for_each" in record or "records" not in record
                 or record["type"] == "NS" or "${" in str(record["name"])):
             continue  # the tree, name servers and ACM validation records are checked by SPOF_DEPLOY_11
-        found[(record["name"].rstrip("."), record["type"])] = (record["ttl"], tuple(sorted(record["records"])))
+        found[(record["name"].rstrip("."), record["type"])] = (
+            record["ttl"], _values(record["type"], [_typed(lambda v=v: parse(record["type"], v), v)
+                                                    for v in record["records"]]))
     return found
 
 
-def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple[str, ...]]]:
+def _typed(read, raw):
+    """A synthesized value, typed; one that does not parse stays as its text (and so never matches)."""
+    try:
+        return read()
+    except (InvalidValue, KeyError, ValueError):
+        return raw
+
+
+def _values(record_type: str, values: list) -> tuple:
+    """Values as typed record data, each once, in a stable order (by their zone-file text)."""
+    unique = {_key(v): v for v in values}
+    return tuple(sorted(unique.values(), key=_text))
+
+
+def _key(value) -> tuple:
+    return value.key() if hasattr(value, "key") else ("unparsed", str(value))
+
+
+def _text(value) -> str:
+    return value.text() if hasattr(value, "text") else str(value)
+
+
+def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple]]:
     """Static records of a synthesized Cloudflare stack, values of one name and type grouped."""
-    grouped: dict[Key, tuple[set[int], list[str]]] = {}
+    grouped: dict[Key, tuple[set[int], list]] = {}
     for record in stack.get("resource", {}).get("cloudflare_dns_record", {}).values():
         if record["type"] == "NS" or "${" in str(record["name"]):
             continue  # name servers and ACM validation records: SPOF_DEPLOY_11
         ttls, values = grouped.setdefault((record["name"].rstrip("."), record["type"]), (set(), []))
         ttls.add(record["ttl"])
-        values.append(record_values(record))
+        values.append(_typed(lambda record=record: from_cloudflare(record), record.get("content")))
     # A name whose values carry different TTLs cannot match Route53's one TTL per set: report the largest.
-    return {key: (max(ttls), tuple(sorted(values))) for key, (ttls, values) in grouped.items()}
+    return {key: (max(ttls), _values(key[1], values)) for key, (ttls, values) in grouped.items()}
 
 
 def compare(environment: str, route53: dict, cloudflare: dict) -> list[Difference]:
+    """Record sets that differ: missing at one provider, another TTL, or other record data (values
+    are compared typed, so case and a trailing dot in a host name do not count)."""
     a, b = route53_records(route53), cloudflare_records(cloudflare)
-    return [Difference(environment, fqdn, rtype, a.get((fqdn, rtype)), b.get((fqdn, rtype)))
-            for fqdn, rtype in sorted(set(a) | set(b)) if a.get((fqdn, rtype)) != b.get((fqdn, rtype))]
+
+    def same(key: Key) -> bool:
+        x, y = a.get(key), b.get(key)
+        return x is not None and y is not None and x[0] == y[0] and {_key(v) for v in x[1]} == {_key(v) for v in y[1]}
+
+    def shown(side):
+        return None if side is None else (side[0], tuple(_text(v) for v in side[1]))
+
+    return [Difference(environment, fqdn, rtype, shown(a.get((fqdn, rtype))), shown(b.get((fqdn, rtype))))
+            for fqdn, rtype in sorted(set(a) | set(b)) if not same((fqdn, rtype))]
 
 
 def check(outdir: Path) -> tuple[list[str], list[Difference]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from environments.record_values import Host, RecordValue
 from environments.schema import EnvironmentConfig, record_fqdn
 
 FAILOVER_LABEL = "failover"
@@ -16,7 +17,7 @@ class StaticRecord:
     fqdn: str
     type: str
     ttl: int
-    values: tuple[str, ...]
+    values: tuple[RecordValue, ...]  # typed (environments/record_values.py), sorted by their text
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,19 @@ def plan_records(env: EnvironmentConfig) -> tuple[list[StaticRecord], list[Platf
         if record.target == "platform":
             platform.append(PlatformRecord(fqdn, record.ttl))
         else:
-            static.append(StaticRecord(fqdn, record.type, record.ttl, tuple(sorted(record.values))))
+            static.append(StaticRecord(fqdn, record.type, record.ttl,
+                                       tuple(sorted(record.parsed, key=lambda value: value.text()))))
     return sorted(static, key=lambda r: (r.fqdn, r.type)), sorted(platform, key=lambda r: r.fqdn)
+
+
+def require_supported(provider: str, supports: frozenset[str], record: StaticRecord) -> None:
+    """Refuse a record type a provider construct does not render (octoDNS's SUPPORTS check).
+
+    The schema accepts only types every provider supports (tests/unit/test_record_values.py), so
+    this fires only when a provider is added or a type is added to the schema without it."""
+    if record.type not in supports:
+        raise ValueError(f"{provider} does not serve {record.type} records ({record.fqdn}); "
+                         f"it supports {', '.join(sorted(supports))}")
 
 
 def region_name(fqdn: str, region: str) -> str:
@@ -58,7 +70,7 @@ def load_balanced_names(env: EnvironmentConfig) -> tuple[str, ...]:
     """
     static, platform = plan_records(env)
     served = {record.fqdn for record in platform}
-    cnames = {r.fqdn: r.values[0].rstrip(".") for r in static if r.type == "CNAME"}
+    cnames = {r.fqdn: r.values[0].host.rstrip(".") for r in static if isinstance(r.values[0], Host)}
     changed = True
     while changed:  # follow chains of CNAMEs (www -> web -> app)
         changed = False

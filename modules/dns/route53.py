@@ -7,7 +7,7 @@ from typing import Optional
 from constructs import Construct
 
 from environments.schema import HealthCheckDnsConfig
-from modules.dns.records import PlatformRecord, StaticRecord, backup_name, region_name
+from modules.dns.records import PlatformRecord, StaticRecord, backup_name, region_name, require_supported
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
 from modules.loadbalancing.placement import LB_ORDER
 from modules.providers import aws
@@ -30,6 +30,10 @@ class Route53Records(Construct):
     load balancers is. Every alias also evaluates its target's health.
     """
 
+    # the static record types this construct serves (Route53 serves more; these are the ones it renders)
+    # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/ResourceRecordTypes.html
+    SUPPORTS = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "CAA"})
+
     def __init__(self, scope: Construct, construct_id: str, *, zone_id: str, static: list[StaticRecord],
                  platform: list[PlatformRecord], load_balancers: dict[str, dict[str, LoadBalancerInfo]],
                  health: HealthCheckDnsConfig, name: str):
@@ -38,8 +42,9 @@ class Route53Records(Construct):
         record = aws("route53_record")
         self._record = record
         for item in static:
+            require_supported("Route53", self.SUPPORTS, item)
             record.Route53Record(self, f"static-{item.type}-{item.fqdn}", zone_id=zone_id, name=item.fqdn,
-                                 type=item.type, ttl=item.ttl, records=list(item.values))
+                                 type=item.type, ttl=item.ttl, records=[value.text() for value in item.values])
         self.health_checks: dict[tuple[str, str], str] = {}
         self.region_checks: dict[str, str] = {}
         check = aws("route53_health_check").Route53HealthCheck
