@@ -1,0 +1,91 @@
+"""Types and helpers every part of the schema shares: the frozen base model, the error that says what is
+allowed, AWS regions, DNS domains and CloudWatch Logs retention periods.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
+
+from environments.regions import REGION_ZONES
+
+
+# The subnet layout (modules/network/layout.py) carves the smallest subnets at
+# VPC prefix + 6, and AWS's smallest subnet is a /28; AWS VPCs are /16 to /28.
+MIN_VPC_PREFIX = 16
+MAX_VPC_PREFIX = 22
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+class Frozen(BaseModel):
+    """Base of every config object: immutable, and unknown fields are errors."""
+
+    # field docstrings become descriptions in the JSON Schema (spofless schema), for editors
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, use_attribute_docstrings=True)
+
+
+def _fail(kind: str, message: str, *, field: str | None = None, **context) -> PydanticCustomError:
+    """An error whose message says what is allowed.
+
+    ``field`` names the sub-field a model-level rule is about (pydantic reports
+    those at the model's own location), and ``value`` the offending value, so the
+    loader can print the exact path, e.g. ``regions.standby.name``.
+    """
+    if field is not None:
+        context["field"] = field
+    return PydanticCustomError(kind, message, context)
+
+
+def _check_region(value: str) -> str:
+    if value not in REGION_ZONES:
+        raise _fail(
+            "unknown_region",
+            "is not a known AWS region; allowed: {allowed}",
+            allowed=", ".join(sorted(REGION_ZONES)),
+        )
+    return value
+
+
+def _check_domain(value: str) -> str:
+    name = value.rstrip(".")
+    labels = name.split(".")
+    problems = []
+    if name != name.lower():
+        problems.append("must be lower case")
+    if len(name) > 253:
+        problems.append("is longer than 253 characters")
+    if len(labels) < 2:
+        problems.append("needs at least two labels (name.tld)")
+    if any(not _LABEL.match(label) for label in labels):
+        problems.append("each label is 1-63 of a-z, 0-9 and '-', not starting or ending with '-'")
+    elif not labels[-1].isalpha():
+        problems.append("the top-level label must be letters only")
+    if problems:
+        raise _fail(
+            "invalid_domain",
+            "is not a valid DNS domain name ({problems}); allowed: e.g. 'platform.example.com'",
+            problems="; ".join(problems),
+        )
+    return name
+
+
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise _fail("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
+                    allowed=", ".join(map(str, LOG_RETENTION_DAYS)))
+    return value
+
+
+Region = Annotated[str, AfterValidator(_check_region)]
+Domain = Annotated[str, AfterValidator(_check_domain)]
+RetentionDays = Annotated[int, AfterValidator(_check_retention)]
+"""Days a CloudWatch Logs group keeps its events: one of the periods CloudWatch Logs accepts."""

@@ -1,0 +1,179 @@
+"""One environment file, whole: every domain's section and the rules that span them."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from environments.schema.backend import BackendConfig
+from environments.schema.common import Domain, Frozen, _NAME, _fail
+from environments.schema.dns import DnsConfig, record_fqdn
+from environments.schema.eks import EksConfig
+from environments.schema.gitops import GitopsConfig
+from environments.schema.load_balancing import LoadBalancingConfig
+from environments.schema.network import NetworkConfig, RegionsConfig
+from environments.schema.security import SecurityConfig, _LAMBDA_ARN
+
+
+class EnvironmentConfig(Frozen):
+    """One environment, as read from ``environments/<name>.yaml``."""
+
+    name: str
+    """Environment name; must equal the file name without ``.yaml``."""
+
+    regions: RegionsConfig
+    """Primary and optional standby region. Required."""
+
+    domain: Domain
+    """DNS domain the environment serves, e.g. ``platform.example.com``. Required."""
+
+    account_id: str
+    """The AWS account (12 digits) the environment deploys into. Required. Every AWS provider
+    is limited to it (``allowed_account_ids``): credentials for any other account make
+    Terraform stop before it plans, so a wrong profile never touches another environment."""
+
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    """Network tier knobs. Left out: every default (HA)."""
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tags on every AWS resource (provider default_tags); ``Environment`` and
+    ``ManagedBy`` are added. Left out: only those two."""
+
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    """Terraform state backend. Left out: local."""
+
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    """KMS keys and secrets. Left out: the four default keys and no secrets."""
+
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    """DNS zone settings. Left out: every default."""
+
+    load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
+    """ALBs, NLB, WAF and access logs in every region. Left out: every default."""
+
+    eks: EksConfig
+    """The cluster of every region. Required: at least ``deployer_role_arn``."""
+
+    gitops: GitopsConfig = Field(default_factory=GitopsConfig)
+    """GitOps bootstrap. Left out: ArgoCD primary active, no sources."""
+
+    @model_validator(mode="after")
+    def _records_consistent(self) -> "EnvironmentConfig":
+        seen: dict[str, list[tuple[int, str]]] = {}
+        for index, record in enumerate(self.dns.records):
+            field = f"dns.records.{index}"
+            fqdn = record_fqdn(record.name, self.domain)
+            if fqdn is None:
+                raise _fail("record_zone", "is outside the zone {domain}; allowed: '@', a name relative to the "
+                                           "domain, or an FQDN ending in '.{domain}.'",
+                            field=f"{field}.name", value=record.name, domain=self.domain)
+            if record.type == "CNAME" and fqdn == self.domain:
+                raise _fail("cname_apex", "cannot be a CNAME: the apex also holds SOA and NS records; allowed: "
+                                          "A/AAAA values, or target: platform", field=f"{field}.name", value=record.name)
+            for other_index, other_type in seen.get(fqdn, []):
+                if other_type == record.type or "CNAME" in (other_type, record.type):
+                    raise _fail("record_conflict", "conflicts with dns.records.{other} ({other_type} for the same "
+                                                   "name); allowed: one record per name and type, and a CNAME alone",
+                                field=f"{field}.name", value=record.name, other=other_index, other_type=other_type)
+            seen.setdefault(fqdn, []).append((index, record.type))
+        return self
+
+    @model_validator(mode="after")
+    def _dns_zones(self) -> "EnvironmentConfig":
+        parent = self.dns.parent_domain
+        if parent is not None and not self.domain.endswith(f".{parent}"):
+            raise _fail("parent_domain", "is not a parent of the domain {domain}; allowed: a suffix of it, e.g. "
+                                         "'{example}'", field="dns.parent_domain", value=parent, domain=self.domain,
+                        example=self.domain.split(".", 1)[1])
+        cloudflare = self.dns.cloudflare
+        if cloudflare and cloudflare.zone_name and not (cloudflare.zone_name == self.domain
+                                                        or self.domain.endswith(f".{cloudflare.zone_name}")):
+            raise _fail("zone_name", "is neither the domain {domain} nor a parent of it; allowed: the apex of "
+                                     "the Cloudflare zone that holds the records", field="dns.cloudflare.zone_name",
+                        value=cloudflare.zone_name, domain=self.domain)
+        return self
+
+    @model_validator(mode="after")
+    def _state_per_region(self) -> "EnvironmentConfig":
+        backend = self.backend
+        if backend.type != "s3" or self.regions.standby is None:
+            if backend.standby_bucket:
+                raise _fail("backend", "applies only to an s3 backend of an environment with a standby region; "
+                                       "allowed: leave it out", field="backend.standby_bucket",
+                            value=backend.standby_bucket)
+            return self
+        if not backend.standby_bucket:
+            raise _fail("backend", "is required: the standby region's stacks keep their state in the standby "
+                                   "region, so a primary-region outage never blocks operating the standby; "
+                                   "allowed: an S3 bucket in {region} that receives a replica of backend.bucket",
+                        field="backend.standby_bucket", value=None, region=self.regions.standby.name)
+        if backend.standby_bucket == backend.bucket:
+            raise _fail("backend", "is backend.bucket itself; allowed: a second bucket, in {region}",
+                        field="backend.standby_bucket", value=backend.standby_bucket,
+                        region=self.regions.standby.name)
+        if backend.lock == "dynamodb":
+            raise _fail("backend", "is 'dynamodb', but a lock table lives in one region and the standby's "
+                                   "stacks must lock without the primary; allowed: lockfile (S3-native)",
+                        field="backend.lock", value=backend.lock)
+        return self
+
+    @model_validator(mode="after")
+    def _gitops_consistent(self) -> "EnvironmentConfig":
+        regions = [r.name for r in self.regions.all]
+        for region in self.gitops.active_by_region:
+            if region not in regions:
+                raise _fail("gitops_region", "is not a region of this environment; allowed: {allowed}",
+                            field=f"gitops.active_by_region.{region}", value=region, allowed=", ".join(regions))
+        secrets = {s.name for s in self.security.secrets}
+        if self.gitops.sources:
+            for field in ("github_token_secret", "gitlab_token_secret"):
+                name = getattr(self.gitops, field)
+                if name not in secrets:
+                    raise _fail("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
+                                field=f"gitops.{field}", value=name, allowed=", ".join(sorted(secrets)) or "none")
+        return self
+
+    @model_validator(mode="after")
+    def _rotation_in_primary_region(self) -> "EnvironmentConfig":
+        arns = [("security.rotation_function_arn", self.security.rotation_function_arn)] + [
+            (f"security.secrets.{i}.rotation_function_arn", s.rotation_function_arn)
+            for i, s in enumerate(self.security.secrets)]
+        for field, arn in arns:
+            if arn and _LAMBDA_ARN.match(arn).group("region") != self.regions.primary.name:
+                raise _fail("rotation_region", "is not in the primary region; allowed: a Lambda in {region} "
+                                               "(rotation runs where the primary secret lives)",
+                            field=field, value=arn, region=self.regions.primary.name)
+        return self
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
+                                "starting with a letter")
+        return value
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account(cls, value):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+            raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise _fail("tag", "is not a valid tag key; allowed: 1-128 characters, not starting with 'aws:'",
+                            field=key, value=key)
+            if len(tag) > 256:
+                raise _fail("tag", "is too long; allowed: at most 256 characters", field=key, value=tag)
+        return value
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """The environment's tags plus the ones spofless always sets, sorted by key."""
+        merged = {"Environment": self.name, "ManagedBy": "spofless", **self.tags}
+        return dict(sorted(merged.items()))

@@ -1,0 +1,107 @@
+"""GitOps: which engines reconcile the clusters, from which Git hosts."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from environments.schema.common import Frozen, _fail
+
+
+GITOPS_ENGINES = ("argocd", "flux")
+_GIT_URL = re.compile(r"^https://[a-z0-9.-]+(:\d+)?/[A-Za-z0-9._/-]+?(\.git)?$")
+
+
+class GitSourceConfig(Frozen):
+    """One application source, declared once with both Git hosts."""
+
+    name: str
+    """Short name, used for Applications and Flux objects. Required."""
+
+    github: str
+    """HTTPS URL on GitHub. Required."""
+
+    gitlab: str
+    """HTTPS URL of the GitLab mirror. Required."""
+
+    path: str = "."
+    """Path in the repository to reconcile. Left out: the root."""
+
+    revision: str = "main"
+    """Branch or tag to follow. Left out: main."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", value):
+            raise _fail("source_name", "is not a valid name; allowed: 1-40 of a-z, 0-9 and '-'")
+        return value
+
+    @field_validator("github", "gitlab")
+    @classmethod
+    def _url(cls, value: str, info) -> str:
+        host = "github.com" if info.field_name == "github" else "gitlab"
+        if not _GIT_URL.match(value) or host not in value:
+            raise _fail("git_url", "is not an HTTPS {host} repository URL; allowed: e.g. https://{example}/org/repo.git",
+                        host=info.field_name, example="github.com" if info.field_name == "github" else "gitlab.com")
+        return value
+
+
+class GitopsConfig(Frozen):
+    """GitOps bootstrap of every cluster: ArgoCD (primary, standby) and Flux (backup)."""
+
+    active: Literal["argocd", "flux"] = "argocd"
+    """Which engine reconciles. Every cluster runs the platform's workloads at all times (warm
+    standby), each reconciled by exactly one engine of its OWN cluster, so losing a region or
+    one engine installation never leaves another cluster unreconciled. ``argocd`` (default):
+    each cluster's ArgoCD syncs automatically, Flux is installed with its Kustomizations
+    suspended. ``flux``: each cluster's Flux reconciles, ArgoCD's automated sync is off.
+    Flipping this value (or one region's, in ``active_by_region``) and applying the gitops
+    stacks is the failover for an engine or its installation."""
+
+    active_by_region: dict[str, Literal["argocd", "flux"]] = Field(default_factory=dict)
+    """Per-region override of ``active``, e.g. ``{us-west-2: flux}`` when only that region's
+    ArgoCD installation is broken. Left out: every region uses ``active``."""
+
+    git_host: Literal["github", "gitlab"] = "github"
+    """Which Git host the engines pull from; both are registered everywhere."""
+
+    argocd_chart_version: str = "7.7.11"
+    """argo-cd Helm chart version (pinned). Left out: 7.7.11."""
+
+    argocd_apps_chart_version: str = "2.0.2"
+    """argocd-apps Helm chart version (pinned). Left out: 2.0.2."""
+
+    flux_chart_version: str = "2.14.1"
+    """fluxcd-community flux2 chart version (pinned). Left out: 2.14.1."""
+
+    flux_sync_chart_version: str = "1.10.0"
+    """fluxcd-community flux2-sync chart version (pinned). Left out: 1.10.0."""
+
+    sources: tuple[GitSourceConfig, ...] = ()
+    """Application sources, each with a GitHub URL and a GitLab mirror URL."""
+
+    github_token_secret: str = "gitops/github-token"
+    """Name (in security.secrets) of the GitHub read token. Left out: gitops/github-token."""
+
+    gitlab_token_secret: str = "gitops/gitlab-token"
+    """Name (in security.secrets) of the GitLab read token. Left out: gitops/gitlab-token."""
+
+    @field_validator("argocd_chart_version", "argocd_apps_chart_version", "flux_chart_version",
+                     "flux_sync_chart_version")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            raise _fail("chart_version", "is not a pinned chart version; allowed: an exact version like 7.7.11")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> "GitopsConfig":
+        names = [s.name for s in self.sources]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _fail("duplicate_source", "is already the name of another source; allowed: unique names",
+                            field=f"sources.{index}.name", value=name)
+        return self
