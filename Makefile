@@ -64,7 +64,7 @@ synth: setup
 	@$(SPOFLESS) synth
 
 # Fresh output is reused: synthesis reruns only when an input is newer than it.
-SYNTH_INPUTS := main.py $(wildcard environments/*.yaml environments/*.py) $(shell find modules -name '*.py' 2>/dev/null)
+SYNTH_INPUTS := main.py $(shell find environments modules -name '*.py' -o -name '*.yaml' 2>/dev/null)
 cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
 	@$(PY) -O main.py
 
