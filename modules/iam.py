@@ -16,6 +16,13 @@ def policy_document(statements: Iterable[Mapping[str, Any]]) -> str:
                       sort_keys=True, separators=(",", ":"))
 
 
+class PolicyStatements(list):
+    """IAM statements being collected for one policy: what ``grant_*`` methods attach to."""
+
+    def add_to_policy(self, statement: Mapping[str, Any]) -> None:
+        self.append(statement)
+
+
 def service_assume_role_policy(service: str, source_account: Optional[str] = None) -> str:
     """Trust policy letting one AWS service principal assume a role.
 

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
 from modules.providers import aws
-from modules.security.keys import admin_statement
+from modules.security.keys import RegionalKey, dnssec_signing_key
 
 
 class HostedZone(Construct):
@@ -21,7 +21,7 @@ class HostedZone(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str, env_name: str, provider,
-                 us_east_1_provider, query_log_kms_key_arn: str, query_log_retention_days: int,
+                 us_east_1_provider, query_log_key: RegionalKey, query_log_retention_days: int,
                  account: AccountContext, existing_zone_id: Optional[str] = None, dnssec: bool = False,
                  parent_domain: Optional[str] = None, other_name_servers: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
@@ -59,7 +59,7 @@ class HostedZone(Construct):
             self._dnssec(us_east_1_provider, account, env_name)
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "query-logs", provider=us_east_1_provider, name=f"/aws/route53/{domain}",
-            retention_in_days=query_log_retention_days, kms_key_id=query_log_kms_key_arn)
+            retention_in_days=query_log_retention_days, kms_key_id=query_log_key.arn)
         policy = aws("cloudwatch_log_resource_policy").CloudwatchLogResourcePolicy(
             self, "query-log-delivery", provider=us_east_1_provider,
             policy_name=f"{env_name}-route53-query-logs",
@@ -76,17 +76,7 @@ class HostedZone(Construct):
 
     def _dnssec(self, us_east_1_provider, account: AccountContext, env_name: str) -> None:
         """DNSSEC signing with an asymmetric KMS key in us-east-1 (where Route53 requires it)."""
-        key = aws("kms_key").KmsKey(
-            self, "dnssec-key", provider=us_east_1_provider, description=f"{env_name}: Route53 DNSSEC signing",
-            customer_master_key_spec="ECC_NIST_P256", key_usage="SIGN_VERIFY", deletion_window_in_days=30,
-            lifecycle={"prevent_destroy": True},
-            policy=policy_document([
-                admin_statement(account, replicable=False),
-                {"Sid": "Route53DnssecSigning", "Effect": "Allow", "Principal": {"Service": "dnssec-route53.amazonaws.com"},
-                 "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:CreateGrant"], "Resource": "*",
-                 "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
-                               "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:route53:::hostedzone/*"}}},
-            ]))
+        key = dnssec_signing_key(self, "dnssec-key", provider=us_east_1_provider, env_name=env_name, account=account)
         signing = aws("route53_key_signing_key").Route53KeySigningKey(
             self, "ksk", provider=us_east_1_provider, hosted_zone_id=self.zone_id, key_management_service_arn=key.arn,
             name=f"{env_name}-ksk")

@@ -12,6 +12,7 @@ from modules.iam import AccountContext, policy_document, service_assume_role_pol
 from modules.network.network import Network
 from modules.outputs import stack_output
 from modules.providers import aws
+from modules.security.keys import RegionalKey, RegionKeys
 from modules.stacks.names import physical
 from modules.tags import CAPACITY_TYPE_LABEL
 
@@ -40,6 +41,10 @@ LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"]
 
 
+# Where the nodes' security group was before it moved into this construct (its logical id there,
+# the same in every regional stack); the moved block is a no-op on a fresh account.
+NODES_SG_BEFORE_2026_11 = "aws_security_group.lb_nodes-sg_037332A5"
+
 class Cluster(Construct):
     """EKS cluster with ON_DEMAND and SPOT managed node groups spanning the private subnets of every AZ.
 
@@ -54,8 +59,7 @@ class Cluster(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
-                 config: EksConfig, secrets_kms_key_arn: str, storage_kms_key_arn: str,
-                 logs_kms_key_arn: str, nodes_security_group_id: str, account: AccountContext,
+                 config: EksConfig, keys: RegionKeys, workload_ports: tuple[int, ...], account: AccountContext,
                  tags: dict[str, str]):
         super().__init__(scope, construct_id)
         self.name = name
@@ -76,7 +80,7 @@ class Cluster(Construct):
         # (EKS would otherwise create it unencrypted with no expiry).
         log_group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "control-plane-logs", name=f"/aws/eks/{name}/cluster",
-            retention_in_days=config.control_plane_log_retention_days, kms_key_id=logs_kms_key_arn)
+            retention_in_days=config.control_plane_log_retention_days, kms_key_id=keys.logs.arn)
 
         eks = aws("eks_cluster")
         self.cluster = eks.EksCluster(
@@ -100,7 +104,7 @@ class Cluster(Construct):
             # https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html
             upgrade_policy=eks.EksClusterUpgradePolicy(support_type=config.support_type),
             encryption_config=eks.EksClusterEncryptionConfig(
-                provider=eks.EksClusterEncryptionConfigProvider(key_arn=secrets_kms_key_arn),
+                provider=eks.EksClusterEncryptionConfigProvider(key_arn=keys.eks.arn),
                 resources=["secrets"]),
             tags={"Name": name},
             depends_on=[attachment, log_group],
@@ -119,7 +123,15 @@ class Cluster(Construct):
                 description="Kubernetes API from the region's runner, inside the VPC", ip_protocol="tcp",
                 from_port=443, to_port=443, cidr_ipv4=network.cidr)
         node_role = self._node_role(managed)
-        template = self._launch_template(config, storage_kms_key_arn, nodes_security_group_id)
+        # The workload nodes' own security group: the load balancers open their ports into it
+        # (LoadBalancing adds those rules). It lived in the load-balancing construct until
+        # 2026-11; the moved block keeps the existing group (a new one would be a replacement:
+        # its description is ForceNew, and every node would be cut off while it happens).
+        self.nodes_sg = aws("security_group").SecurityGroup(
+            self, "nodes-sg", name=f"{name}-nodes", vpc_id=network.vpc_id, tags={"Name": f"{name}-nodes"},
+            description=f"Workload nodes: {' and '.join(map(str, workload_ports))} only from the load balancers")
+        self.nodes_sg.move_from_id(NODES_SG_BEFORE_2026_11)
+        template = self._launch_template(config, keys.storage, self.nodes_sg.id)
         self.node_groups = {
             capacity: self._node_group(capacity, size, types, node_role, template, network)
             for capacity, size, types in (
@@ -128,7 +140,7 @@ class Cluster(Construct):
             )
         }
         self._addons(config.addons, managed)
-        self.nodes_security_group_id = nodes_security_group_id
+        self.nodes_security_group_id = self.nodes_sg.id
         self.vpc_id = network.vpc_id
         self._outputs()
 
@@ -159,7 +171,7 @@ class Cluster(Construct):
         ]
         return role
 
-    def _launch_template(self, config: EksConfig, storage_kms_key_arn: str, nodes_security_group_id: str):
+    def _launch_template(self, config: EksConfig, storage_key: RegionalKey, nodes_security_group_id: str):
         template = aws("launch_template")
         return template.LaunchTemplate(
             self, "nodes-template",
@@ -174,7 +186,7 @@ class Cluster(Construct):
                 device_name="/dev/xvda",
                 ebs=template.LaunchTemplateBlockDeviceMappingsEbs(
                     volume_size=config.node_disk_gib, volume_type="gp3", encrypted="true",
-                    kms_key_id=storage_kms_key_arn, delete_on_termination="true"))],
+                    kms_key_id=storage_key.arn, delete_on_termination="true"))],
             monitoring=template.LaunchTemplateMonitoring(enabled=True),
             # The provider's default_tags reach the launch template itself, not what it launches:
             # the instances, their volumes and network interfaces get the environment's tags here.

@@ -14,6 +14,7 @@ from modules.loadbalancing.waf import WebAcl
 from modules.network.network import Network
 from modules.outputs import stack_output
 from modules.providers import aws
+from modules.security.keys import RegionalKey
 
 # TLS 1.3 preferred, TLS 1.2 as the floor, forward-secret ciphers only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -38,19 +39,20 @@ class LoadBalancing(Construct):
     """Dual ALB + NLB with TLS, WAF, access logs, and the security groups of the three tiers."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
-                 config: LoadBalancingConfig, certificate_arn: str, logs_kms_key_arn: str,
+                 config: LoadBalancingConfig, certificate_arn: str, logs_key: RegionalKey, nodes_sg,
                  account: AccountContext):
         super().__init__(scope, construct_id)
         self.name = name
         self.config = config
         self.network = network
+        self.nodes_sg = nodes_sg  # the EKS construct's; the load balancers open their ports into it
         self.logs = AccessLogBucket(self, "access-logs", name=f"{name}-lb-logs-{account.account_id}",
                                     region=region, expiry_days=config.access_log_expiry_days, account=account,
                                     prefixes=LB_ORDER)
         self.waf = WebAcl(self, "waf", name=name, region=region, rate_limit=config.waf_rate_limit,
                           body_limit_kib=config.request_body_limit_kib,
                           log_retention_days=config.waf_log_retention_days,
-                          logs_kms_key_arn=logs_kms_key_arn, account=account)
+                          logs_key=logs_key, account=account)
         self._security_groups()
         primary_zones, secondary_zones = alb_zones(network.zones)
         self.load_balancers: dict[str, LoadBalancerInfo] = {}
@@ -81,8 +83,6 @@ class LoadBalancing(Construct):
         port, nlb_port = self.config.app_port, self.config.nlb_target_port
         self.alb_sg = self._security_group("alb", "ALBs: HTTPS (and HTTP to redirect) from the internet")
         self.nlb_sg = self._security_group("nlb", "NLB: TLS from the internet")
-        self.nodes_sg = self._security_group("nodes", f"Workload nodes: {port} and {nlb_port} only from the "
-                                                      "load balancers")
         self._ingress("alb-in-https", self.alb_sg, "HTTPS from the internet", 443, cidr=ANYWHERE)
         self._ingress("alb-in-http", self.alb_sg, "HTTP from the internet, redirected to HTTPS", 80, cidr=ANYWHERE)
         self._ingress("nlb-in-tls", self.nlb_sg, "TLS from the internet", 443, cidr=ANYWHERE)

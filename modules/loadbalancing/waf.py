@@ -6,6 +6,7 @@ from constructs import Construct
 
 from modules.iam import AccountContext, policy_document
 from modules.providers import aws
+from modules.security.keys import RegionalKey
 
 # (priority, rule group) of the AWS managed rule groups every ALB gets.
 MANAGED_RULE_GROUPS = (
@@ -45,7 +46,7 @@ class WebAcl(Construct):
     a per-IP rate limit, and full logging to a KMS-encrypted CloudWatch log group."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, rate_limit: int,
-                 body_limit_kib: int, log_retention_days: int, logs_kms_key_arn: str, account: AccountContext):
+                 body_limit_kib: int, log_retention_days: int, logs_key: RegionalKey, account: AccountContext):
         super().__init__(scope, construct_id)
         count_only = {group: list(rules) for group, rules in COUNT_ONLY.items()}
         if body_limit_kib > WAF_BODY_LIMIT_KIB:
@@ -85,7 +86,7 @@ class WebAcl(Construct):
         # WAF requires the log group name to start with aws-waf-logs-.
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "logs", name=f"aws-waf-logs-{name}", retention_in_days=log_retention_days,
-            kms_key_id=logs_kms_key_arn)
+            kms_key_id=logs_key.arn)
         aws("cloudwatch_log_resource_policy").CloudwatchLogResourcePolicy(
             self, "log-delivery", policy_name=f"{name}-waf-log-delivery",
             policy_document=policy_document([{

@@ -8,6 +8,7 @@ from environments.schema import NetworkConfig, RegionConfig
 from modules.iam import AccountContext, policy_document, service_assume_role_policy
 from modules.network.layout import INTERFACE_ENDPOINTS, TIERS, plan_subnets
 from modules.outputs import stack_output
+from modules.security.keys import RegionalKey
 from modules.providers import aws
 
 # Tags the AWS load balancer controller uses to find subnets for public and internal LBs.
@@ -35,7 +36,7 @@ class Network(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: RegionConfig,
-                 settings: NetworkConfig, flow_log_kms_key_arn: str, account: AccountContext):
+                 settings: NetworkConfig, flow_log_key: RegionalKey, account: AccountContext):
         super().__init__(scope, construct_id)
         zones = region.zones
         plan = plan_subnets(region.vpc_cidr, len(zones))
@@ -76,7 +77,7 @@ class Network(Construct):
         self._private_routing()
         self._database_routing()
         self._endpoints(region.name)
-        self._flow_logs(settings, flow_log_kms_key_arn, account)
+        self._flow_logs(settings, flow_log_key, account)
         self._outputs()
 
     # -- routing ---------------------------------------------------------------------------
@@ -161,12 +162,12 @@ class Network(Construct):
 
     # -- flow logs -------------------------------------------------------------------------
 
-    def _flow_logs(self, settings: NetworkConfig, kms_key_arn: str, account: AccountContext) -> None:
+    def _flow_logs(self, settings: NetworkConfig, key: RegionalKey, account: AccountContext) -> None:
         log_group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "flow-logs",
             name=f"/spofless/{self.name}/vpc-flow-logs",
             retention_in_days=settings.flow_logs_retention_days,
-            kms_key_id=kms_key_arn,
+            kms_key_id=key.arn,
         )
         role = aws("iam_role").IamRole(
             self, "flow-logs-role",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Protocol
 
 from constructs import Construct
 
@@ -106,15 +106,110 @@ def key_policy(purpose: str, region: str, account: AccountContext,
     return policy_document(statements)
 
 
+class Grantee(Protocol):
+    """What a grant attaches its IAM statement to (modules/iam.PolicyStatements, before it becomes
+    one policy document)."""
+
+    def add_to_policy(self, statement: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class RegionalKey:
-    """One key as seen from one region: the primary or its replica."""
+    """One key as seen from one region: the primary or its replica, or a single-region key.
+
+    Constructs receive these, never ARN strings, and grant use of them with ``grant_*``: the
+    statement names this region's key (the replica in the standby) and, with ``via_service``,
+    only through that service in this region.
+    """
 
     purpose: str
     region: str
     arn: str
     key_id: str
     is_replica: bool
+
+    def grant_decrypt(self, grantee: Grantee, via_service: Optional[str] = None) -> dict[str, Any]:
+        """Let ``grantee`` decrypt with this key (optionally only through one service); returns the statement."""
+        return self._grant(grantee, ["kms:Decrypt", "kms:DescribeKey"], via_service, "Decrypt")
+
+    def grant_encrypt_decrypt(self, grantee: Grantee, via_service: Optional[str] = None) -> dict[str, Any]:
+        """Let ``grantee`` encrypt, decrypt and generate data keys with this key; returns the statement."""
+        return self._grant(grantee, _USE_ACTIONS, via_service, "EncryptDecrypt")
+
+    def _grant(self, grantee: Grantee, actions: list[str], via_service: Optional[str], verb: str) -> dict[str, Any]:
+        statement: dict[str, Any] = {
+            "Sid": f"{verb}{self.purpose.capitalize()}Key",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": self.arn,
+        }
+        if via_service:
+            statement["Condition"] = {"StringEquals": {"kms:ViaService": f"{via_service}.{self.region}.amazonaws.com"}}
+        grantee.add_to_policy(statement)
+        return statement
+
+
+@dataclass(frozen=True)
+class RegionKeys:
+    """The keys usable in one region, by purpose: what a regional construct receives."""
+
+    region: str
+    by_purpose: Mapping[str, RegionalKey]
+
+    def __getitem__(self, purpose: str) -> RegionalKey:
+        try:
+            return self.by_purpose[purpose]
+        except KeyError:
+            raise KeyError(f"no {purpose!r} key in {self.region}; keys exist for {sorted(self.by_purpose)}") from None
+
+    @property
+    def eks(self) -> RegionalKey:
+        return self["eks"]
+
+    @property
+    def secrets(self) -> RegionalKey:
+        return self["secrets"]
+
+    @property
+    def logs(self) -> RegionalKey:
+        return self["logs"]
+
+    @property
+    def storage(self) -> RegionalKey:
+        return self["storage"]
+
+
+def single_region_logs_key(scope: Construct, construct_id: str, *, provider, env_name: str, region: str,
+                           description: str, deletion_window_days: int, account: AccountContext) -> RegionalKey:
+    """A logs key for one region outside the key ring's regions (Route53 query logs live in us-east-1
+    whatever the environment's regions): the same policy as the ring's logs key in that region."""
+    key = aws("kms_key").KmsKey(
+        scope, construct_id, provider=provider,
+        description=f"{env_name}: {description}", enable_key_rotation=True,
+        deletion_window_in_days=deletion_window_days,
+        policy=key_policy("logs", region, account), lifecycle={"prevent_destroy": True},
+    )
+    return RegionalKey("logs", region, key.arn, key.key_id, False)
+
+
+def dnssec_signing_key(scope: Construct, construct_id: str, *, provider, env_name: str,
+                       account: AccountContext) -> RegionalKey:
+    """The asymmetric key Route53 signs a zone with: ECC_NIST_P256, SIGN_VERIFY, in us-east-1, never
+    replicated, used only by dnssec-route53 for this account's zones.
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-configuring-dnssec-cmk-requirements.html
+    """
+    key = aws("kms_key").KmsKey(
+        scope, construct_id, provider=provider, description=f"{env_name}: Route53 DNSSEC signing",
+        customer_master_key_spec="ECC_NIST_P256", key_usage="SIGN_VERIFY", deletion_window_in_days=30,
+        lifecycle={"prevent_destroy": True},
+        policy=policy_document([
+            admin_statement(account, replicable=False),
+            {"Sid": "Route53DnssecSigning", "Effect": "Allow", "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+             "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:CreateGrant"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                           "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:route53:::hostedzone/*"}}},
+        ]))
+    return RegionalKey("dnssec", "us-east-1", key.arn, key.key_id, False)
 
 
 class KeyRing(Construct):
@@ -186,26 +281,8 @@ class KeyRing(Construct):
             raise KeyError(f"no {purpose!r} key in {region}; keys exist for "
                            f"{sorted(set(p for p, _ in self._keys))} in {self.regions}") from None
 
-    def key_arn(self, purpose: str, region: str) -> str:
-        return self.key(purpose, region).arn
-
-    def grant_decrypt(self, purpose: str, region: str, via_service: Optional[str] = None) -> dict[str, Any]:
-        """IAM statement allowing decrypt with the regional key, optionally only through one service."""
-        return self._grant(purpose, region, ["kms:Decrypt", "kms:DescribeKey"], via_service, "Decrypt")
-
-    def grant_encrypt_decrypt(self, purpose: str, region: str,
-                              via_service: Optional[str] = None) -> dict[str, Any]:
-        """IAM statement allowing encrypt, decrypt and data-key generation with the regional key."""
-        return self._grant(purpose, region, _USE_ACTIONS, via_service, "EncryptDecrypt")
-
-    def _grant(self, purpose: str, region: str, actions: list[str], via_service: Optional[str],
-               verb: str) -> dict[str, Any]:
-        statement: dict[str, Any] = {
-            "Sid": f"{verb}{purpose.capitalize()}Key",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": self.key_arn(purpose, region),
-        }
-        if via_service:
-            statement["Condition"] = {"StringEquals": {"kms:ViaService": f"{via_service}.{region}.amazonaws.com"}}
-        return statement
+    def region(self, region: str) -> RegionKeys:
+        """Every purpose's key usable in ``region``."""
+        if region not in self.regions:
+            raise KeyError(f"no keys in {region}; keys exist in {self.regions}")
+        return RegionKeys(region, {p: k for (p, r), k in self._keys.items() if r == region})

@@ -12,8 +12,9 @@ from pathlib import Path
 from cdktf import AssetType, TerraformAsset
 from constructs import Construct
 
-from modules.iam import AccountContext, policy_document
+from modules.iam import AccountContext, PolicyStatements, policy_document
 from modules.providers import aws
+from modules.security.keys import RegionalKey
 
 HANDLER = Path(__file__).resolve().parent / "rotation" / "handler.py"
 RUNTIME = "python3.12"
@@ -40,7 +41,7 @@ class RotationFunction(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, provider,
-                 account: AccountContext, key_grants: list[dict], logs_kms_key_arn: str,
+                 account: AccountContext, keys: list[RegionalKey], logs_key: RegionalKey,
                  log_retention_days: int = 365):
         super().__init__(scope, construct_id)
         name = f"{env_name}-secret-rotation"
@@ -54,27 +55,29 @@ class RotationFunction(Construct):
         asset = TerraformAsset(self, "code", path=str(path), type=AssetType.FILE)
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "logs", provider=provider, name=f"/aws/lambda/{name}", retention_in_days=log_retention_days,
-            kms_key_id=logs_kms_key_arn)
+            kms_key_id=logs_key.arn)
         secrets = f"arn:{account.partition}:secretsmanager:{region}:{account.account_id}:secret:{env_name}/*"
         role = aws("iam_role").IamRole(
             self, "role", provider=provider, name=name,
             assume_role_policy=policy_document([{
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}}]))
+        statements = PolicyStatements([
+            {"Sid": "RotateEnvironmentSecrets", "Effect": "Allow", "Resource": secrets,
+             "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                        "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]},
+            {"Sid": "RandomValues", "Effect": "Allow", "Action": "secretsmanager:GetRandomPassword",
+             "Resource": "*"},
+            {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"{group.arn}:*"},
+            {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+             "Resource": "*"},
+        ])
+        for key in keys:  # use of the secrets' keys, through Secrets Manager only
+            key.grant_encrypt_decrypt(statements, via_service="secretsmanager")
         aws("iam_role_policy").IamRolePolicy(
             self, "policy", provider=provider, role=role.id, name="rotate-secrets",
-            policy=policy_document([
-                {"Sid": "RotateEnvironmentSecrets", "Effect": "Allow", "Resource": secrets,
-                 "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                            "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]},
-                {"Sid": "RandomValues", "Effect": "Allow", "Action": "secretsmanager:GetRandomPassword",
-                 "Resource": "*"},
-                {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                 "Resource": f"{group.arn}:*"},
-                {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                 "Resource": "*"},
-                *key_grants,
-            ]))
+            policy=policy_document(statements))
         self.function = aws("lambda_function").LambdaFunction(
             self, "function", provider=provider, function_name=name, role=role.arn, runtime=RUNTIME,
             handler="handler.handler", filename=asset.path, timeout=60, memory_size=128,

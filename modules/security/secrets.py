@@ -10,7 +10,7 @@ from constructs import Construct
 from environments.schema import SecurityConfig
 from modules.iam import AccountContext
 from modules.providers import aws
-from modules.security.keys import KeyRing
+from modules.security.keys import Grantee, KeyRing
 from modules.tags import KEY_PURPOSE, SINGLE_REGION
 from modules.security.rotation_function import RotationFunction
 
@@ -48,9 +48,8 @@ class SecretSet(Construct):
             purposes = sorted({s.key for s in config.secrets if s.rotation_period})
             self.rotation_function = RotationFunction(
                 self, "rotation-function", env_name=env_name, region=keys.primary_region, provider=primary_provider,
-                account=account, logs_kms_key_arn=keys.key_arn("logs", keys.primary_region),
-                key_grants=[keys.grant_encrypt_decrypt(p, keys.primary_region, via_service="secretsmanager")
-                            for p in purposes])
+                account=account, logs_key=keys.key("logs", keys.primary_region),
+                keys=[keys.key(p, keys.primary_region) for p in purposes])
         for secret in config.secrets:
             module = aws("secretsmanager_secret")
             replicas = []
@@ -58,13 +57,13 @@ class SecretSet(Construct):
                 # Struct class, not a dict: jsii passes dicts inside lists to node unconverted,
                 # and a snake_case key would be silently dropped.
                 replicas.append(module.SecretsmanagerSecretReplica(
-                    region=keys.standby_region, kms_key_id=keys.key_arn(secret.key, keys.standby_region)))
+                    region=keys.standby_region, kms_key_id=keys.key(secret.key, keys.standby_region).arn))
             resource = module.SecretsmanagerSecret(
                 self, _construct_id(secret.name),
                 provider=primary_provider,
                 name=f"{env_name}/{secret.name}",
                 description=secret.description,
-                kms_key_id=keys.key_arn(secret.key, keys.primary_region),
+                kms_key_id=keys.key(secret.key, keys.primary_region).arn,
                 recovery_window_in_days=30,
                 replica=replicas or None,
                 tags={KEY_PURPOSE: secret.key, "Value": secret.value,
@@ -100,8 +99,8 @@ class SecretSet(Construct):
         # A replica keeps the primary's ARN (suffix included) with the region swapped.
         return Fn.replace(resource.arn, f":{self._keys.primary_region}:", f":{region}:")
 
-    def grant_read(self, name: str, region: str) -> list[dict[str, Any]]:
-        """IAM statements to read secret ``name`` in ``region``: the secret, and decrypt via Secrets Manager.
+    def grant_read(self, grantee: Grantee, name: str, region: str) -> list[dict[str, Any]]:
+        """Let ``grantee`` read secret ``name`` in ``region``: the secret, and decrypt via Secrets Manager.
 
         The secret is named by AWS's documented pattern ``<name>-??????`` (the six
         characters AWS appends), which keeps the policy plain JSON in both regions.
@@ -110,12 +109,11 @@ class SecretSet(Construct):
         if region not in self._keys.regions:
             raise KeyError(f"secret {name!r} exists in {self._keys.regions}, not in {region}")
         pattern = secret_arn_pattern(self._account, region, self._env_name, name)
-        return [
-            {
-                "Sid": "ReadSecret",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Resource": pattern,
-            },
-            self._keys.grant_decrypt(purpose, region, via_service="secretsmanager"),
-        ]
+        read = {
+            "Sid": "ReadSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Resource": pattern,
+        }
+        grantee.add_to_policy(read)
+        return [read, self._keys.key(purpose, region).grant_decrypt(grantee, via_service="secretsmanager")]

@@ -14,8 +14,7 @@ from modules.dns.records import load_balanced_names
 from modules.dns.zone import HostedZone, RegionalCertificates
 from modules.iam import AccountContext
 from modules.outputs import stack_output
-from modules.providers import aws
-from modules.security.keys import KeyRing, key_policy
+from modules.security.keys import KeyRing, single_region_logs_key
 from modules.stacks.base import SpoflessStack
 
 
@@ -34,18 +33,16 @@ class DnsZoneStack(SpoflessStack):
         account = AccountContext(self, "account", provider=primary_provider)
         if QUERY_LOG_REGION in providers:
             log_provider = providers[QUERY_LOG_REGION]
-            log_key_arn = keys.key_arn("logs", QUERY_LOG_REGION)
+            log_key = keys.key("logs", QUERY_LOG_REGION)
         else:
             # The environment has no region (and so no logs key) in us-east-1: bring both here.
             log_provider = self.aws_provider(QUERY_LOG_REGION, alias="query-logs")
-            log_key_arn = aws("kms_key").KmsKey(
-                self, "query-log-key", provider=log_provider,
-                description=f"{env.name}: Route53 query logs", enable_key_rotation=True,
-                deletion_window_in_days=env.security.key_deletion_window_days,
-                policy=key_policy("logs", QUERY_LOG_REGION, account), lifecycle={"prevent_destroy": True},
-            ).arn
+            log_key = single_region_logs_key(
+                self, "query-log-key", provider=log_provider, env_name=env.name, region=QUERY_LOG_REGION,
+                description="Route53 query logs", deletion_window_days=env.security.key_deletion_window_days,
+                account=account)
         self.zone = HostedZone(self, "zone", domain=env.domain, env_name=env.name, provider=primary_provider,
-                               us_east_1_provider=log_provider, query_log_kms_key_arn=log_key_arn,
+                               us_east_1_provider=log_provider, query_log_key=log_key,
                                query_log_retention_days=env.dns.query_log_retention_days, account=account,
                                existing_zone_id=env.dns.existing_route53_zone_id, dnssec=env.dns.dnssec,
                                parent_domain=env.dns.parent_domain,

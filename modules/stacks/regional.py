@@ -12,7 +12,7 @@ from environments.schema import EnvironmentConfig, RegionConfig
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
 from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
-from modules.iam import AccountContext
+from modules.iam import AccountContext, PolicyStatements
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
 from modules.security.keys import KeyRing
@@ -42,22 +42,13 @@ class RegionalStack(SpoflessStack):
         self.role = role
         self.aws_provider(region.name)
         account = AccountContext(self, "account")
+        region_keys = keys.region(region.name)
         self.network = Network(
             self, "network",
             name=stack_id,
             region=region,
             settings=env.network,
-            flow_log_kms_key_arn=keys.key_arn("logs", region.name),
-            account=account,
-        )
-        self.load_balancing = LoadBalancing(
-            self, "lb",
-            name=stack_id,
-            region=region.name,
-            network=self.network,
-            config=env.load_balancing,
-            certificate_arn=certificates.certificate_arn(region.name),
-            logs_kms_key_arn=keys.key_arn("logs", region.name),
+            flow_log_key=region_keys.logs,
             account=account,
         )
         self.cluster = Cluster(
@@ -66,12 +57,21 @@ class RegionalStack(SpoflessStack):
             region=region.name,
             network=self.network,
             config=env.eks,
-            secrets_kms_key_arn=keys.key_arn("eks", region.name),
-            storage_kms_key_arn=keys.key_arn("storage", region.name),
-            logs_kms_key_arn=keys.key_arn("logs", region.name),
-            nodes_security_group_id=self.load_balancing.nodes_sg.id,
+            keys=region_keys,
+            workload_ports=(env.load_balancing.app_port, env.load_balancing.nlb_target_port),
             account=account,
             tags=env.all_tags,
+        )
+        self.load_balancing = LoadBalancing(
+            self, "lb",
+            name=stack_id,
+            region=region.name,
+            network=self.network,
+            config=env.load_balancing,
+            certificate_arn=certificates.certificate_arn(region.name),
+            logs_key=region_keys.logs,
+            nodes_sg=self.cluster.nodes_sg,
+            account=account,
         )
         self._platform_identities(env, region.name, keys, account)
 
@@ -115,12 +115,12 @@ class RegionalStack(SpoflessStack):
         if not secrets:
             return
         namespace, service_account = ESO_SERVICE_ACCOUNT
-        statements: list[dict] = [{
+        statements = PolicyStatements([{
             "Sid": "ReadGitTokens", "Effect": "Allow",
             "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             "Resource": sorted(secret_arn_pattern(account, region, env.name, s.name) for s in secrets),
-        }]
+        }])
         for purpose in sorted({s.key for s in secrets}):
-            statements.append(keys.grant_decrypt(purpose, region, via_service="secretsmanager"))
+            keys.key(purpose, region).grant_decrypt(statements, via_service="secretsmanager")
         self.cluster.pod_identity("external-secrets", namespace=namespace, service_account=service_account,
                                   statements=statements)

@@ -62,7 +62,7 @@ class SecurityStack(SpoflessStack):
 
     def _outputs(self) -> None:
         for purpose in self.keys.purposes:
-            stack_output(self, f"{purpose}_key_arns", {r: self.keys.key_arn(purpose, r) for r in self.keys.regions},
+            stack_output(self, f"{purpose}_key_arns", {r: self.keys.key(purpose, r).arn for r in self.keys.regions},
                          f"ARN of the {purpose} key by region (primary key, then replica)")
         if self.secrets.names:
             stack_output(self, "secret_arns", {n: self.secrets.secret_arn(n) for n in self.secrets.names},

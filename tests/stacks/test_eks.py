@@ -95,6 +95,23 @@ def test_nodes_require_imdsv2_and_encrypted_volumes(stacks, stack_name):
 
 
 @pytest.mark.parametrize("stack_name", REGIONAL)
+def test_the_nodes_group_belongs_to_eks_and_moved_there_without_a_replacement(stacks, stack_name):
+    from modules.eks.cluster import NODES_SG_BEFORE_2026_11
+
+    stack = stacks[stack_name]
+    (name,) = [n for n, g in resources(stack, "aws_security_group").items() if g["tags"]["Name"].endswith("-nodes")]
+    assert stack["resource"]["aws_security_group"][name]["//"]["metadata"]["path"].endswith("/eks/nodes-sg")
+    # the state of the group that lived in the load-balancing construct moves to it (no destroy/create)
+    assert {"from": NODES_SG_BEFORE_2026_11, "to": f"aws_security_group.{name}"} in stack["moved"]
+    # and the load balancers open their ports into that group, and only theirs
+    sources = {r["referenced_security_group_id"] for r in resources(stack, "aws_vpc_security_group_ingress_rule").values()
+               if r["security_group_id"] == f"${{aws_security_group.{name}.id}}"}
+    lb_groups = {f"${{aws_security_group.{n}.id}}" for n, g in resources(stack, "aws_security_group").items()
+                 if g["tags"]["Name"].endswith(("-alb", "-nlb"))}
+    assert sources == lb_groups and len(lb_groups) == 2
+
+
+@pytest.mark.parametrize("stack_name", REGIONAL)
 def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, environments, stack_name):
     addons = {a["addon_name"]: a for a in resources(stacks[stack_name], "aws_eks_addon").values()}
     version = environments[stack_name.split("-")[0]].eks.version

@@ -16,6 +16,7 @@ def _synth(*, per_az: bool = True, az_count: int = 3, retention: int = 365) -> d
     from modules.iam import AccountContext
     from modules.network.network import Network
     from modules.providers import aws
+    from modules.security.keys import RegionalKey
 
     app = Testing.app()
     stack = TerraformStack(app, "test")
@@ -23,7 +24,7 @@ def _synth(*, per_az: bool = True, az_count: int = 3, retention: int = 365) -> d
     Network(stack, "network", name="t-eu-west-1",
             region=RegionConfig(name="eu-west-1", vpc_cidr="10.8.0.0/16", az_count=az_count),
             settings=NetworkConfig(nat_gateway_per_az=per_az, flow_logs_retention_days=retention),
-            flow_log_kms_key_arn="arn:aws:kms:eu-west-1:111122223333:key/test",
+            flow_log_key=RegionalKey("logs", "eu-west-1", "arn:aws:kms:eu-west-1:111122223333:key/test", "test", False),
             account=AccountContext(stack, "account"))
     return json.loads(Testing.synth(stack))
 

@@ -1,4 +1,4 @@
-"""The security stack's consumer API: regional key ARNs, grant helpers, secret ARNs."""
+"""The security stack's consumer API: key objects per region, grants that attach, secret ARNs."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ def synthesized():
     """GIVEN prod's security stack and a policy built only from its helpers, WHEN synthesized."""
     from cdktf import Testing
 
-    from modules.iam import policy_document
+    from modules.iam import PolicyStatements, policy_document
     from modules.providers import aws
     from modules.stacks.security import SecurityStack
 
     (prod,) = load_environments(["prod"])
     app = Testing.app()
     stack = SecurityStack(app, "prod-security", env=prod)
-    statements = [
-        stack.keys.grant_decrypt("eks", "us-west-2"),
-        stack.keys.grant_encrypt_decrypt("storage", "us-east-1", via_service="s3"),
-        *stack.secrets.grant_read("gitops/github-token", "us-west-2"),
-    ]
+    # grants attach to the statements they are given (and return what they attached)
+    statements = PolicyStatements()
+    attached = [stack.keys.region("us-west-2").eks.grant_decrypt(statements),
+                stack.keys.key("storage", "us-east-1").grant_encrypt_decrypt(statements, via_service="s3"),
+                *stack.secrets.grant_read(statements, "gitops/github-token", "us-west-2")]
+    assert attached == statements and len(statements) == 4
     aws("iam_policy").IamPolicy(stack, "consumer", name="consumer", provider=stack.node.find_child("aws-primary"),
                                 policy=policy_document(statements))
     with pytest.raises(KeyError, match="no 'eks' key in eu-west-1"):
-        stack.keys.key_arn("eks", "eu-west-1")
+        stack.keys.key("eks", "eu-west-1")
+    with pytest.raises(KeyError, match="no keys in eu-west-1"):
+        stack.keys.region("eu-west-1")
     return json.loads(Testing.synth(stack))
 
 
@@ -81,10 +84,19 @@ def test_secret_arn_in_the_standby_region_is_the_primary_arn_with_the_region_swa
     value = json.loads(Testing.synth(stack))["output"]["standby_arn"]["value"]
     assert re.fullmatch(r'\$\{replace\(aws_secretsmanager_secret\.[^.]+\.arn, ":us-east-1:", ":us-west-2:"\)\}', value)
     with pytest.raises(KeyError, match="not in eu-west-1"):
-        stack.secrets.grant_read("gitops/github-token", "eu-west-1")
+        stack.secrets.grant_read([], "gitops/github-token", "eu-west-1")
 
 
 def test_outputs_give_each_purpose_key_per_region(synthesized):
     outputs = synthesized["output"]
     assert sorted(outputs) == ["eks_key_arns", "logs_key_arns", "secret_arns", "secrets_key_arns", "storage_key_arns"]
     assert sorted(outputs["logs_key_arns"]["value"]) == ["us-east-1", "us-west-2"]
+
+
+def test_a_purpose_missing_in_a_region_is_named():
+    from modules.security.keys import RegionalKey, RegionKeys
+
+    keys = RegionKeys("us-east-1", {"logs": RegionalKey("logs", "us-east-1", "arn", "id", False)})
+    assert keys.logs.arn == "arn"
+    with pytest.raises(KeyError, match=r"no 'storage' key in us-east-1; keys exist for \['logs'\]"):
+        keys.storage
