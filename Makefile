@@ -18,12 +18,13 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup synth test validate checkov check plan rehearse spof-report dns-check drill bench clean help
+.PHONY: setup tooling synth test validate checkov check plan rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make synth      set up (venv, cdktf-cli, terraform config) and synthesize every environment"
 	@echo "make test       run the whole test suite"
+	@echo "make tooling    set up the tools too (checkov, moto, boto3, pytest: requirements-tooling.txt)"
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
@@ -35,9 +36,10 @@ help:
 	@echo "make drill      play every failure scenario against cdktf.out: who answers, who deploys, how fast"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
+# What synthesis needs (requirements.txt); the tools come on top only where a tool runs.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
-	@echo "setup: python venv from requirements.txt"
+	@echo "setup: python venv from requirements.txt (synthesis)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@# the `spofless` command (pyproject.toml), editable: it runs this checkout's code
@@ -49,6 +51,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	  $(VENV)/lib/python3.11/site-packages/typeguard $(VENV)/lib/python3.11/site-packages/cattrs > /dev/null
 	@touch $@
 
+$(VENV)/.tooling: requirements-tooling.txt $(VENV)/.installed
+	@echo "setup: the tools (checkov, moto, boto3, pytest) from requirements-tooling.txt"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-tooling.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; Node.js 20+ with npm is required"; exit 2; }
 	@echo "setup: cdktf-cli from package-lock.json"
@@ -57,6 +64,9 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 	@$(PY) -m tooling.terraform setup
+
+# everything setup does, and the tools
+tooling: setup $(VENV)/.tooling
 
 # -O: the generated bindings check every argument's type at run time inside `if __debug__`;
 # skipping that is ~7% of synthesis and the output is byte-identical (tests/stacks/test_synthesis.py).
@@ -68,36 +78,36 @@ SYNTH_INPUTS := main.py $(shell find environments modules -name '*.py' -o -name 
 cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
 	@$(PY) -O main.py
 
-check: setup cdktf.out/manifest.json
+check: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) check
 
-test: setup
+test: tooling
 	@$(PY) -m pytest tests
 
-validate: setup
+validate: tooling
 	@$(SPOFLESS) validate
 
-checkov: setup
+checkov: tooling
 	@$(PY) -m tooling.checkov
 
-plan: setup cdktf.out/manifest.json
+plan: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) plan
 
 # ENV=prod make rehearse; the report lands in reports/rehearsal-<env>.json
-rehearse: setup
+rehearse: tooling
 	@$(SPOFLESS) rehearse --env $(or $(ENV),dev)
 
-spof-report: setup cdktf.out/manifest.json
+spof-report: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) report
 
-dns-check: setup
+dns-check: tooling
 	@$(SPOFLESS) dns-check
 
 # every failure scenario played against cdktf.out; reports/drill.md and drill.json (ENV=prod for one)
-drill: setup cdktf.out/manifest.json
+drill: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) drill $(if $(ENV),--env $(ENV))
 
-bench: setup
+bench: tooling
 	@$(SPOFLESS) bench
 
 clean:

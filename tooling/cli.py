@@ -154,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
         if fmt:
             p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                            help="what is printed (the files in --reports hold every format)")
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, command=name)
         return p
 
     command("synth", _synth, "synthesize every environment (or -e ...) into --out", env=True)
@@ -178,8 +178,24 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+# The packages a command needs beyond synthesis's (requirements-tooling.txt, the `tooling` extra).
+NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3")}
+
+
+def missing_tools(command: str) -> list[str]:
+    """The tooling packages ``command`` needs that are not installed."""
+    import importlib.util
+
+    return [name for name in NEEDS_TOOLING.get(command, ()) if importlib.util.find_spec(name) is None]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
+    missing = missing_tools(args.command)
+    if missing:
+        print(f"error: spofless {args.command} needs {', '.join(missing)}, which a synthesis-only set-up does not "
+              "install; run `make tooling` (or pip install -r requirements-tooling.txt)", file=sys.stderr)
+        return 2
     return args.run(args)
 
 

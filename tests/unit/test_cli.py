@@ -81,3 +81,44 @@ def test_every_report_prints_json_and_markdown(name, synth_dir, environments):
     assert sorted(envs) == sorted(e for e in environments if name != "dns-check" or environments[e].dns.cloudflare)
     result = _run(name, "--out", str(synth_dir), "--format", "markdown")
     assert result.returncode == 0 and result.stdout.startswith("# ")
+
+
+def test_a_tool_command_without_the_tooling_set_up_says_how_to_get_it(tmp_path):
+    """After a synthesis-only set-up `spofless check` names what is missing and the fix, exit 2."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name in ('checkov', 'moto', 'boto3') else real(name, *a)\n")
+    for command, missing in (("check", "checkov"), ("rehearse", "moto, boto3")):
+        result = _run(command, PYTHONPATH=str(blocker))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"spofless {command} needs {missing}" in result.stderr and "make tooling" in result.stderr
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith(("#", "-r ")):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_synthesis_installs_only_what_synthesis_needs():
+    """requirements.txt (make synth) holds no tool; the tooling file adds the tools on top of it,
+    and pyproject.toml declares the same direct pins (its dependencies and its `tooling` extra)."""
+    import tomllib
+
+    synth, tools = _pins(PROJECT / "requirements.txt"), _pins(PROJECT / "requirements-tooling.txt")
+    assert not {"checkov", "moto", "boto3", "botocore", "pytest", "cfn-lint", "flask"} & set(synth)
+    assert not set(synth) & set(tools), "a package is pinned twice"
+    assert (PROJECT / "requirements-tooling.txt").read_text().count("-r requirements.txt") == 1
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name, version = requirement.split("==")
+        assert synth[name.lower()] == version, requirement
+    for requirement in project["optional-dependencies"]["tooling"]:
+        name, version = requirement.split("==")
+        assert tools[name.split("[")[0].lower()] == version, requirement
