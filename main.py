@@ -47,9 +47,14 @@ def main() -> int:
     outdir = Path(os.environ.get("CDKTF_OUTDIR") or "cdktf.out")
     print(f"synthesizing {', '.join(e.name for e in envs)} into {outdir}/stacks", flush=True)
 
-    from modules.app import synthesize  # imports cdktf and the jsii runtime: only now
+    from modules.app import OutputError, synthesize  # imports cdktf and the jsii runtime: only now
 
-    reports = synthesize(envs, outdir, progress=lambda line: print(line, flush=True))
+    try:
+        reports = synthesize(envs, outdir, progress=lambda line: print(line, flush=True))
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print(f"{outdir} was left as it was", file=sys.stderr)
+        return 1
     total = sum(r.resources for r in reports)
     print(f"synthesized {len(reports)} stacks, {total} resources in "
           f"{time.perf_counter() - started:.1f}s", flush=True)

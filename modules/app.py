@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from typing import Callable, Iterator, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
+from modules import output_dir
+from modules.output_dir import OutputError
 from modules.stacks import names
 from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
 from modules.stacks.dns_zone import DnsZoneStack
@@ -66,43 +67,53 @@ def count_resources(stack_dir: Path) -> int:
 
 def synthesize(envs: list[EnvironmentConfig], outdir: Path,
                progress: Optional[Callable[[str], None]] = None) -> list[StackReport]:
-    """Synthesize ``envs`` into ``outdir``, all or nothing.
+    """Synthesize ``envs`` into ``outdir``, all or nothing (modules/output_dir.py).
 
-    The app writes into a temporary sibling directory, which replaces ``outdir``
-    only once every stack has synthesized: a failure leaves ``outdir`` as it was.
+    One synthesis at a time per output folder (a lock); the app writes into a temporary
+    sibling, which is exchanged with ``outdir`` atomically once every stack has synthesized,
+    so a failure or a kill leaves ``outdir`` as it was. A filesystem failure raises
+    :class:`OutputError` with one line: the path and the cause.
     """
     say = progress or (lambda line: None)
     outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = outdir.parent / f".{outdir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    with output_dir.locked(outdir, say=say):
+        output_dir.reclaim(outdir, say=say)
+        staging = output_dir.staging_path(outdir)
+        try:
+            staging.mkdir()  # fails here, in one line, on a read-only, immutable or full location
+        except OSError as error:
+            raise OutputError(f"cannot write the output beside {outdir}: "
+                              f"{output_dir.describe(error, staging)}") from None
+        try:
+            return _synthesize(envs, outdir, staging, say)
+        except OSError as error:
+            raise OutputError(f"cannot write the output: {output_dir.describe(error, staging)}") from None
+        except Exception as error:  # noqa: BLE001 - the jsii runtime reports node's fs errors as its own
+            line = output_dir.from_node(error)
+            if line is None:
+                raise
+            raise OutputError(f"cannot write the output: {line}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _synthesize(envs: list[EnvironmentConfig], outdir: Path, staging: Path,
+                say: Callable[[str], None]) -> list[StackReport]:
     timings: dict[str, float] = {}
-    try:
-        app = App(outdir=str(staging))
-        for env in envs:
-            started = time.perf_counter()
-            # the time between two yields is the time it took to build the stack yielded
-            for stack in build_environment(app, env):
-                timings[stack.node.id] = time.perf_counter() - started
-                started = time.perf_counter()
+    app = App(outdir=str(staging))
+    for env in envs:
         started = time.perf_counter()
-        app.synth()
-        synth_seconds = time.perf_counter() - started
-        share = synth_seconds / len(timings)  # app.synth() is one call; spread it evenly
-        reports = []
-        for name, seconds in timings.items():
-            reports.append(StackReport(name, count_resources(staging / "stacks" / name), seconds + share))
-            say(f"  {name:<28} {reports[-1].resources:>4} resources  {reports[-1].build_seconds:5.1f}s")
-        _replace_dir(staging, outdir)
-        return reports
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``, replacing what was there with two renames."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+        # the time between two yields is the time it took to build the stack yielded
+        for stack in build_environment(app, env):
+            timings[stack.node.id] = time.perf_counter() - started
+            started = time.perf_counter()
+    started = time.perf_counter()
+    app.synth()
+    synth_seconds = time.perf_counter() - started
+    share = synth_seconds / len(timings)  # app.synth() is one call; spread it evenly
+    reports = []
+    for name, seconds in timings.items():
+        reports.append(StackReport(name, count_resources(staging / "stacks" / name), seconds + share))
+        say(f"  {name:<28} {reports[-1].resources:>4} resources  {reports[-1].build_seconds:5.1f}s")
+    output_dir.replace(staging, outdir)
+    return reports
