@@ -18,7 +18,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup tooling synth test validate checkov check plan rehearse spof-report dns-check drill bench clean help
+.PHONY: setup tooling synth test mutation validate checkov check plan rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -33,6 +33,7 @@ help:
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
+	@echo "make mutation   does the suite catch design-breaking one-line changes? score and survivors"
 	@echo "make drill      play every failure scenario against cdktf.out: who answers, who deploys, how fast"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
 
@@ -109,6 +110,10 @@ drill: tooling cdktf.out/manifest.json
 
 bench: tooling
 	@$(SPOFLESS) bench
+
+# mutation testing (minutes): the score and the surviving mutants; reports/mutation.json
+mutation: tooling
+	@$(SPOFLESS) mutation
 
 clean:
 	rm -rf cdktf.out .spofless reports

@@ -2,7 +2,7 @@
 
     spofless synth [-e prod] [--out cdktf.out]
     spofless check | validate | plan | drill | report | dns-check   (judge cdktf.out)
-    spofless rehearse -e prod | bench | schema [--out schema.json]
+    spofless rehearse -e prod | bench | mutation | schema [--out schema.json]
 
 Every subcommand takes ``--help``. ``-e/--env`` may be repeated or comma-separated.
 The commands that judge ``cdktf.out`` (check, validate, drill, report, dns-check)
@@ -131,6 +131,11 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.main(["--repeat", str(args.repeat)])
 
 
+def _mutation(args: argparse.Namespace) -> int:
+    from tooling import mutation
+    return mutation.main([arg for only in args.only or [] for arg in ("--only", only)])
+
+
 def _synth(args: argparse.Namespace) -> int:
     # -e, else ENVS / SPOFLESS_ENVS as `make synth` passes it, else every environment
     return synthesize(_envs(args.env) or _envs([os.environ.get("SPOFLESS_ENVS", "")]), Path(args.out))
@@ -173,13 +178,16 @@ def parser() -> argparse.ArgumentParser:
             fmt=True)
     command("bench", _bench, "synthesis time and memory (make bench)", out=False).add_argument(
         "--repeat", type=int, default=3)
+    command("mutation", _mutation, "mutation testing: does the suite notice design-breaking one-line changes? "
+            "(minutes; not part of make test)", out=False).add_argument(
+        "--only", action="append", help="run only this mutant id (repeat)")
     command("schema", _schema, "the environment files' JSON Schema", out=False).add_argument(
         "--out", dest="out_file", help="write it here instead of printing it")
     return root
 
 
 # The packages a command needs beyond synthesis's (requirements-tooling.txt, the `tooling` extra).
-NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3")}
+NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3"), "mutation": ("pytest", "checkov")}
 
 
 def missing_tools(command: str) -> list[str]:

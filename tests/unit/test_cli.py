@@ -14,7 +14,8 @@ from policies.deploy_model import Output
 from tooling import cli
 
 PROJECT = Path(__file__).resolve().parents[2]
-SUBCOMMANDS = ("synth", "check", "validate", "plan", "rehearse", "drill", "report", "dns-check", "bench", "schema")
+SUBCOMMANDS = ("synth", "check", "validate", "plan", "rehearse", "drill", "report", "dns-check", "bench", "mutation",
+               "schema")
 
 
 def _run(*args: str, **env) -> subprocess.CompletedProcess:
