@@ -17,6 +17,7 @@ the version floor itself (SPOF_DEPLOY_23).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import subprocess
 import sys
@@ -27,6 +28,43 @@ from typing import Optional, Sequence
 
 PROJECT = Path(__file__).resolve().parents[1]
 CONFIG = PROJECT / ".checkov.yaml"
+SKIPS = PROJECT / "policies" / "checkov_skips.yaml"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One scoped skip (policies/checkov_skips.yaml): a check, the resources it is justified for, why."""
+
+    check: str
+    resources: tuple[str, ...]
+    why: str
+
+    def matches(self, check_id: str, resource: str) -> bool:
+        """``resource`` as checkov reports it: ``<type>.<name>``, or ``resource.<name>`` for some types."""
+        if check_id != self.check:
+            return False
+        kind, _, name = resource.partition(".")
+        for pattern in self.resources:
+            want_kind, _, want_name = pattern.partition(".")
+            if fnmatch.fnmatchcase(name, want_name) and (want_kind in ("*", kind) or kind == "resource"):
+                return True
+        return False
+
+
+def load_skips(path: Path = SKIPS) -> tuple[Skip, ...]:
+    """The scoped skips; each must name a check, at least one resource pattern and a one-line reason."""
+    import yaml
+
+    entries = yaml.safe_load(path.read_text()) or []
+    skips = []
+    for index, entry in enumerate(entries):
+        check, resources, why = entry.get("check"), entry.get("resources"), entry.get("why")
+        if not (isinstance(check, str) and resources and isinstance(why, str) and len(why) >= 20
+                and "\n" not in why.strip() and all(isinstance(r, str) and "." in r for r in resources)):
+            raise ValueError(f"{path.name} entry {index + 1}: needs check, resources (<type>.<name pattern>) "
+                             "and a one-line why")
+        skips.append(Skip(check, tuple(resources), why.strip()))
+    return tuple(skips)
 
 
 @dataclass(frozen=True)
@@ -41,11 +79,14 @@ class CheckovRun:
     stacks_checked: frozenset[str]
     stacks_expected: frozenset[str]
     raw: dict = field(repr=False, default_factory=dict)
+    unused_skips: tuple[str, ...] = ()
 
     @property
     def problems(self) -> list[str]:
         """Why the gate fails; empty when it passes."""
         problems = [f"failed: {f}" for f in self.failures]
+        problems += [f"scoped skip matches nothing (remove it from {SKIPS.name} or fix its pattern): {s}"
+                     for s in self.unused_skips]
         if self.parsing_errors:
             problems.append(f"checkov could not parse {self.parsing_errors} file(s)")
         missing = sorted(self.stacks_expected - self.stacks_checked)
@@ -88,7 +129,7 @@ def scan_copy(stacks_dir: Path, into: Path) -> Path:
 
 
 def run_checkov(stacks_dir: Path, config: Path = CONFIG, extra_args: Sequence[str] = (),
-                reports_dir: Optional[Path] = None) -> CheckovRun:
+                reports_dir: Optional[Path] = None, skips: Optional[Sequence[Skip]] = None) -> CheckovRun:
     """Run checkov once over ``stacks_dir`` and summarize its JSON report.
 
     With ``reports_dir``, the same run also writes ``results_cli.txt``,
@@ -97,11 +138,11 @@ def run_checkov(stacks_dir: Path, config: Path = CONFIG, extra_args: Sequence[st
     with tempfile.TemporaryDirectory(prefix="spofless-checkov-") as scratch:
         # the copy keeps the stack folder names, so results map back to the stacks one to one
         return _run_checkov(scan_copy(stacks_dir.resolve(), Path(scratch) / "stacks"), config, extra_args,
-                            reports_dir)
+                            reports_dir, load_skips() if skips is None else tuple(skips))
 
 
 def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
-                 reports_dir: Optional[Path]) -> CheckovRun:
+                 reports_dir: Optional[Path], skips: Sequence[Skip] = ()) -> CheckovRun:
     expected = frozenset(p.parent.name for p in stacks_dir.glob("*/cdk.tf.json"))
     command = [sys.executable, "-m", "checkov.main", "--config-file", str(config),
                "-d", str(stacks_dir), "-o", "json", *extra_args]
@@ -127,6 +168,7 @@ def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
     passed = failed = skipped = parsing = 0
     failures: list[str] = []
     checked: set[str] = set()
+    used: set[Skip] = set()
     for part in reports:
         summary = part.get("summary", {})
         passed += summary.get("passed", 0)
@@ -136,10 +178,17 @@ def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
         results = part.get("results", {})
         for kind in ("passed_checks", "failed_checks", "skipped_checks"):
             checked.update(_stack_of(r) for r in results.get(kind, []))
-        failures += [f"{r['check_id']} {r['check_name']} on {_stack_of(r)}: {r['resource']}"
-                     for r in results.get("failed_checks", [])]
+        for r in results.get("failed_checks", []):
+            skip = next((s for s in skips if s.matches(r["check_id"], r["resource"])), None)
+            if skip is not None:
+                used.add(skip)
+                failed -= 1
+                skipped += 1
+                continue
+            failures.append(f"{r['check_id']} {r['check_name']} on {_stack_of(r)}: {r['resource']}")
+    unused = tuple(f"{s.check} on {', '.join(s.resources)}" for s in skips if s not in used)
     return CheckovRun(passed, failed, skipped, parsing, tuple(sorted(failures)),
-                      frozenset(checked), expected, reports[0])
+                      frozenset(checked), expected, reports[0], unused)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from tooling.checkov import CONFIG, run_checkov
+from tooling.checkov import CONFIG, load_skips, run_checkov
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +26,45 @@ def test_all_stacks_pass_with_zero_failed_checks(real_run, stacks):
     assert real_run.passed > 200
 
 
-def test_every_skipped_check_has_a_one_line_justification():
+def test_no_check_is_skipped_globally_and_every_scoped_skip_says_why():
     config = yaml.safe_load(CONFIG.read_text())
-    skipped = config.get("skip-check") or []
-    lines = CONFIG.read_text().splitlines()
-    for check_id in skipped:
-        (line,) = [l for l in lines if re.match(rf"\s*-\s*{re.escape(check_id)}\b", l)]
-        justification = line.split("#", 1)[1].strip() if "#" in line else ""
-        assert len(justification) >= 10, f"{check_id}: skipped without a justification in {CONFIG.name}"
+    assert not config.get("skip-check"), "skips are scoped to resources in policies/checkov_skips.yaml"
+    skips = load_skips()
+    assert skips and len({s.check for s in skips}) == len(skips)
+    for skip in skips:
+        assert len(skip.why) >= 20 and all("*" not in r.split(".", 1)[0] for r in skip.resources), skip
+
+
+def test_a_scoped_skip_covers_its_resources_only():
+    (logs,) = [s for s in load_skips() if s.check == "CKV_AWS_18"]
+    assert logs.matches("CKV_AWS_18", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")
+    assert not logs.matches("CKV_AWS_18", "aws_s3_bucket.data_bucket_12345678")  # another bucket
+    assert not logs.matches("CKV_AWS_145", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")  # another check
+    (http,) = [s for s in load_skips() if s.check == "CKV_AWS_260"]
+    assert http.matches("CKV_AWS_260", "resource.lb_alb-in-http_4A0494F5")  # checkov's untyped form
+    assert not http.matches("CKV_AWS_260", "resource.lb_nlb-in-tls_3856DB7D")
+
+
+def test_the_real_run_uses_every_scoped_skip(real_run):
+    assert real_run.unused_skips == () and real_run.skipped >= len(load_skips())
+
+
+def test_a_new_resource_breaking_a_skipped_rule_fails_and_an_idle_skip_fails(synth_dir, tmp_path):
+    # GIVEN dev's regional stack with one more bucket, without access logging (CKV_AWS_18)
+    stacks = tmp_path / "stacks"
+    shutil.copytree(synth_dir / "stacks" / "dev-us-east-1", stacks / "dev-us-east-1")
+    path = stacks / "dev-us-east-1" / "cdk.tf.json"
+    document = json.loads(path.read_text())
+    document["resource"]["aws_s3_bucket"]["data_bucket_12345678"] = {"bucket": "dev-data"}
+    path.write_text(json.dumps(document))
+    # WHEN the gate runs with the project's scoped skips
+    run = run_checkov(stacks)
+    # THEN the new bucket fails the check the access-log bucket is excused from
+    assert any(p.startswith("failed: CKV_AWS_18 ") and "aws_s3_bucket.data_bucket_12345678" in p for p in run.problems)
+    assert not any("lb_access-logs_bucket" in p for p in run.problems if p.startswith("failed: CKV_AWS_18 "))
+    # AND the skips for resources this stack does not have are named as matching nothing
+    idle = [p for p in run.problems if p.startswith("scoped skip matches nothing")]
+    assert any("CKV_AWS_272" in p for p in idle) and not any("CKV_AWS_18 " in p for p in idle)
 
 
 def test_gate_fails_on_a_failed_check_and_on_a_stack_checkov_cannot_parse(synth_dir, tmp_path):
