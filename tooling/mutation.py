@@ -212,7 +212,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: --only {', '.join(sorted(unknown))}: no such mutant; allowed: "
               f"{', '.join(m.id for m in MUTANTS)}", file=sys.stderr)
         return 2
-    results = run(chosen)
+    try:
+        results = run(chosen)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     survivors = [r for r in results if not r.killed]
     killed = len(results) - len(survivors)
     print(f"mutation: {len(results)} mutants, {killed} killed, {len(survivors)} survived "

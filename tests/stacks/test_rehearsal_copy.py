@@ -111,3 +111,22 @@ def test_waves_refuse_what_cannot_be_applied():
         stack_waves({"stacks": {"a": {"dependencies": ["b"]}, "b": {"dependencies": []}}}, ["a"])
     with pytest.raises(RehearsalError, match="cycle"):
         stack_waves({"stacks": {"a": {"dependencies": ["b"]}, "b": {"dependencies": ["a"]}}}, ["a", "b"])
+
+
+def test_the_leftovers_check_places_every_resource_type_the_stacks_create(stacks):
+    """After destroy the rehearsal lists what is left; a type it cannot see would be left unseen."""
+    from tooling.rehearsal_checks import CREATED_BY_AWS, COVERAGE, GLOBAL_LISTERS, REGIONAL_LISTERS
+
+    listed = set(REGIONAL_LISTERS) | set(GLOBAL_LISTERS)
+    created = {t for stack in stacks.values() for t in stack.get("resource", {}) if t.startswith("aws_")}
+    assert created <= set(COVERAGE), f"place these in rehearsal_checks.COVERAGE: {sorted(created - set(COVERAGE))}"
+    for resource_type, seen_as in COVERAGE.items():
+        if seen_as == "not created":
+            assert resource_type in SKIPPED_TYPES, resource_type
+        elif seen_as.startswith("with "):
+            parent = seen_as[5:]
+            assert COVERAGE.get(parent) in listed, f"{resource_type}: its parent {parent} is not listed"
+        else:
+            assert seen_as in listed, f"{resource_type}: no lister named {seen_as!r}"
+    assert set(SKIPPED_TYPES) <= {t for t, s in COVERAGE.items() if s == "not created"}
+    assert set(CREATED_BY_AWS) <= listed

@@ -80,6 +80,34 @@ def test_leftovers_name_what_destroy_missed(aws, environments):
     assert not any(item.startswith("kms keys") for item in rehearsal_checks.leftovers(dev, None))
 
 
+def test_leftovers_include_what_aws_creates_and_the_pieces_of_a_network(aws, environments):
+    """A security group, a subnet, an ENI (what AWS creates for LBs, endpoints and clusters) and a
+    target group left behind are each named; the default VPC's own pieces are not ours."""
+    dev = environments["dev"]
+    ec2 = aws("ec2", "us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="dev-left", Description="left", VpcId=vpc)["GroupId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    aws("elbv2", "us-east-1").create_target_group(Name="dev-left", Protocol="HTTP", Port=80, VpcId=vpc)
+    left = rehearsal_checks.leftovers(dev, None)
+    assert f"subnets in us-east-1: {subnet}" in left
+    assert f"security groups in us-east-1: {group}" in left  # the VPC's own "default" group is not listed
+    assert f"network interfaces in us-east-1: {eni}" in left
+    assert "target groups in us-east-1: dev-left" in left
+
+
+def test_duplicates_of_unnamed_resources_are_named(aws, environments):
+    dev = environments["dev"]
+    assert rehearsal_checks.duplicates(dev, None).ok
+    ec2 = aws("ec2", "us-east-1")
+    for _ in range(2):  # what a killed apply and the next one leave: the same VPC twice
+        ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "dev-us-east-1"}]}])
+    check = rehearsal_checks.duplicates(dev, None)
+    assert not check.ok and check.detail == "vpcs in us-east-1 named dev-us-east-1 x2"
+
+
 def _network(aws, env, *, skip_endpoint: str = ""):
     """A VPC shaped like the env's first region: subnets per tier and AZ, NAT gateways, endpoints."""
     from modules.network.layout import INTERFACE_ENDPOINTS, TIERS, plan_subnets
