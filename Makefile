@@ -13,17 +13,36 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/.spofless/terraform.rc
 export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20,22,24
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode of what is imported goes to one folder in the venv (never into the tree): only the
+# provider submodules synthesis uses get compiled, once, instead of every binding at set-up.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+unexport PYTHONDONTWRITEBYTECODE
+
+# uv installs the pins in seconds where pip takes minutes. It is pinned and set up once in
+# .spofless/uv (from PyPI, like everything else); pip is the fallback where that fails, or with
+# SPOFLESS_INSTALLER=pip. $(call install,<pip install arguments>)
+UV_VERSION := 0.13.9
+UV := $(CURDIR)/.spofless/uv/bin/uv
+define install
+if [ "$${SPOFLESS_INSTALLER:-uv}" = uv ] && { test -x $(UV) || { rm -rf .spofless/uv && $(PYTHON) -m venv .spofless/uv \
+    && .spofless/uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); } >/dev/null 2>&1; }; then \
+  $(UV) pip install --quiet --python $(PY) $(1); \
+else \
+  $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; \
+  $(PY) -m pip install --quiet --disable-pip-version-check $(1); \
+fi
+endef
 ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup tooling synth test mutation validate checkov check plan rehearse spof-report dns-check drill bench clean help
+.PHONY: setup tooling cli synth test mutation validate checkov check plan rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make synth      set up (venv, cdktf-cli, terraform config) and synthesize every environment"
+	@echo "make synth      set up (venv, terraform config) and synthesize every environment"
 	@echo "make test       run the whole test suite"
+	@echo "make cli        install the CDKTF CLI (npx cdktf ...) from package-lock.json"
 	@echo "make tooling    set up the tools too (checkov, moto, boto3, pytest: requirements-tooling.txt)"
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
@@ -41,20 +60,15 @@ help:
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
 	@echo "setup: python venv from requirements.txt (synthesis)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	@$(call install,-r requirements.txt)
 	@# the `spofless` command (pyproject.toml), editable: it runs this checkout's code
-	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@# Synthesis runs with -O (skips the bindings' runtime type checks); give it compiled bytecode.
-	@$(PY) -O -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages/cdktf $(VENV)/lib/python3.11/site-packages/constructs \
-	  $(VENV)/lib/python3.11/site-packages/jsii $(VENV)/lib/python3.11/site-packages/cdktf_cdktf_provider_* \
-	  $(VENV)/lib/python3.11/site-packages/pydantic $(VENV)/lib/python3.11/site-packages/yaml \
-	  $(VENV)/lib/python3.11/site-packages/typeguard $(VENV)/lib/python3.11/site-packages/cattrs > /dev/null
+	@$(call install,--no-deps --no-build-isolation -e .)
 	@touch $@
 
 $(VENV)/.tooling: requirements-tooling.txt $(VENV)/.installed
 	@echo "setup: the tools (checkov, moto, boto3, pytest) from requirements-tooling.txt"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-tooling.txt
+	@$(call install,-r requirements-tooling.txt)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -63,8 +77,11 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed
 	@$(PY) -m tooling.terraform setup
+
+# the CDKTF CLI (npx cdktf ...): only where it is used; synthesis and the tools do not need it
+cli: node_modules/.installed
 
 # everything setup does, and the tools
 tooling: setup $(VENV)/.tooling
