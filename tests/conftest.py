@@ -55,14 +55,34 @@ def pytest_collection_finish(session):
             cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT), report)
 
 
+STARTED: list[float] = []
+
+
+def pytest_sessionstart(session):
+    import time
+    STARTED.append(time.time())
+
+
 def pytest_sessionfinish(session, exitstatus):
+    import time
+
+    from tooling.rehearse import TERRAFORM_INTERRUPT_GRACE
+
     for process, _ in REHEARSALS.values():
         if process.poll() is None:
-            process.terminate()  # the rehearsal stops its emulator on SIGTERM
+            process.terminate()  # the rehearsal interrupts Terraform, waits for its state, stops its emulator
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=TERRAFORM_INTERRUPT_GRACE + 30)
             except subprocess.TimeoutExpired:
                 process.kill()
+    # the suite's wall time, for `make bench` (measured by a run, never asserted by a test)
+    if STARTED and not session.config.option.collectonly:
+        reports = PROJECT / "reports"
+        reports.mkdir(exist_ok=True)
+        (reports / "test-session.json").write_text(json.dumps({
+            "seconds": round(time.time() - STARTED[0], 1), "tests": session.testscollected,
+            "failed": session.testsfailed, "exitstatus": int(exitstatus), "args": list(session.config.args),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")
 
 
 @pytest.fixture(scope="session")

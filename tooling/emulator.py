@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections import OrderedDict
 from copy import deepcopy
 
 FIXES: dict[str, str] = {
@@ -18,6 +19,11 @@ FIXES: dict[str, str] = {
         "moto's backends are plain dicts that werkzeug's request threads read and change without a lock "
         "(getmoto/moto#372), where AWS applies each call atomically; with Terraform's parallel calls a "
         "delete could race another call; the fix handles one request at a time",
+    "every retried call (amz-sdk-invocation-id)":
+        "on a loaded machine the SDK sometimes loses the answer to a call moto has already carried out and "
+        "retries it (same amz-sdk-invocation-id, attempt 2), which moto carries out again: a second "
+        "CreateRecord fails 'already exists', a second DeleteListener 'not found'; the fix answers a retry "
+        "of a completed write with the answer the client lost, and logs it",
     "kms:ReplicateKey":
         "moto shares one MultiRegionConfiguration between a primary key and its replicas (the primary then "
         "reads as a REPLICA, and deleting one alias drops the other's) and ignores the Policy, Description "
@@ -29,6 +35,23 @@ FIXES: dict[str, str] = {
         "moto returns resourcesVpcConfig as sent, without the cluster security group EKS creates in the "
         "cluster's VPC; the fix creates that group with the cluster, reports its id and the VPC id, and "
         "deletes it with the cluster",
+    "acm:RequestCertificate (KeyAlgorithm)":
+        "moto issues every certificate with an RSA_2048 key whatever KeyAlgorithm the request names, so a "
+        "plan after apply replaces each EC_prime256v1 certificate; the fix reports the requested algorithm",
+    "eks:CreateCluster (accessConfig)":
+        "moto drops the request's accessConfig and returns none, so a plan after apply replaces the cluster "
+        "(bootstrap_cluster_creator_admin_permissions); the fix keeps it and returns the authentication mode",
+    "eks:CreateNodegroup (remoteAccess, updateConfig)":
+        "moto gives a node group without remoteAccess a default SSH key (eksKeypair) and drops the request's "
+        "updateConfig, so a plan after apply replaces every node group; the fix leaves remoteAccess out, as "
+        "EKS does, and keeps updateConfig",
+    "ec2:CreateLaunchTemplate (TagSpecifications)":
+        "moto copies the launch template's own tags into its version's TagSpecifications as a "
+        "'launch-template' entry, which EC2 does not accept there, so a plan after apply makes a new version "
+        "(and moves every node group to it); the fix keeps the version's tag specifications as sent",
+    "ec2:DeleteNatGateway":
+        "moto keeps the network interface it created for a NAT gateway after the gateway is deleted, where "
+        "EC2 deletes it with the gateway; the fix deletes it, so the leftovers check sees only real leftovers",
     "eks:CreateCluster (upgradePolicy)":
         "moto ignores the request's upgradePolicy and returns none, where EKS returns the support type it "
         "was given (EXTENDED when none is given); the fix keeps and returns it, so the cluster's state "
@@ -149,6 +172,19 @@ def _fix_cluster_upgrade_policy() -> None:
     models.Cluster.upgrade_policy = None
 
 
+RETRY_MEMORY_CALLS = 4096  # writes remembered for a retry; bounded, oldest forgotten first
+RETRY_MEMORY_BYTES = 1 << 20
+
+
+def _attempt(environ) -> int:
+    """The SDK's attempt number (header ``amz-sdk-request: attempt=2; max=25``); 1 when absent."""
+    for part in (environ.get("HTTP_AMZ_SDK_REQUEST") or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "attempt" and value.isdigit():
+            return int(value)
+    return 1
+
+
 def _serialize_requests() -> None:
     from moto.moto_server import werkzeug_app
 
@@ -156,14 +192,128 @@ def _serialize_requests() -> None:
         return
     call = werkzeug_app.DomainDispatcherApplication.__call__
     lock = threading.Lock()
+    answered: "OrderedDict[str, tuple[str, list, bytes]]" = OrderedDict()
 
     def one_at_a_time(self, environ, start_response):
         # moto's apps return the whole body (no streaming), so the lock covers all of the work
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        write = environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD")
         with lock:
-            return call(self, environ, start_response)
+            if invocation and write and invocation in answered and _attempt(environ) > 1:
+                status, headers, body = answered[invocation]
+                print(f"emulator: {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} retried "
+                      f"(attempt {_attempt(environ)} of invocation {invocation}): answered as before",
+                      file=sys.stderr, flush=True)
+                start_response(status, headers)
+                return [body]
+            seen = {}
+
+            def keep(status, headers, exc_info=None):
+                seen["status"], seen["headers"] = status, list(headers)
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+            body = b"".join(call(self, environ, keep))
+            if invocation and write and len(body) < RETRY_MEMORY_BYTES:
+                answered[invocation] = (seen["status"], seen["headers"], body)
+                while len(answered) > RETRY_MEMORY_CALLS:
+                    answered.popitem(last=False)
+            return [body]
 
     werkzeug_app.DomainDispatcherApplication.__call__ = one_at_a_time
     werkzeug_app.DomainDispatcherApplication.serialized = True
+
+
+def _fix_certificate_key_algorithm() -> None:
+    from moto.acm import models, responses
+
+    request = responses.AWSCertificateManagerResponse.request_certificate
+    describe = models.CertBundle.describe
+
+    def request_keeping_algorithm(self):
+        result = request(self)
+        algorithm = self._get_param("KeyAlgorithm")
+        if algorithm:
+            arn = result.result["CertificateArn"] if hasattr(result, "result") else json.loads(result)["CertificateArn"]
+            self.acm_backend._certificates[arn].requested_key_algorithm = algorithm  # noqa: SLF001
+        return result
+
+    def describe_with_algorithm(self):
+        described = describe(self)
+        algorithm = getattr(self, "requested_key_algorithm", None)
+        if algorithm:
+            described["Certificate"]["KeyAlgorithm"] = algorithm
+        return described
+
+    responses.AWSCertificateManagerResponse.request_certificate = request_keeping_algorithm
+    models.CertBundle.describe = describe_with_algorithm
+
+
+def _fix_cluster_access_config() -> None:
+    from moto.eks import models, responses
+
+    create_cluster = responses.EKSResponse.create_cluster
+
+    def create(self):
+        result = create_cluster(self)
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        requested = self._get_param("accessConfig") or {}
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_AccessConfigResponse.html
+        cluster.access_config = {"authenticationMode": requested.get("authenticationMode", "CONFIG_MAP"),
+                                 **({"bootstrapClusterCreatorAdminPermissions":
+                                     requested["bootstrapClusterCreatorAdminPermissions"]}
+                                    if "bootstrapClusterCreatorAdminPermissions" in requested else {})}
+        return result
+
+    responses.EKSResponse.create_cluster = create
+    models.Cluster.access_config = None
+
+
+def _fix_nodegroup_remote_access() -> None:
+    from moto.eks import responses
+
+    create_nodegroup = responses.EKSResponse.create_nodegroup
+
+    def create(self):
+        result = create_nodegroup(self)
+        nodegroup = self.eks_backend.clusters[self._get_param("name")].nodegroups[self._get_param("nodegroupName")]
+        if not self._get_param("remoteAccess"):
+            nodegroup.remote_access = None
+        if self._get_param("updateConfig"):
+            nodegroup.update_config = self._get_param("updateConfig")
+        return result
+
+    responses.EKSResponse.create_nodegroup = create
+
+
+def _fix_nat_gateway_interface() -> None:
+    from moto.ec2.models import nat_gateways
+
+    delete = nat_gateways.NatGatewayBackend.delete_nat_gateway
+
+    def delete_with_interface(self, nat_gateway_id):
+        gateway = delete(self, nat_gateway_id)
+        interface = getattr(gateway, "_eni", None)
+        if interface is not None:
+            self.enis.pop(interface.id, None)
+        return gateway
+
+    nat_gateways.NatGatewayBackend.delete_nat_gateway = delete_with_interface
+
+
+def _fix_launch_template_tags() -> None:
+    from moto.ec2.models import launch_templates
+
+    create = launch_templates.LaunchTemplateBackend.create_launch_template
+
+    def create_as_sent(self, name, description, template_data, tag_spec):
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchTemplateTagSpecificationRequest.html
+        specs = template_data.get("TagSpecifications")
+        if specs:
+            template_data = dict(template_data, TagSpecifications=[
+                s for s in specs if s.get("ResourceType") != "launch-template"])
+        return create(self, name, description, template_data, tag_spec)
+
+    launch_templates.LaunchTemplateBackend.create_launch_template = create_as_sent
 
 
 def apply_fixes() -> None:
@@ -175,6 +325,11 @@ def apply_fixes() -> None:
     _fix_secret_replicas()
     _fix_cluster_security_group()
     _fix_cluster_upgrade_policy()
+    _fix_certificate_key_algorithm()
+    _fix_cluster_access_config()
+    _fix_nodegroup_remote_access()
+    _fix_nat_gateway_interface()
+    _fix_launch_template_tags()
     apply_fixes.applied = True
 
 

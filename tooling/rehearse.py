@@ -60,6 +60,22 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto only finds the log group when its ARN ends in ':*', which the provider's arn attribute trims",
 }
 
+# Plan after apply must show no change. These attributes differ only because the emulator
+# answers differently from AWS (each with its reason, like SKIPPED_TYPES); a diff on any other
+# attribute, or any create, replace or delete, fails the rehearsal: it would be a perpetual diff
+# the configuration causes. (resource type, top-level attribute) -> why.
+PLAN_QUIRKS: dict[tuple[str, str], str] = {
+    ("aws_vpc_security_group_ingress_rule", "description"):
+        "moto drops the description of a rule that references a security group (UserIdGroupPairs), so "
+        "the rule reads back without the description it was created with",
+    ("aws_vpc_security_group_egress_rule", "description"):
+        "moto drops the description of a rule that references a security group (UserIdGroupPairs), so "
+        "the rule reads back without the description it was created with",
+    ("aws_s3_bucket_notification", "eventbridge"):
+        "moto accepts EventBridgeConfiguration in PutBucketNotificationConfiguration but returns none, so "
+        "the bucket reads back with EventBridge off",
+}
+
 # Every AWS service the stacks call, pointed at the emulator. A service missing here
 # would be called on real AWS with fake credentials and fail loudly, never silently.
 SERVICES = ("acm", "cloudwatch", "cloudwatchlogs", "ec2", "eks", "elbv2", "iam", "kms", "lambda",
@@ -242,6 +258,7 @@ class StackResult:
     skipped: dict[str, int] = field(default_factory=dict)
     error: str = ""
     notes: list[str] = field(default_factory=list)
+    plan_seconds: float = 0.0
 
 
 def rehearsal_env(endpoint: str) -> dict[str, str]:
@@ -278,9 +295,16 @@ def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subpro
     return subprocess.CompletedProcess(command, code, stdout, stderr)
 
 
+# On SIGINT Terraform stops starting operations, waits for those in flight and writes state; killed
+# before that, what AWS created is in no state (a named resource then fails the next apply, an
+# unnamed one is created twice: README "Recovering from an interrupted apply").
+TERRAFORM_INTERRUPT_GRACE = 180  # seconds; a load balancer or a cluster operation in flight takes minutes
+
+
 def _stop(process: subprocess.Popen) -> None:
-    """Stop a terraform run and its provider plugins (its own process group)."""
-    for sig, grace in ((signal.SIGINT, 15), (signal.SIGKILL, 5)):
+    """Stop a terraform run and its provider plugins (its own process group): SIGINT first, and
+    time to save state, then SIGKILL only if it hangs."""
+    for sig, grace in ((signal.SIGINT, TERRAFORM_INTERRUPT_GRACE), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
             process.wait(timeout=grace)
@@ -333,6 +357,61 @@ def already_gone_only(output: str) -> list[str]:
     return errors if errors and all(_ALREADY_GONE.match(e) for e in errors) else []
 
 
+def changed_attributes(change: Mapping[str, Any]) -> list[str]:
+    """Top-level attributes a planned update changes (differ, or become unknown)."""
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) or _any_true(unknown.get(k)))
+
+
+def _any_true(value: Any) -> bool:
+    """``after_unknown`` mirrors the value's shape with True where it becomes unknown."""
+    if isinstance(value, dict):
+        return any(_any_true(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_any_true(v) for v in value)
+    return value is True
+
+
+def judge_plan(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, tolerated quirks) of a plan made right after apply (``terraform show -json``)."""
+    problems, tolerated = [], []
+    for resource in plan.get("resource_changes", []):
+        change = resource.get("change", {})
+        actions = change.get("actions", [])
+        if actions in (["no-op"], ["read"]):
+            continue
+        address = resource["address"]
+        if actions != ["update"]:
+            problems.append(f"{address}: {'/'.join(actions)}")
+            continue
+        attributes = changed_attributes(change)
+        unexplained = [a for a in attributes if (resource["type"], a) not in PLAN_QUIRKS]
+        if unexplained or not attributes:
+            problems.append(f"{address}: update {', '.join(unexplained or ['(nothing visible)'])}")
+        else:
+            tolerated += [f"{address}.{a}" for a in attributes]
+    return problems, tolerated
+
+
+def plan_after_apply(result: StackResult, work: Path, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Plan the applied stack again: anything but no change (or a listed emulator quirk) is a problem."""
+    started = time.perf_counter()
+    plan = _terraform(["plan", "-input=false", "-detailed-exitcode", "-out=after-apply.tfplan",
+                       f"-parallelism={PARALLELISM}"], work, env)
+    try:
+        if plan.returncode == 0:
+            return [], []
+        if plan.returncode != 2:
+            return [f"terraform plan failed:\n{_tail(plan)}"], []
+        shown = _terraform(["show", "-json", "after-apply.tfplan"], work, env)
+        if shown.returncode != 0:
+            return [f"terraform show failed:\n{_tail(shown)}"], []
+        return judge_plan(json.loads(shown.stdout))
+    finally:
+        result.plan_seconds = time.perf_counter() - started
+
+
 def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
     started = time.perf_counter()
     destroy = ["destroy", "-auto-approve", "-input=false", f"-parallelism={PARALLELISM}"]
@@ -374,6 +453,8 @@ class Rehearsal:
     leftovers: list[str] = field(default_factory=list)
     skipped_types: dict[str, str] = field(default_factory=lambda: dict(SKIPPED_TYPES))
     emulator_fixes: dict[str, str] = field(default_factory=lambda: dict(EMULATOR_FIXES))
+    plan_quirks: dict[str, str] = field(default_factory=lambda: {f"{t}.{a}": why for (t, a), why
+                                                                in PLAN_QUIRKS.items()})
     seconds: float = 0.0
     error: str = ""
 
@@ -455,6 +536,17 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                 failed = [c for c in report.checks if not c["ok"]]
                 log(f"rehearse {env_name}: {len(report.checks) - len(failed)}/{len(report.checks)} "
                     "verification checks passed")
+                # idempotency: a plan right after apply shows no change (stacks are independent now)
+                every = [item for batch in applied for item in batch]
+                with concurrent.futures.ThreadPoolExecutor(max_workers=len(every)) as planners:
+                    judged = list(planners.map(lambda item: plan_after_apply(item[0], item[1], env), every))
+                for (result, _), (problems, tolerated) in zip(every, judged):
+                    report.checks.append(asdict(rehearsal_checks.Check(
+                        f"plan after apply {result.stack}", not problems,
+                        "; ".join(problems) if problems else "no changes" + (
+                            f" (emulator quirks: {', '.join(tolerated)})" if tolerated else ""))))
+                    log(f"  plan    {result.stack:<24} {'no changes' if not problems else 'CHANGES'}"
+                        f"{'':>10}{result.plan_seconds:6.1f}s")
             for batch in reversed(applied):
                 list(pool.map(lambda item: destroy_stack(item[0], item[1], env), batch))
                 for result, _ in batch:
@@ -486,6 +578,8 @@ def format_report(report: Rehearsal) -> str:
     lines += [f"  {t}: {why}" for t, why in sorted(report.skipped_types.items())]
     lines += ["", "Emulator fixes (moto made to follow the AWS API reference; tooling/emulator.py):"]
     lines += [f"  {api}: {why}" for api, why in sorted(report.emulator_fixes.items())]
+    lines += ["", "Plan after apply: attributes the emulator makes differ (tolerated; anything else fails):"]
+    lines += [f"  {attribute}: {why}" for attribute, why in sorted(report.plan_quirks.items())] or ["  none"]
     lines += ["", "Verification after apply:"]
     lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in report.checks]
     if not report.checks:

@@ -111,3 +111,93 @@ def test_requests_are_handled_one_at_a_time():
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+def test_a_certificate_reports_the_key_algorithm_it_was_requested_with():
+    emulator.apply_fixes()
+    with mock_aws():
+        acm = boto3.client("acm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        arn = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
+                                      KeyAlgorithm="EC_prime256v1")["CertificateArn"]
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["KeyAlgorithm"] == "EC_prime256v1"
+        plain = acm.request_certificate(DomainName="other.example.com", ValidationMethod="DNS")["CertificateArn"]
+        assert acm.describe_certificate(CertificateArn=plain)["Certificate"]["KeyAlgorithm"] == "RSA_2048"
+
+
+def test_a_cluster_keeps_its_access_config_and_a_node_group_gets_no_ssh_key_it_did_not_ask_for():
+    emulator.apply_fixes()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        eks.create_cluster(name="c", roleArn="arn:aws:iam::123456789012:role/r",
+                           resourcesVpcConfig={"subnetIds": [subnet]},
+                           accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False})
+        assert eks.describe_cluster(name="c")["cluster"]["accessConfig"]["authenticationMode"] == "API"
+        eks.create_nodegroup(clusterName="c", nodegroupName="n", subnets=[subnet],
+                             nodeRole="arn:aws:iam::123456789012:role/n")
+        assert "remoteAccess" not in eks.describe_nodegroup(clusterName="c", nodegroupName="n")["nodegroup"]
+
+
+def test_deleting_a_nat_gateway_deletes_its_network_interface():
+    emulator.apply_fixes()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        gateway = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+        assert ec2.describe_network_interfaces()["NetworkInterfaces"]
+        ec2.delete_nat_gateway(NatGatewayId=gateway)
+        assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+
+
+def test_a_launch_template_version_keeps_the_tag_specifications_it_was_sent_and_a_node_group_its_update_config():
+    emulator.apply_fixes()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        ec2.create_launch_template(
+            LaunchTemplateName="nodes", TagSpecifications=[{"ResourceType": "launch-template",
+                                                        "Tags": [{"Key": "Owner", "Value": "platform"}]}],
+            LaunchTemplateData={"TagSpecifications": [{"ResourceType": "instance",
+                                                       "Tags": [{"Key": "Owner", "Value": "platform"}]}]})
+        data = ec2.describe_launch_template_versions(LaunchTemplateName="nodes")["LaunchTemplateVersions"][0]
+        assert [s["ResourceType"] for s in data["LaunchTemplateData"]["TagSpecifications"]] == ["instance"]
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        eks.create_cluster(name="c", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": [subnet]})
+        eks.create_nodegroup(clusterName="c", nodegroupName="n", subnets=[subnet], nodeRole="arn:aws:iam::123456789012:role/n",
+                             updateConfig={"maxUnavailablePercentage": 33})
+        assert eks.describe_nodegroup(clusterName="c", nodegroupName="n")["nodegroup"]["updateConfig"] == {
+            "maxUnavailablePercentage": 33}
+
+
+def test_a_retry_of_a_completed_write_gets_the_lost_answer_instead_of_running_again():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    emulator.apply_fixes()
+    calls = []
+
+    def backend(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [f"<created n='{len(calls)}'/>".encode()]
+
+    app = DomainDispatcherApplication.__new__(DomainDispatcherApplication)
+    app.get_application = lambda environ: backend
+    statuses = []
+
+    def request(attempt, invocation="inv-1", method="POST"):
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": "/rrset", "HTTP_AMZ_SDK_INVOCATION_ID": invocation,
+                   "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=25"}
+        return b"".join(app(environ, lambda status, headers: statuses.append(status)))
+
+    first = request(1)
+    assert request(2) == first and calls == ["/rrset"]  # the retry is answered, not carried out again
+    assert request(1, invocation="inv-2") != first and len(calls) == 2  # another call runs
+    request(2, invocation="inv-3")  # a retry of a call never completed here runs
+    request(1, invocation="inv-4", method="GET")
+    request(2, invocation="inv-4", method="GET")  # reads always run
+    assert len(calls) == 5 and statuses == ["200 OK"] * 6
