@@ -13,6 +13,12 @@ sampled from /proc every 20 ms.
     synth   `python -O main.py` for every environment, as `make synth` runs it
     stock   the same synth with the providers imported the stock way (Python and node)
     growth  synth of 1, 3 and 10 generated copies of prod
+    setup   a fresh clone of this checkout: `make synth` from nothing (set-up and the first
+            synthesis), and the size of the venv it makes (skip with --no-setup)
+
+Beside those, the figures other runs recorded: the last `make test` (reports/test-session.json)
+and the last rehearsal of each environment (reports/rehearsal-<env>.json). Every figure is
+printed beside its target (:data:`TARGETS`) with the ratio; timed tests would only be flaky.
 """
 
 from __future__ import annotations
@@ -30,6 +36,18 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+# figure -> (target, unit): what a platform engineer waits for, and what synthesis may cost
+TARGETS: dict[str, tuple[float, str]] = {
+    "setup + first synth (fresh clone)": (30, "s"),
+    "venv for synthesis": (400, "MiB"),
+    "synth, every environment (median)": (3.5, "s"),
+    "synth peak memory (median)": (400, "MiB"),
+    "synth growth per environment": (0.6, "s"),
+    "make test (last run)": (180, "s"),
+    "rehearsal dev (last run)": (120, "s"),
+    "rehearsal prod (last run)": (180, "s"),
+}
 FLOOR = ("import modules.providers as p, cdktf; p.load_all_assemblies()")
 
 
@@ -103,7 +121,61 @@ def prod_copies(count: int, directory: Path) -> None:
         (directory / f"{name}.yaml").write_text(body)
 
 
-def run(repeat: int, growth: Sequence[int]) -> dict:
+def _du_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+
+
+def fresh_setup(scratch: Path) -> dict:
+    """`make synth` in a fresh clone of this checkout: wall seconds and the venv's size."""
+    clone = scratch / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOFLESS_", "CDKTF_", "VIRTUAL_ENV"))}
+    started = time.perf_counter()
+    done = subprocess.run(["make", "synth"], cwd=clone, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"make synth in a fresh clone failed: {done.stderr[-2000:]}")
+    return {"seconds": seconds, "venv_mib": _du_mib(clone / ".venv")}
+
+
+def recorded() -> dict:
+    """The figures other runs wrote: the last test session and the last rehearsal of each environment."""
+    found: dict = {}
+    session = PROJECT / "reports" / "test-session.json"
+    if session.is_file():
+        found["test"] = json.loads(session.read_text())
+    for path in sorted((PROJECT / "reports").glob("rehearsal-*.json")):
+        report = json.loads(path.read_text())
+        found[f"rehearsal {report.get('env', path.stem)}"] = {"seconds": report.get("seconds"), "ok": report.get("ok")}
+    return found
+
+
+def against_targets(results: dict) -> list[dict]:
+    """Each figure beside its target; a figure nothing measured yet says so."""
+    synth = results.get("synth", {})
+    setup = results.get("setup", {})
+    other = results.get("recorded", {})
+    test = other.get("test", {})
+    figures = {
+        "setup + first synth (fresh clone)": setup.get("seconds"),
+        "venv for synthesis": setup.get("venv_mib"),
+        "synth, every environment (median)": synth.get("seconds_median"),
+        "synth peak memory (median)": synth.get("peak_mib_median"),
+        "synth growth per environment": results.get("per_environment", {}).get("seconds"),
+        "make test (last run)": test.get("seconds") if test.get("args") == ["tests"] and not test.get("failed") else None,
+        "rehearsal dev (last run)": other.get("rehearsal dev", {}).get("seconds"),
+        "rehearsal prod (last run)": other.get("rehearsal prod", {}).get("seconds"),
+    }
+    rows = []
+    for name, (target, unit) in TARGETS.items():
+        figure = figures.get(name)
+        rows.append({"figure": name, "value": figure, "target": target, "unit": unit,
+                     "ratio": None if figure is None else figure / target,
+                     "met": None if figure is None else figure <= target})
+    return rows
+
+
+def run(repeat: int, growth: Sequence[int], setup: bool = True) -> dict:
     python = sys.executable
     results: dict = {"repeat": repeat, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as scratch:
@@ -135,6 +207,10 @@ def run(repeat: int, growth: Sequence[int]) -> dict:
             entry = {"environments": count, "stacks": len(list((outdir / "stacks").iterdir())), **_stats(samples)}
             results["growth"].append(entry)
             shutil.rmtree(outdir, ignore_errors=True)
+        if setup and (PROJECT / ".git").exists():
+            results["setup"] = fresh_setup(scratch_path)
+            print(f"  setup  {results['setup']['seconds']:6.1f} s (fresh clone, make synth)  "
+                  f"venv {results['setup']['venv_mib']:.0f} MiB", flush=True)
     floor, lazy, synth, stock = results["floor"], results["lazy"], results["synth"], results["stock"]
     results["ratio_synth_to_floor"] = synth["seconds_median"] / floor["seconds_median"]
     results["ratio_synth_to_lazy_floor"] = synth["seconds_median"] / lazy["seconds_median"]
@@ -150,6 +226,8 @@ def run(repeat: int, growth: Sequence[int]) -> dict:
         results["per_stack"] = {
             "seconds": (last["seconds_median"] - first["seconds_median"]) / extra_stacks,
             "peak_mib": (last["peak_mib_median"] - first["peak_mib_median"]) / extra_stacks}
+    results["recorded"] = recorded()
+    results["targets"] = against_targets(results)
     return results
 
 
@@ -158,9 +236,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default="reports/bench.json")
     parser.add_argument("--growth", default="1,3,10", help="environment counts for the growth run")
+    parser.add_argument("--no-setup", action="store_true", help="skip the fresh-clone set-up run")
     args = parser.parse_args(argv)
     print(f"benchmark: {args.repeat} run(s) each on {os.cpu_count()} CPU(s)", flush=True)
-    results = run(args.repeat, [int(n) for n in args.growth.split(",") if n])
+    results = run(args.repeat, [int(n) for n in args.growth.split(",") if n], setup=not args.no_setup)
     print(f"  synth / floor = {results['ratio_synth_to_floor']:.2f}x   synth / lazy = "
           f"{results['ratio_synth_to_lazy_floor']:.2f}x   stock / synth = "
           f"{results['ratio_stock_to_synth']:.2f}x   ({results['stacks_per_synth']} stacks)")
@@ -171,6 +250,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         e, s = results["per_environment"], results["per_stack"]
         print(f"  per environment: +{e['seconds']:.2f} s, +{e['peak_mib']:.0f} MiB;  per stack: "
               f"+{s['seconds']:.3f} s, +{s['peak_mib']:.1f} MiB")
+    print(f"  {'figure':<36} {'value':>9} {'target':>9}  ratio  met")
+    for row in results["targets"]:
+        value = "-" if row["value"] is None else f"{row['value']:.1f} {row['unit']}"
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        met = "not measured yet" if row["met"] is None else ("yes" if row["met"] else "NO")
+        print(f"  {row['figure']:<36} {value:>9} {row['target']:>6} {row['unit']:<3} {ratio:>5}  {met}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

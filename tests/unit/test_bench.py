@@ -29,3 +29,19 @@ def test_stats_are_min_and_median():
     stats = bench._stats([(3.0, 300.0), (1.0, 100.0), (2.0, 250.0)])  # noqa: SLF001
     assert stats == {"seconds_min": 1.0, "seconds_median": 2.0, "peak_mib_min": 100.0, "peak_mib_median": 250.0,
                      "runs": 3}
+
+
+def test_every_figure_is_judged_against_its_target_and_an_unmeasured_one_says_so():
+    results = {"synth": {"seconds_median": 3.0, "peak_mib_median": 500.0},
+               "per_environment": {"seconds": 0.5}, "setup": {"seconds": 20.0, "venv_mib": 390.0},
+               "recorded": {"test": {"seconds": 400.0, "args": ["tests"], "failed": 0},
+                            "rehearsal dev": {"seconds": 100.0}}}
+    rows = {row["figure"]: row for row in bench.against_targets(results)}
+    assert set(rows) == set(bench.TARGETS)
+    assert rows["synth, every environment (median)"]["met"] is True
+    assert rows["synth peak memory (median)"]["met"] is False and rows["synth peak memory (median)"]["ratio"] == 1.25
+    assert rows["make test (last run)"]["met"] is False
+    assert rows["rehearsal prod (last run)"]["met"] is None  # nothing recorded: not measured, not passed
+    # a partial or failed test session is no figure for the whole suite
+    results["recorded"]["test"] = {"seconds": 10.0, "args": ["tests/unit"], "failed": 0}
+    assert {r["figure"]: r for r in bench.against_targets(results)}["make test (last run)"]["value"] is None
