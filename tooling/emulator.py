@@ -155,7 +155,8 @@ def _fix_cluster_security_group() -> None:
     models.EKSBackend.delete_cluster = delete
 
 
-def _fix_cluster_upgrade_policy() -> None:
+def _fix_cluster_request_fields() -> None:
+    """The upgradePolicy and accessConfig a CreateCluster request sends, kept and returned."""
     from moto.eks import models, responses
 
     create_cluster = responses.EKSResponse.create_cluster
@@ -166,10 +167,17 @@ def _fix_cluster_upgrade_policy() -> None:
         # https://docs.aws.amazon.com/eks/latest/APIReference/API_UpgradePolicyRequest.html
         cluster.upgrade_policy = {"supportType": (self._get_param("upgradePolicy") or {}).get("supportType",
                                                                                              "EXTENDED")}
+        requested = self._get_param("accessConfig") or {}
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_AccessConfigResponse.html
+        cluster.access_config = {"authenticationMode": requested.get("authenticationMode", "CONFIG_MAP"),
+                                 **({"bootstrapClusterCreatorAdminPermissions":
+                                     requested["bootstrapClusterCreatorAdminPermissions"]}
+                                    if "bootstrapClusterCreatorAdminPermissions" in requested else {})}
         return result
 
     responses.EKSResponse.create_cluster = create
     models.Cluster.upgrade_policy = None
+    models.Cluster.access_config = None
 
 
 RETRY_MEMORY_CALLS = 4096  # writes remembered for a retry; bounded, oldest forgotten first
@@ -248,26 +256,6 @@ def _fix_certificate_key_algorithm() -> None:
     models.CertBundle.describe = describe_with_algorithm
 
 
-def _fix_cluster_access_config() -> None:
-    from moto.eks import models, responses
-
-    create_cluster = responses.EKSResponse.create_cluster
-
-    def create(self):
-        result = create_cluster(self)
-        cluster = self.eks_backend.clusters[self._get_param("name")]
-        requested = self._get_param("accessConfig") or {}
-        # https://docs.aws.amazon.com/eks/latest/APIReference/API_AccessConfigResponse.html
-        cluster.access_config = {"authenticationMode": requested.get("authenticationMode", "CONFIG_MAP"),
-                                 **({"bootstrapClusterCreatorAdminPermissions":
-                                     requested["bootstrapClusterCreatorAdminPermissions"]}
-                                    if "bootstrapClusterCreatorAdminPermissions" in requested else {})}
-        return result
-
-    responses.EKSResponse.create_cluster = create
-    models.Cluster.access_config = None
-
-
 def _fix_nodegroup_remote_access() -> None:
     from moto.eks import responses
 
@@ -324,9 +312,8 @@ def apply_fixes() -> None:
     _fix_replicate_key()
     _fix_secret_replicas()
     _fix_cluster_security_group()
-    _fix_cluster_upgrade_policy()
+    _fix_cluster_request_fields()
     _fix_certificate_key_algorithm()
-    _fix_cluster_access_config()
     _fix_nodegroup_remote_access()
     _fix_nat_gateway_interface()
     _fix_launch_template_tags()

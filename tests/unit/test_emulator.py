@@ -15,6 +15,17 @@ POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
      "Action": "kms:*", "Resource": "*"}]})
 
 
+def _client(service: str, region: str = "us-east-1"):
+    return boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _subnet() -> str:
+    """A subnet in a new VPC (inside mock_aws)."""
+    ec2 = _client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    return ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+
+
 @pytest.fixture
 def kms():
     emulator.apply_fixes()
@@ -70,10 +81,8 @@ def test_secret_replica_keeps_the_key_it_was_given():
 def test_cluster_keeps_the_upgrade_policy_it_was_given():
     emulator.apply_fixes()
     with mock_aws():
-        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        subnet = _subnet()
+        eks = _client("eks")
         for name, policy in (("standard", {"supportType": "STANDARD"}), ("default", None)):
             eks.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/r",
                                resourcesVpcConfig={"subnetIds": [subnet]},
@@ -116,7 +125,7 @@ def test_requests_are_handled_one_at_a_time():
 def test_a_certificate_reports_the_key_algorithm_it_was_requested_with():
     emulator.apply_fixes()
     with mock_aws():
-        acm = boto3.client("acm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        acm = _client("acm")
         arn = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
                                       KeyAlgorithm="EC_prime256v1")["CertificateArn"]
         assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["KeyAlgorithm"] == "EC_prime256v1"
@@ -127,10 +136,8 @@ def test_a_certificate_reports_the_key_algorithm_it_was_requested_with():
 def test_a_cluster_keeps_its_access_config_and_a_node_group_gets_no_ssh_key_it_did_not_ask_for():
     emulator.apply_fixes()
     with mock_aws():
-        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        subnet = _subnet()
+        eks = _client("eks")
         eks.create_cluster(name="c", roleArn="arn:aws:iam::123456789012:role/r",
                            resourcesVpcConfig={"subnetIds": [subnet]},
                            accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False})
@@ -143,9 +150,7 @@ def test_a_cluster_keeps_its_access_config_and_a_node_group_gets_no_ssh_key_it_d
 def test_deleting_a_nat_gateway_deletes_its_network_interface():
     emulator.apply_fixes()
     with mock_aws():
-        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        ec2, subnet = _client("ec2"), _subnet()
         allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
         gateway = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
         assert ec2.describe_network_interfaces()["NetworkInterfaces"]
@@ -156,7 +161,7 @@ def test_deleting_a_nat_gateway_deletes_its_network_interface():
 def test_a_launch_template_version_keeps_the_tag_specifications_it_was_sent_and_a_node_group_its_update_config():
     emulator.apply_fixes()
     with mock_aws():
-        ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        ec2 = _client("ec2")
         ec2.create_launch_template(
             LaunchTemplateName="nodes", TagSpecifications=[{"ResourceType": "launch-template",
                                                         "Tags": [{"Key": "Owner", "Value": "platform"}]}],
@@ -164,9 +169,7 @@ def test_a_launch_template_version_keeps_the_tag_specifications_it_was_sent_and_
                                                        "Tags": [{"Key": "Owner", "Value": "platform"}]}]})
         data = ec2.describe_launch_template_versions(LaunchTemplateName="nodes")["LaunchTemplateVersions"][0]
         assert [s["ResourceType"] for s in data["LaunchTemplateData"]["TagSpecifications"]] == ["instance"]
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        eks = boto3.client("eks", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        subnet, eks = _subnet(), _client("eks")
         eks.create_cluster(name="c", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": [subnet]})
         eks.create_nodegroup(clusterName="c", nodegroupName="n", subnets=[subnet], nodeRole="arn:aws:iam::123456789012:role/n",
                              updateConfig={"maxUnavailablePercentage": 33})
