@@ -141,6 +141,7 @@ PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                "--ignore=tests/integration/test_rehearsal.py",
                "--ignore=tests/integration/test_rehearsal_lifecycle.py",
                "--ignore=tests/stacks/test_synthesis_faults.py",
+               "--ignore=tests/unit/test_mutation.py",  # it fails on any mutant: a kill that proves nothing
                "tests/stacks", "tests/policies", "tests/unit", "tests/integration")
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", "cdktf.out", "reports", ".spofless",
                                      "__pycache__", ".pytest_cache", ".cdktf.out.*")

@@ -178,7 +178,36 @@ def _markers_kept(stacks):
     conf["rule"] = [r for r in conf["rule"] if not r["expiration"][0].get("expired_object_delete_marker")]
 
 
+def _autoscaling_may_only_describe_the_key(stacks):
+    """The Auto Scaling role keeps its statement on the volumes' key, with too few actions to use it."""
+    import json as _json
+
+    for stack in stacks.values():
+        for conf in stack.get("resource", {}).get("aws_kms_key", {}).values():
+            policy = _json.loads(conf["policy"])
+            for statement in policy["Statement"]:
+                if statement.get("Sid") == "AutoScalingServiceRoleUse":
+                    statement["Action"] = ["kms:DescribeKey"]
+                    conf["policy"] = _json.dumps(policy)
+                    return
+
+
+def _wrong_actions_on_the_log_bucket(stacks):
+    """The log bucket's policy names the LB's prefix but grants a read, not s3:PutObject."""
+    import json as _json
+
+    _, conf = _first(stacks, "aws_s3_bucket_policy")
+    policy = _json.loads(conf["policy"])
+    for statement in policy["Statement"]:
+        if "s3:PutObject" in (statement.get("Action") if isinstance(statement.get("Action"), list)
+                              else [statement.get("Action")]):
+            statement["Action"] = ["s3:GetObject"]
+    conf["policy"] = _json.dumps(policy)
+
+
 MUTATIONS = {
+    "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
+    "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
     "SPOF_DEPLOY_15": [_old_addon, _no_support_type],
     "SPOF_DEPLOY_16": [_no_proxy_protocol, _no_rate_limit],
     "SPOF_DEPLOY_17": [_unredact],

@@ -91,11 +91,15 @@ def test_flux_reconciles_only_from_the_chosen_git_host(per_knob):
 
 def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir, environments):
     baseline = {k: v for k, v in tree_digest(synth_dir).items() if k.startswith("stacks/prod-")}
+    current = environments["prod"].gitops.active
     for label in per_knob:
         changed = tree_digest(per_knob[label])
         different = sorted(k for k in baseline if baseline[k] != changed[k])
-        if not different:
-            continue  # the value prod already has
+        if label == current:
+            assert not different  # the value prod already has changes nothing
+            continue
+        # any other value (another engine, or the standby region's override) must change something
+        assert different, f"{label}: the knob changed nothing in the output"
         gitops = sorted(k for k in baseline if k.endswith("-gitops/cdk.tf.json"))
         # a per-region override changes that region's gitops stack only
         assert different == (gitops if label != "standby-override" else

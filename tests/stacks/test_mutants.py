@@ -119,3 +119,33 @@ def test_a_minimal_environment_gets_the_highly_available_defaults(tmp_path):
     assert config.eks.support_type == "STANDARD"
     assert config.load_balancing.health_check.interval_seconds * config.load_balancing.health_check.unhealthy_threshold <= 30
     assert config.gitops.active in ("argocd", "flux")
+
+
+def _ref(value: str) -> str:
+    """``${aws_x.name.id}`` -> ``name``."""
+    return re.fullmatch(r"\$\{[a-z0-9_]+\.([^.]+)\.[a-z_]+\}", value).group(1)
+
+
+def test_each_az_leaves_through_its_own_nat_gateway(stacks, environments):
+    """Mutant: every private route table's default route to the first AZ's NAT gateway (with
+    nat_gateway_per_az, that AZ's outage would cut every AZ's egress)."""
+    checked = 0
+    for env, region in _regional(environments):
+        stack = stacks[names.regional(env, region.name)]
+        subnets = resources(stack, "aws_subnet")
+        gateways = resources(stack, "aws_nat_gateway")
+        tables: dict[str, set[str]] = {}
+        for association in resources(stack, "aws_route_table_association").values():
+            tables.setdefault(_ref(association["route_table_id"]), set()).add(
+                subnets[_ref(association["subnet_id"])]["availability_zone"])
+        for route in resources(stack, "aws_route").values():
+            if "nat_gateway_id" not in route:
+                continue
+            gateway_zone = subnets[_ref(gateways[_ref(route["nat_gateway_id"])]["subnet_id"])]["availability_zone"]
+            served = tables[_ref(route["route_table_id"])]
+            if environments[env].network.nat_gateway_per_az:
+                assert served == {gateway_zone}, (env, region.name, served, gateway_zone)
+                checked += 1
+            else:
+                assert len(gateways) == 1
+    assert checked, "no environment has a NAT gateway per AZ: nothing was checked"
