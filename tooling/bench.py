@@ -111,11 +111,16 @@ def _stats(samples: list[tuple[float, float]]) -> dict:
 
 
 def prod_copies(count: int, directory: Path) -> None:
-    """``count`` copies of prod named prod1..prodN (CIDRs unchanged: each copy stands alone)."""
+    """``count`` copies of prod named prod1..prodN, each in an account of its own (CIDRs unchanged:
+    the loader refuses overlapping VPCs only within one account and region)."""
+    import re
+
     text = (PROJECT / "environments" / "prod.yaml").read_text()
+    account = re.search(r'account_id: "?(\d{12})', text).group(1)
     for index in range(1, count + 1):
         name = f"prod{index}"
-        body = text.replace("name: prod\n", f"name: {name}\n")
+        body = text.replace(account, f"{900000000000 + index}")
+        body = body.replace("name: prod\n", f"name: {name}\n")
         body = body.replace("domain: platform.example.com", f"domain: {name}.platform.example.com")
         body = body.replace("app.platform.example.com", f"app.{name}.platform.example.com")
         (directory / f"{name}.yaml").write_text(body)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from environments.loader import load_file
 from tooling import bench
 
 
@@ -18,8 +17,11 @@ def test_peak_memory_counts_the_children(tmp_path):
 
 
 def test_prod_copies_are_valid_distinct_environments(tmp_path):
+    from environments.loader import load_environments
+
     bench.prod_copies(3, tmp_path)
-    configs = [load_file(tmp_path / f"prod{i}.yaml") for i in (1, 2, 3)]
+    # loaded together, as the growth run does: the loader's cross-environment rules apply too
+    configs = load_environments(["prod1", "prod2", "prod3"], tmp_path)
     assert [c.name for c in configs] == ["prod1", "prod2", "prod3"]
     assert len({c.domain for c in configs}) == 3
     assert all(c.regions.standby is not None for c in configs)
