@@ -47,6 +47,9 @@ def main() -> int:
     outdir = Path(os.environ.get("CDKTF_OUTDIR") or "cdktf.out")
     print(f"synthesizing {', '.join(e.name for e in envs)} into {outdir}/stacks", flush=True)
 
+    from modules.output_dir import private_tempdir
+
+    private_tempdir(outdir)  # before jsii unpacks its runtime: a kill leaves nothing in the system's temp
     from modules.app import OutputError, synthesize  # imports cdktf and the jsii runtime: only now
 
     try:

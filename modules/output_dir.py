@@ -9,7 +9,9 @@
   old kernels, filesystems without it) two renames run under the lock, and the next run restores
   ``.<out>.old-<pid>`` if a crash fell between them.
 - **Leftovers**: a killed run leaves ``.<out>.tmp-<pid>`` / ``.<out>.old-<pid>``; the next run
-  reclaims them under the lock (no live run can own them then). ``.gitignore`` ignores them.
+  reclaims them under the lock (no live run can own them then), and the ``.<out>.scratch-<pid>``
+  temporary folder (jsii's runtime and kernel folders) of any run whose process is gone.
+  ``.gitignore`` ignores them.
 """
 
 from __future__ import annotations
@@ -96,6 +98,41 @@ def reclaim(outdir: Path, say: Callable[[str], None] = print) -> list[Path]:
     for path in leftovers:
         shutil.rmtree(path, ignore_errors=True)
     return leftovers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def private_tempdir(outdir: Path) -> Path:
+    """Give this synthesis its own temporary folder beside the output, ``.<out>.scratch-<pid>``,
+    before jsii starts: the jsii runtime it unpacks, node's kernel folders and the rotation
+    function's package go there, not into the system's temp folder. It is removed when this
+    process exits (after jsii's own clean-up, which atexit runs first); one a killed synthesis
+    left (its process is gone) is removed by the next synthesis."""
+    import atexit
+    import tempfile
+
+    outdir = outdir.resolve()
+    for path in outdir.parent.glob(f".{outdir.name}.scratch-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    scratch = outdir.parent / f".{outdir.name}.scratch-{os.getpid()}"
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path(tempfile.gettempdir())  # an unwritable location: synthesize() reports it in one line
+    atexit.register(shutil.rmtree, scratch, True)
+    tempfile.tempdir = str(scratch)
+    os.environ["TMPDIR"] = str(scratch)  # node's os.tmpdir(), for the jsii kernel
+    return scratch
 
 
 def _exchange(a: Path, b: Path) -> bool:

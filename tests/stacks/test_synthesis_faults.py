@@ -63,6 +63,9 @@ def test_a_kill_at_any_moment_keeps_the_earlier_output(earlier, names, after):
     process.kill()
     process.wait()
     assert tree_digest(earlier) == before
+    scratch = earlier.parent / f".cdktf.out.scratch-{process.pid}"
+    if after > 2:  # by now jsii has unpacked its runtime: into the run's own folder, not the system's temp
+        assert scratch.is_dir() and any(scratch.iterdir())
     assert run_main(env={"CDKTF_OUTDIR": str(earlier), "SPOFLESS_ENVS": names[0]}).returncode == 0
     assert _leftovers(earlier) == []
 
