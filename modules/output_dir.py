@@ -110,6 +110,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _stop_orphans(scratch: Path) -> None:
+    """SIGKILL the processes a killed synthesis left working in ``scratch`` (its jsii node child,
+    found by the TMPDIR it inherited). Linux only (/proc); elsewhere the removal below retries."""
+    marker = b"TMPDIR=" + os.fsencode(scratch) + b"\0"
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "environ").read_bytes() + b"\0" and int(entry.name) != os.getpid():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
 def private_tempdir(outdir: Path) -> Path:
     """Give this synthesis its own temporary folder beside the output, ``.<out>.scratch-<pid>``,
     before jsii starts: the jsii runtime it unpacks, node's kernel folders and the rotation
@@ -123,7 +135,14 @@ def private_tempdir(outdir: Path) -> Path:
     for path in outdir.parent.glob(f".{outdir.name}.scratch-*"):
         pid = path.name.rsplit("-", 1)[1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
+            # the killed run's node child outlives it while it unpacks a provider (it notices its
+            # parent is gone only between two calls) and would recreate what we remove: stop it
+            _stop_orphans(path)
+            deadline = time.monotonic() + 10
+            while path.exists() and time.monotonic() < deadline:
+                shutil.rmtree(path, ignore_errors=True)
+                if path.exists():
+                    time.sleep(0.2)
     scratch = outdir.parent / f".{outdir.name}.scratch-{os.getpid()}"
     try:
         scratch.mkdir(parents=True, exist_ok=True)
