@@ -4,7 +4,7 @@ The environment file writes a value the way a zone file does (MX ``"10 mail.exam
 ``'0 issue "amazon.com"'``). The schema parses it here once; Route53 takes the presentation form
 (:meth:`RecordValue.text`), Cloudflare its own fields (:meth:`RecordValue.cloudflare`), and the
 DNS consistency check reads both providers' synthesized records back into the same types
-(:func:`parse`, :func:`from_cloudflare`), so "the same record" means equal values, not equal
+(:func:`read`, :func:`from_cloudflare`), so "the same record" means equal values, not equal
 strings. The idea is octoDNS's: value classes per type, and each provider declares the types it
 ``SUPPORTS`` (modules/dns/route53.py, modules/dns/cloudflare.py).
 """
@@ -158,11 +158,37 @@ def parse(record_type: str, value: str) -> RecordValue:
         raise InvalidValue(record_type, allowed) from None
 
 
+@dataclass(frozen=True)
+class Unparsed(RecordValue):
+    """A synthesized value that is not valid for its type: kept as written, equal to no typed value."""
+
+    value: str
+
+    def text(self) -> str:
+        return self.value
+
+    def key(self) -> tuple:
+        return ("unparsed", self.value)
+
+
+def read(record_type: str, value: str) -> RecordValue:
+    """:func:`parse` for values read back from synthesized output: one that does not parse (or a type
+    this module does not know) is :class:`Unparsed`, so a comparison reports it instead of failing."""
+    try:
+        return parse(record_type, value)
+    except (InvalidValue, KeyError):
+        return Unparsed(value)
+
+
 def from_cloudflare(resource: dict) -> RecordValue:
-    """The typed value of a synthesized ``cloudflare_dns_record`` (the inverse of ``cloudflare()``)."""
-    if resource["type"] == "MX":
-        return MailExchange(int(resource["priority"]), resource["content"])
-    if resource["type"] == "CAA":
-        data = resource["data"]
-        return Caa(int(data["flags"]), data["tag"], data["value"])
-    return parse(resource["type"], resource["content"])
+    """The typed value of a synthesized ``cloudflare_dns_record`` (the inverse of ``cloudflare()``);
+    :class:`Unparsed` when its fields do not make a valid value."""
+    try:
+        if resource["type"] == "MX":
+            return MailExchange(int(resource["priority"]), resource["content"])
+        if resource["type"] == "CAA":
+            data = resource["data"]
+            return Caa(int(data["flags"]), data["tag"], data["value"])
+    except (KeyError, TypeError, ValueError):
+        return Unparsed(str(resource.get("content")))
+    return read(resource["type"], resource.get("content", ""))

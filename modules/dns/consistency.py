@@ -15,9 +15,9 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
-from environments.record_values import InvalidValue, from_cloudflare, parse
+from environments.record_values import RecordValue, from_cloudflare, read
 from modules.stacks import names
 
 Key = tuple[str, str]  # (fqdn, type)
@@ -38,7 +38,7 @@ class Difference:
                 f"    route53:    {show(self.route53)}\n    cloudflare: {show(self.cloudflare)}")
 
 
-def route53_records(stack: dict) -> dict[Key, tuple[int, tuple]]:
+def route53_records(stack: dict) -> dict[Key, tuple[int, tuple[RecordValue, ...]]]:
     """Static records (no alias, no routing policy) of a synthesized Route53 stack."""
     found = {}
     for record in stack.get("resource", {}).get("aws_route53_record", {}).values():
@@ -46,57 +46,40 @@ def route53_records(stack: dict) -> dict[Key, tuple[int, tuple]]:
                 or record["type"] == "NS" or "${" in str(record["name"])):
             continue  # the tree, name servers and ACM validation records are checked by SPOF_DEPLOY_11
         found[(record["name"].rstrip("."), record["type"])] = (
-            record["ttl"], _values(record["type"], [_typed(lambda v=v: parse(record["type"], v), v)
-                                                    for v in record["records"]]))
+            record["ttl"], _values(read(record["type"], v) for v in record["records"]))
     return found
 
 
-def _typed(read, raw):
-    """A synthesized value, typed; one that does not parse stays as its text (and so never matches)."""
-    try:
-        return read()
-    except (InvalidValue, KeyError, ValueError):
-        return raw
-
-
-def _values(record_type: str, values: list) -> tuple:
+def _values(values: Iterable[RecordValue]) -> tuple[RecordValue, ...]:
     """Values as typed record data, each once, in a stable order (by their zone-file text)."""
-    unique = {_key(v): v for v in values}
-    return tuple(sorted(unique.values(), key=_text))
+    unique = {v.key(): v for v in values}
+    return tuple(sorted(unique.values(), key=lambda v: v.text()))
 
 
-def _key(value) -> tuple:
-    return value.key() if hasattr(value, "key") else ("unparsed", str(value))
-
-
-def _text(value) -> str:
-    return value.text() if hasattr(value, "text") else str(value)
-
-
-def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple]]:
+def cloudflare_records(stack: dict) -> dict[Key, tuple[int, tuple[RecordValue, ...]]]:
     """Static records of a synthesized Cloudflare stack, values of one name and type grouped."""
-    grouped: dict[Key, tuple[set[int], list]] = {}
+    grouped: dict[Key, tuple[set[int], list[RecordValue]]] = {}
     for record in stack.get("resource", {}).get("cloudflare_dns_record", {}).values():
         if record["type"] == "NS" or "${" in str(record["name"]):
             continue  # name servers and ACM validation records: SPOF_DEPLOY_11
         ttls, values = grouped.setdefault((record["name"].rstrip("."), record["type"]), (set(), []))
         ttls.add(record["ttl"])
-        values.append(_typed(lambda record=record: from_cloudflare(record), record.get("content")))
+        values.append(from_cloudflare(record))
     # A name whose values carry different TTLs cannot match Route53's one TTL per set: report the largest.
-    return {key: (max(ttls), _values(key[1], values)) for key, (ttls, values) in grouped.items()}
+    return {key: (max(ttls), _values(values)) for key, (ttls, values) in grouped.items()}
 
 
 def compare(environment: str, route53: dict, cloudflare: dict) -> list[Difference]:
     """Record sets that differ: missing at one provider, another TTL, or other record data (values
-    are compared typed, so case and a trailing dot in a host name do not count)."""
+    are compared typed, so a trailing dot on a host name does not count)."""
     a, b = route53_records(route53), cloudflare_records(cloudflare)
 
     def same(key: Key) -> bool:
         x, y = a.get(key), b.get(key)
-        return x is not None and y is not None and x[0] == y[0] and {_key(v) for v in x[1]} == {_key(v) for v in y[1]}
+        return x is not None and y is not None and x[0] == y[0] and {v.key() for v in x[1]} == {v.key() for v in y[1]}
 
     def shown(side):
-        return None if side is None else (side[0], tuple(_text(v) for v in side[1]))
+        return None if side is None else (side[0], tuple(v.text() for v in side[1]))
 
     return [Difference(environment, fqdn, rtype, shown(a.get((fqdn, rtype))), shown(b.get((fqdn, rtype))))
             for fqdn, rtype in sorted(set(a) | set(b)) if not same((fqdn, rtype))]

@@ -78,3 +78,10 @@ def test_record_data_is_compared_typed_not_as_strings():
     (difference,) = consistency.compare("e", route53_stack("not an address", record_type="A"),
                                         cloudflare_stack({"content": "192.0.2.1"}, record_type="A"))
     assert difference.route53 == (300, ("not an address",))
+
+
+def test_values_read_back_from_output_never_fail_and_match_nothing_typed():
+    assert rv.read("A", "not an address") == rv.Unparsed("not an address")
+    assert rv.read("SRV", "0 5 5060 sip.example.com") == rv.Unparsed("0 5 5060 sip.example.com")  # unknown type
+    assert rv.from_cloudflare({"type": "MX", "content": "mx.example.net"}) == rv.Unparsed("mx.example.net")
+    assert rv.Unparsed("v=spf1 -all").key() != rv.Text("v=spf1 -all").key()
