@@ -86,7 +86,8 @@ def locked(outdir: Path, wait: float = LOCK_WAIT_SECONDS, say: Callable[[str], N
 
 
 def reclaim(outdir: Path, say: Callable[[str], None] = print) -> list[Path]:
-    """Under the lock: restore an output a crashed swap left aside, and remove killed runs' folders."""
+    """Under the lock: restore an output a crashed swap left aside, and remove killed runs' folders
+    (staging and set-aside outputs, and the scratch folders of runs whose process is gone)."""
     leftovers = sorted(outdir.parent.glob(f".{outdir.name}.tmp-*")) + sorted(outdir.parent.glob(f".{outdir.name}.old-*"))
     if not outdir.exists():
         aside = [p for p in leftovers if ".old-" in p.name and (p / "manifest.json").is_file()]
@@ -97,7 +98,24 @@ def reclaim(outdir: Path, say: Callable[[str], None] = print) -> list[Path]:
             say(f"restored {outdir} from {newest.name} (an earlier synthesis stopped mid-swap)")
     for path in leftovers:
         shutil.rmtree(path, ignore_errors=True)
+    for path in outdir.parent.glob(f".{outdir.name}.scratch-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove_scratch(path)
+            leftovers.append(path)
     return leftovers
+
+
+def _remove_scratch(path: Path) -> None:
+    """Remove a killed run's scratch folder. Its node child outlives it while it unpacks a provider
+    (it notices its parent is gone only between two calls) and would recreate what we remove: stop
+    it first, then remove until the folder stays removed (bounded)."""
+    _stop_orphans(path)
+    deadline = time.monotonic() + 10
+    while path.exists() and time.monotonic() < deadline:
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            time.sleep(0.2)
 
 
 def _alive(pid: int) -> bool:
@@ -105,8 +123,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # someone else's process: alive
+        pass
     return True
 
 
@@ -127,22 +145,11 @@ def private_tempdir(outdir: Path) -> Path:
     before jsii starts: the jsii runtime it unpacks, node's kernel folders and the rotation
     function's package go there, not into the system's temp folder. It is removed when this
     process exits (after jsii's own clean-up, which atexit runs first); one a killed synthesis
-    left (its process is gone) is removed by the next synthesis."""
+    left is removed by the next synthesis's :func:`reclaim`."""
     import atexit
     import tempfile
 
     outdir = outdir.resolve()
-    for path in outdir.parent.glob(f".{outdir.name}.scratch-*"):
-        pid = path.name.rsplit("-", 1)[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            # the killed run's node child outlives it while it unpacks a provider (it notices its
-            # parent is gone only between two calls) and would recreate what we remove: stop it
-            _stop_orphans(path)
-            deadline = time.monotonic() + 10
-            while path.exists() and time.monotonic() < deadline:
-                shutil.rmtree(path, ignore_errors=True)
-                if path.exists():
-                    time.sleep(0.2)
     scratch = outdir.parent / f".{outdir.name}.scratch-{os.getpid()}"
     try:
         scratch.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,15 @@ def test_node_filesystem_errors_become_one_line():
     error = RuntimeError("Error: EROFS: read-only file system, mkdir '/ro/.cdktf.out.tmp-7/stacks'\n    at Object.mkdirSync")
     assert output_dir.from_node(error) == "/ro/.cdktf.out.tmp-7/stacks: read-only file system (EROFS)"
     assert output_dir.from_node(RuntimeError("TypeError: x is undefined")) is None
+
+
+def test_reclaim_removes_the_scratch_folder_of_a_run_that_is_gone_and_keeps_live_ones(tmp_path):
+    import os
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = _output(tmp_path / f".cdktf.out.scratch-{gone.pid}", "jsii runtime")
+    live = _output(tmp_path / f".cdktf.out.scratch-{os.getpid()}", "in use")
+    removed = output_dir.reclaim(tmp_path / "cdktf.out", say=lambda line: None)
+    assert removed == [dead] and not dead.exists() and live.exists()
