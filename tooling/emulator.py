@@ -194,6 +194,7 @@ def _attempt(environ) -> int:
 
 
 def _serialize_requests() -> None:
+    """Every request one at a time, and a retried write answered from memory (FIXES explains both)."""
     from moto.moto_server import werkzeug_app
 
     if getattr(werkzeug_app.DomainDispatcherApplication, "serialized", False):
@@ -241,7 +242,7 @@ def _fix_certificate_key_algorithm() -> None:
         result = request(self)
         algorithm = self._get_param("KeyAlgorithm")
         if algorithm:
-            arn = result.result["CertificateArn"] if hasattr(result, "result") else json.loads(result)["CertificateArn"]
+            arn = result.result["CertificateArn"]  # moto 5's ActionResult
             self.acm_backend._certificates[arn].requested_key_algorithm = algorithm  # noqa: SLF001
         return result
 

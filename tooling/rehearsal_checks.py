@@ -441,8 +441,7 @@ def duplicates(config: EnvironmentConfig, endpoint: str) -> Check:
         found += _tagged_once(ec2.describe_vpcs()["Vpcs"], f"vpcs in {region}")
         found += _tagged_once(ec2.describe_subnets()["Subnets"], f"subnets in {region}")
         found += _tagged_once(ec2.describe_route_tables()["RouteTables"], f"route tables in {region}")
-        found += _tagged_once([n for n in ec2.describe_nat_gateways()["NatGateways"]
-                               if n.get("State") not in ("deleted", "deleting")], f"nat gateways in {region}")
+        found += _tagged_once(_live_nat_gateways(ec2), f"nat gateways in {region}")
         found += _tagged_once(ec2.describe_security_groups()["SecurityGroups"], f"security groups in {region}")
     return Check("no duplicates of unnamed resources", not found,
                  "; ".join(found) if found else "one VPC, subnet, route table, NAT gateway and security group "
@@ -548,8 +547,12 @@ def _left_flow_logs(client, region):
 
 @_lists("nat gateways", REGIONAL_LISTERS)
 def _left_nat_gateways(client, region):
-    return (n["NatGatewayId"] for n in client("ec2", region).describe_nat_gateways()["NatGateways"]
-            if n.get("State") not in ("deleted", "deleting"))
+    return (n["NatGatewayId"] for n in _live_nat_gateways(client("ec2", region)))
+
+
+def _live_nat_gateways(ec2) -> list[dict]:
+    """NAT gateways not (being) deleted: EC2 lists deleted ones for an hour."""
+    return [n for n in ec2.describe_nat_gateways()["NatGateways"] if n.get("State") not in ("deleted", "deleting")]
 
 
 @_lists("elastic ips", REGIONAL_LISTERS)

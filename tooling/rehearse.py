@@ -64,13 +64,11 @@ SKIPPED_TYPES: dict[str, str] = {
 # answers differently from AWS (each with its reason, like SKIPPED_TYPES); a diff on any other
 # attribute, or any create, replace or delete, fails the rehearsal: it would be a perpetual diff
 # the configuration causes. (resource type, top-level attribute) -> why.
+_RULE_DESCRIPTION = ("moto drops the description of a rule that references a security group "
+                     "(UserIdGroupPairs), so the rule reads back without the description it was created with")
 PLAN_QUIRKS: dict[tuple[str, str], str] = {
-    ("aws_vpc_security_group_ingress_rule", "description"):
-        "moto drops the description of a rule that references a security group (UserIdGroupPairs), so "
-        "the rule reads back without the description it was created with",
-    ("aws_vpc_security_group_egress_rule", "description"):
-        "moto drops the description of a rule that references a security group (UserIdGroupPairs), so "
-        "the rule reads back without the description it was created with",
+    ("aws_vpc_security_group_ingress_rule", "description"): _RULE_DESCRIPTION,
+    ("aws_vpc_security_group_egress_rule", "description"): _RULE_DESCRIPTION,
     ("aws_s3_bucket_notification", "eventbridge"):
         "moto accepts EventBridgeConfiguration in PutBucketNotificationConfiguration but returns none, so "
         "the bucket reads back with EventBridge off",
