@@ -8,6 +8,7 @@ stack), which checkov's per-resource checks cannot do.
 
 from __future__ import annotations
 
+import graphlib
 import json
 import re
 from dataclasses import dataclass
@@ -78,52 +79,46 @@ class Output:
         """Stacks that use the AWS provider and nothing else (validated and rehearsed offline), sorted."""
         return sorted(s for s in self.stacks if self.providers_of(s) == {"aws"})
 
-    def waves(self, names: Iterable[str], outside: str = "not among the stacks asked for") -> list[list[str]]:
-        """``names`` in dependency waves: each stack one wave after its last dependency (sorted within).
+    def graph(self, names: Iterable[str], outside: Optional[str] = None) -> "graphlib.TopologicalSorter":
+        """A :class:`graphlib.TopologicalSorter` of ``names`` over the manifest's dependencies.
 
-        Raises ValueError on a cycle or on a dependency outside ``names``.
+        A dependency outside ``names`` raises ValueError ``<stack> depends on <dependency>, which is
+        <outside>`` when ``outside`` is given, and is left out otherwise.
         """
         wanted = set(names)
-        level: dict[str, int] = {}
-        visiting: set[str] = set()
-
-        def visit(name: str) -> int:
-            if name in level:
-                return level[name]
-            if name in visiting:
-                raise ValueError(f"stack dependency cycle through {name}")
-            visiting.add(name)
-            depth = 0
-            for dependency in self.manifest["stacks"][name].get("dependencies", []):
-                if dependency not in wanted:
-                    raise ValueError(f"{name} depends on {dependency}, which is {outside}")
-                depth = max(depth, visit(dependency) + 1)
-            visiting.discard(name)
-            level[name] = depth
-            return depth
-
+        sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
         for name in sorted(wanted):
-            visit(name)
-        return [sorted(n for n in level if level[n] == depth) for depth in range(max(level.values(), default=-1) + 1)]
+            dependencies = sorted(self.dependencies(name))
+            if outside is not None:
+                for dependency in dependencies:
+                    if dependency not in wanted:
+                        raise ValueError(f"{name} depends on {dependency}, which is {outside}")
+            sorter.add(name, *(d for d in dependencies if d in wanted))
+        return sorter
+
+    def waves(self, names: Iterable[str], outside: Optional[str] = "not among the stacks asked for"
+              ) -> list[list[str]]:
+        """``names`` in dependency waves: each stack one wave after its last dependency (sorted within).
+
+        Raises ValueError on a cycle, and on a dependency outside ``names`` unless ``outside`` is None
+        (such a dependency is then left out).
+        """
+        sorter = self.graph(names, outside)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as cycle:
+            raise ValueError(f"stack dependency cycle: {' -> '.join(cycle.args[1])}") from None
+        waves = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            waves.append(ready)
+            sorter.done(*ready)
+        return waves
 
     def order(self, names: Iterable[str]) -> list[str]:
         """``names`` so that every stack comes after the stacks it reads from (dependencies outside
         ``names`` are skipped)."""
-        wanted = set(names)
-        ordered: list[str] = []
-
-        def visit(name: str, trail: tuple[str, ...] = ()) -> None:
-            if name in trail:
-                raise ValueError(f"dependency cycle: {' -> '.join(trail + (name,))}")
-            if name not in wanted or name in ordered:
-                return
-            for dependency in self.dependencies(name):
-                visit(dependency, trail + (name,))
-            ordered.append(name)
-
-        for name in sorted(wanted):
-            visit(name)
-        return ordered
+        return [name for wave in self.waves(names, outside=None) for name in wave]
 
     # -- environments -----------------------------------------------------------------------
 
