@@ -36,7 +36,7 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup tooling cli synth test mutation validate checkov check plan rehearse spof-report dns-check drill bench clean help
+.PHONY: setup tooling cli synth test mutation validate checkov check plan diff deploy destroy diagram rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -47,7 +47,11 @@ help:
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
-	@echo "make plan       terraform plan every AWS stack (needs credentials); reports/plan-summary.md"
+	@echo "make plan       terraform plan every stack of ENVS (needs credentials); review in reports/pr/<env>.md"
+	@echo "make diff       what deploy would change, per stack, in dependency order (EMULATOR=1: the local emulator)"
+	@echo "ENVS=dev make deploy   plan and apply ENVS in dependency order (EMULATOR=1: the local emulator)"
+	@echo "ENVS=dev make destroy  destroy ENVS, dependents first (EMULATOR=1: the local emulator)"
+	@echo "make diagram    Mermaid diagrams of the stacks and the request path: reports/diagram-<env>.md"
 	@echo "make rehearse   apply, verify and destroy every AWS stack of ENV (default dev) against a local AWS emulator"
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
@@ -108,8 +112,23 @@ validate: tooling
 checkov: tooling
 	@$(PY) -m tooling.checkov
 
+# EMULATOR=1: against the local AWS emulator (`spofless emulator stop` ends it)
+STACK_FLAGS = $(if $(EMULATOR),--emulator)
+
 plan: tooling cdktf.out/manifest.json
-	@$(SPOFLESS) plan
+	@$(SPOFLESS) plan $(STACK_FLAGS)
+
+diff: tooling cdktf.out/manifest.json
+	@$(SPOFLESS) diff $(STACK_FLAGS)
+
+deploy: tooling cdktf.out/manifest.json
+	@$(SPOFLESS) deploy $(STACK_FLAGS)
+
+destroy: tooling cdktf.out/manifest.json
+	@$(SPOFLESS) destroy $(STACK_FLAGS)
+
+diagram: setup cdktf.out/manifest.json
+	@$(SPOFLESS) diagram
 
 # ENV=prod make rehearse; the report lands in reports/rehearsal-<env>.json
 rehearse: tooling

@@ -1,8 +1,9 @@
 """``spofless``: one command line for what the Makefile does.
 
     spofless synth [-e prod] [--out cdktf.out]
-    spofless check | validate | plan | drill | report | dns-check   (judge cdktf.out)
-    spofless rehearse -e prod | bench | mutation | schema [--out schema.json]
+    spofless check | validate | drill | report | dns-check | diagram   (judge cdktf.out)
+    spofless deploy | diff | plan | destroy -e dev [--emulator]        (drive Terraform)
+    spofless rehearse -e prod | emulator start|stop | bench | mutation | schema [--out schema.json]
 
 Every subcommand takes ``--help``. ``-e/--env`` may be repeated or comma-separated.
 The commands that judge ``cdktf.out`` (check, validate, drill, report, dns-check)
@@ -112,9 +113,25 @@ def _dns_check(args: argparse.Namespace) -> int:
     return consistency.main(["--outdir", args.out, "--format", args.format])
 
 
-def _plan(args: argparse.Namespace) -> int:
-    from tooling import plan_review
-    return plan_review.main(["run", "--outdir", args.out, "--reports", args.reports])
+def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from tooling import deploy
+        return deploy.main([action, "--out", args.out, "--reports", args.reports, "--jobs", str(args.jobs),
+                            *sum((["--env", e] for e in _envs(args.env)), []),
+                            *(["--emulator"] if args.emulator else []), *(["--quiet"] if args.quiet else []),
+                            *(["--auto-approve"] if getattr(args, "auto_approve", False) else []),
+                            *(["--allow-destructive"] if args.allow_destructive else [])])
+    return run
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from tooling import deploy
+    return deploy.emulator_main([args.emulator_command, *(["--env", args.env] if args.env else [])])
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from tooling import diagram
+    return diagram.main(["--out", args.out, "--reports", args.reports, *sum((["--env", e] for e in _envs(args.env)), [])])
 
 
 def _rehearse(args: argparse.Namespace) -> int:
@@ -166,7 +183,27 @@ def parser() -> argparse.ArgumentParser:
     command("check", _judge(_check), "the pre-merge gate: checkov and the deploy rules over every environment",
             reports=True)
     command("validate", _judge(_validate), "terraform init (offline mirror) + validate every AWS-only stack")
-    command("plan", _plan, "terraform plan every AWS stack in dependency order (needs credentials)", reports=True)
+    for action, text in (
+            ("deploy", "plan and apply the stacks of -e ENV in dependency order, stopping at the first failure"),
+            ("diff", "terraform plan every stack of the environments, in dependency order: what deploy would change"),
+            ("plan", "diff, plus the pull-request review: reports/pr/<env>.md, plans and Infracost files"),
+            ("destroy", "destroy the stacks of -e ENV, dependents first")):
+        p = command(action, _stacks(action), text, env=True, reports=True)
+        p.add_argument("--emulator", action="store_true",
+                       help="against the local AWS emulator (AWS-only stacks; `spofless emulator stop` ends it)")
+        p.add_argument("--jobs", type=int, default=2, help="stacks at a time, where the dependencies allow")
+        p.add_argument("--quiet", action="store_true", help="print the summary only (CI)")
+        p.add_argument("--allow-destructive", action="store_true",
+                       default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1",
+                       help="let a stateful resource be replaced or destroyed")
+        if action in ("deploy", "destroy"):
+            p.add_argument("--auto-approve", action="store_true", help="do not ask before each stack")
+    emulator = command("emulator", _emulator, "start, stop or show the local AWS emulator deploy --emulator uses",
+                       out=False)
+    emulator.add_argument("emulator_command", choices=("start", "stop", "status"))
+    emulator.add_argument("-e", "--env", help="the environment whose account it serves (start; default dev)")
+    command("diagram", _diagram, "Mermaid diagrams of the stacks and the request path: reports/diagram-<env>.md",
+            env=True, reports=True)
     command("rehearse", _rehearse, "apply, verify and destroy an environment's AWS stacks against the emulator",
             env=True, out=False).add_argument("--keep", action="store_true", help="keep the working folder")
     drill = command("drill", _judge(_drill), "play every failure scenario against the output", env=True,
@@ -187,7 +224,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 # The packages a command needs beyond synthesis's (requirements-tooling.txt, the `tooling` extra).
-NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3"), "mutation": ("pytest", "checkov")}
+NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3"), "mutation": ("pytest", "checkov"),
+                 "emulator": ("moto", "boto3")}
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
 
 
 def missing_tools(command: str) -> list[str]:
@@ -200,6 +244,8 @@ def missing_tools(command: str) -> list[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     missing = missing_tools(args.command)
+    if getattr(args, "emulator", False) is True:
+        missing += [name for name in ("moto", "boto3") if name not in missing and not _installed(name)]
     if missing:
         print(f"error: spofless {args.command} needs {', '.join(missing)}, which a synthesis-only set-up does not "
               "install; run `make tooling` (or pip install -r requirements-tooling.txt)", file=sys.stderr)

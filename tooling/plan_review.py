@@ -1,14 +1,12 @@
 """Plan review: one markdown summary of every AWS stack's terraform plan.
 
-    python -m tooling.plan_review run  [--outdir cdktf.out] [--reports reports]   (make plan)
     python -m tooling.plan_review summarize PLAN.json... [--out FILE]
 
-``run`` plans every AWS-only stack in dependency order (real backend and
-credentials needed), converts each plan with ``terraform show -json`` and
-summarizes them. ``summarize`` works from plan JSON files alone, which is how
-the tests exercise it. Either exits 1 when a stateful or protected resource
-would be replaced or destroyed, unless ``--allow-destructive`` (or
-SPOFLESS_ALLOW_DESTRUCTIVE=1) says the change is intended.
+``summarize`` works from plan JSON files (``terraform show -json``) alone; planning
+them is ``spofless plan`` (tooling/deploy.py), whose review is tooling/pr_review.py.
+It exits 1 when a stateful or protected resource would be replaced or destroyed,
+unless ``--allow-destructive`` (or SPOFLESS_ALLOW_DESTRUCTIVE=1) says the change is
+intended.
 """
 
 from __future__ import annotations
@@ -16,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from tooling.terraform import aws_only_stacks, terraform_env
 
 # Losing one of these loses data, keys, names or the service itself.
 STATEFUL_TYPES = {
@@ -86,55 +82,18 @@ def review(plans: dict[str, dict], allow_destructive: bool) -> tuple[str, int]:
     return render(summaries), 1 if blocked else 0
 
 
-def dependency_order(outdir: Path, stacks: list[Path]) -> list[Path]:
-    """Stacks sorted so that every stack comes after the stacks it reads from."""
-    from policies.deploy_model import Output  # the one reader of cdktf.out
-
-    by_name = {s.name: s for s in stacks}
-    return [by_name[name] for name in Output.load(outdir).order(by_name)]
-
-
-def plan_stacks(outdir: Path, plans_dir: Path) -> dict[str, dict]:
-    """terraform init + plan + show -json for every AWS-only stack, in dependency order."""
-    env = terraform_env()
-    plans_dir.mkdir(parents=True, exist_ok=True)
-    plans = {}
-    for stack in dependency_order(outdir, aws_only_stacks(outdir)):
-        for args in (["init", "-input=false", "-no-color"],
-                     ["plan", "-input=false", "-no-color", "-lock-timeout=60s", f"-out={stack.name}.tfplan"]):
-            result = subprocess.run(["terraform", *args], cwd=stack, env=env, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise RuntimeError(f"{stack.name}: terraform {args[0]} failed:\n{result.stderr or result.stdout}")
-        shown = subprocess.run(["terraform", "show", "-json", f"{stack.name}.tfplan"], cwd=stack, env=env,
-                               capture_output=True, text=True, check=True)
-        (plans_dir / f"{stack.name}.json").write_text(shown.stdout)
-        plans[stack.name] = json.loads(shown.stdout)
-    return plans
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.plan_review")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="plan every AWS stack and summarize")
-    run.add_argument("--outdir", default="cdktf.out")
-    run.add_argument("--reports", default="reports")
     summarize = sub.add_parser("summarize", help="summarize plan JSON files")
     summarize.add_argument("plans", nargs="+")
     summarize.add_argument("--out")
-    for p in (run, summarize):
+    for p in (summarize,):
         p.add_argument("--allow-destructive", action="store_true",
                        default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1")
     args = parser.parse_args(argv)
-    if args.command == "run":
-        try:
-            plans = plan_stacks(Path(args.outdir), Path(args.reports) / "plans")
-        except RuntimeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        out = Path(args.reports) / "plan-summary.md"
-    else:
-        plans = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.plans}
-        out = Path(args.out) if args.out else None
+    plans = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.plans}
+    out = Path(args.out) if args.out else None
     markdown, status = review(plans, args.allow_destructive)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

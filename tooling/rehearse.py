@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from tooling import deploy
 from tooling.emulator import FIXES as EMULATOR_FIXES
 from tooling.terraform import CLI_CONFIG, PROJECT, aws_only_stacks, setup, terraform_env
 
@@ -257,6 +258,8 @@ class StackResult:
     error: str = ""
     notes: list[str] = field(default_factory=list)
     plan_seconds: float = 0.0
+    # where the time went: the slowest resource operations of apply and destroy, from Terraform's log
+    slowest: list[dict[str, Any]] = field(default_factory=list)
 
 
 def rehearsal_env(endpoint: str) -> dict[str, str]:
@@ -268,56 +271,13 @@ def rehearsal_env(endpoint: str) -> dict[str, str]:
     return env
 
 
-_RUNNING: set[subprocess.Popen] = set()
-_RUNNING_LOCK = threading.Lock()
-
-
 def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess:
-    """Run terraform in ``cwd``; its output is also kept in ``cwd/<command>.log``."""
-    command = ["terraform", *args, "-no-color"]
-    process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    with _RUNNING_LOCK:
-        _RUNNING.add(process)
-    try:
-        stdout, stderr = process.communicate(timeout=TERRAFORM_TIMEOUT)
-        code = process.returncode
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        stdout, stderr = process.communicate()
-        code, stderr = 124, stderr + f"\nterraform {args[0]} timed out after {TERRAFORM_TIMEOUT} s"
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(process)
-    (cwd / f"{args[0]}.log").write_text(stdout + stderr)
-    return subprocess.CompletedProcess(command, code, stdout, stderr)
+    """Run terraform in ``cwd`` (spofless deploy's runner); its output is also kept in ``cwd/<command>.log``."""
+    return deploy.terraform([*args, "-no-color"], cwd, env, timeout=TERRAFORM_TIMEOUT)
 
 
-# On SIGINT Terraform stops starting operations, waits for those in flight and writes state; killed
-# before that, what AWS created is in no state (a named resource then fails the next apply, an
-# unnamed one is created twice: README "Recovering from an interrupted apply").
-TERRAFORM_INTERRUPT_GRACE = 180  # seconds; a load balancer or a cluster operation in flight takes minutes
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a terraform run and its provider plugins (its own process group): SIGINT first, and
-    time to save state, then SIGKILL only if it hangs."""
-    for sig, grace in ((signal.SIGINT, TERRAFORM_INTERRUPT_GRACE), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=grace)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def stop_all_terraform() -> None:
-    with _RUNNING_LOCK:
-        running = list(_RUNNING)
-    for process in running:
-        _stop(process)
+TERRAFORM_INTERRUPT_GRACE = deploy.INTERRUPT_GRACE
+stop_all_terraform = deploy.interrupt_all
 
 
 def _tail(process: subprocess.CompletedProcess, lines: int = 25) -> str:
@@ -341,8 +301,26 @@ def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool
             result.error = f"terraform {args[0]} failed:\n{_tail(run)}"
             break
     result.apply_seconds = time.perf_counter() - started
+    result.slowest = slowest_operations(run.stdout)
     result.resources = _state_count(work, env)
     return not result.error
+
+
+_COMPLETE = re.compile(r"^(?P<address>\S+): (?P<verb>Creation|Destruction|Modifications) complete after "
+                       r"(?:(?P<m>\d+)m)?(?P<s>\d+)s", re.MULTILINE)
+PROFILE_TOP = 5
+
+
+def slowest_operations(output: str, top: int = PROFILE_TOP) -> list[dict[str, Any]]:
+    """The ``top`` slowest resource operations in a Terraform apply or destroy log, slowest first.
+
+    Terraform prints "<address>: Creation complete after 1m2s" per resource; most of a rehearsal
+    is the provider's fixed waits (a Route53 change waits 10-30 s before its first poll whatever
+    the emulator answers), and this is where they show.
+    """
+    found = [{"address": m["address"], "operation": m["verb"].lower(),
+              "seconds": int(m["m"] or 0) * 60 + int(m["s"])} for m in _COMPLETE.finditer(output)]
+    return sorted(found, key=lambda op: (-op["seconds"], op["address"]))[:top]
 
 
 _ERROR_LINE = re.compile(r"^Error: (.*)$", re.MULTILINE)
@@ -423,6 +401,8 @@ def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bo
         result.notes.append("destroy ran twice; the first stopped on: " + "; ".join(e[:400] for e in gone))
         run = _terraform(destroy, work, env)
     result.destroy_seconds = time.perf_counter() - started
+    result.slowest = sorted(result.slowest + slowest_operations(run.stdout),
+                            key=lambda op: (-op["seconds"], op["address"]))[:2 * PROFILE_TOP]
     result.left_after_destroy = _state_count(work, env)
     if run.returncode != 0:
         result.error = (result.error + "\n" if result.error else "") + f"terraform destroy failed:\n{_tail(run)}"
@@ -431,6 +411,23 @@ def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bo
 
 
 # -- the whole run -------------------------------------------------------------------------
+
+_HEARTBEAT: dict[str, "deploy.Progress"] = {}
+
+
+def _watched(action: str, step, item: tuple[StackResult, Path], env: Mapping[str, str]) -> bool:
+    """``step(result, work, env)``, with a "still running" line every half minute while it runs
+    (an apply of a regional stack is ~90 s of Terraform waiting on the provider)."""
+    progress = _HEARTBEAT.setdefault(action, deploy.Progress(0, action, quiet=False, stream=sys.stdout, bar=False))
+    result, work = item
+    with progress.lock:
+        progress.running[result.stack] = time.monotonic()
+    try:
+        return step(result, work, env)
+    finally:
+        with progress.lock:
+            progress.running.pop(result.stack, None)
+
 
 def synthesize(env_name: str, outdir: Path) -> None:
     """The project's synthesis, for one environment, into ``outdir``."""
@@ -521,7 +518,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                     report.stacks.append(result)
                     batch.append((result, work))
                 applied.append(batch)
-                outcomes = list(pool.map(lambda item: apply_stack(item[0], item[1], env), batch))
+                outcomes = list(pool.map(lambda item: _watched("apply", apply_stack, item, env), batch))
                 for (result, _), ok in zip(batch, outcomes):
                     log(f"  apply   {result.stack:<24} {result.resources:4d} resources {result.apply_seconds:6.1f}s"
                         + ("" if ok else "  FAILED"))
@@ -546,7 +543,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                     log(f"  plan    {result.stack:<24} {'no changes' if not problems else 'CHANGES'}"
                         f"{'':>10}{result.plan_seconds:6.1f}s")
             for batch in reversed(applied):
-                list(pool.map(lambda item: destroy_stack(item[0], item[1], env), batch))
+                list(pool.map(lambda item: _watched("destroy", destroy_stack, item, env), batch))
                 for result, _ in batch:
                     log(f"  destroy {result.stack:<24} {result.left_after_destroy:4d} left      "
                         f"{result.destroy_seconds:6.1f}s" + ("  FAILED" if "destroy failed" in result.error else ""))
@@ -578,6 +575,10 @@ def format_report(report: Rehearsal) -> str:
     lines += [f"  {api}: {why}" for api, why in sorted(report.emulator_fixes.items())]
     lines += ["", "Plan after apply: attributes the emulator makes differ (tolerated; anything else fails):"]
     lines += [f"  {attribute}: {why}" for attribute, why in sorted(report.plan_quirks.items())] or ["  none"]
+    lines += ["", "Where the time goes (slowest resource operations per stack, from Terraform's log):"]
+    for s in report.stacks:
+        ops = ", ".join(f"{op['address']} {op['operation']} {op['seconds']}s" for op in s.slowest[:PROFILE_TOP])
+        lines.append(f"  {s.stack}: {ops or '-'}")
     lines += ["", "Verification after apply:"]
     lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in report.checks]
     if not report.checks:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tooling.plan_review import action_kind, dependency_order, review, summarize_plan
+from tooling.plan_review import action_kind, review, summarize_plan
 from tests.conftest import PROJECT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
@@ -61,13 +61,3 @@ def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
     assert result.returncode == 1
     assert "--allow-destructive" in result.stderr
     assert out.read_text() == result.stdout
-
-
-def test_stacks_are_planned_after_the_stacks_they_read(synth_dir):
-    from tooling.terraform import aws_only_stacks
-
-    order = [p.name for p in dependency_order(synth_dir, aws_only_stacks(synth_dir))]
-    for stack in ("prod-us-east-1", "prod-us-west-2"):
-        assert order.index("prod-security") < order.index(stack)
-        assert order.index("prod-dns-zone") < order.index(stack)
-        assert order.index(stack) < order.index("prod-dns-route53")

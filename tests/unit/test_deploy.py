@@ -1,0 +1,231 @@
+"""spofless deploy / diff / plan / destroy: order, parallelism, stopping, waiting, selection.
+
+Terraform itself is replaced by a fake here (the rehearsal and `spofless deploy --emulator`
+run the real one); what is tested is the schedule and how Terraform's answers are read.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from policies.deploy_model import Output
+from tooling import deploy
+from tooling.deploy import Outcome, Target
+
+
+@pytest.fixture(scope="module")
+def output(synth_dir):
+    return Output.load(synth_dir)
+
+
+class FakeTerraform:
+    """run_stack's stand-in: records when each stack ran, answers from ``results``."""
+
+    def __init__(self, results=None, seconds=0.05):
+        self.results, self.seconds = results or {}, seconds
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, action, stack, target, **_):
+        started = time.monotonic()
+        time.sleep(self.seconds)
+        with self.lock:
+            self.spans[stack] = (started, time.monotonic())
+        status = self.results.get(stack, {"deploy": "applied", "destroy": "destroyed"}.get(action, "no changes"))
+        return Outcome(stack, action, status)
+
+
+def _before(spans, first, then):
+    return spans[first][1] <= spans[then][0]
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_every_stack_runs_after_the_stacks_it_reads(output, environments, monkeypatch, jobs):
+    fake = FakeTerraform()
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    for env in environments:
+        stacks = output.stacks_of(env)
+        outcomes = deploy.run("deploy", output, stacks, Target(Path("unused")), jobs=jobs, quiet=True)
+        assert sorted(o.stack for o in outcomes) == sorted(stacks)
+        assert all(o.status == "applied" for o in outcomes)
+        for stack in stacks:
+            for dependency in output.dependencies(stack):
+                assert _before(fake.spans, dependency, stack), f"{stack} ran before {dependency}"
+
+
+def test_stacks_that_do_not_depend_on_each_other_run_side_by_side(output, environments, monkeypatch):
+    multi = [e for e in environments.values() if len(e.regions.all) > 1]
+    if not multi:
+        pytest.skip("no environment has two regions")
+    env = multi[0]
+    fake = FakeTerraform(seconds=0.3)
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    deploy.run("deploy", output, output.stacks_of(env.name), Target(Path("unused")), jobs=2, quiet=True)
+    first, second = (f"{env.name}-{r.name}" for r in env.regions.all[:2])
+    (a0, a1), (b0, b1) = fake.spans[first], fake.spans[second]
+    assert a0 < b1 and b0 < a1, "the regions of one environment were applied one after the other"
+
+
+def test_destroy_runs_dependents_first(output, environments, monkeypatch):
+    fake = FakeTerraform()
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    for env in environments:
+        stacks = output.stacks_of(env)
+        deploy.run("destroy", output, stacks, Target(Path("unused")), jobs=2, quiet=True)
+        for stack in stacks:
+            for dependency in output.dependencies(stack):
+                assert _before(fake.spans, stack, dependency), f"{dependency} destroyed before {stack}"
+
+
+def _with_dependents(output, stacks):
+    """A stack that others read from, and everything downstream of it."""
+    failing = next(s for s in stacks if any(s in output.dependencies(t) for t in stacks))
+    downstream, frontier = set(), {failing}
+    while frontier:
+        frontier = {t for t in stacks if set(output.dependencies(t)) & frontier} - downstream
+        downstream |= frontier
+    return failing, downstream
+
+
+def test_deploy_stops_at_the_first_failure_and_says_what_did_not_run(output, environments, monkeypatch):
+    env = sorted(environments)[0]
+    stacks = output.stacks_of(env)
+    failing, downstream = _with_dependents(output, stacks)
+    monkeypatch.setattr(deploy, "run_stack", FakeTerraform({failing: "failed"}))
+    outcomes = {o.stack: o for o in deploy.run("deploy", output, stacks, Target(Path("unused")), jobs=1, quiet=True)}
+    assert outcomes[failing].status == "failed"
+    assert downstream and all(outcomes[s].status == "not run" for s in downstream)
+    assert deploy.exit_status("deploy", list(outcomes.values())) == 1
+    assert "not run" in deploy.summary("deploy", list(outcomes.values()))
+
+
+def test_diff_goes_on_past_a_stack_that_waits_and_marks_what_follows(output, environments, monkeypatch):
+    env = sorted(environments)[0]
+    stacks = output.stacks_of(env)
+    waiting, downstream = _with_dependents(output, stacks)
+    monkeypatch.setattr(deploy, "run_stack", FakeTerraform({waiting: "waits"}))
+    outcomes = {o.stack: o for o in deploy.run("diff", output, stacks, Target(Path("unused")), jobs=2, quiet=True)}
+    assert all(outcomes[s].status == "waits" and "waits for" in outcomes[s].detail for s in downstream)
+    others = set(stacks) - downstream - {waiting}
+    assert all(outcomes[s].status == "no changes" for s in others)
+    assert deploy.exit_status("diff", list(outcomes.values())) == 0
+
+
+def test_the_emulator_runs_only_aws_stacks_and_says_why_the_others_are_left(output, environments):
+    for env in environments:
+        chosen, left = deploy.select_stacks(output, [env], emulated=True)
+        assert set(chosen) == set(output.stacks_of(env)) & set(output.aws_only())
+        assert set(left) == set(output.stacks_of(env)) - set(chosen)
+        assert all(why.startswith("not emulated: needs ") for why in left.values())
+        chosen, left = deploy.select_stacks(output, [env], emulated=False)
+        assert sorted(chosen) == sorted(output.stacks_of(env)) and not left
+
+
+def test_an_unknown_environment_is_one_clear_error(output):
+    with pytest.raises(deploy.DeployError, match="nosuch: not in the synthesized output"):
+        deploy.select_stacks(output, ["nosuch"], emulated=False)
+
+
+def test_deploy_never_runs_on_every_environment_by_default(synth_dir, capsys, monkeypatch):
+    monkeypatch.delenv("SPOFLESS_ENVS", raising=False)
+    assert deploy.main(["deploy", "--out", str(synth_dir), "--auto-approve"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs -e/--env" in err
+
+
+# -- reading Terraform's answers ---------------------------------------------------------------
+
+def _fake_terraform(monkeypatch, answers):
+    calls = []
+
+    def fake(args, cwd, env, timeout=None):
+        calls.append(args[0])
+        code, stdout, stderr = answers[args[0]]
+        return subprocess.CompletedProcess(["terraform", *args], code, stdout, stderr)
+    monkeypatch.setattr(deploy, "terraform", fake)
+    return calls
+
+
+def test_a_plan_that_cannot_read_its_upstream_state_waits(monkeypatch, tmp_path):
+    for message in ('Error: Unable to find remote state\n\n  with data.terraform_remote_state.x',
+                    'Error: Unsupported attribute\n  This object does not have an attribute named '
+                    '"cross-stack-output-aws_lbx.arn".'):
+        _fake_terraform(monkeypatch, {"plan": (1, "", message)})
+        outcome = Outcome("s", "diff")
+        deploy._plan(outcome, tmp_path, {})
+        assert outcome.status == "waits", message
+
+
+def test_a_provider_that_cannot_be_installed_is_unavailable_not_failed(monkeypatch, tmp_path):
+    _fake_terraform(monkeypatch, {"init": (1, "", "Error: Failed to query available provider packages\n\n"
+                                             "Could not retrieve the list of available versions for provider "
+                                             "cloudflare/cloudflare: could not connect to registry.terraform.io")})
+    outcome = Outcome("s", "diff")
+    assert not deploy._init(outcome, tmp_path, {})
+    assert outcome.status == "unavailable" and "cloudflare/cloudflare" in outcome.detail
+
+
+def _plan_json(*changes):
+    return json.dumps({"resource_changes": [
+        {"address": f"{t}.{n}", "type": t, "name": n,
+         "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}}}
+        for t, n, actions, before, after in changes]})
+
+
+def test_on_the_emulator_a_plan_of_documented_quirks_only_is_no_change(monkeypatch, tmp_path):
+    quirk = ("aws_vpc_security_group_ingress_rule", "r", ["update"], {"description": "x"}, {"description": None})
+    _fake_terraform(monkeypatch, {"plan": (2, "", ""), "show": (0, _plan_json(quirk), "")})
+    outcome = Outcome("s", "diff")
+    deploy._plan(outcome, tmp_path, {}, emulated=True)
+    assert outcome.status == "no changes" and "emulator quirks only" in outcome.detail
+    real = ("aws_lb", "alb", ["update"], {"idle_timeout": 60}, {"idle_timeout": 30})
+    _fake_terraform(monkeypatch, {"plan": (2, "", ""), "show": (0, _plan_json(quirk, real), "")})
+    outcome = Outcome("s", "diff")
+    deploy._plan(outcome, tmp_path, {}, emulated=True)
+    assert outcome.status == "changes" and outcome.counts["update"] == 2
+
+
+def test_deploy_refuses_a_stateful_replacement_unless_allowed(monkeypatch, tmp_path):
+    zone = ("aws_route53_zone", "zone", ["delete", "create"], {"name": "a"}, {"name": "b"})
+    calls = _fake_terraform(monkeypatch, {"init": (0, "", ""), "plan": (2, "", ""),
+                                          "show": (0, _plan_json(zone), ""), "apply": (0, "", "")})
+
+    class Here(Target):
+        def workdir(self, stack):
+            return tmp_path
+    outcome = deploy.run_stack("deploy", "s", Here(tmp_path), approve=lambda o: True, allow_destructive=False,
+                               reports=None, parallelism=10)
+    assert outcome.status == "failed" and "hosted zone" in outcome.detail and "apply" not in calls
+    outcome = deploy.run_stack("deploy", "s", Here(tmp_path), approve=lambda o: True, allow_destructive=True,
+                               reports=None, parallelism=10)
+    assert outcome.status == "applied" and calls[-1] == "apply"
+
+
+def test_the_review_text_starts_at_the_plan_legend():
+    stdout = ("data.aws_partition.p: Reading...\ndata.aws_partition.p: Read complete after 0s\n\n"
+              "Terraform used the selected providers to generate the following execution plan.\n  + create\n")
+    assert deploy.plan_text(stdout).startswith("Terraform used the selected providers")
+
+
+def test_progress_says_what_is_still_running_and_quiet_says_nothing(monkeypatch):
+    import io
+
+    monkeypatch.setattr(deploy, "HEARTBEAT", 0.05)
+    for quiet in (False, True):
+        stream = io.StringIO()
+        progress = deploy.Progress(1, "deploy", quiet, stream=stream)
+        progress.started("dev-us-east-1")
+        time.sleep(0.3)
+        progress.finished(Outcome("dev-us-east-1", "deploy", "applied", 0.3))
+        progress.close()
+        text = stream.getvalue()
+        if quiet:
+            assert text == ""
+        else:
+            assert "still running dev-us-east-1" in text and "applied" in text.splitlines()[-1]

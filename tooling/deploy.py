@@ -1,0 +1,668 @@
+"""Deploy, diff, plan and destroy the synthesized stacks of the selected environments.
+
+    spofless deploy  -e dev [--emulator] [--auto-approve] [--jobs 2] [--quiet]
+    spofless diff    [-e dev] [--emulator]
+    spofless plan    [-e prod]            (diff, plus the review: reports/pr/<env>.md)
+    spofless destroy -e dev [--emulator] [--auto-approve]
+    spofless emulator start|stop|status [-e dev]
+
+Terraform runs in each stack's folder of ``cdktf.out`` (``stacks/<stack>``), as
+``cdktf deploy`` does, with this project's CLI config (the provider mirror when
+there is one), so either tool can pick up where the other left off. The stacks
+run in dependency order (the manifest's, through :mod:`graphlib`), a stack as
+soon as everything it reads from is done, ``--jobs`` at a time; destroy runs the
+order backwards.
+
+- deploy and destroy stop at the first failure: what is running finishes (an
+  interrupted apply leaves resources in no state), nothing new starts, and the
+  summary says which stacks were not run.
+- diff and plan go on past a failure; a stack whose upstream has no state yet
+  (a brand-new environment) or lacks an output the upstream's pending change
+  adds is reported as "waits for <stack>", and so are the stacks after it.
+- a stack whose providers cannot be installed here (no mirror entry, no registry)
+  is reported as such and is no failure of diff or plan.
+- ``--emulator`` runs against the local AWS emulator instead of an account: the
+  AWS-only stacks are rewritten for it the way the rehearsal does it
+  (:func:`tooling.rehearse.rehearsal_document`), state is kept in
+  ``.spofless/emulator``, and the emulator keeps running between commands until
+  ``spofless emulator stop`` (or its lifetime, 2 h by default, runs out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import graphlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from tooling.terraform import CLI_CONFIG, PROJECT, setup, terraform_env
+
+ACTIONS = ("deploy", "diff", "plan", "destroy")
+EMULATOR_ROOT = PROJECT / ".spofless" / "emulator"
+EMULATOR_LIFETIME = 7200  # seconds; a detached emulator stops by itself after this
+HEARTBEAT = 30  # seconds between "still running" lines when the output is not a terminal
+TERRAFORM_TIMEOUT = 3600  # seconds per terraform command (a cluster and its node groups take ~15 min on AWS)
+
+# A plan that cannot read its upstream yet: no state at all, or not the output a pending change adds.
+_WAITS = re.compile(r"Unable to find remote state|No stored state was found|"
+                    r'does not have an attribute named "cross-stack-output-')
+# terraform init that could not get a provider: no mirror entry and no registry.
+_NO_PROVIDER = re.compile(r"Failed to query available provider packages|Failed to install provider|"
+                          r"could not connect to registry|Invalid provider registry host")
+_PROVIDER_SOURCE = re.compile(r"provider (registry\.terraform\.io/)?([\w.-]+/[\w.-]+)")
+
+
+class DeployError(Exception):
+    """Bad selection or set-up: one line, exit 2."""
+
+
+@dataclass
+class Outcome:
+    stack: str
+    action: str
+    status: str = "not run"  # applied | destroyed | no changes | changes | failed | waits | unavailable | not run
+    seconds: float = 0.0
+    detail: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    dangerous: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+# -- where terraform runs ------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """How terraform runs for the stacks: in ``cdktf.out``, or on emulator copies of them."""
+
+    outdir: Path
+    endpoint: Optional[str] = None  # the emulator, when set
+    root: Path = EMULATOR_ROOT
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # stack -> types the emulator cannot create
+
+    @property
+    def emulated(self) -> bool:
+        return self.endpoint is not None
+
+    def env(self) -> dict[str, str]:
+        if self.emulated:
+            from tooling.rehearse import rehearsal_env
+            return rehearsal_env(self.endpoint)
+        return terraform_env()
+
+    def workdir(self, stack: str) -> Path:
+        source = self.outdir / "stacks" / stack
+        if not self.emulated:
+            return source
+        from tooling.rehearse import rehearsal_document
+
+        document = json.loads((source / "cdk.tf.json").read_text())
+        state = self.root / "state"
+        state.mkdir(parents=True, exist_ok=True)
+        rewritten, left_out = rehearsal_document(document, stack, self.endpoint, state)
+        self.left_out[stack] = dict(left_out)
+        work = self.root / "stacks" / stack
+        work.mkdir(parents=True, exist_ok=True)
+        if (source / "assets").is_dir():
+            shutil.copytree(source / "assets", work / "assets", dirs_exist_ok=True)
+        text = json.dumps(rewritten, indent=2, sort_keys=True)
+        target = work / "cdk.tf.json"
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+        return work
+
+
+def select_stacks(output, envs: Sequence[str], emulated: bool) -> tuple[list[str], dict[str, str]]:
+    """The stacks of ``envs`` to run, and those left out with the reason."""
+    unknown = sorted(set(envs) - set(output.environments))
+    if unknown:
+        raise DeployError(f"-e {','.join(unknown)}: not in the synthesized output; it holds "
+                          f"{', '.join(output.environments) or 'nothing'} (run `make synth` after adding one)")
+    chosen = [s for env in envs for s in output.stacks_of(env)]
+    if not emulated:
+        return sorted(chosen), {}
+    aws_only = set(output.aws_only())
+    left = {s: "not emulated: needs " + ", ".join(sorted(output.providers_of(s) - {"aws"}))
+            for s in chosen if s not in aws_only}
+    return sorted(s for s in chosen if s in aws_only), left
+
+
+# -- terraform -----------------------------------------------------------------------------------
+
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+# On SIGINT Terraform stops starting operations, waits for those in flight and writes state; killed
+# before that, what AWS created is in no state (a named resource then fails the next apply, an
+# unnamed one is created twice: README "Recovering from an interrupted apply").
+INTERRUPT_GRACE = 180  # seconds; a load balancer or a cluster operation in flight takes minutes
+
+
+def terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float = TERRAFORM_TIMEOUT
+              ) -> subprocess.CompletedProcess:
+    """``terraform <args>`` in ``cwd``, in its own process group (so :func:`interrupt_all` reaches its
+    plugins); its output is kept in ``cwd/<command>.log`` as well."""
+    command = ["terraform", *args]
+    process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    with _LOCK:
+        _RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+        code = process.returncode
+    except subprocess.TimeoutExpired:
+        interrupt(process)
+        stdout, stderr = process.communicate()
+        code, stderr = 124, stderr + f"\nterraform {args[0]} timed out after {timeout:.0f} s"
+    finally:
+        with _LOCK:
+            _RUNNING.discard(process)
+    try:
+        (cwd / f"{args[0]}.log").write_text(stdout + stderr)
+    except OSError:
+        pass  # the folder went away (a synthesis swapped cdktf.out); the result is still returned
+    return subprocess.CompletedProcess(command, code, stdout, stderr)
+
+
+def interrupt(process: subprocess.Popen) -> None:
+    """SIGINT, and time to save state; SIGKILL only if Terraform hangs."""
+    for sig, grace in ((signal.SIGINT, INTERRUPT_GRACE), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=grace)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def interrupt_all() -> None:
+    with _LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        interrupt(process)
+
+
+def _tail(run: subprocess.CompletedProcess, lines: int = 12) -> str:
+    text = (run.stderr or "").strip() or (run.stdout or "").strip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _first_error(run: subprocess.CompletedProcess) -> str:
+    for line in (run.stderr + "\n" + run.stdout).splitlines():
+        if line.startswith("Error: "):
+            return line[len("Error: "):].strip()
+    return _tail(run, 1)
+
+
+def _init(outcome: Outcome, work: Path, env: Mapping[str, str]) -> bool:
+    run = terraform(["init", "-input=false", "-no-color"], work, env)
+    if run.returncode == 0:
+        return True
+    text = run.stderr + run.stdout
+    if _NO_PROVIDER.search(text):
+        providers = sorted({m.group(2) for m in _PROVIDER_SOURCE.finditer(text)}) or ["a provider"]
+        outcome.status = "unavailable"
+        outcome.detail = f"{', '.join(providers)} cannot be installed here (not in the mirror, no registry)"
+    else:
+        outcome.status, outcome.detail = "failed", f"terraform init: {_first_error(run)}"
+    return False
+
+
+def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool = False,
+          reports: Optional[Path] = None, emulated: bool = False) -> Optional[dict]:
+    """``terraform plan -out`` (and ``show -json`` when it changes something): the plan JSON, or None."""
+    args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock-timeout=60s", "-out=spofless.tfplan"]
+    run = terraform(args + (["-destroy"] if destroy else []), work, env)
+    if run.returncode == 0:
+        outcome.status = "no changes"
+        return None
+    if run.returncode != 2:
+        text = run.stderr + run.stdout
+        if _WAITS.search(text):
+            outcome.status, outcome.detail = "waits", "its upstream has no state (or not this output) yet"
+        else:
+            outcome.status, outcome.detail = "failed", f"terraform plan: {_first_error(run)}"
+        return None
+    shown = terraform(["show", "-json", "spofless.tfplan"], work, env)
+    if shown.returncode != 0:
+        outcome.status, outcome.detail = "failed", f"terraform show: {_first_error(shown)}"
+        return None
+    from tooling.plan_review import summarize_plan
+
+    plan = json.loads(shown.stdout)
+    if emulated and not destroy:
+        from tooling.rehearse import judge_plan
+
+        problems, tolerated = judge_plan(plan)
+        if not problems:  # only attributes the emulator reads back differently (rehearse.PLAN_QUIRKS)
+            outcome.status = "no changes"
+            outcome.detail = f"emulator quirks only: {', '.join(tolerated)}" + (
+                f"; {outcome.detail}" if outcome.detail else "")
+            return None
+    summary = summarize_plan(outcome.stack, plan)
+    outcome.status, outcome.counts, outcome.dangerous = "changes", summary.counts, summary.dangerous
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / f"{outcome.stack}.json").write_text(shown.stdout)
+        (reports / f"{outcome.stack}.txt").write_text(plan_text(run.stdout))
+    return plan
+
+
+_PLAN_START = re.compile(r"^(Terraform used the selected providers|Terraform will perform)", re.MULTILINE)
+
+
+def plan_text(stdout: str) -> str:
+    """The part of ``terraform plan``'s output a reviewer reads: from the legend on (the refresh
+    lines before it are noise)."""
+    start = _PLAN_START.search(stdout)
+    return stdout[start.start():] if start else stdout
+
+
+def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Outcome], bool],
+              allow_destructive: bool, reports: Optional[Path], parallelism: int) -> Outcome:
+    outcome = Outcome(stack, action)
+    started = time.perf_counter()
+    try:
+        work = target.workdir(stack)
+        env = target.env()
+        skipped = target.left_out.get(stack)
+        if skipped:
+            outcome.detail = "emulator skips " + ", ".join(f"{t} x{n}" for t, n in sorted(skipped.items()))
+        if not _init(outcome, work, env):
+            return outcome
+        _plan(outcome, work, env, destroy=action == "destroy", reports=reports, emulated=target.emulated)
+        if action in ("diff", "plan") or outcome.status != "changes":
+            return outcome
+        if outcome.dangerous and action == "deploy" and not allow_destructive:
+            outcome.status = "failed"
+            outcome.detail = ("stateful change, not applied: " + "; ".join(outcome.dangerous)
+                              + " (rerun with --allow-destructive if it is intended)")
+            return outcome
+        if not approve(outcome):
+            outcome.status, outcome.detail = "not run", "not approved"
+            return outcome
+        applied = terraform(["apply", "-input=false", "-no-color", "-lock-timeout=60s",
+                             f"-parallelism={parallelism}", "spofless.tfplan"], work, env)
+        if applied.returncode != 0:
+            outcome.status, outcome.detail = "failed", f"terraform apply: {_first_error(applied)}"
+        else:
+            outcome.status = "destroyed" if action == "destroy" else "applied"
+        return outcome
+    finally:
+        outcome.seconds = time.perf_counter() - started
+
+
+# -- the schedule --------------------------------------------------------------------------------
+
+def schedule(output, stacks: Sequence[str], reverse: bool) -> graphlib.TopologicalSorter:
+    """Stacks in dependency order (``reverse``: dependents first, for destroy)."""
+    chosen = set(stacks)
+    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
+    for stack in sorted(chosen):
+        sorter.add(stack)
+        for dependency in output.dependencies(stack):
+            if dependency in chosen:
+                if reverse:
+                    sorter.add(dependency, stack)
+                else:
+                    sorter.add(stack, dependency)
+    return sorter
+
+
+class Progress:
+    """What is running, for how long: a tqdm bar on a terminal, else a line per finished stack and
+    a "still running" line every :data:`HEARTBEAT` seconds; nothing but the summary when quiet."""
+
+    def __init__(self, total: int, action: str, quiet: bool, stream=sys.stderr, bar: bool = True):
+        self.action, self.quiet, self.stream = action, quiet, stream
+        self.running: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.bar = None
+        if bar and not quiet and stream.isatty():
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc=f"{action}", unit="stack", file=stream, leave=False)
+            except ImportError:
+                pass
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
+
+    def _running_text(self) -> str:
+        now = time.monotonic()
+        return ", ".join(f"{s} {now - t:.0f}s" for s, t in sorted(self.running.items()))
+
+    def _tick(self) -> None:
+        interval = 1 if self.bar is not None else HEARTBEAT
+        while not self.stop.wait(interval):
+            with self.lock:
+                if not self.running or self.quiet:
+                    continue
+                if self.bar is not None:
+                    self.bar.set_postfix_str(self._running_text())
+                else:
+                    print(f"  ... {self.action}: still running {self._running_text()}", file=self.stream, flush=True)
+
+    def started(self, stack: str) -> None:
+        with self.lock:
+            self.running[stack] = time.monotonic()
+            if not self.quiet and self.bar is None:
+                print(f"  {self.action:<7} {stack} ...", file=self.stream, flush=True)
+
+    def finished(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.running.pop(outcome.stack, None)
+            if self.quiet:
+                return
+            line = f"  {self.action:<7} {outcome.stack:<28} {outcome.status:<11} {outcome.seconds:6.1f}s  {_counts(outcome)}"
+            if self.bar is not None:
+                self.bar.write(line, file=self.stream)
+                self.bar.update(1)
+            else:
+                print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _counts(outcome: Outcome) -> str:
+    if not outcome.counts:
+        return outcome.detail
+    c = outcome.counts
+    return f"+{c['create']} ~{c['update']} -/+{c['replace']} -{c['destroy']}" + (
+        f"  {outcome.detail}" if outcome.detail else "")
+
+
+def run(action: str, output, stacks: Sequence[str], target: Target, *, jobs: int = 2, quiet: bool = False,
+        approve: Callable[[Outcome], bool] = lambda o: True, allow_destructive: bool = False,
+        reports: Optional[Path] = None, parallelism: int = 10) -> list[Outcome]:
+    """Run ``action`` over ``stacks`` in dependency order; the outcome of every stack, in order."""
+    sorter = schedule(output, stacks, reverse=action == "destroy")
+    sorter.prepare()
+    outcomes: dict[str, Outcome] = {}
+    order: list[str] = []
+    stops_at_failure = action in ("deploy", "destroy")
+    stopped = ""
+    progress = Progress(len(stacks), action, quiet)
+    upstream = {s: [d for d in output.dependencies(s) if d in set(stacks)] for s in stacks}
+    downstream = {s: [d for d in stacks if s in upstream[d]] for s in stacks}
+    blocked_by = (lambda s: [d for d in downstream[s] if d in outcomes and outcomes[d].status in ("failed", "waits",
+                  "not run")]) if action == "destroy" else \
+        (lambda s: [d for d in upstream[s] if d in outcomes and outcomes[d].status in ("failed", "waits", "not run")])
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures: dict[concurrent.futures.Future, str] = {}
+    try:
+        while sorter.is_active():
+            for stack in sorted(sorter.get_ready()):
+                order.append(stack)
+                blockers = blocked_by(stack)
+                if stopped:
+                    outcomes[stack] = Outcome(stack, action, "not run", detail=f"stopped after {stopped} failed")
+                    sorter.done(stack)
+                elif blockers:
+                    status = "not run" if stops_at_failure else "waits"
+                    outcomes[stack] = Outcome(stack, action, status, detail="waits for " + ", ".join(blockers))
+                    progress.finished(outcomes[stack])
+                    sorter.done(stack)
+                else:
+                    progress.started(stack)
+                    futures[pool.submit(run_stack, action, stack, target, approve=approve,
+                                        allow_destructive=allow_destructive, reports=reports,
+                                        parallelism=parallelism)] = stack
+            if not futures:
+                continue
+            done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                stack = futures.pop(future)
+                outcome = future.result()
+                if outcome.status == "waits":
+                    waited = [d for d in upstream[stack]] or ["an upstream stack"]
+                    outcome.detail = "waits for " + ", ".join(waited) + f" ({outcome.detail})"
+                outcomes[stack] = outcome
+                progress.finished(outcome)
+                if outcome.failed and stops_at_failure and not stopped:
+                    stopped = stack
+                sorter.done(stack)
+    except BaseException:
+        interrupt_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        progress.close()
+    return [outcomes[s] for s in order]
+
+
+def summary(action: str, outcomes: Sequence[Outcome]) -> str:
+    lines = [f"{'stack':<30} {'result':<12} {'seconds':>7}  changes / detail"]
+    for o in outcomes:
+        lines.append(f"{o.stack:<30} {o.status:<12} {o.seconds:>7.1f}  {_counts(o)}")
+    tally: dict[str, int] = {}
+    for o in outcomes:
+        tally[o.status] = tally.get(o.status, 0) + 1
+    lines.append(f"{action}: " + ", ".join(f"{n} {status}" for status, n in sorted(tally.items())))
+    return "\n".join(lines)
+
+
+def exit_status(action: str, outcomes: Sequence[Outcome]) -> int:
+    if any(o.failed for o in outcomes):
+        return 1
+    if action in ("deploy", "destroy") and any(o.status == "not run" for o in outcomes):
+        return 1
+    return 0
+
+
+# -- the emulator between commands ---------------------------------------------------------------
+
+def emulator_info(root: Path = EMULATOR_ROOT) -> Optional[dict[str, Any]]:
+    """The running emulator this project started, or None (a stale record is removed)."""
+    record = root / "emulator.json"
+    try:
+        info = json.loads(record.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        if record.exists():
+            record.unlink()
+        return None
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(info["endpoint"])
+    try:  # a connection is enough: moto's data.json serializes every backend (and errors on Lambda's)
+        with socket.create_connection((where.hostname, where.port), timeout=3):
+            return info
+    except OSError:
+        return None
+
+
+def start_emulator(account_id: str, env_name: str, root: Path = EMULATOR_ROOT,
+                   lifetime: float = EMULATOR_LIFETIME) -> dict[str, Any]:
+    """Start a detached emulator for ``account_id`` (or reuse the running one for it)."""
+    info = emulator_info(root)
+    if info:
+        if info["account_id"] != account_id:
+            raise DeployError(f"the running emulator ({info['endpoint']}) serves account {info['account_id']} "
+                              f"({info['env']}); {env_name} is account {account_id}: `spofless emulator stop` first")
+        return info
+    from tooling.rehearse import Emulator
+
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in ("state", "stacks"):  # state of an emulator that is gone describes nothing
+        shutil.rmtree(root / stale, ignore_errors=True)
+    emulator = Emulator(lifetime=lifetime, log=root / "moto.log", account_id=account_id)
+    emulator.__enter__()  # not stopped on return: it serves the next commands, bounded by its lifetime
+    info = {"endpoint": emulator.endpoint, "pid": emulator._process.pid, "account_id": account_id,  # noqa: SLF001
+            "env": env_name, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "lifetime": lifetime}
+    (root / "emulator.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def stop_emulator(root: Path = EMULATOR_ROOT) -> Optional[dict[str, Any]]:
+    record = root / "emulator.json"
+    try:
+        info = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.killpg(int(info["pid"]), signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, ValueError, KeyError):
+        pass
+    record.unlink(missing_ok=True)
+    return info
+
+
+def seed_parent_zones(endpoint: str, configs) -> None:
+    """The parent zone a child environment delegates from, as the parent environment would make it."""
+    import boto3
+
+    from tooling.rehearse import FAKE_CREDENTIAL, seed_parent_zone
+
+    client = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL)
+    existing = {z["Name"].rstrip(".") for z in client.list_hosted_zones()["HostedZones"]}
+    for config in configs:
+        parent = config.dns.parent_domain
+        if parent and parent not in existing and not any(c.domain == parent for c in configs):
+            seed_parent_zone(endpoint, parent)
+            existing.add(parent)
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def _approver(auto: bool) -> Callable[[Outcome], bool]:
+    if auto:
+        return lambda outcome: True
+    lock = threading.Lock()
+
+    def ask(outcome: Outcome) -> bool:
+        with lock:
+            answer = input(f"apply to {outcome.stack}: {_counts(outcome)}? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+    return ask
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="spofless deploy|diff|plan|destroy")
+    parser.add_argument("action", choices=ACTIONS)
+    parser.add_argument("-e", "--env", action="append", default=[])
+    parser.add_argument("--out", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+    parser.add_argument("--emulator", action="store_true")
+    parser.add_argument("--auto-approve", action="store_true")
+    parser.add_argument("--allow-destructive", action="store_true",
+                        default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--parallelism", type=int, default=10)
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--reports", default="reports")
+    args = parser.parse_args(argv)
+    envs = [e.strip() for value in args.env or [os.environ.get("SPOFLESS_ENVS", "")]
+            for e in value.split(",") if e.strip()]
+    try:
+        return _main(args, envs)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{args.action} interrupted; Terraform was given time to save its state", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace, envs: list[str]) -> int:
+    from policies.deploy_model import Output
+
+    outdir = Path(args.out)
+    if not (outdir / "manifest.json").is_file():
+        raise DeployError(f"{outdir}/manifest.json does not exist; run `make synth` (or spofless synth) first")
+    output = Output.load(outdir)
+    if args.action in ("deploy", "destroy") and not envs:
+        raise DeployError(f"spofless {args.action} needs -e/--env (or ENVS=...): it never runs on every "
+                          f"environment by default; synthesized: {', '.join(output.environments)}")
+    envs = envs or output.environments
+    if args.action in ("deploy", "destroy") and not args.auto_approve and not sys.stdin.isatty():
+        raise DeployError(f"spofless {args.action} asks before each stack; without a terminal pass --auto-approve")
+    if not CLI_CONFIG.exists():
+        setup()
+    target = Target(outdir)
+    if args.emulator:
+        from environments.loader import load_environments
+
+        configs = load_environments(envs)
+        accounts = {c.account_id for c in configs}
+        if len(accounts) != 1:
+            raise DeployError(f"--emulator serves one account at a time; {', '.join(envs)} span {len(accounts)}")
+        info = start_emulator(accounts.pop(), envs[0]) if args.action == "deploy" else emulator_info()
+        if info is None:
+            raise DeployError(f"no emulator is running; `spofless deploy -e {envs[0]} --emulator` starts one")
+        target = Target(outdir, endpoint=info["endpoint"])
+        if args.action == "deploy":
+            seed_parent_zones(info["endpoint"], configs)
+    stacks, left_out = select_stacks(output, envs, target.emulated)
+    if not args.quiet:
+        where = f"the emulator on {target.endpoint}" if target.emulated else "the accounts in the stacks' providers"
+        print(f"{args.action} {', '.join(envs)}: {len(stacks)} stacks against {where}", file=sys.stderr, flush=True)
+    plans = Path(args.reports) / "plans" if args.action in ("diff", "plan") else None
+    outcomes = run(args.action, output, stacks, target, jobs=args.jobs, quiet=args.quiet,
+                   approve=_approver(args.auto_approve), allow_destructive=args.allow_destructive,
+                   reports=plans, parallelism=args.parallelism)
+    outcomes += [Outcome(s, args.action, "unavailable", detail=why) for s, why in sorted(left_out.items())]
+    print(summary(args.action, outcomes))
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{args.action}.json").write_text(json.dumps(
+        {"action": args.action, "environments": envs, "endpoint": target.endpoint,
+         "stacks": [asdict(o) for o in outcomes]}, indent=2, sort_keys=True) + "\n")
+    status = exit_status(args.action, outcomes)
+    if args.action == "plan":
+        from tooling import pr_review
+        status = max(status, pr_review.write(output, envs, outcomes, plans, reports / "pr",
+                                             allow_destructive=args.allow_destructive))
+    if target.emulated and args.action == "deploy" and not args.quiet:
+        print(f"the emulator keeps running on {target.endpoint} (`spofless diff -e {envs[0]} --emulator` reads it; "
+              "`spofless emulator stop` stops it)", file=sys.stderr)
+    return status
+
+
+def emulator_main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="spofless emulator")
+    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("-e", "--env", default=os.environ.get("ENV") or "dev")
+    parser.add_argument("--lifetime", type=float, default=EMULATOR_LIFETIME)
+    args = parser.parse_args(argv)
+    if args.command == "stop":
+        info = stop_emulator()
+        print(f"stopped the emulator on {info['endpoint']}" if info else "no emulator was running")
+        return 0
+    if args.command == "status":
+        info = emulator_info()
+        print(f"running on {info['endpoint']} for account {info['account_id']} ({info['env']}), since "
+              f"{info['started']}" if info else "no emulator is running")
+        return 0 if info else 1
+    from environments.loader import ConfigError, load_environments
+    try:
+        (config,) = load_environments([args.env])
+        info = start_emulator(config.account_id, args.env, lifetime=args.lifetime)
+    except (ConfigError, DeployError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"emulator on {info['endpoint']} for account {info['account_id']} ({info['env']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
