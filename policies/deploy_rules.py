@@ -15,14 +15,13 @@ Ids are ``SPOF_DEPLOY_<n>``; a rule yields one result per thing it judged.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
 import yaml
 
 from modules.stacks import names
-from policies.deploy_model import Output, Ref, as_list, expressions, policy_statements
+from policies.deploy_model import Output, Ref, as_list, policy_statements
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ def kubernetes_version(output: Output):
         for addon, build in sorted(row.addons.items()):
             found = (_addon(output, Ref(stack, "aws_eks_cluster", name, ""), addon) or {}).get("addon_version")
             yield stack, f"{subject} add-on {addon}", found == build, (
-                f"is not installed as a managed add-on" if found is None else
+                "is not installed as a managed add-on" if found is None else
                 f"is {found}, not the build pinned for {version} ({build}): add-ons stay on another version's builds")
 
 

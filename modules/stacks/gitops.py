@@ -18,8 +18,9 @@ from modules.gitops.bootstrap import GitopsBootstrap
 from modules.gitops.engines import Role
 from modules.providers import helm, kubernetes
 
-CLUSTER_CHART = Path(__file__).resolve().parents[1] / "gitops" / "charts" / "spofless-cluster"
 from modules.stacks.base import SpoflessStack
+
+CLUSTER_CHART = Path(__file__).resolve().parents[1] / "gitops" / "charts" / "spofless-cluster"
 
 
 def _exec_auth(module, prefix: str, cluster: Cluster, region: str):
