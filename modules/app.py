@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -59,8 +60,14 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
                                  zone=zone.zone, certificates=zone.certificates)
 
 
+_HCL_RESOURCE = re.compile(r'^resource\s+"[^"]+"\s+"[^"]+"', re.MULTILINE)
+
+
 def count_resources(stack_dir: Path) -> int:
-    """Resources (not data sources) in one synthesized stack."""
+    """Resources (not data sources) in one synthesized stack: ``cdk.tf.json``, or ``cdk.tf`` when
+    the cdktf CLI asked for HCL (``cdktf synth --hcl`` sets SYNTH_HCL_OUTPUT)."""
+    if not (stack_dir / "cdk.tf.json").exists() and (stack_dir / "cdk.tf").exists():
+        return len(_HCL_RESOURCE.findall((stack_dir / "cdk.tf").read_text()))
     document = json.loads((stack_dir / "cdk.tf.json").read_text())
     return sum(len(instances) for instances in document.get("resource", {}).values())
 
