@@ -19,7 +19,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 import modules  # noqa: E402,F401  (silences the jsii Node banner before cdktf loads)
-from environments.loader import load_environments  # noqa: E402
+from tests.topology import ENVIRONMENTS  # noqa: E402
 
 
 def pytest_configure(config):
@@ -98,8 +98,8 @@ def rehearsal():
 
 @pytest.fixture(scope="session")
 def environments():
-    """Every environment config from environments/*.yaml."""
-    return {env.name: env for env in load_environments()}
+    """Every environment config from environments/*.yaml (tests/topology.py derives the expectations)."""
+    return dict(ENVIRONMENTS)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,12 @@ import shutil
 import pytest
 import yaml
 
+from tests.topology import regional_stack, smallest
 from tooling.checkov import CONFIG, load_skips, run_checkov
 
 pytestmark = pytest.mark.integration
+# a real regional stack to copy and break: the smallest environment's primary region
+REGIONAL_STACK = regional_stack(smallest().name, smallest().regions.primary.name)
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +53,12 @@ def test_the_real_run_uses_every_scoped_skip(real_run):
 
 
 def test_a_new_resource_breaking_a_skipped_rule_fails_and_an_idle_skip_fails(synth_dir, tmp_path):
-    # GIVEN dev's regional stack with one more bucket, without access logging (CKV_AWS_18)
+    # GIVEN a regional stack with one more bucket, without access logging (CKV_AWS_18)
     stacks = tmp_path / "stacks"
-    shutil.copytree(synth_dir / "stacks" / "dev-us-east-1", stacks / "dev-us-east-1")
-    path = stacks / "dev-us-east-1" / "cdk.tf.json"
+    shutil.copytree(synth_dir / "stacks" / REGIONAL_STACK, stacks / REGIONAL_STACK)
+    path = stacks / REGIONAL_STACK / "cdk.tf.json"
     document = json.loads(path.read_text())
-    document["resource"]["aws_s3_bucket"]["data_bucket_12345678"] = {"bucket": "dev-data"}
+    document["resource"]["aws_s3_bucket"]["data_bucket_12345678"] = {"bucket": f"{REGIONAL_STACK}-data"}
     path.write_text(json.dumps(document))
     # WHEN the gate runs with the project's scoped skips
     run = run_checkov(stacks)
@@ -72,7 +75,7 @@ def test_gate_fails_on_a_failed_check_and_on_a_stack_checkov_cannot_parse(synth_
     # cannot parse (it would report success for it and scan nothing, as in #7454)
     stacks = tmp_path / "stacks"
     for name in ("unencrypted", "unparsed"):
-        shutil.copytree(synth_dir / "stacks" / "dev-us-east-1", stacks / name)
+        shutil.copytree(synth_dir / "stacks" / REGIONAL_STACK, stacks / name)
     path = stacks / "unencrypted" / "cdk.tf.json"
     document = json.loads(path.read_text())
     for group in document["resource"]["aws_cloudwatch_log_group"].values():

@@ -24,18 +24,21 @@ def test_gate_writes_cli_sarif_and_junit_reports(synth_dir, tmp_path):
     assert "Passed checks:" in (tmp_path / "results_cli.txt").read_text()
 
 
-def test_gate_fails_naming_the_check_when_prod_loses_its_standby_region(environments, tmp_path):
-    # GIVEN a copy of prod with the standby region removed (and no declared reason)
+def test_gate_fails_naming_the_check_when_an_environment_loses_its_standby_region(tmp_path):
+    # GIVEN a copy of a two-region environment with the standby region removed (and no declared reason)
     from modules.app import synthesize
+    from tests.topology import multi_region, security_stack, widest
 
-    prod = environments["prod"]
+    prod = widest(multi_region)
+    if prod is None:
+        pytest.skip("no environment has a standby region to take away")
     broken = prod.model_copy(update={"regions": prod.regions.model_copy(update={"standby": None})})
     synthesize([broken], tmp_path / "cdktf.out")
     # WHEN the gate runs THEN it fails and names the zero-SPOF checks that caught it
     run = run_checkov(tmp_path / "cdktf.out" / "stacks")
     failed = {problem.split()[1] for problem in run.problems if problem.startswith("failed:")}
     assert {"CKV_SPOF_8", "CKV_SPOF_10"} <= failed
-    assert any("KMS key is multi-region" in p and "prod-security" in p for p in run.problems)
+    assert any("KMS key is multi-region" in p and security_stack(prod.name) in p for p in run.problems)
 
 
 def test_pre_commit_hook_and_workflow_run_make_check():

@@ -1,4 +1,5 @@
-"""Deploy rehearsal of dev: every AWS stack applied, verified and destroyed against moto.
+"""Deploy rehearsal of the smallest environment (fewest regions; dev today): every AWS stack applied,
+verified and destroyed against moto.
 
 Started by conftest.py as soon as collection selects it, so it runs beside the
 rest of the suite; this test collects its report. Select alone with
@@ -9,31 +10,36 @@ from __future__ import annotations
 
 import pytest
 
+from tests.topology import (dns_route53_stack, dns_zone_stack, regional_stack, regional_stacks, security_stack,
+                            smallest)
 from tooling.rehearse import SKIPPED_TYPES
 
-pytestmark = [pytest.mark.integration, pytest.mark.rehearsal("dev")]
+REHEARSED = smallest()
+pytestmark = [pytest.mark.integration, pytest.mark.rehearsal(REHEARSED.name)]
 
 
-def test_dev_applies_verifies_and_destroys(rehearsal, environments):
-    code, report, output = rehearsal("dev")
+def test_the_smallest_environment_applies_verifies_and_destroys(rehearsal):
+    code, report, output = rehearsal(REHEARSED.name)
     assert report is not None, output[-3000:]
     failed = [c for c in report["checks"] if not c["ok"]]
     assert code == 0 and report["ok"], output[-3000:]
     assert not failed and not report["leftovers"] and not report["error"]
 
-    dev = environments["dev"]
+    dev = REHEARSED
     region = dev.regions.primary.name
-    assert [s["stack"] for s in report["stacks"]] == ["dev-security", "dev-dns-zone", f"dev-{region}",
-                                                      "dev-dns-route53"]
+    # in dependency waves: keys, the zone, every region (side by side), the records
+    assert [s["stack"] for s in report["stacks"]] == [security_stack(dev.name), dns_zone_stack(dev.name),
+                                                      *sorted(p.stack for p in regional_stacks(dev)),
+                                                      dns_route53_stack(dev.name)]
     for stack in report["stacks"]:
         assert stack["resources"] > 0 and stack["left_after_destroy"] == 0 and not stack["error"], stack
         assert set(stack["skipped"]) <= set(SKIPPED_TYPES)
 
     # the design was checked, not just the exit codes: one check per key, secret, region tier and record
     names = {c["name"] for c in report["checks"]}
-    assert {f"kms alias/dev/{p}" for p in dev.security.keys} <= names
-    assert {f"secret dev/{s.name}" for s in dev.security.secrets} <= names
-    assert {f"load balancers {region}", f"network {region}", f"eks dev-{region}",
+    assert {f"kms alias/{dev.name}/{p}" for p in dev.security.keys} <= names
+    assert {f"secret {dev.name}/{s.name}" for s in dev.security.secrets} <= names
+    assert {f"load balancers {region}", f"network {region}", f"eks {regional_stack(dev.name, region)}",
             "route53 health checks"} <= names
     assert sum(n.startswith("route53 failover ") for n in names) == sum(
         r.target == "platform" for r in dev.dns.records)

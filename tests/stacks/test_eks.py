@@ -7,10 +7,13 @@ import re
 import pytest
 
 from environments import eks_versions
+from environments.schema import EksConfig
 from modules.tags import KEY_PURPOSE
 from tests.conftest import resources
+from tests.topology import GITOPS, REGIONAL, dns_cloudflare_stack, env_of, security_stack
 
-REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
+# the primary region holds each multi-region key, the standby region its replica
+KEY_TYPE = {"primary": "aws_kms_key", "standby": "aws_kms_replica_key"}
 
 
 def _only(stack: dict, resource_type: str) -> dict:
@@ -23,20 +26,20 @@ def _remote(stacks: dict, reference: str, source: str) -> str:
     return stacks[source]["output"][output]["value"]
 
 
-@pytest.mark.parametrize("stack_name, key_type", [
-    ("prod-us-east-1", "aws_kms_key"), ("prod-us-west-2", "aws_kms_replica_key"),
-    ("staging-us-west-2", "aws_kms_replica_key"), ("dev-us-east-1", "aws_kms_key")])
-def test_secrets_are_encrypted_with_the_regional_eks_key(stacks, stack_name, key_type):
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_secrets_are_encrypted_with_the_regional_eks_key(stacks, stack_name):
+    placement = REGIONAL[stack_name]
+    key_type = KEY_TYPE[placement.role]
     cluster = _only(stacks[stack_name], "aws_eks_cluster")
     (config,) = cluster["encryption_config"] if isinstance(cluster["encryption_config"], list) else [cluster["encryption_config"]]
     assert config["resources"] == ["secrets"]
-    security = f"{stack_name.split('-')[0]}-security"
+    security = security_stack(placement.env.name)
     (eks_key,) = [n for n, k in resources(stacks[security], key_type).items() if k["tags"][KEY_PURPOSE] == "eks"]
     assert _remote(stacks, config["provider"]["key_arn"], security) == f"${{{key_type}.{eks_key}.arn}}"
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, stack_name):
     cluster = _only(stacks[stack_name], "aws_eks_cluster")
     assert cluster["vpc_config"]["endpoint_private_access"] is True
     assert cluster["vpc_config"]["endpoint_public_access"] is False
@@ -44,7 +47,7 @@ def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, env
                                         "bootstrap_cluster_creator_admin_permissions": False}
     assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager",
                                                              "scheduler"]
-    config = environments[stack_name.split("-")[0]].eks
+    config = REGIONAL[stack_name].env.eks
     assert cluster["version"] == config.version
     assert cluster["upgrade_policy"] == {"support_type": config.support_type}
     assert eks_versions.refusal(config.version, config.support_type) is None
@@ -54,14 +57,13 @@ def test_cluster_api_is_private_with_access_entries_and_full_logging(stacks, env
     assert resources(stacks[stack_name], "aws_iam_openid_connect_provider")
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_on_demand_and_spot_groups_each_span_every_az(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_on_demand_and_spot_groups_each_span_every_az(stacks, stack_name):
     stack = stacks[stack_name]
-    env = environments[stack_name.split("-")[0]]
+    env, region = REGIONAL[stack_name].env, REGIONAL[stack_name].region
     subnets = resources(stack, "aws_subnet")
     groups = {g["capacity_type"]: g for g in resources(stack, "aws_eks_node_group").values()}
     assert sorted(groups) == ["ON_DEMAND", "SPOT"]
-    region = next(r for r in env.regions.all if stack_name.endswith(r.name))
     for group in groups.values():
         zones = sorted(subnets[re.search(r"aws_subnet\.([^.]+)\.id", ref).group(1)]["availability_zone"]
                        for ref in group["subnet_ids"])
@@ -76,11 +78,16 @@ def test_on_demand_and_spot_groups_each_span_every_az(stacks, environments, stac
 
 
 def test_default_capacity_splits_60_40_between_on_demand_and_spot(environments):
-    eks = environments["prod"].eks
+    eks = EksConfig.model_validate({"deployer_role_arn": "arn:aws:iam::111122223333:role/deployer"})
     assert eks.on_demand.desired / (eks.on_demand.desired + eks.spot.desired) == pytest.approx(0.6)
+    # an environment that leaves the sizes out gets exactly these
+    for env in environments.values():
+        for group in ("on_demand", "spot"):
+            if group not in env.eks.model_fields_set:
+                assert getattr(env.eks, group) == getattr(eks, group), (env.name, group)
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_nodes_require_imdsv2_and_encrypted_volumes(stacks, stack_name):
     stack = stacks[stack_name]
     template = _only(stack, "aws_launch_template")
@@ -94,7 +101,7 @@ def test_nodes_require_imdsv2_and_encrypted_volumes(stacks, stack_name):
         assert "remote_access" not in group
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_the_nodes_group_belongs_to_eks_and_moved_there_without_a_replacement(stacks, stack_name):
     from modules.eks.cluster import NODES_SG_BEFORE_2026_11
 
@@ -111,10 +118,10 @@ def test_the_nodes_group_belongs_to_eks_and_moved_there_without_a_replacement(st
     assert sources == lb_groups and len(lb_groups) == 2
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, stack_name):
     addons = {a["addon_name"]: a for a in resources(stacks[stack_name], "aws_eks_addon").values()}
-    version = environments[stack_name.split("-")[0]].eks.version
+    version = REGIONAL[stack_name].env.eks.version
     assert {name: a["addon_version"] for name, a in addons.items()} == eks_versions.VERSIONS[version].addons
     assert sorted(addons) == sorted(eks_versions.ADDON_NAMES)
     assert addons["vpc-cni"]["pod_identity_association"][0]["service_account"] == "aws-node"
@@ -128,7 +135,7 @@ def test_core_addons_are_pinned_and_aws_callers_use_pod_identity(stacks, environ
     assert node_policies == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy"]
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_cluster_outputs_for_the_gitops_stack(stacks, stack_name):
     assert {"cluster_name", "cluster_endpoint", "cluster_ca_data", "cluster_oidc_issuer",
             "nodes_security_group_id"} <= set(stacks[stack_name]["output"])
@@ -137,9 +144,9 @@ def test_cluster_outputs_for_the_gitops_stack(stacks, stack_name):
 def test_no_helm_kubernetes_or_cloudflare_provider_in_the_aws_stacks(stacks):
     for name, stack in stacks.items():
         providers = set(stack["terraform"]["required_providers"])
-        if name.endswith("-gitops"):
+        if name in GITOPS:
             assert {"helm", "kubernetes"} <= providers
-        elif name.endswith("-dns-cloudflare"):
+        elif name == dns_cloudflare_stack(env_of(name).name):
             assert providers == {"cloudflare"}
         else:
             assert not providers & {"helm", "kubernetes", "cloudflare"}, name

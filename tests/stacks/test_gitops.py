@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modules.gitops.engines import reconciling
 from tests.conftest import resources, tree_digest
+from tests.topology import (ENGINES, GIT_HOSTS, GITOPS, each, expected_stacks, gitops_stack, gitops_stacks,
+                            multi_region, regional_stack, widest)
 
-GITOPS = ["prod-us-east-1-gitops", "prod-us-west-2-gitops", "staging-us-east-1-gitops",
-          "staging-us-west-2-gitops", "dev-us-east-1-gitops"]
+# the environment the knob tests synthesize again: it needs a standby region (the per-region
+# override) and Git sources (something for the engines to reconcile)
+KNOB_ENV = widest(lambda env: multi_region(env) and bool(env.gitops.sources))
 
 
 def _releases(stack: dict) -> dict[str, dict]:
@@ -31,47 +33,71 @@ def _state(stack: dict) -> dict[str, bool]:
     }
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_providers_authenticate_with_the_exec_plugin_against_this_regions_cluster(stacks, stack_name):
     stack = stacks[stack_name]
-    region = stack_name.split("-", 1)[1].rsplit("-", 1)[0]
+    placement = GITOPS[stack_name]
+    region = placement.region.name
     (helm,) = stack["provider"]["helm"]
     (k8s,) = stack["provider"]["kubernetes"]
     for config, exec_ in ((helm["kubernetes"], helm["kubernetes"]["exec"]), (k8s, k8s["exec"][0])):
         assert exec_["command"] == "aws" and exec_["args"][:2] == ["eks", "get-token"]
         assert exec_["args"][-2:] == ["--region", region]
         assert not {"token", "config_path", "config_paths", "client_key", "password"} & set(config)
-        upstream = stack_name.removesuffix("-gitops")
+        upstream = regional_stack(placement.env.name, region)
         assert f"cross-stack-reference-input-{upstream}." in config["host"]
 
-
-
-def test_argocd_runs_highly_available(stacks):
-    values = _releases(stacks["prod-us-east-1-gitops"])["argocd"]["_values"]
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_argocd_runs_highly_available(stacks, stack_name):
+    # installed in every cluster, reconciling or not: switching the knob must find it ready
+    values = _releases(stacks[stack_name])["argocd"]["_values"]
     assert values["redis-ha"]["enabled"] is True
     assert all(values[c]["replicas"] >= 2 for c in ("controller", "server", "repoServer", "applicationSet"))
+
+
+@pytest.mark.parametrize("stack_name", each(sorted(s for s, p in GITOPS.items() if p.env.gitops.sources),
+                                            none="no environment declares gitops.sources"))
+def test_the_configured_engine_reconciles_every_source_from_the_chosen_git_host(stacks, stack_name):
+    """The engine gitops.active (or the region's active_by_region) names syncs automatically; the other
+    engine stays installed and idle; Flux's Kustomization on the other Git host (the mirror) stays
+    suspended."""
+    placement = GITOPS[stack_name]
+    gitops = placement.env.gitops
+    releases = _releases(stacks[stack_name])
+    applications = releases["argocd-apps"]["_values"]["applications"]
+    assert sorted(applications) == sorted(source.name for source in gitops.sources)
+    for source in gitops.sources:
+        application = applications[source.name]
+        assert ("automated" in application["syncPolicy"]) is (placement.engine == "argocd"), source.name
+        assert application["source"]["repoURL"] == getattr(source, gitops.git_host)
+        for host in GIT_HOSTS:
+            spec = releases[f"flux-{source.name}-{host}"]["_values"]["kustomization"]["spec"]
+            assert spec["suspend"] is not (placement.engine == "flux" and host == gitops.git_host), (source.name, host)
+    assert _state(stacks[stack_name]) == {engine: engine == placement.engine for engine in ENGINES}
 
 
 
 
 
 @pytest.fixture(scope="module")
-def per_knob(environments, tmp_path_factory):
-    """prod synthesized once for every value of gitops.active (from the schema), and with the
-    standby region alone switched to the other engine."""
+def per_knob(tmp_path_factory):
+    """KNOB_ENV synthesized once for every value of gitops.active (from the schema), and with the
+    standby region alone switched to the engine it does not use today."""
     from environments.schema import GITOPS_ENGINES, GitopsConfig
     from modules.app import synthesize
 
-    prod = environments["prod"]
-    standby = prod.regions.standby.name
+    if KNOB_ENV is None:
+        pytest.skip("no environment has both a standby region and gitops.sources")
+    base = KNOB_ENV
+    standby = base.regions.standby.name
     knobs = {active: {"active": active} for active in GITOPS_ENGINES}
-    knobs["standby-override"] = {"active": prod.gitops.active, "active_by_region": {
-        standby: next(e for e in GITOPS_ENGINES if e != prod.gitops.active)}}
+    knobs["standby-override"] = {"active": base.gitops.active, "active_by_region": {
+        standby: next(e for e in GITOPS_ENGINES if e != base.gitops.active)}}
     results = {}
     for label, update in knobs.items():
         # validated like YAML would be, not model_copy'd past the schema
-        gitops = GitopsConfig.model_validate({**prod.gitops.model_dump(), **update})
-        env = prod.model_copy(update={"gitops": gitops})
+        gitops = GitopsConfig.model_validate({**base.gitops.model_dump(), **update})
+        env = base.model_copy(update={"gitops": gitops})
         outdir = tmp_path_factory.mktemp(label) / "cdktf.out"
         synthesize([env], outdir)
         results[label] = outdir
@@ -84,39 +110,47 @@ def _load(outdir: Path, stack: str) -> dict:
 
 
 def test_flux_reconciles_only_from_the_chosen_git_host(per_knob):
-    releases = _releases(_load(per_knob["flux"], "prod-us-east-1-gitops"))
-    assert releases["flux-platform-github"]["_values"]["kustomization"]["spec"]["suspend"] is False
-    assert releases["flux-platform-gitlab"]["_values"]["kustomization"]["spec"]["suspend"] is True
+    gitops = KNOB_ENV.gitops
+    for placement in gitops_stacks(KNOB_ENV):
+        releases = _releases(_load(per_knob["flux"], placement.stack))
+        for source in gitops.sources:
+            for host in GIT_HOSTS:
+                spec = releases[f"flux-{source.name}-{host}"]["_values"]["kustomization"]["spec"]
+                assert spec["suspend"] is (host != gitops.git_host), (placement.stack, source.name, host)
 
 
-def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir, environments):
-    baseline = {k: v for k, v in tree_digest(synth_dir).items() if k.startswith("stacks/prod-")}
-    current = environments["prod"].gitops.active
+def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir):
+    env = KNOB_ENV
+    own = set(expected_stacks(env))
+    baseline = {k: v for k, v in tree_digest(synth_dir).items() if k.split("/")[0] == "stacks" and k.split("/")[1] in own}
+    current = env.gitops.active
     for label in per_knob:
         changed = tree_digest(per_knob[label])
         different = sorted(k for k in baseline if baseline[k] != changed[k])
         if label == current:
-            assert not different  # the value prod already has changes nothing
+            assert not different  # the value the environment already has changes nothing
             continue
         # any other value (another engine, or the standby region's override) must change something
         assert different, f"{label}: the knob changed nothing in the output"
-        gitops = sorted(k for k in baseline if k.endswith("-gitops/cdk.tf.json"))
+        gitops = sorted(f"stacks/{p.stack}/cdk.tf.json" for p in gitops_stacks(env))
         # a per-region override changes that region's gitops stack only
         assert different == (gitops if label != "standby-override" else
-                             [f"stacks/prod-{environments['prod'].regions.standby.name}-gitops/cdk.tf.json"])
+                             [f"stacks/{gitops_stack(env.name, env.regions.standby.name)}/cdk.tf.json"])
         for path in different:
             before = json.loads(baseline[path])["resource"]
             after = json.loads(changed[path])["resource"]
             assert before.keys() == after.keys()
             changed_resources = sorted(
                 r["name"] for name, r in after["helm_release"].items() if r != before["helm_release"][name])
-            assert set(changed_resources) <= {"argocd-apps", "flux-platform-github"}
+            # the Applications' sync policy, and the Kustomizations on the chosen host (the mirror's stay suspended)
+            assert set(changed_resources) <= {"argocd-apps", *(f"flux-{source.name}-{env.gitops.git_host}"
+                                                               for source in env.gitops.sources)}
             for rtype in after:
                 if rtype != "helm_release":
                     assert after[rtype] == before[rtype]
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_every_chart_is_pinned_and_the_platform_pieces_are_installed(stacks, stack_name):
     releases = _releases(stacks[stack_name])
     assert all(re.fullmatch(r"\d+\.\d+\.\d+", r["version"]) for r in releases.values())
@@ -125,7 +159,7 @@ def test_every_chart_is_pinned_and_the_platform_pieces_are_installed(stacks, sta
             "cluster-autoscaler"} <= charts
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_git_tokens_are_synced_in_cluster_and_never_read_by_terraform(stacks, stack_name):
     stack = stacks[stack_name]
     assert not stack.get("data", {}).get("aws_secretsmanager_secret_version")
@@ -136,16 +170,14 @@ def test_git_tokens_are_synced_in_cluster_and_never_read_by_terraform(stacks, st
     assert len(objects["targetGroups"]) == 3  # alb-primary, alb-secondary, nlb
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
-def test_exactly_the_configured_engine_reconciles_each_cluster(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_exactly_the_configured_engine_reconciles_each_cluster(stacks, stack_name):
     from policies.deploy_rules import engines_reconciling
     from policies.deploy_model import Output
 
-    env = environments[stack_name.split("-")[0]]
-    region = stack_name.split("-", 1)[1].rsplit("-", 1)[0]
+    engine = GITOPS[stack_name].engine
     state = engines_reconciling(Output(stacks), stack_name)
-    assert state == {"argocd": reconciling(env.gitops, "argocd", region),
-                     "flux": reconciling(env.gitops, "flux", region)}
+    assert state == {e: e == engine for e in ENGINES}
     assert sum(state.values()) == 1  # warm standby: every cluster, standby included, is reconciled
 
 
@@ -160,16 +192,15 @@ def test_every_knob_value_leaves_every_cluster_reconciled_by_exactly_one_engine(
         assert results and all(r.passed for r in results), (label, [str(r) for r in results if not r.passed])
 
 
-def _region_of(environments, stack_name):
-    env = environments[stack_name.split("-")[0]]
-    return env, next(r for r in env.regions.all if f"-{r.name}-" in f"{stack_name}-")
+def _region_of(stack_name):
+    return GITOPS[stack_name].env, GITOPS[stack_name].region
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
-def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections(stacks, stack_name):
     """ALBs -> websecure (WAF in front; X-Forwarded-For trusted from the VPC); NLB -> nlb (proxy protocol v2
     from the VPC, per-client rate and concurrency limits); one body limit on both."""
-    env, region = _region_of(environments, stack_name)
+    env, region = _region_of(stack_name)
     config = env.load_balancing
     releases = _releases(stacks[stack_name])
     values = releases["traefik"]["_values"]
@@ -196,9 +227,9 @@ def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections
                         "nlb": config.nlb_target_port}
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
-def test_the_autoscaler_matches_the_cluster_version(stacks, environments, stack_name):
-    env, region = _region_of(environments, stack_name)
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_the_autoscaler_matches_the_cluster_version(stacks, stack_name):
+    env, region = _region_of(stack_name)
     values = _releases(stacks[stack_name])["cluster-autoscaler"]["_values"]
     assert values["image"]["tag"] == env.eks.release.autoscaler.image
     assert values["image"]["tag"].lstrip("v").startswith(env.eks.version + ".")
@@ -206,7 +237,7 @@ def test_the_autoscaler_matches_the_cluster_version(stacks, environments, stack_
     assert "cross-stack-reference-input-" in values["autoDiscovery"]["clusterName"]
 
 
-@pytest.mark.parametrize("stack_name", GITOPS)
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_platform_pods_run_on_on_demand_nodes(stacks, stack_name):
     from policies.deploy_rules_production import NO_PODS, PLACEMENT, _dig
 

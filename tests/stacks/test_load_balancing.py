@@ -9,8 +9,8 @@ import pytest
 
 from modules.loadbalancing.load_balancers import TLS_POLICY, alb_zones
 from tests.conftest import resources
-
-REGIONAL = ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2", "dev-us-east-1"]
+from tests.topology import (ENVIRONMENTS, LOAD_BALANCERS, REGIONAL, dns_zone_stack, each, regional_stack, regions,
+                            widest)
 
 
 def _ref_name(reference: str, resource_type: str, attribute: str = "id") -> str:
@@ -28,32 +28,42 @@ def _zones_of(stack: dict, lb: dict) -> list[str]:
     return sorted(subnets[_ref_name(ref, "aws_subnet")]["availability_zone"] for ref in lb["subnets"])
 
 
-@pytest.mark.parametrize("stack_name", ["prod-us-east-1", "prod-us-west-2", "staging-us-east-1", "staging-us-west-2"])
+@pytest.mark.parametrize("stack_name", each(sorted(s for s, p in REGIONAL.items() if len(p.region.zones) >= 3),
+                                            none="no region spreads over three or more AZs"))
 def test_two_albs_and_one_nlb_on_their_intended_azs(stacks, stack_name):
     stack = stacks[stack_name]
-    region = stack["provider"]["aws"][0]["region"]
+    zones = REGIONAL[stack_name].region.zones
     lbs = _load_balancers(stack)
     assert sorted(lbs) == ["alb-primary", "alb-secondary", "nlb"]
     assert [lbs[k]["load_balancer_type"] for k in sorted(lbs)] == ["application", "application", "network"]
-    assert _zones_of(stack, lbs["alb-primary"]) == [f"{region}a", f"{region}b"]
-    assert _zones_of(stack, lbs["alb-secondary"]) == [f"{region}b", f"{region}c"]
-    assert _zones_of(stack, lbs["nlb"]) == [f"{region}a", f"{region}b", f"{region}c"]
+    # the ALBs overlap by one AZ (the first and second, the second and third), the NLB spans every AZ
+    assert _zones_of(stack, lbs["alb-primary"]) == sorted(zones[0:2])
+    assert _zones_of(stack, lbs["alb-secondary"]) == sorted(zones[1:3])
+    assert _zones_of(stack, lbs["nlb"]) == sorted(zones)
     subnets = resources(stack, "aws_subnet")
     for lb in lbs.values():  # only public subnets face the internet
         assert all(subnets[_ref_name(r, "aws_subnet")]["tags"]["Tier"] == "public" for r in lb["subnets"])
 
 
-def test_with_two_azs_both_albs_use_both(stacks):
-    lbs = _load_balancers(stacks["dev-us-east-1"])
-    assert _zones_of(stacks["dev-us-east-1"], lbs["alb-primary"]) == ["us-east-1a", "us-east-1b"]
-    assert _zones_of(stacks["dev-us-east-1"], lbs["alb-secondary"]) == ["us-east-1a", "us-east-1b"]
+@pytest.mark.parametrize("stack_name", each(sorted(s for s, p in REGIONAL.items() if len(p.region.zones) == 2),
+                                            none="no region spreads over exactly two AZs"))
+def test_with_two_azs_both_albs_use_both(stacks, stack_name):
+    zones = sorted(REGIONAL[stack_name].region.zones)
+    lbs = _load_balancers(stacks[stack_name])
+    assert _zones_of(stacks[stack_name], lbs["alb-primary"]) == zones
+    assert _zones_of(stacks[stack_name], lbs["alb-secondary"]) == zones
+    assert _zones_of(stacks[stack_name], lbs["nlb"]) == zones
+
+
+def test_alb_zones_pair_the_first_azs_and_overlap_by_one():
     assert alb_zones(("x-a", "x-b")) == (("x-a", "x-b"), ("x-a", "x-b"))
+    assert alb_zones(("x-a", "x-b", "x-c")) == (("x-a", "x-b"), ("x-b", "x-c"))
     assert alb_zones(("x-a", "x-b", "x-c", "x-d")) == (("x-a", "x-b"), ("x-b", "x-c"))
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_load_balancer_hardening(stacks, environments, stack_name):
-    config = environments[stack_name.split("-")[0]].load_balancing
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_load_balancer_hardening(stacks, stack_name):
+    config = REGIONAL[stack_name].env.load_balancing
     lbs = _load_balancers(stacks[stack_name])
     for key, lb in lbs.items():
         assert lb["enable_deletion_protection"] is True and lb["internal"] is False
@@ -64,7 +74,7 @@ def test_load_balancer_hardening(stacks, environments, stack_name):
     assert lbs["nlb"]["enable_cross_zone_load_balancing"] is True
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_listeners_terminate_tls_1_2_plus_and_redirect_http(stacks, stack_name):
     stack = stacks[stack_name]
     lbs = {f"${{aws_lb.{lb['_name']}.arn}}": key for key, lb in _load_balancers(stack).items()}
@@ -86,19 +96,25 @@ def test_listeners_terminate_tls_1_2_plus_and_redirect_http(stacks, stack_name):
     assert sorted(listeners["nlb"]) == [443]
 
 
-def test_listener_certificate_is_the_validated_one_for_the_region(stacks):
-    (listener,) = [l for l in resources(stacks["prod-us-west-2"], "aws_lb_listener").values() if l["port"] == 443][:1]
-    output = re.search(r"outputs\.([^}]+)\}", listener["certificate_arn"]).group(1)
-    value = stacks["prod-dns-zone"]["output"][output]["value"]
-    validation = resources(stacks["prod-dns-zone"], "aws_acm_certificate_validation")[
-        _ref_name(value, "aws_acm_certificate_validation", "certificate_arn")]
-    certificate = _ref_name(validation["certificate_arn"], "aws_acm_certificate", "arn")
-    assert resources(stacks["prod-dns-zone"], "aws_acm_certificate")[certificate]["provider"] == "aws.standby"
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_listener_certificate_is_the_validated_one_for_the_region(stacks, stack_name):
+    placement = REGIONAL[stack_name]
+    zone = stacks[dns_zone_stack(placement.env.name)]
+    listeners = [l for l in resources(stacks[stack_name], "aws_lb_listener").values() if l["port"] == 443]
+    assert len(listeners) == len(LOAD_BALANCERS)
+    for listener in listeners:
+        output = re.search(r"outputs\.([^}]+)\}", listener["certificate_arn"]).group(1)
+        value = zone["output"][output]["value"]
+        validation = resources(zone, "aws_acm_certificate_validation")[
+            _ref_name(value, "aws_acm_certificate_validation", "certificate_arn")]
+        certificate = _ref_name(validation["certificate_arn"], "aws_acm_certificate", "arn")
+        # issued in the listener's own region: the dns-zone stack's provider of that region's role
+        assert resources(zone, "aws_acm_certificate")[certificate]["provider"] == f"aws.{placement.role}"
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, environments, stack_name):
-    config = environments[stack_name.split("-")[0]].load_balancing
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, stack_name):
+    config = REGIONAL[stack_name].env.load_balancing
     groups = resources(stacks[stack_name], "aws_lb_target_group").values()
     assert sorted(g["protocol"] for g in groups) == ["HTTPS", "HTTPS", "TLS"]
     for group in groups:
@@ -119,7 +135,7 @@ def test_target_groups_are_ip_targets_with_the_configured_health_check(stacks, e
         assert health.interval_seconds * health.unhealthy_threshold <= 30
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_waf_protects_both_albs_with_managed_rules_rate_limit_and_logging(stacks, stack_name):
     stack = stacks[stack_name]
     (acl_name, acl), = resources(stack, "aws_wafv2_web_acl").items()
@@ -143,7 +159,7 @@ def test_waf_protects_both_albs_with_managed_rules_rate_limit_and_logging(stacks
     assert group["name"].startswith("aws-waf-logs-") and group["kms_key_id"]
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_access_log_bucket_is_private_versioned_encrypted_and_expiring(stacks, stack_name):
     stack = stacks[stack_name]
     (bucket_name, bucket), = resources(stack, "aws_s3_bucket").items()
@@ -165,12 +181,12 @@ def test_access_log_bucket_is_private_versioned_encrypted_and_expiring(stacks, s
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
-def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, environments, stack_name):
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, stack_name):
     stack = stacks[stack_name]
-    env = environments[stack_name.split("-")[0]]
+    env = REGIONAL[stack_name].env
     app, nlb = env.load_balancing.app_port, env.load_balancing.nlb_target_port
-    cidr = next(r.vpc_cidr for r in env.regions.all if stack_name.endswith(r.name))
+    cidr = REGIONAL[stack_name].region.vpc_cidr
     groups = {g["tags"]["Name"].rsplit("-", 1)[1]: f"${{aws_security_group.{n}.id}}"
               for n, g in resources(stack, "aws_security_group").items()}
     ingress = [(r["security_group_id"], r["from_port"], r.get("cidr_ipv4") or r.get("referenced_security_group_id"))
@@ -185,7 +201,7 @@ def test_security_groups_chain_internet_to_load_balancers_to_nodes_only(stacks, 
     assert sorted(egress) == sorted([(groups["alb"], app, groups["nodes"]), (groups["nlb"], nlb, groups["nodes"])])
 
 
-@pytest.mark.parametrize("stack_name", REGIONAL)
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
 def test_outputs_for_the_dns_tier(stacks, stack_name):
     outputs = stacks[stack_name]["output"]
     for key in ("alb_primary", "alb_secondary", "nlb"):
@@ -193,22 +209,29 @@ def test_outputs_for_the_dns_tier(stacks, stack_name):
             assert f"{key}_{suffix}" in outputs
 
 
-def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(stacks, environments):
+@pytest.mark.parametrize("env_name", each(sorted(n for n, e in ENVIRONMENTS.items() if not e.dns.existing_route53_zone_id),
+                                          none="every environment adopts an existing Route53 zone"))
+def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(stacks, env_name):
+    from environments.schema import record_fqdn
     from modules.dns.records import load_balanced_names
 
-    stack = stacks["prod-dns-zone"]
+    env = ENVIRONMENTS[env_name]
+    stack = stacks[dns_zone_stack(env_name)]
     (zone_name, zone), = resources(stack, "aws_route53_zone").items()
-    assert zone["name"] == "platform.example.com" and zone["lifecycle"] == {"prevent_destroy": True}
+    assert zone["name"] == env.domain and zone["lifecycle"] == {"prevent_destroy": True}
     certificates = resources(stack, "aws_acm_certificate")
-    assert sorted(c["provider"] for c in certificates.values()) == ["aws.primary", "aws.standby"]
-    assert all(c["domain_name"] == "platform.example.com" and c["validation_method"] == "DNS"
+    assert sorted(c["provider"] for c in certificates.values()) == sorted(f"aws.{role}" for role, _ in regions(env))
+    assert all(c["domain_name"] == env.domain and c["validation_method"] == "DNS"
                for c in certificates.values())
     # One validation record per certificate name, keyed by that name: the addresses are known when
     # planning (a for_each over domain_validation_options is not, and failed the first apply).
     records = resources(stack, "aws_route53_record")
-    # every name the DNS sends to the load balancers: the apex, app, and the www CNAME to app
-    names = sorted({"platform.example.com", *load_balanced_names(environments["prod"])})
-    assert "www.platform.example.com" in names
+    # every name the DNS sends to the load balancers: the apex, the platform records, and every CNAME to one
+    names = sorted({env.domain, *load_balanced_names(env)})
+    platform = {record_fqdn(r.name, env.domain) for r in env.dns.records if r.target == "platform"}
+    cnames = {record_fqdn(r.name, env.domain) for r in env.dns.records
+              if r.type == "CNAME" and r.values[0].rstrip(".") in platform}
+    assert platform | cnames <= set(names)
     records = {n: r for n, r in records.items() if "domain_validation_options" in str(r["name"])}
     assert len(records) == len(names)
     for record in records.values():
@@ -217,14 +240,18 @@ def test_dns_zone_stack_issues_a_certificate_per_region_validated_in_the_zone(st
     assert all("domain_validation_options" in r["records"][0] for r in records.values())
     validations = resources(stack, "aws_acm_certificate_validation").values()
     fqdns = sorted(f"${{aws_route53_record.{name}.fqdn}}" for name in records)
-    assert len(validations) == 2 and all(sorted(v["validation_record_fqdns"]) == fqdns for v in validations)
+    assert len(validations) == len(env.regions.all)
+    assert all(sorted(v["validation_record_fqdns"]) == fqdns for v in validations)
     (query_log,) = resources(stack, "aws_route53_query_log").values()
     group = resources(stack, "aws_cloudwatch_log_group")[_ref_name(query_log["cloudwatch_log_group_arn"],
                                                                    "aws_cloudwatch_log_group", "arn")]
-    assert group["name"] == "/aws/route53/platform.example.com" and group["provider"] == "aws.primary"
+    # Route53 writes query logs to us-east-1 only: the provider of the environment's region there, or its own
+    log_provider = next((f"aws.{role}" for role, region in regions(env) if region.name == "us-east-1"),
+                        "aws.query-logs")
+    assert group["name"] == f"/aws/route53/{env.domain}" and group["provider"] == log_provider
 
 
-def test_a_larger_body_limit_holds_on_every_path(environments, tmp_path):
+def test_a_larger_body_limit_holds_on_every_path(tmp_path):
     """Above WAF's 8 KB the size rule only counts and the gateway holds the knob on both paths,
     and the deploy rules (body limit per path, every path filtered) still pass."""
     from environments.schema import LoadBalancingConfig
@@ -232,13 +259,13 @@ def test_a_larger_body_limit_holds_on_every_path(environments, tmp_path):
     from policies.deploy_model import Output
     from policies.deploy_rules import run_rules
 
-    prod = environments["prod"]
-    load_balancing = LoadBalancingConfig.model_validate({**prod.load_balancing.model_dump(),
+    env = widest()
+    load_balancing = LoadBalancingConfig.model_validate({**env.load_balancing.model_dump(),
                                                          "request_body_limit_kib": 64})
     outdir = tmp_path / "cdktf.out"
-    synthesize([prod.model_copy(update={"load_balancing": load_balancing})], outdir)
+    synthesize([env.model_copy(update={"load_balancing": load_balancing})], outdir)
     output = Output.load(outdir)
-    stack = f"prod-{prod.regions.primary.name}"
+    stack = regional_stack(env.name, env.regions.primary.name)
     (acl,) = output.resources(stack, "aws_wafv2_web_acl").values()
     (crs,) = [r["statement"]["managed_rule_group_statement"] for r in acl["rule"]
               if r["name"] == "AWSManagedRulesCommonRuleSet"]

@@ -11,6 +11,7 @@ import pytest
 from environments.regions import REGION_ZONES
 from modules.stacks.names import physical
 from policies.deploy_model import Output
+from tests.topology import multi_region, widest
 
 # resource type -> (name attribute, limit)
 LIMITS = {
@@ -30,17 +31,20 @@ def test_physical_keeps_short_names_and_separates_long_ones():
 
 
 @pytest.fixture(scope="module")
-def longest(environments, tmp_path_factory):
+def longest(tmp_path_factory):
+    """A two-region environment of the configuration renamed to the longest name, in the longest-named regions."""
     from environments.schema import RegionsConfig
     from modules.app import synthesize
 
     regions = sorted(REGION_ZONES, key=lambda r: (-len(r), r))[:2]
-    prod = environments["prod"]
-    data = prod.regions.model_dump()
+    base = widest(multi_region)
+    if base is None:
+        pytest.skip("no environment has a standby region to rename")
+    data = base.regions.model_dump()
     data["primary"] = {**data["primary"], "name": regions[0], "availability_zones": None}
     data["standby"] = {**data["standby"], "name": regions[1], "availability_zones": None}
     name = "n" * 20
-    env = prod.model_copy(update={"name": name, "regions": RegionsConfig.model_validate(data)})
+    env = base.model_copy(update={"name": name, "regions": RegionsConfig.model_validate(data)})
     outdir = tmp_path_factory.mktemp("longest") / "cdktf.out"
     synthesize([env], outdir)
     return Output.load(outdir)

@@ -9,6 +9,9 @@ import pytest
 
 from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, RehearsalError,
                                       rehearsal_document, stack_waves)
+from tests import topology
+from tests.topology import (ENVIRONMENTS, dns_route53_stack, dns_zone_stack, expected_stacks, regional_stacks,
+                            security_stack)
 from tooling.terraform import aws_only_stacks
 
 ENDPOINT = "http://127.0.0.1:45678"
@@ -96,14 +99,17 @@ def test_a_kept_reference_to_a_skipped_type_is_an_error():
         rehearsal_document(document, "x", ENDPOINT, STATE)
 
 
-def test_waves_follow_the_manifest(synth_dir):
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_waves_follow_the_manifest(synth_dir, env_name):
+    env = ENVIRONMENTS[env_name]
     manifest = json.loads((synth_dir / "manifest.json").read_text())
     names = [p.name for p in aws_only_stacks(synth_dir)]
-    waves = stack_waves(manifest, [n for n in names if n.startswith("prod-")])
-    assert waves == [["prod-security"], ["prod-dns-zone"], ["prod-us-east-1", "prod-us-west-2"],
-                     ["prod-dns-route53"]]
-    assert stack_waves(manifest, [n for n in names if n.startswith("dev-")]) == [
-        ["dev-security"], ["dev-dns-zone"], ["dev-us-east-1"], ["dev-dns-route53"]]
+    own = [n for n in names if n in expected_stacks(env)]
+    assert own == topology.aws_only_stacks(env)
+    # keys first, then the zone and its certificates, then every region side by side, then the records
+    assert stack_waves(manifest, own) == [[security_stack(env_name)], [dns_zone_stack(env_name)],
+                                          sorted(p.stack for p in regional_stacks(env)),
+                                          [dns_route53_stack(env_name)]]
 
 
 def test_waves_refuse_what_cannot_be_applied():
@@ -130,3 +136,25 @@ def test_the_leftovers_check_places_every_resource_type_the_stacks_create(stacks
             assert seen_as in listed, f"{resource_type}: no lister named {seen_as!r}"
     assert set(SKIPPED_TYPES) <= {t for t, s in COVERAGE.items() if s == "not created"}
     assert set(CREATED_BY_AWS) <= listed
+
+
+def test_the_profile_reads_the_slowest_operations_from_terraform_output():
+    from tooling.rehearse import slowest_operations
+
+    log = ("aws_kms_key.logs: Creation complete after 2s [id=abc]\n"
+           "aws_lb.alb-primary: Still creating... [1m0s elapsed]\n"
+           "aws_lb.alb-primary: Creation complete after 1m2s [id=arn]\n"
+           "aws_route53_record.a: Destruction complete after 31s\n"
+           "aws_s3_bucket.logs: Modifications complete after 0s [id=b]\n")
+    assert slowest_operations(log, top=3) == [
+        {"address": "aws_lb.alb-primary", "operation": "creation", "seconds": 62},
+        {"address": "aws_route53_record.a", "operation": "destruction", "seconds": 31},
+        {"address": "aws_kms_key.logs", "operation": "creation", "seconds": 2}]
+    assert slowest_operations("No changes. Your infrastructure matches the configuration.") == []
+
+
+def test_terraform_plugins_run_with_a_lighter_garbage_collector_unless_the_caller_sets_one():
+    from tooling.terraform import PLUGIN_GOGC, terraform_env
+
+    assert terraform_env({})["GOGC"] == PLUGIN_GOGC
+    assert terraform_env({"GOGC": "100"})["GOGC"] == "100"

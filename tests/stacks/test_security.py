@@ -10,8 +10,11 @@ import pytest
 
 from modules.tags import KEY_PURPOSE
 from tests.conftest import PROJECT, resources
+from tests.topology import (ENVIRONMENTS, MULTI_REGION, REGIONAL, SINGLE_REGION, dns_zone_stack, each,
+                            security_stack)
 
-PURPOSES = ["eks", "logs", "secrets", "storage"]
+# the primary region holds each multi-region key, the standby region its replica
+KEY_TYPE = {"primary": "aws_kms_key", "standby": "aws_kms_replica_key"}
 
 
 def _keys_by_purpose(stack: dict, resource_type: str) -> dict[str, tuple[str, dict]]:
@@ -25,38 +28,43 @@ def _remote_output(stacks: dict, reference: str, source_stack: str) -> str:
     return stacks[source_stack]["output"][match.group(1)]["value"]
 
 
-@pytest.mark.parametrize("env_name", ["prod", "staging"])
-def test_every_key_has_a_primary_in_the_primary_region_and_a_replica_in_the_standby(stacks, environments, env_name):
-    stack = stacks[f"{env_name}-security"]
-    env = environments[env_name]
+@pytest.mark.parametrize("env_name", each(MULTI_REGION, none="no environment has a standby region"))
+def test_every_key_has_a_primary_in_the_primary_region_and_a_replica_in_the_standby(stacks, env_name):
+    stack = stacks[security_stack(env_name)]
+    env = ENVIRONMENTS[env_name]
     providers = {p.get("alias"): p["region"] for p in stack["provider"]["aws"]}
     assert providers == {"primary": env.regions.primary.name, "standby": env.regions.standby.name}
     primaries = _keys_by_purpose(stack, "aws_kms_key")
     replicas = _keys_by_purpose(stack, "aws_kms_replica_key")
-    assert sorted(primaries) == sorted(replicas) == PURPOSES
-    for purpose in PURPOSES:
+    assert sorted(primaries) == sorted(replicas) == sorted(env.security.keys)
+    for purpose in env.security.keys:
         key_name, key = primaries[purpose]
         _, replica = replicas[purpose]
         assert key["provider"] == "aws.primary" and key["multi_region"] is True
         assert replica["provider"] == "aws.standby"
         assert replica["primary_key_arn"] == f"${{aws_kms_key.{key_name}.arn}}"
         assert key["enable_key_rotation"] is True
-        assert key["deletion_window_in_days"] == replica["deletion_window_in_days"] == 30
+        assert key["deletion_window_in_days"] == replica["deletion_window_in_days"] == env.security.key_deletion_window_days
         assert key["lifecycle"] == replica["lifecycle"] == {"prevent_destroy": True}
         # the same policy, rendered for each region
         assert replica["policy"] == key["policy"].replace(env.regions.primary.name, env.regions.standby.name)
 
 
-def test_aliases_name_each_key_the_same_in_both_regions(stacks):
-    aliases = resources(stacks["prod-security"], "aws_kms_alias").values()
+@pytest.mark.parametrize("env_name", each(MULTI_REGION, none="no environment has a standby region"))
+def test_aliases_name_each_key_the_same_in_both_regions(stacks, env_name):
+    aliases = resources(stacks[security_stack(env_name)], "aws_kms_alias").values()
     by_provider: dict[str, set[str]] = {}
     for alias in aliases:
         by_provider.setdefault(alias["provider"], set()).add(alias["name"])
-    assert by_provider["aws.primary"] == by_provider["aws.standby"] == {f"alias/prod/{p}" for p in PURPOSES}
+    assert sorted(by_provider) == ["aws.primary", "aws.standby"]
+    assert by_provider["aws.primary"] == by_provider["aws.standby"] == {
+        f"alias/{env_name}/{p}" for p in ENVIRONMENTS[env_name].security.keys}
 
 
-def test_key_policies_allow_administration_and_only_the_purpose_services(stacks):
-    keys = _keys_by_purpose(stacks["prod-security"], "aws_kms_key")
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_key_policies_allow_administration_and_only_the_purpose_services(stacks, env_name):
+    region = ENVIRONMENTS[env_name].regions.primary.name  # the primary keys' policies name their own region
+    keys = _keys_by_purpose(stacks[security_stack(env_name)], "aws_kms_key")
     for purpose, (_, key) in keys.items():
         statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
         admin = statements["AccountAdministration"]
@@ -65,10 +73,10 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks)
                   if sid != "AccountAdministration" and not sid.startswith("AutoScalingServiceRole")]
         assert "Condition" in use
         if purpose == "logs":
-            assert use["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+            assert use["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
         else:
             services = use["Condition"]["StringEquals"]["kms:ViaService"]
-            assert all(s.endswith(".us-east-1.amazonaws.com") for s in services)
+            assert services and all(s.endswith(f".{region}.amazonaws.com") for s in services)
     # the storage key encrypts node volumes: the Auto Scaling service-linked role may use it
     storage = {s["Sid"]: s for s in json.loads(keys["storage"][1]["policy"])["Statement"]}
     assert storage["AutoScalingServiceRoleGrants"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
@@ -76,21 +84,22 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks)
     assert all(not sid.startswith("AutoScaling") for p, (_, k) in keys.items() if p != "storage"
                for sid in (s["Sid"] for s in json.loads(k["policy"])["Statement"]))
     eks_services = json.loads(keys["eks"][1]["policy"])["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
-    assert eks_services == ["eks.us-east-1.amazonaws.com"]
+    assert eks_services == [f"eks.{region}.amazonaws.com"]
 
 
-def test_dev_without_standby_has_single_region_keys_and_no_replicas(stacks):
-    stack = stacks["dev-security"]
+@pytest.mark.parametrize("env_name", each(SINGLE_REGION, none="every environment has a standby region"))
+def test_single_region_environments_have_single_region_keys_and_no_replicas(stacks, env_name):
+    stack = stacks[security_stack(env_name)]
     assert [p.get("alias") for p in stack["provider"]["aws"]] == ["primary"]
     assert not resources(stack, "aws_kms_replica_key")
     assert all(k["multi_region"] is False for k in resources(stack, "aws_kms_key").values())
     assert all("replica" not in s for s in resources(stack, "aws_secretsmanager_secret").values())
 
 
-@pytest.mark.parametrize("env_name", ["prod", "staging"])
-def test_every_secret_is_replicated_to_the_standby_under_the_replica_key(stacks, environments, env_name):
-    stack = stacks[f"{env_name}-security"]
-    env = environments[env_name]
+@pytest.mark.parametrize("env_name", each(MULTI_REGION, none="no environment has a standby region"))
+def test_every_secret_is_replicated_to_the_standby_under_the_replica_key(stacks, env_name):
+    stack = stacks[security_stack(env_name)]
+    env = ENVIRONMENTS[env_name]
     primaries = {p: f"${{aws_kms_key.{n}.arn}}" for p, (n, _) in _keys_by_purpose(stack, "aws_kms_key").items()}
     replicas = {p: f"${{aws_kms_replica_key.{n}.arn}}" for p, (n, _) in _keys_by_purpose(stack, "aws_kms_replica_key").items()}
     secrets = {s["name"]: s for s in resources(stack, "aws_secretsmanager_secret").values()}
@@ -102,43 +111,48 @@ def test_every_secret_is_replicated_to_the_standby_under_the_replica_key(stacks,
         assert secret["replica"] == [{"region": env.regions.standby.name, "kms_key_id": replicas[config.key]}]
 
 
-@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
-def test_generated_secrets_rotate_with_the_deployed_function_and_external_ones_do_not(stacks, environments,
-                                                                                      env_name):
-    stack = stacks[f"{env_name}-security"]
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_generated_secrets_rotate_with_the_deployed_function_and_external_ones_do_not(stacks, env_name):
+    env = ENVIRONMENTS[env_name]
+    stack = stacks[security_stack(env_name)]
     secrets = {name: s for name, s in resources(stack, "aws_secretsmanager_secret").items()}
+    assert sorted(s["name"] for s in secrets.values()) == sorted(f"{env_name}/{s.name}" for s in env.security.secrets)
     rotations = {r["secret_id"]: r for r in resources(stack, "aws_secretsmanager_secret_rotation").values()}
-    (function_name,) = resources(stack, "aws_lambda_function")
+    # spofless deploys its rotation function when a generated secret names no function of its own
+    own = [s for s in env.security.secrets if s.rotation_period and env.security.rotation_function(s) is None]
+    functions = list(resources(stack, "aws_lambda_function"))
+    assert len(functions) == (1 if own else 0)
     for name, secret in secrets.items():
-        config = next(s for s in environments[env_name].security.secrets if f"{env_name}/{s.name}" == secret["name"])
+        config = next(s for s in env.security.secrets if f"{env_name}/{s.name}" == secret["name"])
         rotation = rotations.get(f"${{aws_secretsmanager_secret.{name}.id}}")
         if config.value == "external":
             assert rotation is None  # a Git token is rotated at the Git host
             continue
         assert rotation["rotation_rules"] == {"automatically_after_days": config.rotation_period}
         assert rotation["rotate_immediately"] is True
-        assert rotation["rotation_lambda_arn"] == f"${{aws_lambda_function.{function_name}.arn}}"
+        configured = env.security.rotation_function(config)
+        assert rotation["rotation_lambda_arn"] == (configured or f"${{aws_lambda_function.{functions[0]}.arn}}")
 
 
-@pytest.mark.parametrize("stack_name, key_type", [
-    ("prod-us-east-1", "aws_kms_key"), ("prod-us-west-2", "aws_kms_replica_key"), ("dev-us-east-1", "aws_kms_key")])
-def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name, key_type):
-    env_name = stack_name.split("-")[0]
+@pytest.mark.parametrize("stack_name", sorted(REGIONAL))
+def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name):
+    env_name, key_type = REGIONAL[stack_name].env.name, KEY_TYPE[REGIONAL[stack_name].role]
     groups = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
     assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == ["cluster", "vpc-flow-logs", "waf"]
-    (logs_key,) = [n for n, k in resources(stacks[f"{env_name}-security"], key_type).items()
+    (logs_key,) = [n for n, k in resources(stacks[security_stack(env_name)], key_type).items()
                    if k["tags"][KEY_PURPOSE] == "logs"]
     for group in groups:
-        value = _remote_output(stacks, group["kms_key_id"], f"{env_name}-security")
+        value = _remote_output(stacks, group["kms_key_id"], security_stack(env_name))
         assert value == f"${{{key_type}.{logs_key}.arn}}"
 
 
 def test_regional_stacks_depend_on_the_security_stack(synth_dir):
     manifest = json.loads((synth_dir / "manifest.json").read_text())
-    for name in ("prod-us-east-1", "prod-us-west-2", "staging-us-west-2", "dev-us-east-1"):
+    for name, placement in REGIONAL.items():
         # (gitops stacks depend on their region's stack: tests/stacks/test_gitops.py)
-        env_name = name.split("-")[0]
-        assert sorted(manifest["stacks"][name]["dependencies"]) == [f"{env_name}-dns-zone", f"{env_name}-security"]
+        env_name = placement.env.name
+        assert sorted(manifest["stacks"][name]["dependencies"]) == sorted([dns_zone_stack(env_name),
+                                                                           security_stack(env_name)]), name
 
 
 # -- no secret values, anywhere ---------------------------------------------------------------

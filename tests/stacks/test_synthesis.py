@@ -8,6 +8,11 @@ import sys
 import pytest
 
 from tests.conftest import run_main, tree_digest
+from tests.topology import ENVIRONMENTS, STACKS, expected_stacks, smallest
+
+# one environment alone (the cheapest to synthesize), and another one for the cdktf context
+ONE = smallest()
+OTHER = max(ENVIRONMENTS.values(), key=lambda env: (len(env.regions.all), env.name))
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +35,11 @@ def test_two_syntheses_are_byte_identical(synth_dir, second_run):
 def test_synth_prints_per_stack_progress_and_total_time(second_run):
     result, _ = second_run
     lines = result.stdout.splitlines()
-    assert lines[0] == f"synthesizing dev, prod, staging into {second_run[1]}/stacks"
-    for stack in ("dev-security", "dev-dns-zone", "dev-us-east-1", "prod-security", "prod-dns-zone",
-                  "prod-us-east-1", "prod-us-west-2", "staging-security", "staging-dns-zone",
-                  "staging-us-east-1", "staging-us-west-2", "dev-us-east-1-gitops", "prod-us-east-1-gitops",
-                  "prod-us-west-2-gitops", "staging-us-east-1-gitops", "staging-us-west-2-gitops",
-                  "dev-dns-route53", "dev-dns-cloudflare", "prod-dns-route53", "prod-dns-cloudflare"):
+    # every environment of environments/, in name order, and every stack the configuration asks for
+    assert lines[0] == f"synthesizing {', '.join(sorted(ENVIRONMENTS))} into {second_run[1]}/stacks"
+    for stack in STACKS:
         assert any(line.split()[0:1] == [stack] and "resources" in line for line in lines), stack
-    assert lines[-1].startswith("synthesized 22 stacks, ") and lines[-1].endswith("s")
+    assert lines[-1].startswith(f"synthesized {len(STACKS)} stacks, ") and lines[-1].endswith("s")
 
 
 def test_users_see_no_node_banner_or_warnings(second_run):
@@ -47,18 +49,16 @@ def test_users_see_no_node_banner_or_warnings(second_run):
 
 def test_one_environment_can_be_selected(tmp_path):
     outdir = tmp_path / "cdktf.out"
-    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": "dev"}, cwd=tmp_path)
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": ONE.name}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == [
-        "dev-dns-cloudflare", "dev-dns-route53", "dev-dns-zone", "dev-security", "dev-us-east-1",
-        "dev-us-east-1-gitops"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == expected_stacks(ONE)
     # only the output and its lock file (kept: removing a flock file races the next writer)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".cdktf.out.lock", "cdktf.out"], "temporary output left behind"
 
 
 def test_output_directory_may_not_exist_yet(tmp_path):
     outdir = tmp_path / "build" / "nested" / "cdktf.out"
-    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": "dev"}, cwd=tmp_path)
+    result = run_main(env={"CDKTF_OUTDIR": str(outdir), "SPOFLESS_ENVS": ONE.name}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (outdir / "manifest.json").is_file()
 
@@ -66,11 +66,9 @@ def test_output_directory_may_not_exist_yet(tmp_path):
 def test_cdktf_context_selects_environments_too(tmp_path):
     outdir = tmp_path / "cdktf.out"
     result = run_main(env={"CDKTF_OUTDIR": str(outdir),
-                           "CDKTF_CONTEXT_JSON": json.dumps({"environments": "staging"})}, cwd=tmp_path)
+                           "CDKTF_CONTEXT_JSON": json.dumps({"environments": OTHER.name})}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == [
-        "staging-dns-cloudflare", "staging-dns-route53", "staging-dns-zone", "staging-security",
-        "staging-us-east-1", "staging-us-east-1-gitops", "staging-us-west-2", "staging-us-west-2-gitops"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == expected_stacks(OTHER)
 
 
 def test_only_the_provider_submodules_in_use_are_imported(synth_dir):
@@ -102,7 +100,7 @@ def test_synthesis_needs_none_of_the_tooling_dependencies(tmp_path, synth_dir):
         "        return None\n"
         "sys.meta_path.insert(0, Block())\n")
     out = tmp_path / "cdktf.out"
-    result = run_main(env={"PYTHONPATH": str(blocker), "CDKTF_OUTDIR": str(out), "SPOFLESS_ENVS": "dev"},
+    result = run_main(env={"PYTHONPATH": str(blocker), "CDKTF_OUTDIR": str(out), "SPOFLESS_ENVS": ONE.name},
                       cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     for stack in (out / "stacks").iterdir():

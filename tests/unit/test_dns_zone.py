@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from environments.loader import load_environments
 from tests.conftest import resources
+from tests.topology import dns_zone_stack, security_stack, widest
 
 
 def test_dnssec_signs_the_zone_with_a_single_region_kms_key():
@@ -14,12 +14,12 @@ def test_dnssec_signs_the_zone_with_a_single_region_kms_key():
     from modules.stacks.dns_zone import DnsZoneStack
     from modules.stacks.security import SecurityStack
 
-    # GIVEN prod with dns.dnssec on WHEN the zone stack is synthesized
-    (prod,) = load_environments(["prod"])
-    prod = prod.model_copy(update={"dns": prod.dns.model_copy(update={"dnssec": True})})
+    # GIVEN an environment of the configuration with dns.dnssec on WHEN its zone stack is synthesized
+    env = widest()
+    env = env.model_copy(update={"dns": env.dns.model_copy(update={"dnssec": True})})
     app = Testing.app()
-    security = SecurityStack(app, "prod-security", env=prod)
-    stack = json.loads(Testing.synth(DnsZoneStack(app, "prod-dns-zone", env=prod, keys=security.keys)))
+    security = SecurityStack(app, security_stack(env.name), env=env)
+    stack = json.loads(Testing.synth(DnsZoneStack(app, dns_zone_stack(env.name), env=env, keys=security.keys)))
     # THEN an asymmetric signing key in us-east-1 signs the zone through a key-signing key
     (key_name, key), = [(n, k) for n, k in resources(stack, "aws_kms_key").items() if k.get("key_usage") == "SIGN_VERIFY"]
     assert key["customer_master_key_spec"] == "ECC_NIST_P256" and key["lifecycle"] == {"prevent_destroy": True}

@@ -7,35 +7,44 @@ import re
 
 import pytest
 
-from environments.loader import load_environments
 from modules.tags import KEY_PURPOSE
 from tests.conftest import resources
+from tests.topology import multi_region, security_stack, widest
+
+# a two-region environment with a secret: its security stack is the API's input
+ENV = widest(lambda env: multi_region(env) and bool(env.security.secrets))
+needs_env = pytest.mark.skipif(ENV is None, reason="no environment has a standby region and a secret")
+PRIMARY = ENV.regions.primary.name if ENV else None
+STANDBY = ENV.regions.standby.name if ENV else None
+SECRET = ENV.security.secrets[0] if ENV else None
+OTHER_REGION = "eu-west-1" if "eu-west-1" not in (PRIMARY, STANDBY) else "eu-central-1"  # none of the env's
 
 
 @pytest.fixture(scope="module")
 def synthesized():
-    """GIVEN prod's security stack and a policy built only from its helpers, WHEN synthesized."""
+    """GIVEN ENV's security stack and a policy built only from its helpers, WHEN synthesized."""
+    if ENV is None:
+        pytest.skip("no environment has a standby region and a secret")
     from cdktf import Testing
 
     from modules.iam import PolicyStatements, policy_document
     from modules.providers import aws
     from modules.stacks.security import SecurityStack
 
-    (prod,) = load_environments(["prod"])
     app = Testing.app()
-    stack = SecurityStack(app, "prod-security", env=prod)
+    stack = SecurityStack(app, security_stack(ENV.name), env=ENV)
     # grants attach to the statements they are given (and return what they attached)
     statements = PolicyStatements()
-    attached = [stack.keys.region("us-west-2").eks.grant_decrypt(statements),
-                stack.keys.key("storage", "us-east-1").grant_encrypt_decrypt(statements, via_service="s3"),
-                *stack.secrets.grant_read(statements, "gitops/github-token", "us-west-2")]
+    attached = [stack.keys.region(STANDBY).eks.grant_decrypt(statements),
+                stack.keys.key("storage", PRIMARY).grant_encrypt_decrypt(statements, via_service="s3"),
+                *stack.secrets.grant_read(statements, SECRET.name, STANDBY)]
     assert attached == statements and len(statements) == 4
     aws("iam_policy").IamPolicy(stack, "consumer", name="consumer", provider=stack.node.find_child("aws-primary"),
                                 policy=policy_document(statements))
-    with pytest.raises(KeyError, match="no 'eks' key in eu-west-1"):
-        stack.keys.key("eks", "eu-west-1")
-    with pytest.raises(KeyError, match="no keys in eu-west-1"):
-        stack.keys.region("eu-west-1")
+    with pytest.raises(KeyError, match=f"no 'eks' key in {OTHER_REGION}"):
+        stack.keys.key("eks", OTHER_REGION)
+    with pytest.raises(KeyError, match=f"no keys in {OTHER_REGION}"):
+        stack.keys.region(OTHER_REGION)
     return json.loads(Testing.synth(stack))
 
 
@@ -57,40 +66,43 @@ def test_grant_encrypt_decrypt_in_the_primary_region_names_the_primary_key_via_o
     primary = _names(synthesized, "aws_kms_key")["storage"]
     assert statement["Resource"] == f"${{aws_kms_key.{primary}.arn}}"
     assert "kms:GenerateDataKey*" in statement["Action"]
-    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{PRIMARY}.amazonaws.com"}}
 
 
 def test_grant_read_on_the_standby_replica_reads_the_replica_and_decrypts_via_secrets_manager(synthesized):
     (policy,) = resources(synthesized, "aws_iam_policy").values()
     read, decrypt = json.loads(policy["policy"])["Statement"][2:]
     (secret,) = [n for n, s in resources(synthesized, "aws_secretsmanager_secret").items()
-                 if s["name"] == "prod/gitops/github-token"]
+                 if s["name"] == f"{ENV.name}/{SECRET.name}"]
     assert read["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    assert re.fullmatch(r"arn:\$\{data\.aws_partition\.[^}]+\.partition\}:secretsmanager:us-west-2:"
-                        r"\$\{data\.aws_caller_identity\.[^}]+\.account_id\}:secret:prod/gitops/github-token-\?{6}",
+    assert re.fullmatch(rf"arn:\$\{{data\.aws_partition\.[^}}]+\.partition\}}:secretsmanager:{re.escape(STANDBY)}:"
+                        rf"\$\{{data\.aws_caller_identity\.[^}}]+\.account_id\}}:secret:"
+                        rf"{re.escape(f'{ENV.name}/{SECRET.name}')}-\?{{6}}",
                         read["Resource"]), read["Resource"]
-    assert decrypt["Resource"] == f"${{aws_kms_replica_key.{_names(synthesized, 'aws_kms_replica_key')['secrets']}.arn}}"
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}
+    replica = _names(synthesized, "aws_kms_replica_key")[SECRET.key]
+    assert decrypt["Resource"] == f"${{aws_kms_replica_key.{replica}.arn}}"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{STANDBY}.amazonaws.com"}}
 
 
+@needs_env
 def test_secret_arn_in_the_standby_region_is_the_primary_arn_with_the_region_swapped():
     from cdktf import TerraformOutput, Testing
 
     from modules.stacks.security import SecurityStack
 
-    (prod,) = load_environments(["prod"])
-    stack = SecurityStack(Testing.app(), "prod-security", env=prod)
-    TerraformOutput(stack, "standby_arn", value=stack.secrets.secret_arn("gitops/github-token", "us-west-2"))
+    stack = SecurityStack(Testing.app(), security_stack(ENV.name), env=ENV)
+    TerraformOutput(stack, "standby_arn", value=stack.secrets.secret_arn(SECRET.name, STANDBY))
     value = json.loads(Testing.synth(stack))["output"]["standby_arn"]["value"]
-    assert re.fullmatch(r'\$\{replace\(aws_secretsmanager_secret\.[^.]+\.arn, ":us-east-1:", ":us-west-2:"\)\}', value)
-    with pytest.raises(KeyError, match="not in eu-west-1"):
-        stack.secrets.grant_read([], "gitops/github-token", "eu-west-1")
+    assert re.fullmatch(rf'\$\{{replace\(aws_secretsmanager_secret\.[^.]+\.arn, ":{re.escape(PRIMARY)}:", '
+                        rf'":{re.escape(STANDBY)}:"\)\}}', value), value
+    with pytest.raises(KeyError, match=f"not in {OTHER_REGION}"):
+        stack.secrets.grant_read([], SECRET.name, OTHER_REGION)
 
 
 def test_outputs_give_each_purpose_key_per_region(synthesized):
     outputs = synthesized["output"]
-    assert sorted(outputs) == ["eks_key_arns", "logs_key_arns", "secret_arns", "secrets_key_arns", "storage_key_arns"]
-    assert sorted(outputs["logs_key_arns"]["value"]) == ["us-east-1", "us-west-2"]
+    assert sorted(outputs) == sorted(["secret_arns", *(f"{purpose}_key_arns" for purpose in ENV.security.keys)])
+    assert sorted(outputs["logs_key_arns"]["value"]) == sorted([PRIMARY, STANDBY])
 
 
 def test_a_purpose_missing_in_a_region_is_named():
