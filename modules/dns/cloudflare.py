@@ -18,7 +18,9 @@ What differs from Route53, on purpose and by necessity:
 
 from __future__ import annotations
 
-from cdktf import Fn
+import hashlib
+
+from cdktf import Fn, TerraformLocal, TerraformStack
 from constructs import Construct
 
 from environments.schema import CloudflareConfig, HealthCheckDnsConfig
@@ -67,15 +69,31 @@ class CloudflareRecords(Construct):
             for index, value in enumerate(item.values):
                 fields = value.cloudflare()
                 data = fields.pop("data", None)
-                resource = record(self, f"static-{item.type}-{item.fqdn}-{index}", provider=provider,
-                                  zone_id=self.zone_id, name=item.fqdn, type=item.type, ttl=item.ttl,
-                                  proxied=False, **fields)
+                # One resource per value, addressed by the value (Cloudflare keeps each value of a
+                # record set as its own record): adding or removing one value creates or deletes
+                # that record only, where an address by position shifted every value after it.
+                resource = record(self, f"static-{item.type}-{item.fqdn}-{value_key(value.text())}",
+                                  provider=provider, zone_id=self.zone_id, name=item.fqdn, type=item.type,
+                                  ttl=item.ttl, proxied=False, **fields)
+                # Until 2026-11 the address was the value's position in the sorted list: the moved
+                # block keeps those records (no-op on a fresh zone; values are sorted, so position
+                # `index` held this value).
+                resource.move_from_id(f"cloudflare_dns_record.{self._logical_id(f'static-{item.type}-{item.fqdn}-{index}')}")
                 if data is not None:
                     # CAA `data.flags` is a dynamic value in provider v5 that the bindings type as a
                     # map; an override writes the number the provider expects.
                     resource.add_override("data", data)
         for item in platform:
             self._load_balancer(item, env_name, config.account_id, load_balancers, health)
+
+    def _logical_id(self, construct_id: str) -> str:
+        """The logical id a resource with ``construct_id`` directly in this construct gets (a probe
+        element is placed there for the computation and removed again)."""
+        probe = TerraformLocal(self, construct_id, 0)
+        try:
+            return TerraformStack.of(self).get_logical_id(probe)
+        finally:
+            self.node.try_remove_child(construct_id)
 
     def _load_balancer(self, item: PlatformRecord, env_name: str, account_id: str,
                        load_balancers: dict[str, dict[str, LoadBalancerInfo]], health: HealthCheckDnsConfig):
@@ -105,3 +123,8 @@ class CloudflareRecords(Construct):
             self, f"lb-{item.fqdn}", provider=self._provider, zone_id=self.zone_id, name=item.fqdn,
             default_pools=[pool.id for pool in pools], fallback_pool=pools[-1].id,
             steering_policy="off", proxied=False, ttl=item.ttl, session_affinity="none")
+
+
+def value_key(text: str) -> str:
+    """A short, stable key for one record value (its text as Route53 and the drift check read it)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
