@@ -151,7 +151,13 @@ def recorded() -> dict:
         found["test"] = json.loads(session.read_text())
     for path in sorted((PROJECT / "reports").glob("rehearsal-*.json")):
         report = json.loads(path.read_text())
-        found[f"rehearsal {report.get('env', path.stem)}"] = {"seconds": report.get("seconds"), "ok": report.get("ok")}
+        found[f"rehearsal {report.get('env', path.stem)}"] = {
+            "seconds": report.get("seconds"), "ok": report.get("ok"),
+            # where the time went: the critical path is the stacks' apply and destroy one after another,
+            # and inside each the provider's fixed waits on its slowest resources
+            "stacks": {s["stack"]: {"apply": round(s.get("apply_seconds", 0), 1), "plan": round(s.get("plan_seconds", 0), 1),
+                                    "destroy": round(s.get("destroy_seconds", 0), 1),
+                                    "slowest": s.get("slowest", [])[:3]} for s in report.get("stacks", [])}}
     return found
 
 
@@ -261,6 +267,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
         met = "not measured yet" if row["met"] is None else ("yes" if row["met"] else "NO")
         print(f"  {row['figure']:<36} {value:>9} {row['target']:>6} {row['unit']:<3} {ratio:>5}  {met}")
+    for name, figures in sorted(results["recorded"].items()):
+        if not name.startswith("rehearsal ") or not figures.get("stacks"):
+            continue
+        print(f"  where the {name} time goes (apply / plan / destroy s; slowest operations):")
+        for stack, row in figures["stacks"].items():
+            slowest = ", ".join(f"{op['address'].split('.')[0]} {op['operation']} {op['seconds']}s" for op in row["slowest"])
+            print(f"    {stack:<24} {row['apply']:6.1f} {row['plan']:6.1f} {row['destroy']:6.1f}  {slowest or '-'}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
