@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import re
@@ -292,20 +291,6 @@ def _state_count(work: Path, env: Mapping[str, str]) -> int:
     return sum(1 for line in listed.stdout.splitlines() if line.strip() and not line.startswith("data."))
 
 
-def apply_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
-    started = time.perf_counter()
-    apply = ["apply", "-auto-approve", "-input=false", f"-parallelism={PARALLELISM}"]
-    for args in (["init", "-input=false"], apply):
-        run = _terraform(args, work, env)
-        if run.returncode != 0:
-            result.error = f"terraform {args[0]} failed:\n{_tail(run)}"
-            break
-    result.apply_seconds = time.perf_counter() - started
-    result.slowest = slowest_operations(run.stdout)
-    result.resources = _state_count(work, env)
-    return not result.error
-
-
 _COMPLETE = re.compile(r"^(?P<address>\S+): (?P<verb>Creation|Destruction|Modifications) complete after "
                        r"(?:(?P<m>\d+)m)?(?P<s>\d+)s", re.MULTILINE)
 PROFILE_TOP = 5
@@ -321,16 +306,6 @@ def slowest_operations(output: str, top: int = PROFILE_TOP) -> list[dict[str, An
     found = [{"address": m["address"], "operation": m["verb"].lower(),
               "seconds": int(m["m"] or 0) * 60 + int(m["s"])} for m in _COMPLETE.finditer(output)]
     return sorted(found, key=lambda op: (-op["seconds"], op["address"]))[:top]
-
-
-_ERROR_LINE = re.compile(r"^Error: (.*)$", re.MULTILINE)
-_ALREADY_GONE = re.compile(r"^deleting .*(NotFound|does not exist)")
-
-
-def already_gone_only(output: str) -> list[str]:
-    """The errors of a failed destroy when every one is a delete that found its resource gone, else []."""
-    errors = _ERROR_LINE.findall(output)
-    return errors if errors and all(_ALREADY_GONE.match(e) for e in errors) else []
 
 
 def changed_attributes(change: Mapping[str, Any]) -> list[str]:
@@ -370,64 +345,7 @@ def judge_plan(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return problems, tolerated
 
 
-def plan_after_apply(result: StackResult, work: Path, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """Plan the applied stack again: anything but no change (or a listed emulator quirk) is a problem."""
-    started = time.perf_counter()
-    plan = _terraform(["plan", "-input=false", "-detailed-exitcode", "-out=after-apply.tfplan",
-                       f"-parallelism={PARALLELISM}"], work, env)
-    try:
-        if plan.returncode == 0:
-            return [], []
-        if plan.returncode != 2:
-            return [f"terraform plan failed:\n{_tail(plan)}"], []
-        shown = _terraform(["show", "-json", "after-apply.tfplan"], work, env)
-        if shown.returncode != 0:
-            return [f"terraform show failed:\n{_tail(shown)}"], []
-        return judge_plan(json.loads(shown.stdout))
-    finally:
-        result.plan_seconds = time.perf_counter() - started
-
-
-def destroy_stack(result: StackResult, work: Path, env: Mapping[str, str]) -> bool:
-    started = time.perf_counter()
-    destroy = ["destroy", "-auto-approve", "-input=false", f"-parallelism={PARALLELISM}"]
-    run = _terraform(destroy, work, env)
-    gone = already_gone_only(run.stdout + run.stderr) if run.returncode != 0 else []
-    if gone:
-        # A delete that finds its resource gone has reached what destroy wants (the provider does not
-        # accept that for aws_lb_listener). Terraform drops it from state on the next refresh, so one
-        # more destroy finishes the job; the report says so. Any other failure (a dependency still in
-        # use, a permission) is a real destroy bug and is never retried.
-        result.notes.append("destroy ran twice; the first stopped on: " + "; ".join(e[:400] for e in gone))
-        run = _terraform(destroy, work, env)
-    result.destroy_seconds = time.perf_counter() - started
-    result.slowest = sorted(result.slowest + slowest_operations(run.stdout),
-                            key=lambda op: (-op["seconds"], op["address"]))[:2 * PROFILE_TOP]
-    result.left_after_destroy = _state_count(work, env)
-    if run.returncode != 0:
-        result.error = (result.error + "\n" if result.error else "") + f"terraform destroy failed:\n{_tail(run)}"
-        return False
-    return result.left_after_destroy == 0
-
-
 # -- the whole run -------------------------------------------------------------------------
-
-_HEARTBEAT: dict[str, "deploy.Progress"] = {}
-
-
-def _watched(action: str, step, item: tuple[StackResult, Path], env: Mapping[str, str]) -> bool:
-    """``step(result, work, env)``, with a "still running" line every half minute while it runs
-    (an apply of a regional stack is ~90 s of Terraform waiting on the provider)."""
-    progress = _HEARTBEAT.setdefault(action, deploy.Progress(0, action, quiet=False, stream=sys.stdout, bar=False))
-    result, work = item
-    with progress.lock:
-        progress.running[result.stack] = time.monotonic()
-    try:
-        return step(result, work, env)
-    finally:
-        with progress.lock:
-            progress.running.pop(result.stack, None)
-
 
 def synthesize(env_name: str, outdir: Path) -> None:
     """The project's synthesis, for one environment, into ``outdir``."""
@@ -484,75 +402,86 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
     config = load_environments([env_name])[0]
     if not CLI_CONFIG.exists():
         setup()
-    synth_dir, state_dir = work_root / "synth", work_root / "state"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    synth_dir = work_root / "synth"
     log(f"rehearse {env_name}: synthesizing into {synth_dir}")
     synthesize(env_name, synth_dir)
     manifest = json.loads((synth_dir / "manifest.json").read_text())
-    waves = stack_waves(manifest, (p.name for p in aws_only_stacks(synth_dir)))
+    names = [p.name for p in aws_only_stacks(synth_dir)]
+    waves = stack_waves(manifest, names)
+    from policies.deploy_model import Output  # the one reader of cdktf.out
 
-    with Emulator(lifetime=lifetime, log=work_root / "moto.log", account_id=config.account_id) as emulator, \
-            concurrent.futures.ThreadPoolExecutor(max_workers=max(map(len, waves), default=1)) as pool:
+    output = Output.load(synth_dir)
+    jobs = max(map(len, waves), default=1)
+
+    with Emulator(lifetime=lifetime, log=work_root / "moto.log", account_id=config.account_id) as emulator:
         try:
             report.endpoint = emulator.endpoint
-            env = rehearsal_env(emulator.endpoint)
+            # `spofless deploy / diff / destroy --emulator`, on this rehearsal's own emulator and folder
+            target = deploy.Target(synth_dir, endpoint=emulator.endpoint, root=work_root)
+            env = target.env()
             if config.dns.parent_domain:
                 seed_parent_zone(emulator.endpoint, config.dns.parent_domain)
                 log(f"rehearse {env_name}: seeded the parent zone {config.dns.parent_domain} (its own "
                     "environment's dns-zone stack creates it; this one writes the delegation into it)")
-            log(f"rehearse {env_name}: emulator on {emulator.endpoint}; applying "
+            log(f"rehearse {env_name}: emulator on {emulator.endpoint}; deploying "
                 + " -> ".join(" + ".join(wave) for wave in waves))
-            applied: list[list[tuple[StackResult, Path]]] = []
-            for wave in waves:
-                batch = []
-                for stack in wave:
-                    document = json.loads((synth_dir / "stacks" / stack / "cdk.tf.json").read_text())
-                    rewritten, left_out = rehearsal_document(document, stack, emulator.endpoint, state_dir)
-                    work = work_root / "stacks" / stack
-                    work.mkdir(parents=True, exist_ok=True)
-                    assets = synth_dir / "stacks" / stack / "assets"
-                    if assets.is_dir():  # files the stack names by relative path (the rotation function)
-                        shutil.copytree(assets, work / "assets", dirs_exist_ok=True)
-                    (work / "cdk.tf.json").write_text(json.dumps(rewritten, indent=2, sort_keys=True))
-                    result = StackResult(stack, skipped=dict(left_out))
-                    report.stacks.append(result)
-                    batch.append((result, work))
-                applied.append(batch)
-                outcomes = list(pool.map(lambda item: _watched("apply", apply_stack, item, env), batch))
-                for (result, _), ok in zip(batch, outcomes):
-                    log(f"  apply   {result.stack:<24} {result.resources:4d} resources {result.apply_seconds:6.1f}s"
-                        + ("" if ok else "  FAILED"))
-                if not all(outcomes):
-                    failed = [r.stack for (r, _), ok in zip(batch, outcomes) if not ok]
-                    report.error = "apply failed: " + ", ".join(failed)
-                    break
-            if not report.error:
+            results = {name: StackResult(name) for wave in waves for name in wave}
+            report.stacks = list(results.values())
+
+            def stack_log(stack: str) -> str:
+                path = work_root / "stacks" / stack / "apply.log"
+                return path.read_text() if path.is_file() else ""
+
+            for outcome in deploy.run("deploy", output, names, target, jobs=jobs, parallelism=PARALLELISM):
+                result = results[outcome.stack]
+                result.apply_seconds, result.skipped = outcome.seconds, target.left_out.get(outcome.stack, {})
+                result.slowest = slowest_operations(stack_log(outcome.stack))
+                result.resources = _state_count(work_root / "stacks" / outcome.stack, env)
+                if outcome.status != "applied":
+                    result.error = f"deploy {outcome.status}: {outcome.detail}"
+                log(f"  apply   {result.stack:<24} {result.resources:4d} resources {result.apply_seconds:6.1f}s"
+                    + ("" if not result.error else f"  {outcome.status.upper()}"))
+            failed = [r.stack for r in report.stacks if r.error]
+            if failed:
+                report.error = "apply failed: " + ", ".join(failed)
+            else:
                 report.checks = [asdict(c) for c in rehearsal_checks.verify(config, emulator.endpoint)]
                 failed = [c for c in report.checks if not c["ok"]]
                 log(f"rehearse {env_name}: {len(report.checks) - len(failed)}/{len(report.checks)} "
                     "verification checks passed")
-                # idempotency: a plan right after apply shows no change (stacks are independent now)
-                every = [item for batch in applied for item in batch]
-                with concurrent.futures.ThreadPoolExecutor(max_workers=len(every)) as planners:
-                    judged = list(planners.map(lambda item: plan_after_apply(item[0], item[1], env), every))
-                for (result, _), (problems, tolerated) in zip(every, judged):
-                    report.checks.append(asdict(rehearsal_checks.Check(
-                        f"plan after apply {result.stack}", not problems,
-                        "; ".join(problems) if problems else "no changes" + (
-                            f" (emulator quirks: {', '.join(tolerated)})" if tolerated else ""))))
-                    log(f"  plan    {result.stack:<24} {'no changes' if not problems else 'CHANGES'}"
+                # idempotency: `spofless diff` right after the deploy shows no change, or only an emulator
+                # quirk (PLAN_QUIRKS); every stack at once, since nothing is applied any more
+                for outcome in deploy.run("diff", output, names, target, jobs=len(names), parallelism=PARALLELISM,
+                                          ordered=False):
+                    result = results[outcome.stack]
+                    result.plan_seconds = outcome.seconds
+                    clean = outcome.status == "no changes"
+                    quirks = outcome.detail.split("; ")[0][len("emulator quirks only: "):] \
+                        if outcome.detail.startswith("emulator quirks only: ") else ""
+                    detail = ("no changes" + (f" (emulator quirks: {quirks})" if quirks else "")) if clean else \
+                        f"{outcome.status}: {outcome.detail}"
+                    report.checks.append(asdict(rehearsal_checks.Check(f"plan after apply {result.stack}", clean,
+                                                                       detail)))
+                    log(f"  plan    {result.stack:<24} {'no changes' if clean else 'CHANGES'}"
                         f"{'':>10}{result.plan_seconds:6.1f}s")
-            for batch in reversed(applied):
-                list(pool.map(lambda item: _watched("destroy", destroy_stack, item, env), batch))
-                for result, _ in batch:
-                    log(f"  destroy {result.stack:<24} {result.left_after_destroy:4d} left      "
-                        f"{result.destroy_seconds:6.1f}s" + ("  FAILED" if "destroy failed" in result.error else ""))
+            for outcome in deploy.run("destroy", output, names, target, jobs=jobs, parallelism=PARALLELISM):
+                result = results[outcome.stack]
+                result.destroy_seconds = outcome.seconds
+                result.notes += outcome.notes
+                result.slowest = sorted(result.slowest + slowest_operations(stack_log(outcome.stack)),
+                                        key=lambda op: (-op["seconds"], op["address"]))[:2 * PROFILE_TOP]
+                result.left_after_destroy = _state_count(work_root / "stacks" / outcome.stack, env)
+                if outcome.failed or outcome.status == "not run":
+                    result.error = (result.error + "\n" if result.error else "") + \
+                        f"destroy {outcome.status}: {outcome.detail}"
+                log(f"  destroy {result.stack:<24} {result.left_after_destroy:4d} left      "
+                    f"{result.destroy_seconds:6.1f}s" + ("  FAILED" if outcome.failed else ""))
             try:
                 report.leftovers = rehearsal_checks.leftovers(config, emulator.endpoint)
             except Exception as error:  # noqa: BLE001 - an unlistable emulator is a failed rehearsal
                 report.leftovers = [f"could not list what is left: {type(error).__name__}: {error}"]
         except BaseException:
-            stop_all_terraform()  # before the pool waits on its threads, and the emulator stops
+            stop_all_terraform()  # before the emulator stops
             raise
     report.seconds = time.perf_counter() - started
     return report

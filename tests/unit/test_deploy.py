@@ -93,12 +93,18 @@ def _with_dependents(output, stacks):
     return failing, downstream
 
 
+def _one_stack_answers(output, environments, monkeypatch, action, status, jobs):
+    """Run ``action`` over the first environment with its first upstream stack answering ``status``:
+    (that stack, the stacks downstream of it, the stacks, the outcomes by stack)."""
+    stacks = output.stacks_of(sorted(environments)[0])
+    first, downstream = _with_dependents(output, stacks)
+    monkeypatch.setattr(deploy, "run_stack", FakeTerraform({first: status}))
+    outcomes = deploy.run(action, output, stacks, Target(Path("unused")), jobs=jobs, quiet=True)
+    return first, downstream, stacks, {o.stack: o for o in outcomes}
+
+
 def test_deploy_stops_at_the_first_failure_and_says_what_did_not_run(output, environments, monkeypatch):
-    env = sorted(environments)[0]
-    stacks = output.stacks_of(env)
-    failing, downstream = _with_dependents(output, stacks)
-    monkeypatch.setattr(deploy, "run_stack", FakeTerraform({failing: "failed"}))
-    outcomes = {o.stack: o for o in deploy.run("deploy", output, stacks, Target(Path("unused")), jobs=1, quiet=True)}
+    failing, downstream, _, outcomes = _one_stack_answers(output, environments, monkeypatch, "deploy", "failed", 1)
     assert outcomes[failing].status == "failed"
     assert downstream and all(outcomes[s].status == "not run" for s in downstream)
     assert deploy.exit_status("deploy", list(outcomes.values())) == 1
@@ -106,11 +112,7 @@ def test_deploy_stops_at_the_first_failure_and_says_what_did_not_run(output, env
 
 
 def test_diff_goes_on_past_a_stack_that_waits_and_marks_what_follows(output, environments, monkeypatch):
-    env = sorted(environments)[0]
-    stacks = output.stacks_of(env)
-    waiting, downstream = _with_dependents(output, stacks)
-    monkeypatch.setattr(deploy, "run_stack", FakeTerraform({waiting: "waits"}))
-    outcomes = {o.stack: o for o in deploy.run("diff", output, stacks, Target(Path("unused")), jobs=2, quiet=True)}
+    waiting, downstream, stacks, outcomes = _one_stack_answers(output, environments, monkeypatch, "diff", "waits", 2)
     assert all(outcomes[s].status == "waits" and "waits for" in outcomes[s].detail for s in downstream)
     others = set(stacks) - downstream - {waiting}
     assert all(outcomes[s].status == "no changes" for s in others)
@@ -229,3 +231,13 @@ def test_progress_says_what_is_still_running_and_quiet_says_nothing(monkeypatch)
             assert text == ""
         else:
             assert "still running dev-us-east-1" in text and "applied" in text.splitlines()[-1]
+
+
+def test_a_diff_of_applied_stacks_can_run_them_all_at_once(output, environments, monkeypatch):
+    fake = FakeTerraform(seconds=0.3)
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    stacks = output.stacks_of(sorted(environments)[0])
+    deploy.run("diff", output, stacks, Target(Path("unused")), jobs=len(stacks), quiet=True, ordered=False)
+    latest_start = max(start for start, _ in fake.spans.values())
+    earliest_end = min(end for _, end in fake.spans.values())
+    assert latest_start < earliest_end, "a stack waited for another"
