@@ -286,9 +286,46 @@ def load_environments(names: Optional[Iterable[str]] = None,
         except ConfigError as exc:
             problems.extend(exc.problems)
     problems += _overlaps(configs, directory)
+    problems += _foreign_parents(configs, directory)
     if problems:
         raise ConfigError(problems)
     return configs
+
+
+def _declared_domains(directory: Path) -> dict[str, tuple[str, str]]:
+    """``{domain: (environment, account_id)}`` of every environment file, read leniently: a file that
+    does not parse is judged when it is selected, not here."""
+    found = {}
+    for name in available(directory):
+        try:
+            data = yaml.safe_load((directory / f"{name}.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("domain"), str):
+            found[data["domain"].rstrip(".").lower()] = (name, str(data.get("account_id", "")))
+    return found
+
+
+def _foreign_parents(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:
+    """A ``dns.parent_domain`` served by an environment in another account: the dns-zone stack looks
+    the parent zone up and writes the delegation into it with this environment's credentials, so
+    the parent must be in the same account (a cross-account delegation is made at the parent by hand)."""
+    problems = []
+    domains = None
+    for config in configs:
+        parent = config.dns.parent_domain
+        if not parent:
+            continue
+        domains = domains if domains is not None else _declared_domains(directory)
+        owner = domains.get(parent.rstrip(".").lower())
+        if owner and owner[1] != config.account_id:
+            problems.append(Problem(
+                _display_path(directory / f"{config.name}.yaml"), "dns.parent_domain",
+                f"is served by {owner[0]} in account {owner[1]}, and {config.name} is in account "
+                f"{config.account_id}; the delegation is written with {config.name}'s credentials; allowed: "
+                f"a parent zone in account {config.account_id}, or no parent_domain (delegate at the parent "
+                "by hand: README \"Deploy to a real account\")", parent))
+    return problems
 
 
 def _overlaps(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:

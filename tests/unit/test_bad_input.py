@@ -490,3 +490,25 @@ def test_rejects_a_key_list_without_a_purpose_the_constructs_use(tmp_path):
     text = GOOD.format(name="broken") + "security:\n  keys: [eks, logs, secrets]\n"
     _assert_rejected(*_attempt(tmp_path, text), "security.keys: ", "must include 'storage' (the EKS nodes' volumes "
                                                                     "are encrypted with it)")
+
+
+def _child(account: str = "111122223333", parent: str = "platform.example.com") -> str:
+    return (GOOD.format(name="qa").replace("domain: platform.example.com", f"domain: qa.{parent}")
+            .replace("111122223333", account).replace("10.0.0.0/16", "10.8.0.0/16").replace("10.1.0.0/16", "10.9.0.0/16")
+            + f"dns:\n  parent_domain: {parent}\n")
+
+
+def test_rejects_a_parent_domain_served_by_an_environment_in_another_account(tmp_path):
+    """The dns-zone stack writes the delegation with the child's credentials: the parent zone must be
+    in the child's account (a cross-account delegation is made at the parent by hand)."""
+    result, untouched = _attempt(tmp_path, _child(account="444455556666"), name="qa", select="qa",
+                                 others={"prod": GOOD.format(name="prod")})
+    _assert_rejected(result, untouched, "qa.yaml", "dns.parent_domain", "'platform.example.com'",
+                     "served by prod in account 111122223333", "allowed: a parent zone in account 444455556666")
+
+
+@pytest.mark.parametrize("parent", ["platform.example.com", "example.org"])
+def test_accepts_a_parent_domain_in_the_same_account_or_served_by_no_environment(tmp_path, parent):
+    result, _ = _attempt(tmp_path, _child(parent=parent), name="qa", select="qa",
+                         others={"prod": GOOD.format(name="prod")})
+    assert result.returncode == 0, result.stderr
