@@ -104,7 +104,7 @@ def test_cloudflare_load_balancer_fails_over_in_the_same_order(stacks, env_name,
     env = ENVIRONMENTS[env_name]
     stack = stacks[dns_cloudflare_stack(env_name)]
     pools = {f"${{cloudflare_load_balancer_pool.{n}.id}}": p for n, p in resources(stack, "cloudflare_load_balancer_pool").items()}
-    (lb,) = [l for l in resources(stack, "cloudflare_load_balancer").values() if l["name"] == fqdn]
+    (lb,) = [b for b in resources(stack, "cloudflare_load_balancer").values() if b["name"] == fqdn]
     assert lb["steering_policy"] == "off" and lb["proxied"] is False
     order = [pools[p]["name"] for p in lb["default_pools"]]
     # Route53's order: the primary region's ALB, second ALB, NLB, then the standby region's

@@ -100,7 +100,7 @@ def test_listeners_terminate_tls_1_2_plus_and_redirect_http(stacks, stack_name):
 def test_listener_certificate_is_the_validated_one_for_the_region(stacks, stack_name):
     placement = REGIONAL[stack_name]
     zone = stacks[dns_zone_stack(placement.env.name)]
-    listeners = [l for l in resources(stacks[stack_name], "aws_lb_listener").values() if l["port"] == 443]
+    listeners = [listener for listener in resources(stacks[stack_name], "aws_lb_listener").values() if listener["port"] == 443]
     assert len(listeners) == len(LOAD_BALANCERS)
     for listener in listeners:
         output = re.search(r"outputs\.([^}]+)\}", listener["certificate_arn"]).group(1)
