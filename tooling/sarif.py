@@ -11,9 +11,11 @@ produced the resource:
 - related locations: the construct's class in ``modules/`` and the synthesized file
   it was found in (stack, resource address and construct path in the message);
 - a finding the scoped skip list (policies/checkov_skips.yaml) accepts gets a SARIF
-  ``suppressions`` entry with the skip's reason, so code scanning does not open an
-  alert for a decision the repository already records: checkov itself reports every
-  such finding as failed (the gate applies the skips after the scan).
+  ``suppressions`` entry (kind external, status accepted) with the skip's reason:
+  checkov itself reports every such finding as failed (the gate applies the skips
+  after the scan), and a SARIF consumer shows a suppressed result as closed rather
+  than open. Where code scanning still opens them, the advanced-security/dismiss-alerts
+  action dismisses alerts from exactly these entries.
 """
 
 from __future__ import annotations
