@@ -79,6 +79,11 @@ class Output:
         """Stacks that use the AWS provider and nothing else (validated and rehearsed offline), sorted."""
         return sorted(s for s in self.stacks if self.providers_of(s) == {"aws"})
 
+    def upstream(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """``{name: the stacks among names it reads from}`` (the manifest's dependencies within ``names``)."""
+        wanted = set(names)
+        return {name: sorted(d for d in self.dependencies(name) if d in wanted) for name in sorted(wanted)}
+
     def graph(self, names: Iterable[str], outside: Optional[str] = None) -> "graphlib.TopologicalSorter":
         """A :class:`graphlib.TopologicalSorter` of ``names`` over the manifest's dependencies.
 
@@ -86,15 +91,12 @@ class Output:
         <outside>`` when ``outside`` is given, and is left out otherwise.
         """
         wanted = set(names)
-        sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
-        for name in sorted(wanted):
-            dependencies = sorted(self.dependencies(name))
-            if outside is not None:
-                for dependency in dependencies:
+        if outside is not None:
+            for name in sorted(wanted):
+                for dependency in sorted(self.dependencies(name)):
                     if dependency not in wanted:
                         raise ValueError(f"{name} depends on {dependency}, which is {outside}")
-            sorter.add(name, *(d for d in dependencies if d in wanted))
-        return sorter
+        return graphlib.TopologicalSorter(self.upstream(wanted))
 
     def waves(self, names: Iterable[str], outside: Optional[str] = "not among the stacks asked for"
               ) -> list[list[str]]:

@@ -66,13 +66,13 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     import time
 
-    from tooling.rehearse import TERRAFORM_INTERRUPT_GRACE
+    from tooling.deploy import INTERRUPT_GRACE
 
     for process, _ in REHEARSALS.values():
         if process.poll() is None:
             process.terminate()  # the rehearsal interrupts Terraform, waits for its state, stops its emulator
             try:
-                process.wait(timeout=TERRAFORM_INTERRUPT_GRACE + 30)
+                process.wait(timeout=INTERRUPT_GRACE + 30)
             except subprocess.TimeoutExpired:
                 process.kill()
     # the suite's wall time, for `make bench` (measured by a run, never asserted by a test)

@@ -93,6 +93,7 @@ class Target:
     endpoint: Optional[str] = None  # the emulator, when set
     root: Path = EMULATOR_ROOT
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # stack -> types the emulator cannot create
+    timeout: float = TERRAFORM_TIMEOUT  # seconds per terraform command
 
     @property
     def emulated(self) -> bool:
@@ -197,19 +198,18 @@ def interrupt_all() -> None:
         interrupt(process)
 
 
-def _tail(run: subprocess.CompletedProcess, lines: int = 12) -> str:
+def tail(run: subprocess.CompletedProcess, lines: int = 12) -> str:
+    """The last ``lines`` of a command's stderr (or stdout when stderr is empty)."""
     text = (run.stderr or "").strip() or (run.stdout or "").strip()
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _first_error(run: subprocess.CompletedProcess) -> str:
-    for line in (run.stderr + "\n" + run.stdout).splitlines():
-        if line.startswith("Error: "):
-            return line[len("Error: "):].strip()
-    return _tail(run, 1)
-
-
 _ERROR_LINE = re.compile(r"^Error: (.*)$", re.MULTILINE)
+
+
+def _first_error(run: subprocess.CompletedProcess) -> str:
+    found = _ERROR_LINE.search(run.stderr + "\n" + run.stdout)
+    return found.group(1).strip() if found else tail(run, 1)
 _ALREADY_GONE = re.compile(r"^deleting .*(NotFound|does not exist)")
 
 
@@ -222,8 +222,8 @@ def already_gone_only(output: str) -> list[str]:
 _PLAN_LINE = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", re.MULTILINE)
 
 
-def _init(outcome: Outcome, work: Path, env: Mapping[str, str]) -> bool:
-    run = terraform(["init", "-input=false", "-no-color"], work, env)
+def _init(outcome: Outcome, work: Path, env: Mapping[str, str], timeout: float = TERRAFORM_TIMEOUT) -> bool:
+    run = terraform(["init", "-input=false", "-no-color"], work, env, timeout)
     if run.returncode == 0:
         return True
     text = run.stderr + run.stdout
@@ -237,37 +237,39 @@ def _init(outcome: Outcome, work: Path, env: Mapping[str, str]) -> bool:
 
 
 def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool = False,
-          reports: Optional[Path] = None, emulated: bool = False, parallelism: int = 10) -> Optional[dict]:
-    """``terraform plan -out`` (and ``show -json`` when it changes something): the plan JSON, or None.
+          reports: Optional[Path] = None, emulated: bool = False, parallelism: int = 10,
+          timeout: float = TERRAFORM_TIMEOUT) -> None:
+    """``terraform plan -out`` (and ``show -json`` when it changes something) into ``outcome``: status,
+    counts, the stateful changes; with ``reports``, the plan JSON and its text are kept there.
 
     A destroy plan is not inspected (everything in it goes): its counts come from the plan's summary line.
     """
     args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock-timeout=60s", "-out=spofless.tfplan",
             f"-parallelism={parallelism}"]
-    run = terraform(args + (["-destroy"] if destroy else []), work, env)
+    run = terraform(args + (["-destroy"] if destroy else []), work, env, timeout)
     if run.returncode == 0:
         outcome.status = "no changes"
-        return None
+        return
     if run.returncode != 2:
         text = run.stderr + run.stdout
         if _WAITS.search(text):
             outcome.status, outcome.detail = "waits", "its upstream has no state (or not this output) yet"
         else:
             outcome.status, outcome.detail = "failed", f"terraform plan: {_first_error(run)}"
-        return None
+        return
     if destroy:
         line = _PLAN_LINE.search(run.stdout)
         outcome.status = "changes"
         outcome.counts = {"create": 0, "update": 0, "replace": 0, "destroy": int(line.group(3)) if line else 0}
-        return None
-    shown = terraform(["show", "-json", "spofless.tfplan"], work, env)
+        return
+    shown = terraform(["show", "-json", "spofless.tfplan"], work, env, timeout)
     if shown.returncode != 0:
         outcome.status, outcome.detail = "failed", f"terraform show: {_first_error(shown)}"
-        return None
+        return
     from tooling.plan_review import summarize_plan
 
     plan = json.loads(shown.stdout)
-    if emulated and not destroy:
+    if emulated:
         from tooling.rehearse import judge_plan
 
         problems, tolerated = judge_plan(plan)
@@ -275,7 +277,7 @@ def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool
             outcome.status = "no changes"
             outcome.detail = f"emulator quirks only: {', '.join(tolerated)}" + (
                 f"; {outcome.detail}" if outcome.detail else "")
-            return None
+            return
         outcome.detail = "; ".join(problems)
     summary = summarize_plan(outcome.stack, plan)
     outcome.status, outcome.counts, outcome.dangerous = "changes", summary.counts, summary.dangerous
@@ -283,7 +285,6 @@ def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool
         reports.mkdir(parents=True, exist_ok=True)
         (reports / f"{outcome.stack}.json").write_text(shown.stdout)
         (reports / f"{outcome.stack}.txt").write_text(plan_text(run.stdout))
-    return plan
 
 
 _PLAN_START = re.compile(r"^(Terraform used the selected providers|Terraform will perform)", re.MULTILINE)
@@ -306,11 +307,12 @@ def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Out
         skipped = target.left_out.get(stack)
         if skipped:
             outcome.detail = "emulator skips " + ", ".join(f"{t} x{n}" for t, n in sorted(skipped.items()))
-        if not _init(outcome, work, env):
+        if not _init(outcome, work, env, target.timeout):
             return outcome
         # on the emulator, a diff discounts the attributes it is known to read back differently
         _plan(outcome, work, env, destroy=action == "destroy", reports=reports,
-              emulated=target.emulated and action in ("diff", "plan"), parallelism=parallelism)
+              emulated=target.emulated and action in ("diff", "plan"), parallelism=parallelism,
+              timeout=target.timeout)
         if action in ("diff", "plan") or outcome.status != "changes":
             return outcome
         if outcome.dangerous and action == "deploy" and not allow_destructive:
@@ -323,7 +325,7 @@ def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Out
             return outcome
         apply = ["apply", "-input=false", "-no-color", "-lock-timeout=60s", f"-parallelism={parallelism}",
                  "spofless.tfplan"]
-        applied = terraform(apply, work, env)
+        applied = terraform(apply, work, env, target.timeout)
         gone = already_gone_only(applied.stdout + applied.stderr) if applied.returncode and action == "destroy" else []
         if gone:
             # A delete that finds its resource gone has reached what destroy wants (the AWS provider does
@@ -331,9 +333,9 @@ def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Out
             # finishes the job, and the outcome says so. Any other failure (a dependency still in use, a
             # permission) is a real destroy problem and is never retried.
             outcome.notes.append("destroy ran twice; the first stopped on: " + "; ".join(e[:400] for e in gone))
-            _plan(outcome, work, env, destroy=True, parallelism=parallelism)
+            _plan(outcome, work, env, destroy=True, parallelism=parallelism, timeout=target.timeout)
             if outcome.status == "changes":
-                applied = terraform(apply, work, env)
+                applied = terraform(apply, work, env, target.timeout)
             elif outcome.status == "no changes":  # the second plan found nothing left to destroy
                 applied = subprocess.CompletedProcess(apply, 0, "", "")
         if applied.returncode != 0:
@@ -346,22 +348,6 @@ def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Out
 
 
 # -- the schedule --------------------------------------------------------------------------------
-
-def schedule(output, stacks: Sequence[str], reverse: bool, ordered: bool = True) -> graphlib.TopologicalSorter:
-    """Stacks in dependency order (``reverse``: dependents first, for destroy; not ``ordered``: all at
-    once, for a diff of stacks that are all applied)."""
-    chosen = set(stacks)
-    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
-    for stack in sorted(chosen):
-        sorter.add(stack)
-        for dependency in output.dependencies(stack) if ordered else ():
-            if dependency in chosen:
-                if reverse:
-                    sorter.add(dependency, stack)
-                else:
-                    sorter.add(stack, dependency)
-    return sorter
-
 
 class Progress:
     """What is running, for how long: a tqdm bar on a terminal, else a line per finished stack and
@@ -434,18 +420,20 @@ def run(action: str, output, stacks: Sequence[str], target: Target, *, jobs: int
         reports: Optional[Path] = None, parallelism: int = 10, ordered: bool = True) -> list[Outcome]:
     """Run ``action`` over ``stacks`` in dependency order (or all at once when not ``ordered``: a
     diff right after a deploy, every upstream state in place); the outcome of every stack, in order."""
-    sorter = schedule(output, stacks, reverse=action == "destroy", ordered=ordered)
+    upstream = output.upstream(stacks)
+    downstream = {s: sorted(d for d in upstream if s in upstream[d]) for s in upstream}
+    # what must be done before a stack: its upstreams, or for destroy the stacks that read from it
+    before = downstream if action == "destroy" else upstream
+    sorter = graphlib.TopologicalSorter({s: before[s] if ordered else [] for s in before})
     sorter.prepare()
     outcomes: dict[str, Outcome] = {}
     order: list[str] = []
     stops_at_failure = action in ("deploy", "destroy")
     stopped = ""
     progress = Progress(len(stacks), action, quiet)
-    upstream = {s: [d for d in output.dependencies(s) if d in set(stacks)] for s in stacks}
-    downstream = {s: [d for d in stacks if s in upstream[d]] for s in stacks}
-    blocked_by = (lambda s: [d for d in downstream[s] if d in outcomes and outcomes[d].status in ("failed", "waits",
-                  "not run")]) if action == "destroy" else \
-        (lambda s: [d for d in upstream[s] if d in outcomes and outcomes[d].status in ("failed", "waits", "not run")])
+
+    def blocked_by(stack: str) -> list[str]:
+        return [d for d in before[stack] if d in outcomes and outcomes[d].status in ("failed", "waits", "not run")]
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
     futures: dict[concurrent.futures.Future, str] = {}
     try:
@@ -473,8 +461,8 @@ def run(action: str, output, stacks: Sequence[str], target: Target, *, jobs: int
                 stack = futures.pop(future)
                 outcome = future.result()
                 if outcome.status == "waits":
-                    waited = [d for d in upstream[stack]] or ["an upstream stack"]
-                    outcome.detail = "waits for " + ", ".join(waited) + f" ({outcome.detail})"
+                    outcome.detail = "waits for " + (", ".join(upstream[stack]) or "an upstream stack") + \
+                        f" ({outcome.detail})"
                 outcomes[stack] = outcome
                 progress.finished(outcome)
                 if outcome.failed and stops_at_failure and not stopped:

@@ -275,15 +275,6 @@ def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subpro
     return deploy.terraform([*args, "-no-color"], cwd, env, timeout=TERRAFORM_TIMEOUT)
 
 
-TERRAFORM_INTERRUPT_GRACE = deploy.INTERRUPT_GRACE
-stop_all_terraform = deploy.interrupt_all
-
-
-def _tail(process: subprocess.CompletedProcess, lines: int = 25) -> str:
-    text = (process.stderr or "").strip() or (process.stdout or "").strip()
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def _state_count(work: Path, env: Mapping[str, str]) -> int:
     listed = _terraform(["state", "list"], work, env)
     if listed.returncode != 0:
@@ -354,7 +345,7 @@ def synthesize(env_name: str, outdir: Path) -> None:
     run = subprocess.run([sys.executable, "-O", str(PROJECT / "main.py")], cwd=PROJECT, env=env,
                          capture_output=True, text=True)
     if run.returncode != 0:
-        raise RehearsalError(f"synthesis of {env_name} failed:\n{_tail(run)}")
+        raise RehearsalError(f"synthesis of {env_name} failed:\n{deploy.tail(run, 25)}")
 
 
 @dataclass
@@ -417,7 +408,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
         try:
             report.endpoint = emulator.endpoint
             # `spofless deploy / diff / destroy --emulator`, on this rehearsal's own emulator and folder
-            target = deploy.Target(synth_dir, endpoint=emulator.endpoint, root=work_root)
+            target = deploy.Target(synth_dir, endpoint=emulator.endpoint, root=work_root, timeout=TERRAFORM_TIMEOUT)
             env = target.env()
             if config.dns.parent_domain:
                 seed_parent_zone(emulator.endpoint, config.dns.parent_domain)
@@ -481,7 +472,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
             except Exception as error:  # noqa: BLE001 - an unlistable emulator is a failed rehearsal
                 report.leftovers = [f"could not list what is left: {type(error).__name__}: {error}"]
         except BaseException:
-            stop_all_terraform()  # before the emulator stops
+            deploy.interrupt_all()  # before the emulator stops
             raise
     report.seconds = time.perf_counter() - started
     return report

@@ -215,9 +215,9 @@ def validate_stack(stack_dir: Path, work_root: Path) -> ValidateResult:
 
 
 def validate_all(outdir: Path, work_root: Path, jobs: int = 2,
-                 progress: Optional[Callable[[ValidateResult], None]] = None) -> list[ValidateResult]:
-    """Validate every AWS-only stack of ``outdir``, ``jobs`` at a time; ``progress`` hears of each
-    as it finishes. The results are in the stacks' order."""
+                 progress: Optional[Callable[[ValidateResult, int, int], None]] = None) -> list[ValidateResult]:
+    """Validate every AWS-only stack of ``outdir``, ``jobs`` at a time; ``progress(result, done, total)``
+    hears of each as it finishes. The results are in the stacks' order."""
     if not CLI_CONFIG.exists():
         setup()
     stacks = aws_only_stacks(outdir)
@@ -227,7 +227,7 @@ def validate_all(outdir: Path, work_root: Path, jobs: int = 2,
             result = future.result()
             results[result.stack] = result
             if progress is not None:
-                progress(result)
+                progress(result, len(results), len(stacks))
     return [results[s.name] for s in stacks]
 
 
@@ -247,12 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not (outdir / "stacks").is_dir():
             print(f"error: {outdir}/stacks does not exist; run `make synth` first", file=sys.stderr)
             return 2
-        total = len(aws_only_stacks(outdir))
-        done: list[ValidateResult] = []
-
-        def report(r: ValidateResult) -> None:  # each stack as it finishes: ~5 s each, ~90 s for all
-            done.append(r)
-            print(f"  [{len(done):>2}/{total}] {r.stack:<28} {'valid' if r.ok else 'INVALID'}  {r.seconds:5.1f}s",
+        def report(r: ValidateResult, done: int, total: int) -> None:  # each stack as it finishes
+            print(f"  [{done:>2}/{total}] {r.stack:<28} {'valid' if r.ok else 'INVALID'}  {r.seconds:5.1f}s",
                   flush=True)
             if not r.ok:
                 print("    " + r.detail.replace("\n", "\n    "), flush=True)
