@@ -287,6 +287,7 @@ def load_environments(names: Optional[Iterable[str]] = None,
             problems.extend(exc.problems)
     problems += _overlaps(configs, directory)
     problems += _foreign_parents(configs, directory)
+    problems += _shared_registries(configs, directory)
     if problems:
         raise ConfigError(problems)
     return configs
@@ -325,6 +326,50 @@ def _foreign_parents(configs: Sequence[EnvironmentConfig], directory: Path) -> l
                 f"{config.account_id}; the delegation is written with {config.name}'s credentials; allowed: "
                 f"a parent zone in account {config.account_id}, or no parent_domain (delegate at the parent "
                 "by hand: README \"Deploy to a real account\")", parent))
+    return problems
+
+
+def _registry_owners(directory: Path) -> dict[tuple[str, str], str]:
+    """``{(account_id, region): environment}`` of every environment file that declares ECR
+    repositories, read leniently (a file that does not parse is judged when it is selected)."""
+    owners: dict[tuple[str, str], str] = {}
+    for name in available(directory):
+        try:
+            data = yaml.safe_load((directory / f"{name}.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        section = data.get("data") if isinstance(data, dict) else None
+        regions = data.get("regions") if isinstance(data, dict) else None
+        if not isinstance(section, dict) or not section.get("repositories") or not isinstance(regions, dict):
+            continue
+        for role in ("primary", "standby"):
+            region = regions.get(role)
+            if isinstance(region, dict) and isinstance(region.get("name"), str):
+                owners.setdefault((str(data.get("account_id", "")), region["name"]), name)
+    return owners
+
+
+def _shared_registries(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:
+    """ECR repositories declared by two environments of one account and region. A registry has ONE
+    replication configuration (PutReplicationConfiguration replaces it whole), so two environments
+    managing it would overwrite each other's rules on every apply, and would both create the same
+    repositories. https://docs.aws.amazon.com/AmazonECR/latest/userguide/replication.html"""
+    problems = []
+    owners = None
+    for config in configs:
+        if not config.data.repositories:
+            continue
+        owners = owners if owners is not None else _registry_owners(directory)
+        for role, region in (("primary", config.regions.primary), ("standby", config.regions.standby)):
+            owner = owners.get((config.account_id, region.name)) if region else None
+            if owner and owner != config.name:
+                problems.append(Problem(
+                    _display_path(directory / f"{config.name}.yaml"), "data.repositories",
+                    f"are also declared by {owner} in account {config.account_id} and {region.name} (this "
+                    f"environment's {role} region); a registry has one replication configuration and one set of "
+                    f"repositories; allowed: declare them in one environment per account and region, and pull "
+                    f"from there in the others", list(config.data.repositories)))
+                break
     return problems
 
 

@@ -17,6 +17,7 @@ from modules import output_dir
 from modules.output_dir import OutputError
 from modules.stacks import names
 from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
+from modules.stacks.data import DataStack
 from modules.stacks.dns_zone import DnsZoneStack
 from modules.stacks.gitops import GitopsStack
 from modules.stacks.regional import RegionalStack
@@ -52,6 +53,13 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
                           cluster=stack.cluster,
                           target_groups={key: (lb.target_group_arn, lb.target_port)
                                          for key, lb in stack.load_balancing.load_balancers.items()})
+    data = None
+    for role, region, stack in regional:
+        others = [other for _, r, other in regional if r.name != region.name]
+        data = DataStack(app, names.data(env.name, region.name), env=env, region=region, role=role,
+                         keys=security.keys, regional=stack, other_regional=others[0] if others else None,
+                         primary=data if role == "standby" else None)
+        yield data
     load_balancers = {region.name: stack.load_balancing.load_balancers for _, region, stack in regional}
     yield Route53DnsStack(app, names.dns_route53(env.name), env=env, zone_id=zone.zone.zone_id,
                           load_balancers=load_balancers)

@@ -58,6 +58,10 @@ def gitops_stack(env: str, region: str) -> str:
     return f"{env}-{region}-gitops"
 
 
+def data_stack(env: str, region: str) -> str:
+    return f"{env}-{region}-data"
+
+
 # -- what each environment has ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -91,6 +95,11 @@ def gitops_stacks(env: EnvironmentConfig) -> list[Placement]:
     return [Placement(gitops_stack(env.name, region.name), env, region, role) for role, region in regions(env)]
 
 
+def data_stacks(env: EnvironmentConfig) -> list[Placement]:
+    """The data stack of every region of ``env``."""
+    return [Placement(data_stack(env.name, region.name), env, region, role) for role, region in regions(env)]
+
+
 def global_stacks(env: EnvironmentConfig) -> list[str]:
     """The stacks that are not tied to one region: keys and secrets, the zone, each DNS provider."""
     names = [security_stack(env.name), dns_zone_stack(env.name), dns_route53_stack(env.name)]
@@ -102,13 +111,13 @@ def global_stacks(env: EnvironmentConfig) -> list[str]:
 def expected_stacks(env: EnvironmentConfig) -> list[str]:
     """Every stack of the environment, sorted by name."""
     return sorted([*global_stacks(env), *(p.stack for p in regional_stacks(env)),
-                   *(p.stack for p in gitops_stacks(env))])
+                   *(p.stack for p in gitops_stacks(env)), *(p.stack for p in data_stacks(env))])
 
 
 def aws_only_stacks(env: EnvironmentConfig) -> list[str]:
     """The stacks that use the AWS provider alone (not the gitops stacks' Helm and Kubernetes, not Cloudflare)."""
     return sorted([security_stack(env.name), dns_zone_stack(env.name), dns_route53_stack(env.name),
-                   *(p.stack for p in regional_stacks(env))])
+                   *(p.stack for p in regional_stacks(env)), *(p.stack for p in data_stacks(env))])
 
 
 def in_standby_region(stack: str) -> bool:

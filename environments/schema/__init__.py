@@ -55,6 +55,13 @@ from environments.schema.gitops import (  # noqa: F401
     GitSourceConfig,
     GitopsConfig,
 )
+from environments.schema.data import (  # noqa: F401
+    AuroraConfig,
+    CacheConfig,
+    BucketConfig,
+    BackupConfig,
+    DataConfig,
+)
 from environments.schema.security import (  # noqa: F401
     KEY_PURPOSES,
     REQUIRED_KEY_PURPOSES,

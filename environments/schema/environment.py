@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
 from environments.schema.common import Domain, Frozen, _NAME, _fail
+from environments.schema.data import GLOBAL_CACHE_NODE, DataConfig
 from environments.schema.dns import DnsConfig, record_fqdn
 from environments.schema.eks import EksConfig
 from environments.schema.gitops import GitopsConfig
@@ -57,6 +58,25 @@ class EnvironmentConfig(Frozen):
 
     gitops: GitopsConfig = Field(default_factory=GitopsConfig)
     """GitOps bootstrap. Left out: ArgoCD primary active, no sources."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    """The data tier: Aurora global database, ElastiCache global datastore, application buckets,
+    ECR repositories and AWS Backup. Left out: every default (no ECR repositories)."""
+
+    @model_validator(mode="after")
+    def _data_survives_an_az(self) -> "EnvironmentConfig":
+        # With a standby region the environment claims zero SPOF: a writer alone in a region
+        # fails over only by recreating the instance (minutes), not by promoting a reader (~30 s).
+        if self.regions.standby is not None and self.data.aurora.instances < 2:
+            raise _fail("aurora_instances", "is below 2 in an environment with a standby region; a single "
+                                            "instance per region has no in-region failover target; allowed: 2 to 15",
+                        field="data.aurora.instances", value=self.data.aurora.instances)
+        if self.regions.standby is not None and not GLOBAL_CACHE_NODE.match(self.data.cache.node_type):
+            raise _fail("cache_node", "is not a node type Global Datastore supports, and an environment with a "
+                                      "standby region joins its caches in one; allowed: cache.m5, m6g, m7g, r5, r6g, "
+                                      "r6gd or r7g sizes from large up, e.g. cache.r7g.large",
+                        field="data.cache.node_type", value=self.data.cache.node_type)
+        return self
 
     @model_validator(mode="after")
     def _records_consistent(self) -> "EnvironmentConfig":

@@ -25,9 +25,11 @@ class AccessLogBucket(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str,
-                 expiry_days: int, account: AccountContext, prefixes: tuple[str, ...]):
+                 expiry_days: int, account: AccountContext, prefixes: tuple[str, ...],
+                 server_log_sources: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
         self.prefixes = prefixes
+        self.server_log_sources = server_log_sources
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=name, force_destroy=False)
         bucket_id = self.bucket.id
         aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
@@ -85,7 +87,17 @@ class AccessLogBucket(Construct):
         else:
             alb_principal = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
         source_arn = f"arn:{account.partition}:logs:{region}:{account.account_id}:*"
-        return policy_document([
+        # S3 server access logs of the region's other buckets (the application bucket), under
+        # s3/<bucket>/: with BucketOwnerEnforced the grant must be this policy, not an ACL. (S3 User
+        # Guide, "Permissions for log delivery", https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+        # enable-server-access-logging.html#grant-log-delivery-permissions-general)
+        server_logs = [
+            {"Sid": f"S3ServerAccessLogs{index}", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": f"{self.bucket.arn}/s3/{source}/*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                           "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:s3:::{source}"}}}
+            for index, source in enumerate(self.server_log_sources)]
+        return policy_document(server_logs + [
             {"Sid": "AlbLogDelivery", "Effect": "Allow", "Principal": alb_principal,
              "Action": "s3:PutObject", "Resource": objects},
             {"Sid": "NlbLogDelivery", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},

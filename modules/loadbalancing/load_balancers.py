@@ -40,7 +40,7 @@ class LoadBalancing(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, network: Network,
                  config: LoadBalancingConfig, certificate_arn: str, logs_key: RegionalKey, nodes_sg,
-                 account: AccountContext):
+                 account: AccountContext, server_log_sources: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
         self.name = name
         self.config = config
@@ -48,7 +48,7 @@ class LoadBalancing(Construct):
         self.nodes_sg = nodes_sg  # the EKS construct's; the load balancers open their ports into it
         self.logs = AccessLogBucket(self, "access-logs", name=f"{name}-lb-logs-{account.account_id}",
                                     region=region, expiry_days=config.access_log_expiry_days, account=account,
-                                    prefixes=LB_ORDER)
+                                    prefixes=LB_ORDER, server_log_sources=server_log_sources)
         self.waf = WebAcl(self, "waf", name=name, region=region, rate_limit=config.waf_rate_limit,
                           body_limit_kib=config.request_body_limit_kib,
                           log_retention_days=config.waf_log_retention_days,

@@ -24,13 +24,15 @@ _USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDa
 _VIA_SERVICES = {
     "eks": ("eks",),
     "secrets": ("secretsmanager",),
-    "storage": ("s3", "ec2"),
+    # the data tier: Aurora and ElastiCache at rest, AWS Backup's vaults, ECR's repositories; each
+    # service creates grants through its own endpoint in the key's region
+    "storage": ("backup", "ec2", "ecr", "elasticache", "rds", "s3"),
 }
 _DESCRIPTIONS = {
     "eks": "EKS secrets envelope encryption",
     "secrets": "Secrets Manager secrets",
     "logs": "CloudWatch Logs log groups",
-    "storage": "S3 buckets and EBS volumes",
+    "storage": "S3 buckets, EBS volumes, databases, caches, backups and images",
 }
 
 

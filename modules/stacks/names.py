@@ -14,7 +14,7 @@ from typing import Optional
 GLOBAL_KINDS = ("security", "dns-zone", "dns-route53", "dns-cloudflare")
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
 _NAME = re.compile(rf"^(?P<env>[a-z][a-z0-9-]*?)-(?:(?P<kind>{'|'.join(GLOBAL_KINDS)})|"
-                   rf"(?P<region>{_REGION})(?P<gitops>-gitops)?)$")
+                   rf"(?P<region>{_REGION})(?:-(?P<suffix>gitops|data))?)$")
 
 
 def security(env: str) -> str:
@@ -41,21 +41,26 @@ def gitops(env: str, region: str) -> str:
     return f"{env}-{region}-gitops"
 
 
+def data(env: str, region: str) -> str:
+    return f"{env}-{region}-data"
+
+
 @dataclass(frozen=True)
 class StackName:
     env: str
-    kind: str  # one of GLOBAL_KINDS, "regional" or "gitops"
+    kind: str  # one of GLOBAL_KINDS, "regional", "gitops" or "data"
     region: Optional[str] = None
 
 
 def parse(name: str) -> Optional[StackName]:
-    """``prod-us-east-1-gitops`` -> ``StackName("prod", "gitops", "us-east-1")``; None for other names."""
+    """``prod-us-east-1-gitops`` -> ``StackName("prod", "gitops", "us-east-1")`` (``-data``: kind "data");
+    None for other names."""
     match = _NAME.match(name)
     if not match:
         return None
     if match["kind"]:
         return StackName(match["env"], match["kind"])
-    return StackName(match["env"], "gitops" if match["gitops"] else "regional", match["region"])
+    return StackName(match["env"], match["suffix"] or "regional", match["region"])
 
 
 def physical(name: str, limit: int) -> str:

@@ -9,6 +9,8 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
+from modules.data import app_bucket_name
+from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
 from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
@@ -24,7 +26,7 @@ LBC_POLICY = Path(__file__).resolve().parents[1] / "eks" / "policies" / "aws-loa
 
 
 class RegionalStack(SpoflessStack):
-    """Network, load balancing and the EKS cluster of one region.
+    """Network, load balancing, the EKS cluster, the application bucket and ECR repositories of one region.
 
     ``role`` says whether this is the environment's primary or standby region;
     both are built by the same code and differ only in the values they get.
@@ -72,6 +74,18 @@ class RegionalStack(SpoflessStack):
             logs_key=region_keys.logs,
             nodes_sg=self.cluster.nodes_sg,
             account=account,
+            server_log_sources=(app_bucket_name(env.name, region.name, env.account_id),),
+        )
+        # the application bucket and ECR repositories: both regions' exist before any replication rule
+        self.storage = RegionalStorage(
+            self, "storage",
+            env_name=env.name,
+            account_id=env.account_id,
+            region=region.name,
+            config=env.data,
+            storage_key=region_keys.storage,
+            account=account,
+            log_bucket_id=self.load_balancing.logs.bucket.id,
         )
         self._platform_identities(env, region.name, keys, account)
 

@@ -14,6 +14,7 @@ import pytest
 
 from policies.deploy_model import Output
 from policies.deploy_rules import RULES, run_rules
+from policies.deploy_rules_data import DATA_RULES
 
 BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "before"
 RULE_IDS = [r.id for r in RULES]
@@ -37,11 +38,13 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 25))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 28))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
-@pytest.mark.parametrize("rule_id", RULE_IDS)
+# the data tier's rules judge stores the output from before the fixes does not have: their failing
+# fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py)
+@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in DATA_RULES[1:]])
 def test_rule_fails_the_shape_that_was_undeployable(before, rule_id):
     assert before[rule_id][False], f"{rule_id} found nothing wrong with the output from before the fixes"
 

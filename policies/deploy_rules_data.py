@@ -1,0 +1,299 @@
+"""Deploy rules of the data tier (rules 25-27): what AWS enforces on global databases, global
+datastores, replication and customer-managed keys, and what zero SPOF asks of every data store.
+
+Same protocol as the other packs (policies/deploy_rules.py imports this module last). Their
+failing fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py):
+the output from before the fixes has no data tier to judge.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from modules.data import BACKUP_TAG
+from modules.stacks import names
+from policies.deploy_model import Output, as_list, policy_statements
+from policies.deploy_rules import _region_of_alias, rule
+
+DATA_RULES = ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27")
+
+
+def _region(output: Output, stack: str) -> Optional[str]:
+    providers = output.providers(stack, "aws")
+    return providers[0].get("region") if len(providers) == 1 else None
+
+
+def _data_stacks(output: Output, env: str) -> dict[str, str]:
+    """``{region: data stack}`` of one environment."""
+    found = {}
+    for stack in output.stacks_of(env):
+        parsed = names.parse(stack)
+        if parsed is not None and parsed.kind == "data" and parsed.region:
+            found[parsed.region] = stack
+    return found
+
+
+def _regional_stacks(output: Output, env: str) -> dict[str, str]:
+    found = {}
+    for stack in output.stacks_of(env):
+        parsed = names.parse(stack)
+        if parsed is not None and parsed.kind == "regional" and parsed.region:
+            found[parsed.region] = stack
+    return found
+
+
+def _literal(output: Output, stack: str, value) -> Optional[str]:
+    """A value's text when it is a plain string (no interpolation)."""
+    return value if isinstance(value, str) and "${" not in value else None
+
+
+# -- 25: every data store has a replica in the standby region --------------------------------------
+
+def _aurora_replicated(output: Output, data: dict[str, str], primary: str, standby: str) -> Optional[str]:
+    if primary not in data or standby not in data:
+        return "no data stack in " + " and ".join(r for r in (primary, standby) if r not in data)
+    globals_ = output.resources(data[primary], "aws_rds_global_cluster")
+    if not globals_:
+        return f"the primary region's Aurora cluster is in no global database ({data[primary]})"
+    identifiers = {g.get("global_cluster_identifier") for g in globals_.values()}
+    joined = [c for c in output.resources(data[standby], "aws_rds_cluster").values()
+              if c.get("global_cluster_identifier") in identifiers]
+    if not joined:
+        return f"no Aurora cluster in {standby} joins the global database {sorted(identifiers)}"
+    instances = output.resources(data[standby], "aws_rds_cluster_instance")
+    if not instances:
+        return f"the secondary cluster in {standby} has no instance: a promoted secondary could not serve"
+    return None
+
+
+def _cache_replicated(output: Output, data: dict[str, str], primary: str, standby: str) -> Optional[str]:
+    if primary not in data or standby not in data:
+        return "no data stack in " + " and ".join(r for r in (primary, standby) if r not in data)
+    groups = output.resources(data[primary], "aws_elasticache_global_replication_group")
+    if not groups:
+        return f"the primary region's replication group is in no global datastore ({data[primary]})"
+    members = [g for g in output.resources(data[standby], "aws_elasticache_replication_group").values()
+               if any(r.type == "aws_elasticache_global_replication_group"
+                      for r in output.refs(data[standby], g.get("global_replication_group_id")))]
+    return None if members else f"no replication group in {standby} joins the global datastore"
+
+
+def _buckets(output: Output, regional: dict[str, str]) -> dict[str, tuple[str, str, dict]]:
+    """``{bucket name: (region, stack, conf)}`` of the data buckets (tagged for backup)."""
+    found = {}
+    for region, stack in regional.items():
+        for conf in output.resources(stack, "aws_s3_bucket").values():
+            if BACKUP_TAG in (conf.get("tags") or {}) and isinstance(conf.get("bucket"), str):
+                found[conf["bucket"]] = (region, stack, conf)
+    return found
+
+
+def _versioned(output: Output, stack: str, bucket: str) -> bool:
+    for versioning in output.resources(stack, "aws_s3_bucket_versioning").values():
+        refs = output.refs(stack, versioning.get("bucket"))
+        names_ = {output.get(r).get("bucket") for r in refs if output.get(r)} | {versioning.get("bucket")}
+        if bucket in names_ and any(c.get("status") == "Enabled"
+                                    for c in as_list(versioning.get("versioning_configuration"))):
+            return True
+    return False
+
+
+def _bucket_problems(output: Output, env: str, data: dict[str, str], regional: dict[str, str]) -> list[str]:
+    buckets = _buckets(output, regional)
+    problems = []
+    for bucket, (region, stack, _) in sorted(buckets.items()):
+        rules = [(r, conf) for conf in output.resources(data.get(region, ""), "aws_s3_bucket_replication_configuration")
+                 .values() if conf.get("bucket") == bucket for r in as_list(conf.get("rule"))
+                 if r.get("status") == "Enabled"]
+        if not rules:
+            problems.append(f"{bucket} ({region}) has no replication rule to another region")
+            continue
+        for item, _conf in rules:
+            destination = (as_list(item.get("destination")) or [{}])[0]
+            target = str(destination.get("bucket", "")).rsplit(":::", 1)[-1]
+            found = buckets.get(target)
+            if found is None or found[0] == region:
+                problems.append(f"{bucket}: replicates to {target or '?'}, which is no data bucket in another region")
+                continue
+            if not _versioned(output, found[1], target):
+                problems.append(f"{bucket}: destination {target} is not versioned (S3 rejects the rule)")
+            if stack_after(output, data[region], found[1]) is False:
+                problems.append(f"{data[region]} is applied without waiting for {found[1]}, which creates {target}")
+            criteria = (as_list(item.get("source_selection_criteria")) or [{}])[0]
+            kms = (as_list(criteria.get("sse_kms_encrypted_objects")) or [{}])[0].get("status") == "Enabled"
+            replica_key = (as_list(destination.get("encryption_configuration")) or [{}])[0].get("replica_kms_key_id")
+            if not (kms and replica_key):
+                problems.append(f"{bucket}: SSE-KMS objects are not replicated (sse_kms_encrypted_objects and "
+                                f"replica_kms_key_id are both needed)")
+            if as_list(destination.get("replication_time")) and not as_list(destination.get("metrics")):
+                problems.append(f"{bucket}: Replication Time Control without replication metrics (S3 rejects it)")
+    return problems
+
+
+def stack_after(output: Output, stack: str, upstream: str) -> bool:
+    """True when ``stack`` is applied after ``upstream`` (directly or through others)."""
+    seen, todo = set(), [stack]
+    while todo:
+        current = todo.pop()
+        for dependency in output.dependencies(current):
+            if dependency == upstream:
+                return True
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return False
+
+
+def _backup_copies(output: Output, data: dict[str, str], region: str, other: str) -> Optional[str]:
+    plans = output.resources(data.get(region, ""), "aws_backup_plan")
+    copies = [c for plan in plans.values() for r in as_list(plan.get("rule")) for c in as_list(r.get("copy_action"))]
+    if not plans:
+        return f"no backup plan in {region}"
+    if not any(f":backup:{other}:" in str(c.get("destination_vault_arn")) for c in copies):
+        return f"the backup plan in {region} copies nothing to {other}"
+    return None
+
+
+@rule(25, "In an environment with a standby region, every data store has a replica there: Aurora global "
+          "database, ElastiCache global datastore, bucket replication both ways, ECR registry replication, "
+          "backup copies", "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html")
+def data_replicated(output: Output):
+    for env in output.environments:
+        primary, standby = _region_of_alias(output, env, "primary"), _region_of_alias(output, env, "standby")
+        if standby is None:
+            continue
+        data, regional = _data_stacks(output, env), _regional_stacks(output, env)
+        where = data.get(primary) or names.security(env)
+        yield where, "Aurora", (why := _aurora_replicated(output, data, primary, standby)) is None, why
+        yield where, "ElastiCache", (why := _cache_replicated(output, data, primary, standby)) is None, why
+        problems = _bucket_problems(output, env, data, regional) if data else ["no data stack"]
+        if not _buckets(output, regional) and data:
+            problems.append("no data bucket in either region")
+        yield where, "application buckets", not problems, "; ".join(problems)
+        for region, other in ((primary, standby), (standby, primary)):
+            yield data.get(region, where), f"backups of {region}", (
+                why := _backup_copies(output, data, region, other)) is None, why
+        repositories = output.resources(regional.get(primary, ""), "aws_ecr_repository")
+        if repositories:
+            rules = [r for c in output.resources(data.get(primary, ""), "aws_ecr_replication_configuration").values()
+                     for cfg in as_list(c.get("replication_configuration")) for r in as_list(cfg.get("rule"))]
+            regions = {d.get("region") for r in rules for d in as_list(r.get("destination"))}
+            yield where, "ECR repositories", standby in regions, (
+                f"the registry in {primary} does not replicate to {standby}: the standby cluster could not pull "
+                "images while the primary region is down")
+
+
+# -- 26: what AWS accepts on global members, and the protection the primary must carry -----------
+
+# Fields AWS takes from the global datastore and rejects on a secondary member (the provider marks
+# them ConflictsWith global_replication_group_id).
+# https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/elasticache_replication_group
+CACHE_MEMBER_FORBIDDEN = ("engine", "engine_version", "node_type", "num_node_groups", "parameter_group_name",
+                          "at_rest_encryption_enabled", "transit_encryption_enabled", "auth_token",
+                          "snapshot_arns", "snapshot_name")
+# A secondary Aurora cluster gets its users and database from the primary.
+AURORA_MEMBER_FORBIDDEN = ("master_username", "master_password", "manage_master_user_password", "database_name",
+                           "snapshot_identifier")
+
+
+def _true(value) -> bool:
+    return value is True or value == "true"
+
+
+@rule(26, "Global database and datastore members carry only what AWS accepts on a member; the writer side is "
+          "encrypted, Multi-AZ and password-less in Terraform",
+          "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Redis-Global-Datastores-CLI.html")
+def global_members(output: Output):
+    for stack, name, conf in output.every("aws_elasticache_replication_group"):
+        subject = f"aws_elasticache_replication_group.{name}"
+        if conf.get("global_replication_group_id"):
+            set_ = [f for f in CACHE_MEMBER_FORBIDDEN if conf.get(f) is not None]
+            yield stack, subject, not set_, f"a global datastore member sets {', '.join(set_)}, which AWS rejects"
+            continue
+        problems = [what for what, ok in (
+            ("encryption at rest", _true(conf.get("at_rest_encryption_enabled"))),
+            ("encryption in transit", _true(conf.get("transit_encryption_enabled"))),
+            ("a customer-managed key", bool(conf.get("kms_key_id"))),
+            ("Multi-AZ", _true(conf.get("multi_az_enabled"))),
+            ("automatic failover", _true(conf.get("automatic_failover_enabled"))),
+            ("a replica", int(conf.get("num_cache_clusters") or 0) >= 2 or int(conf.get("replicas_per_node_group") or 0) >= 1),
+        ) if not ok]
+        yield stack, subject, not problems, "lacks " + ", ".join(problems)
+    for stack, name, conf in output.every("aws_rds_cluster"):
+        subject = f"aws_rds_cluster.{name}"
+        ignored = set(as_list((conf.get("lifecycle") or {}).get("ignore_changes")))
+        problems = []
+        if "global_cluster_identifier" in ignored:
+            problems.append("ignores global_cluster_identifier: a detached cluster would plan as unchanged")
+        secondary = conf.get("global_cluster_identifier") and not conf.get("master_username")
+        if secondary:
+            problems += [f"sets {f} (a secondary takes it from the primary)" for f in AURORA_MEMBER_FORBIDDEN
+                         if conf.get(f) is not None]
+            if "replication_source_identifier" not in ignored:
+                problems.append("does not ignore replication_source_identifier (RDS sets it: a perpetual diff)")
+        else:
+            # RDS-managed passwords are refused on global members (rds-secrets-manager.html, Limitations);
+            # a plain master_password lands in the plan and the state: write-only is what is left
+            if conf.get("master_password") is not None:
+                problems.append("has a master_password: the password would be in the plan and the state")
+            if conf.get("global_cluster_identifier") and _true(conf.get("manage_master_user_password")):
+                problems.append("lets RDS manage the password, which RDS refuses for a global database member")
+            if conf.get("master_username") and not (conf.get("master_password_wo")
+                                                    or _true(conf.get("manage_master_user_password"))):
+                problems.append("has no password source that stays out of the state (master_password_wo)")
+        if not (_true(conf.get("storage_encrypted")) and conf.get("kms_key_id")):
+            problems.append("is not encrypted with a customer-managed key (a secondary must name one in its region)")
+        yield stack, subject, not problems, "; ".join(problems)
+
+
+# -- 27: a key a data service encrypts with lets that service use it in that region ---------------
+
+KEY_USERS = {
+    # resource type -> (attribute path, service)
+    "aws_rds_cluster": (("kms_key_id",), "rds"),
+    "aws_rds_cluster_instance": (("performance_insights_kms_key_id",), "rds"),
+    "aws_elasticache_replication_group": (("kms_key_id",), "elasticache"),
+    "aws_backup_vault": (("kms_key_arn",), "backup"),
+    "aws_ecr_repository": (("encryption_configuration", "kms_key"), "ecr"),
+}
+
+
+def _key_conf(output: Output, stack: str, value) -> Optional[dict]:
+    for ref in output.refs(stack, value):
+        if ref.type in ("aws_kms_key", "aws_kms_replica_key"):
+            return output.get(ref)
+    return None
+
+
+def _allows(policy: str, service: str, region: str) -> bool:
+    via = f"{service}.{region}.amazonaws.com"
+    for statement in policy_statements(policy):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = as_list(statement.get("Action"))
+        if not any(a in ("kms:*", "kms:CreateGrant") for a in actions):
+            continue
+        services = as_list(((statement.get("Condition") or {}).get("StringEquals") or {}).get("kms:ViaService"))
+        if via in services:
+            return True
+    return False
+
+
+@rule(27, "A customer-managed key that a data service encrypts with lets that service use it (grants) in that "
+          "region", "https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service")
+def data_keys_usable(output: Output):
+    for rtype, (path, service) in KEY_USERS.items():
+        for stack, name, conf in output.every(rtype):
+            value = conf
+            for part in path:
+                value = (as_list(value)[0] if isinstance(value, list) and value else value)
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            key = _key_conf(output, stack, value)
+            region = _region(output, stack)
+            if key is None or region is None:
+                continue
+            yield stack, f"{rtype}.{name}", _allows(key.get("policy", ""), service, region), (
+                f"its key's policy does not let {service} in {region} use it (kms:ViaService "
+                f"{service}.{region}.amazonaws.com): the create fails with a KMS access error")
