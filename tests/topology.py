@@ -122,7 +122,7 @@ def aws_only_stacks(env: EnvironmentConfig) -> list[str]:
 
 def in_standby_region(stack: str) -> bool:
     """True for a stack placed in its environment's standby region (its state lives there too)."""
-    placement = REGIONAL.get(stack) or GITOPS.get(stack)
+    placement = REGIONAL.get(stack) or GITOPS.get(stack) or DATA.get(stack)
     return placement is not None and placement.role == "standby"
 
 
@@ -136,6 +136,9 @@ REGIONAL: dict[str, Placement] = {p.stack: p for env in ENVIRONMENTS.values() fo
 
 GITOPS: dict[str, Placement] = {p.stack: p for env in ENVIRONMENTS.values() for p in gitops_stacks(env)}
 """Every gitops stack of every environment, by stack name."""
+
+DATA: dict[str, Placement] = {p.stack: p for env in ENVIRONMENTS.values() for p in data_stacks(env)}
+"""Every data stack of every environment, by stack name."""
 
 
 def env_of(stack: str) -> EnvironmentConfig:

@@ -638,6 +638,155 @@ def scenarios(env: Environment, targets: dict) -> list[Scenario]:
     return played
 
 
+# -- the data tier ----------------------------------------------------------------------------------
+
+# How long AWS takes, and how much it can lose, per mechanism (seconds), each from AWS's documentation:
+DATA_FIGURES = {
+    # "failover ... typically completes within 30 seconds" to a reader in another AZ; without one,
+    # Aurora recreates the writer ("typically less than 10 minutes"); storage is 6 copies over 3 AZs.
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html
+    "aurora-reader": (30, 0), "aurora-recreate": (600, 0),
+    # managed failover of a global database: the secondary is promoted in about a minute; replication
+    # lag is typically under a second (RPO measured in seconds).
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html
+    "aurora-global": (60, 1),
+    # Multi-AZ with automatic failover promotes a replica in another AZ, typically within a minute.
+    # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/AutoFailover.html
+    "cache-multi-az": (60, 0),
+    # promoting a Global Datastore secondary: under a minute; cross-region lag typically under a second.
+    # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Redis-Global-Datastore.html
+    "cache-global": (60, 1),
+    # Replication Time Control replicates 99.99 % of objects within 15 minutes; without it, no bound.
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html
+    "s3-rtc": (0, 900),
+    # continuous backup restores to a point about 5 minutes behind (Aurora/S3 point-in-time restore).
+    # https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html
+    "backup-continuous": (None, 300),
+}
+
+
+@dataclass
+class DataScenario:
+    env: str
+    store: str
+    failure: str
+    how: str
+    rto: float
+    rpo: float
+    bounds: dict
+    verdict: str
+    problems: list[str]
+
+    def row(self) -> dict:
+        return {"store": self.store, "failure": self.failure, "how": self.how, "rto": _fmt(self.rto),
+                "rpo": _fmt(self.rpo), "target": ", ".join(f"{k} {_fmt(v)}" for k, v in self.bounds.items()),
+                "verdict": self.verdict}
+
+
+def _hourly_seconds(schedule: str) -> float:
+    """Seconds between runs of an AWS Backup cron: hourly when the hour field is '*', else a day."""
+    fields = schedule[5:-1].split() if schedule.startswith("cron(") else []
+    return 3600.0 if len(fields) == 6 and fields[1] == "*" else 86400.0
+
+
+def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:
+    """Each store of the data tier against an AZ failure, a primary-region failure and a mistake."""
+    from policies.deploy_rules_data import _data_stacks
+
+    bounds = targets.get("data", {})
+    data = _data_stacks(output, env)
+    security = output.providers(names.security(env), "aws")
+    by_alias = {p.get("alias"): p.get("region") for p in security}
+    primary, standby = by_alias.get("primary"), by_alias.get("standby")
+    declared = any(SINGLE_REGION in (k.get("tags") or {}) for _, _, k in
+                   ((s, n, c) for s, n, c in output.every("aws_kms_key") if output.environment_of(s) == env))
+    played: list[DataScenario] = []
+
+    def judge(store: str, failure: str, cls: str, how: str, figures: tuple, region_class: bool = False):
+        rto, rpo = (INF if v is None else float(v) for v in figures)
+        limit = bounds.get(cls, {})
+        missed = {k: v for k, v in (("rto", rto), ("rpo", rpo)) if k in limit and v > limit[k]}
+        problems = [f"{k} {_fmt(v)} exceeds the target {_fmt(limit[k])}" for k, v in missed.items()]
+        verdict = "survived" if not problems else ("declared" if region_class and declared and standby is None
+                                                    else ("NOT SURVIVED" if INF in missed.values() else "MISSED TARGET"))
+        played.append(DataScenario(env, store, failure, how, rto, rpo,
+                                   {k: v for k, v in limit.items()}, verdict, problems))
+
+    stack = data.get(primary)
+    if stack is None:
+        return played
+    clusters = list(output.resources(stack, "aws_rds_cluster").values())
+    zones = {i.get("availability_zone") for i in output.resources(stack, "aws_rds_cluster_instance").values()}
+    if clusters:
+        key = "aurora-reader" if len(zones) >= 2 else "aurora-recreate"
+        judge("Aurora", f"AZ of the writer in {primary}", "az",
+              "a reader in another AZ is promoted" if len(zones) >= 2 else "the writer is recreated (no reader)",
+              DATA_FIGURES[key])
+        joined = standby and any(c.get("global_cluster_identifier") for c in
+                                 output.resources(data.get(standby, ""), "aws_rds_cluster").values())
+        judge("Aurora", f"region {primary}", "region",
+              f"managed failover to the global database's secondary in {standby}" if joined
+              else "no copy in another region", DATA_FIGURES["aurora-global"] if joined else (None, None), True)
+    groups = list(output.resources(stack, "aws_elasticache_replication_group").values())
+    if groups:
+        group = groups[0]
+        multi = int(group.get("num_cache_clusters") or 1) >= 2 and group.get("multi_az_enabled") is True
+        judge("cache", f"AZ of the primary node in {primary}", "az",
+              "a replica in another AZ is promoted" if multi else "no replica in another AZ",
+              DATA_FIGURES["cache-multi-az"] if multi else (None, None))
+        joined = standby and any(g.get("global_replication_group_id") for g in
+                                 output.resources(data.get(standby, ""), "aws_elasticache_replication_group").values())
+        judge("cache", f"region {primary}", "region",
+              f"the global datastore's secondary in {standby} is promoted" if joined else "no copy in another region",
+              DATA_FIGURES["cache-global"] if joined else (None, None), True)
+    rules = [r for c in output.resources(stack, "aws_s3_bucket_replication_configuration").values()
+             for r in as_list(c.get("rule"))]
+    if rules or declared:
+        timed = rules and all(as_list((as_list(r.get("destination")) or [{}])[0].get("replication_time"))
+                              for r in rules)
+        judge("objects", f"region {primary}", "objects",
+              "the other region's bucket holds them" + (" (Replication Time Control)" if timed else " (no time bound)")
+              if rules else "no copy in another region",
+              DATA_FIGURES["s3-rtc"] if timed else ((0, None) if rules else (None, None)), True)
+    plans = list(output.resources(stack, "aws_backup_plan").values())
+    if plans:
+        plan_rules = [r for p in plans for r in as_list(p.get("rule"))]
+        continuous = any(r.get("enable_continuous_backup") for r in plan_rules)
+        interval = min((_hourly_seconds(str(r.get("schedule", ""))) for r in plan_rules), default=INF)
+        judge("backups", "data deleted or corrupted by mistake", "logical",
+              "point-in-time restore (continuous backup)" if continuous else "restore of the last scheduled backup",
+              DATA_FIGURES["backup-continuous"] if continuous else (None, interval))
+    return played
+
+
+def data_failures(results: dict[str, list[DataScenario]]) -> list[DataScenario]:
+    return [s for played in results.values() for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+
+
+def data_text(results: dict[str, list[DataScenario]]) -> str:
+    lines = []
+    for env, played in results.items():
+        bad = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
+        lines.append(f"{env} data: {len(played)} scenarios, {len(bad)} not survived or late")
+        lines.append(f"  {'store':<8} {'failure':<40} {'how':<62} {'RTO':>6} {'RPO':>6}  verdict")
+        for s in played:
+            row = s.row()
+            lines.append(f"  {s.store:<8} {s.failure[:40]:<40} {s.how[:62]:<62} {row['rto']:>6} {row['rpo']:>6}  "
+                         f"{s.verdict}")
+        lines += [f"  {s.store}, {s.failure}: " + "; ".join(s.problems) for s in bad]
+    return "\n".join(lines)
+
+
+def data_markdown(results: dict[str, list[DataScenario]]) -> str:
+    columns = ("store", "failure", "how", "rto", "rpo", "target", "verdict")
+    lines = ["# Data tier", ""]
+    for env, played in results.items():
+        lines += [f"## {env}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(s.row()[c]) for c in columns) + " |" for s in played]
+        lines.append("")
+    return "\n".join(lines)
+
+
 # -- output ----------------------------------------------------------------------------------------
 
 COLUMNS = ("scenario", "route53", "cloudflare", "deployments", "detect", "downtime", "target", "verdict")
@@ -716,21 +865,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {outdir / 'stacks'} does not exist; run `make synth` first", file=sys.stderr)
         return 2
     results = run(outdir, args.env)
+    output, targets = Output.load(outdir), load_targets()
+    data = {env: data_scenarios(output, env, targets) for env in results}
     as_json = json.dumps(
         {env: [dict(s.row(), problems=s.problems, classes=s.classes,
                     answers={n: [asdict(a) for a in pair] for n, pair in s.answers.items()},
                     deployments=[asdict(d) for d in s.deploy]) for s in played]
          for env, played in results.items()}, indent=2, sort_keys=True, default=str) + "\n"
-    printed = {"text": lambda: text(results, singles_only=not args.all), "markdown": lambda: markdown(results),
+    printed = {"text": lambda: text(results, singles_only=not args.all) + "\n" + data_text(data),
+               "markdown": lambda: markdown(results) + "\n" + data_markdown(data),
                "json": lambda: as_json.rstrip("\n")}[args.format]()
     print(printed)
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
-    (reports / "drill.md").write_text(markdown(results) + "\n")
+    (reports / "drill.md").write_text(markdown(results) + "\n" + data_markdown(data) + "\n")
     (reports / "drill.json").write_text(as_json)
-    bad = failures(results)
-    print(f"drill: {sum(map(len, results.values()))} scenarios in {len(results)} environment(s), "
-          f"{len(bad)} not survived or late; reports: {reports / 'drill.md'}, {reports / 'drill.json'}",
+    (reports / "drill-data.json").write_text(json.dumps(
+        {env: [dict(s.row(), problems=s.problems) for s in played] for env, played in data.items()},
+        indent=2, sort_keys=True) + "\n")
+    bad = failures(results) + data_failures(data)
+    print(f"drill: {sum(map(len, results.values()))} scenarios and {sum(map(len, data.values()))} data scenarios "
+          f"in {len(results)} environment(s), {len(bad)} not survived or late; reports: {reports / 'drill.md'}, {reports / 'drill.json'}",
           file=sys.stdout if args.format == "text" else sys.stderr)
     return 1 if bad else 0
 

@@ -27,7 +27,35 @@ STATEFUL_TYPES = {
     "aws_secretsmanager_secret": "secret", "aws_eks_cluster": "EKS cluster",
     "aws_lb": "load balancer", "aws_s3_bucket": "S3 bucket",
     "aws_cloudwatch_log_group": "log group",
+    # the data tier: losing one loses data, or the copy that survives a region
+    "aws_rds_global_cluster": "Aurora global database", "aws_rds_cluster": "Aurora cluster",
+    "aws_elasticache_replication_group": "cache replication group",
+    "aws_elasticache_global_replication_group": "cache global datastore",
+    "aws_backup_vault": "backup vault", "aws_backup_vault_lock_configuration": "backup vault lock",
+    "aws_s3_bucket_replication_configuration": "bucket replication", "aws_ecr_repository": "ECR repository",
+    "aws_ecr_replication_configuration": "ECR registry replication",
 }
+
+# Membership of a global database or datastore: an update that changes it is not harmless. Clearing
+# global_cluster_identifier runs RemoveFromGlobalCluster (the cluster becomes a standalone copy that
+# no longer replicates); the provider does the same for a replication group's global id.
+MEMBERSHIP = {"aws_rds_cluster": "global_cluster_identifier",
+              "aws_elasticache_replication_group": "global_replication_group_id"}
+
+
+def membership_change(change: dict) -> Optional[str]:
+    """``DETACH ...`` when an in-place update takes a resource out of (or moves it between) global groups."""
+    attribute = MEMBERSHIP.get(change.get("type", ""))
+    body = change.get("change", {})
+    if attribute is None or action_kind(body.get("actions", [])) != "update":
+        return None
+    before = (body.get("before") or {}).get(attribute) or ""
+    after = (body.get("after") or {}).get(attribute) or ""
+    unknown = bool((body.get("after_unknown") or {}).get(attribute))
+    if before and (unknown or after != before):
+        return (f"DETACH {STATEFUL_TYPES[change['type']]} `{change['address']}` from `{before}`"
+                f" ({attribute} -> {'(known after apply)' if unknown else after or 'none'})")
+    return None
 KINDS = ("create", "update", "replace", "destroy")
 
 
@@ -56,6 +84,8 @@ def summarize_plan(stack: str, plan: dict) -> StackSummary:
         summary.counts[kind] += 1
         if kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
             summary.dangerous.append(f"{kind.upper()} {STATEFUL_TYPES[change['type']]} `{change['address']}`")
+        elif (detach := membership_change(change)) is not None:
+            summary.dangerous.append(detach)
     return summary
 
 

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from tooling.plan_review import STATEFUL_TYPES, action_kind
+from tooling.plan_review import STATEFUL_TYPES, action_kind, membership_change
 
 MARKER = "<!-- spofless-plan: {env} -->"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
@@ -59,6 +59,8 @@ def stateful_changes(plan: Mapping[str, Any]) -> list[str]:
         kind = action_kind(change.get("change", {}).get("actions", []))
         if kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
             found.append(f"{kind.upper()} {STATEFUL_TYPES[change['type']]} `{change['address']}`: {_reason(change)}")
+        elif (detach := membership_change(change)) is not None:
+            found.append(f"{detach}: it stops replicating; the other region keeps a copy that no longer follows it")
     return found
 
 

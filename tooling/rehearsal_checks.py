@@ -333,12 +333,89 @@ def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
                  lambda: f"HTTPS check on each of {len(lb_names())} LBs, {len(regions)} calculated region check(s)")
 
 
+def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
+    """The data tier as the environment designs it: the global database's members and regions, the
+    replication groups' Multi-AZ settings, the buckets' replication rules, the backup copy action."""
+    from modules.data import app_bucket_name, backup_vault_name, cache_name, cluster_name, global_cluster_name
+
+    regions = [r.name for r in config.regions.all]
+    primary, standby = regions[0], (regions[1] if len(regions) > 1 else None)
+
+    def global_database() -> Optional[str]:
+        clusters = {r: client("rds", r).describe_db_clusters(DBClusterIdentifier=cluster_name(config.name, r))
+                    ["DBClusters"][0] for r in regions}
+        for region, cluster in clusters.items():
+            members = cluster.get("DBClusterMembers", [])
+            if len(members) != config.data.aurora.instances:
+                return f"{region}: {len(members)} instances, the design says {config.data.aurora.instances}"
+            if not cluster.get("StorageEncrypted") or not cluster.get("KmsKeyId"):
+                return f"{region}: cluster storage is not encrypted with a key"
+        if standby is None:
+            return None
+        found = client("rds", primary).describe_global_clusters(
+            GlobalClusterIdentifier=global_cluster_name(config.name))["GlobalClusters"][0]
+        members = {m["DBClusterArn"]: m.get("IsWriter") for m in found.get("GlobalClusterMembers", [])}
+        writer = clusters[primary]["DBClusterArn"]
+        if members.get(writer) is not True:
+            return f"the primary cluster is not the global database's writer ({members})"
+        if clusters[standby]["DBClusterArn"] not in members:
+            return f"the standby cluster is not a member of {global_cluster_name(config.name)}"
+        return None
+
+    yield _check("aurora: instances per region, encrypted; global database writer in the primary, reader in "
+                 "the standby" if standby else "aurora: instances, encrypted", global_database,
+                 lambda: f"{config.data.aurora.instances} instances in each of {', '.join(regions)}")
+
+    if standby is None:
+        return
+
+    def replication() -> Optional[str]:
+        for region, other in ((primary, standby), (standby, primary)):
+            bucket = app_bucket_name(config.name, region, config.account_id)
+            rules = client("s3", region).get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+            targets = [r["Destination"]["Bucket"] for r in rules if r.get("Status") == "Enabled"]
+            want = f"arn:aws:s3:::{app_bucket_name(config.name, other, config.account_id)}"
+            if want not in targets:
+                return f"{bucket} replicates to {targets}, not to {want}"
+            keys = [r["Destination"].get("EncryptionConfiguration", {}).get("ReplicaKmsKeyID") for r in rules]
+            if not all(keys):
+                return f"{bucket}: a rule names no replica key"
+            if config.data.bucket.replication_time_control and not all(
+                    r["Destination"].get("ReplicationTime", {}).get("Status") == "Enabled" for r in rules):
+                return f"{bucket}: Replication Time Control is off"
+        return None
+
+    yield _check("buckets: each region's replicates to the other's, with its key", replication,
+                 "both directions" + (", Replication Time Control on" if config.data.bucket.replication_time_control
+                                      else ""))
+
+    def copies() -> Optional[str]:
+        for region, other in ((primary, standby), (standby, primary)):
+            backup = client("backup", region)
+            plans = [p for p in backup.list_backup_plans()["BackupPlansList"]
+                     if p["BackupPlanName"] == backup_vault_name(config.name, region)]
+            if not plans:
+                return f"no backup plan in {region}"
+            rules = backup.get_backup_plan(BackupPlanId=plans[0]["BackupPlanId"])["BackupPlan"]["Rules"]
+            destinations = [c["DestinationBackupVaultArn"] for r in rules for c in r.get("CopyActions", [])]
+            if not any(f":{other}:" in d and d.endswith(backup_vault_name(config.name, other)) for d in destinations):
+                return f"{region}: copies go to {destinations}, not to the vault in {other}"
+            vault = backup.describe_backup_vault(BackupVaultName=backup_vault_name(config.name, region))
+            if not vault.get("Locked"):
+                return f"{region}: the vault is not locked"
+        return None
+
+    yield _check("backup: a locked vault per region, the plan copies to the other region", copies,
+                 f"{primary} <-> {standby}")
+
+
 def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
     """Every design check against what the emulator holds after apply."""
     client = _clients(endpoint)
     checks = [*_keys(config, client), *_secrets(config, client)]
     for region in config.regions.all:
         checks += list(_region_tier(config, client, region))
+    checks += list(_data_tier(config, client))
     checks += list(_dns(config, client))
     checks.append(duplicates(config, endpoint))
     return checks
@@ -353,6 +430,26 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
 COVERAGE: dict[str, str] = {
     "aws_acm_certificate": "certificates",
     "aws_acm_certificate_validation": "with aws_acm_certificate",
+    "aws_backup_plan": "backup plans",
+    "aws_backup_selection": "not created",
+    "aws_backup_vault": "backup vaults",
+    "aws_backup_vault_lock_configuration": "with aws_backup_vault",
+    "aws_db_subnet_group": "db subnet groups",
+    "aws_ecr_lifecycle_policy": "with aws_ecr_repository",
+    "aws_ecr_replication_configuration": "ecr replication",
+    "aws_ecr_repository": "ecr repositories",
+    "aws_elasticache_global_replication_group": "not created",
+    "aws_elasticache_replication_group": "not created",
+    "aws_elasticache_subnet_group": "cache subnet groups",
+    "aws_elasticache_user": "not created",
+    "aws_elasticache_user_group": "not created",
+    "aws_rds_cluster": "db clusters",
+    "aws_rds_cluster_instance": "db instances",
+    "aws_rds_cluster_parameter_group": "db cluster parameter groups",
+    "aws_rds_global_cluster": "global clusters",
+    "aws_s3_bucket_logging": "with aws_s3_bucket",
+    "aws_s3_bucket_replication_configuration": "with aws_s3_bucket",
+    "aws_secretsmanager_secret_version": "with aws_secretsmanager_secret",
     "aws_cloudwatch_log_group": "log groups",
     "aws_cloudwatch_log_resource_policy": "log resource policies",
     "aws_default_security_group": "with aws_vpc",
@@ -643,3 +740,58 @@ def _left_hosted_zones(client, region, config):
 @_lists("health checks", GLOBAL_LISTERS)
 def _left_health_checks(client, region, config):
     return (c["Id"] for c in client("route53", "us-east-1").list_health_checks()["HealthChecks"])
+
+
+@_lists("db clusters", REGIONAL_LISTERS)
+def _left_db_clusters(client, region):
+    return (c["DBClusterIdentifier"] for c in client("rds", region).describe_db_clusters()["DBClusters"])
+
+
+@_lists("db instances", REGIONAL_LISTERS)
+def _left_db_instances(client, region):
+    return (i["DBInstanceIdentifier"] for i in client("rds", region).describe_db_instances()["DBInstances"])
+
+
+@_lists("db subnet groups", REGIONAL_LISTERS)
+def _left_db_subnet_groups(client, region):
+    return (g["DBSubnetGroupName"] for g in client("rds", region).describe_db_subnet_groups()["DBSubnetGroups"]
+            if g["DBSubnetGroupName"] != "default")
+
+
+@_lists("db cluster parameter groups", REGIONAL_LISTERS)
+def _left_db_cluster_parameter_groups(client, region):
+    groups = client("rds", region).describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+    return (g["DBClusterParameterGroupName"] for g in groups if not g["DBClusterParameterGroupName"].startswith("default."))
+
+
+@_lists("global clusters", GLOBAL_LISTERS)
+def _left_global_clusters(client, region, config):
+    return (g["GlobalClusterIdentifier"] for g in client("rds", region).describe_global_clusters()["GlobalClusters"])
+
+
+@_lists("cache subnet groups", REGIONAL_LISTERS)
+def _left_cache_subnet_groups(client, region):
+    groups = client("elasticache", region).describe_cache_subnet_groups()["CacheSubnetGroups"]
+    return (g["CacheSubnetGroupName"] for g in groups if g["CacheSubnetGroupName"] != "default")
+
+
+@_lists("backup vaults", REGIONAL_LISTERS)
+def _left_backup_vaults(client, region):
+    vaults = client("backup", region).list_backup_vaults()["BackupVaultList"]
+    return (v["BackupVaultName"] for v in vaults if v["BackupVaultName"] not in ("Default", "default"))
+
+
+@_lists("backup plans", REGIONAL_LISTERS)
+def _left_backup_plans(client, region):
+    return (p["BackupPlanName"] for p in client("backup", region).list_backup_plans()["BackupPlansList"])
+
+
+@_lists("ecr repositories", REGIONAL_LISTERS)
+def _left_ecr_repositories(client, region):
+    return (r["repositoryName"] for r in client("ecr", region).describe_repositories()["repositories"])
+
+
+@_lists("ecr replication", REGIONAL_LISTERS)
+def _left_ecr_replication(client, region):
+    rules = client("ecr", region).describe_registry().get("replicationConfiguration", {}).get("rules", [])
+    return (f"{len(rules)} rules",) if rules else ()

@@ -58,6 +58,29 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no EKS Pod Identity API (CreatePodIdentityAssociation)",
     "aws_route53_query_log":
         "moto only finds the log group when its ARN ends in ':*', which the provider's arn attribute trims",
+    "aws_elasticache_global_replication_group":
+        "moto has no Global Datastore API (CreateGlobalReplicationGroup raises NotImplemented)",
+    "aws_elasticache_replication_group":
+        "moto creates a replication group without member cache clusters (DescribeCacheClusters on "
+        "<group>-001 answers CacheClusterNotFound), so the provider cannot read it back",
+    "aws_elasticache_user_group":
+        "moto has no ElastiCache user group API (CreateUserGroup); the replication groups are created without "
+        "user_group_ids",
+    "aws_elasticache_user":
+        "moto has no ElastiCache user groups, so the users would belong to nothing",
+    "aws_backup_selection":
+        "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
+}
+
+# Attributes the rehearsal copy removes because they name a skipped type, where dropping the whole
+# resource would lose what the rehearsal is for. (resource type, attribute) -> why.
+STRIPPED_ATTRIBUTES: dict[tuple[str, str], str] = {}
+
+# Settings the rehearsal copy turns off so that its destroy can run, like prevent_destroy.
+UNPROTECTED: dict[tuple[str, str], Any] = {
+    ("aws_rds_cluster", "deletion_protection"): False,
+    ("aws_rds_global_cluster", "deletion_protection"): False,
+    ("aws_rds_cluster", "skip_final_snapshot"): True,
 }
 
 # Plan after apply must show no change. These attributes differ only because the emulator
@@ -76,8 +99,8 @@ PLAN_QUIRKS: dict[tuple[str, str], str] = {
 
 # Every AWS service the stacks call, pointed at the emulator. A service missing here
 # would be called on real AWS with fake credentials and fail loudly, never silently.
-SERVICES = ("acm", "cloudwatch", "cloudwatchlogs", "ec2", "eks", "elbv2", "iam", "kms", "lambda",
-            "route53", "s3", "secretsmanager", "sts", "wafv2")
+SERVICES = ("acm", "backup", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "eks", "elasticache", "elbv2", "iam",
+            "kms", "lambda", "rds", "route53", "s3", "secretsmanager", "sts", "wafv2")
 
 FAKE_CREDENTIAL = "rehearsal"
 REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
@@ -173,9 +196,13 @@ def state_file(state_dir: Path, stack: str) -> str:
     return str(state_dir / f"{stack}.tfstate")
 
 
-def _references(value: Any, resource_type: str) -> bool:
+def _refers(value: Any, addresses: set[str], cross_stack: Sequence[str] = ()) -> bool:
+    """True when ``value`` (a block, with its depends_on) names one of ``addresses``, or reads an
+    upstream output of a type in ``cross_stack``."""
     text = json.dumps(value)
-    return f"${{{resource_type}." in text or f'"{resource_type}.' in text
+    if any(marker in text for marker in cross_stack):
+        return True
+    return any(re.search(rf"(?<![\w.-]){re.escape(address)}(?![\w-])", text) for address in addresses)
 
 
 def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, state_dir: Path,
@@ -208,9 +235,34 @@ def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, s
 
     left_out: Counter = Counter()
     resources = doc.get("resource", {})
+    for (resource_type, attribute), _why in STRIPPED_ATTRIBUTES.items():
+        for block in resources.get(resource_type, {}).values():
+            block.pop(attribute, None)
+    for (resource_type, attribute), value in UNPROTECTED.items():
+        for block in resources.get(resource_type, {}).values():
+            if attribute in block:
+                block[attribute] = value
+            block.pop("final_snapshot_identifier", None) if attribute == "skip_final_snapshot" else None
+    dropped: set[str] = set()
     for resource_type in sorted(set(resources) & set(skipped)):
+        dropped |= {f"{resource_type}.{n}" for n in resources[resource_type]}
         left_out[resource_type] = len(resources.pop(resource_type))
-    dropped = {f"{t}.{n}" for t in left_out for n in document["resource"][t]}
+    # What refers to a dropped resource goes too (in this stack, or through an upstream stack's
+    # output, whose name carries the type), until nothing left refers to anything dropped.
+    cross_stack = [f"cross-stack-output-{t}" for t in skipped]
+    while True:
+        cascade = [(t, n) for t, blocks in resources.items() for n, block in blocks.items()
+                   if _refers(block, dropped, cross_stack)]
+        if not cascade:
+            break
+        for resource_type, name in cascade:
+            del resources[resource_type][name]
+            dropped.add(f"{resource_type}.{name}")
+            left_out[resource_type] += 1
+        for resource_type in [t for t, blocks in resources.items() if not blocks]:
+            del resources[resource_type]
+    for name in [n for n, o in doc.get("output", {}).items() if _refers(o, dropped, cross_stack)]:
+        del doc["output"][name]
     for blocks in resources.values():
         for block in blocks.values():
             lifecycle = block.get("lifecycle")
@@ -218,15 +270,10 @@ def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, s
                 lifecycle.pop("prevent_destroy", None)
                 if not lifecycle:
                     del block["lifecycle"]
-            if "depends_on" in block:
-                block["depends_on"] = [d for d in block["depends_on"] if d not in dropped]
-                if not block["depends_on"]:
-                    del block["depends_on"]
-    for resource_type in left_out:
-        for section in ("resource", "output", "data", "locals"):
-            if _references(doc.get(section, {}), resource_type):
-                raise RehearsalError(f"{stack}: {section} refers to {resource_type}, which the rehearsal "
-                                     f"skips ({skipped[resource_type]}); it cannot be left out")
+    for section in ("data", "locals"):
+        if _refers(doc.get(section, {}), dropped, cross_stack):
+            raise RehearsalError(f"{stack}: {section} refers to a resource the rehearsal leaves out "
+                                 f"({', '.join(sorted(dropped))}); it cannot be left out")
     return doc, left_out
 
 
@@ -276,6 +323,8 @@ def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subpro
 
 
 def _state_count(work: Path, env: Mapping[str, str]) -> int:
+    if not work.is_dir():
+        return 0  # a stack deploy never reached (it waited on one that failed) has no folder, nor state
     listed = _terraform(["state", "list"], work, env)
     if listed.returncode != 0:
         return 0 if "No state file" in (listed.stderr + listed.stdout) else -1

@@ -80,7 +80,8 @@ def load_environments(outdir: Path) -> dict[str, dict[str, dict]]:
         parsed = names.parse(path.parent.name)
         if parsed is None:
             continue
-        key = parsed.region + ("-gitops" if parsed.kind == "gitops" else "") if parsed.region else parsed.kind
+        key = parsed.region + (f"-{parsed.kind}" if parsed.kind in ("gitops", "data") else "") if parsed.region \
+            else parsed.kind
         envs.setdefault(parsed.env, {})[key] = json.loads(path.read_text())
     return envs
 
@@ -147,8 +148,40 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
                       f"{sum(1 for s in secrets if s.get('replica'))} replicated",
                       parallel([figures["secrets"]] * secret_regions), single(secret_regions, "region")))
 
+    tiers += _data_tiers(stacks, regions, figures, single)
+
     request_path = series([dns, parallel(series(parts) for parts in zip(lb_regions, cp_regions, dp_regions))])
     return tiers, request_path, declared
+
+
+def _data_tiers(stacks: dict[str, dict], regions: list[str], figures: dict[str, float], single) -> list[Tier]:
+    """The data tier: Aurora, the cache and the application buckets, by AZs and regions holding a copy."""
+    data = {r: stacks.get(f"{r}-data", {}) for r in regions}
+    tiers = []
+    clusters = {r: _resources(s, "aws_rds_cluster") for r, s in data.items()}
+    linked = {r for r, c in clusters.items() if c and (c[0].get("global_cluster_identifier") or len(regions) == 1)}
+    zones = [len({i.get("availability_zone") for i in _resources(data[r], "aws_rds_cluster_instance")}) for r in linked]
+    instances = "/".join(str(len(_resources(data[r], "aws_rds_cluster_instance"))) for r in sorted(linked))
+    min_zones = min(zones, default=0)
+    tiers.append(Tier("database", f">={min_zones}", len(linked), 1,
+                      f"Aurora, {instances or 0} instances" + (", global database" if len(linked) > 1 else ""),
+                      parallel([figures["database"]] * len(linked)),
+                      single(len(linked), "region") or ("" if min_zones >= 2 else "SPOF: one AZ")))
+    groups = {r: _resources(s, "aws_elasticache_replication_group") for r, s in data.items()}
+    joined = {r for r, g in groups.items() if g}
+    nodes = [int(g[0].get("num_cache_clusters") or 1) for r, g in groups.items() if g]
+    cache_zones = min((len(set(g[0].get("preferred_cache_cluster_azs") or [])) for g in groups.values() if g), default=0)
+    tiers.append(Tier("cache", f">={cache_zones}", len(joined), 1,
+                      f"{'/'.join(map(str, nodes)) or 0} nodes" + (", global datastore" if len(joined) > 1 else ""),
+                      parallel([figures["cache"]] * len(joined)),
+                      single(len(joined), "region") or ("" if cache_zones >= 2 else "SPOF: one AZ")))
+    replicated = {r for r in regions if _resources(data[r], "aws_s3_bucket_replication_configuration")}
+    copies = len(replicated) if len(replicated) > 1 else (1 if any(_resources(stacks.get(r, {}), "aws_s3_bucket")
+                                                                  for r in regions) else 0)
+    tiers.append(Tier("objects", "3 (S3)", copies, 1,
+                      "buckets replicated both ways" if copies > 1 else "one bucket",
+                      parallel([figures["s3"]] * copies), single(copies, "region")))
+    return tiers
 
 
 def _analysed(outdir: Path, only: Optional[str], figures_path: Path):

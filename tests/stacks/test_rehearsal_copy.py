@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, RehearsalError,
+from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, STRIPPED_ATTRIBUTES, UNPROTECTED, RehearsalError,
                                       rehearsal_document, stack_waves)
 from tests import topology
-from tests.topology import (ENVIRONMENTS, dns_route53_stack, dns_zone_stack, expected_stacks, regional_stacks,
+from tests.topology import (ENVIRONMENTS, data_stacks, dns_route53_stack, dns_zone_stack, expected_stacks, regional_stacks,
                             security_stack)
 from tooling.terraform import aws_only_stacks
 
@@ -58,44 +58,75 @@ def test_state_is_local_and_remote_state_reads_the_producers_local_state(copies,
             assert source["config"] == {"path": str(STATE / f"{producer}.tfstate")}
 
 
-def test_only_the_skip_list_and_prevent_destroy_are_taken_out(copies, stacks):
+def test_only_the_skip_list_what_needs_it_and_protection_are_taken_out(copies, stacks):
+    """The copy drops the skipped types, and what refers to them (counted under its own type); it
+    strips the named attributes and lifts prevent_destroy and deletion protection; the rest is kept."""
     kept_any_protected = False
     for stack, (document, left_out) in copies.items():
         original = stacks[stack]["resource"]
-        assert set(left_out) <= set(SKIPPED_TYPES)
         for resource_type, blocks in original.items():
             if resource_type in SKIPPED_TYPES:
                 assert resource_type not in document["resource"]
                 assert left_out[resource_type] == len(blocks)
                 continue
-            assert set(document["resource"][resource_type]) == set(blocks), (stack, resource_type)
-            for name, block in blocks.items():
-                copy = dict(document["resource"][resource_type][name])
+            kept = document["resource"].get(resource_type, {})
+            # a resource of a kept type leaves only because it names a left-out one
+            assert len(blocks) - len(kept) == left_out.get(resource_type, 0), (stack, resource_type)
+            for name in set(blocks) - set(kept):
+                text = json.dumps(blocks[name])
+                assert any(t in text for t in SKIPPED_TYPES), (stack, name)
+            for name, copy in kept.items():
+                block = blocks[name]
                 kept_any_protected |= block.get("lifecycle", {}).get("prevent_destroy", False)
                 assert "prevent_destroy" not in copy.get("lifecycle", {})
                 # every other argument is untouched
-                strip = lambda b: {k: v for k, v in b.items() if k not in ("lifecycle", "depends_on")}  # noqa: E731
+                changed = {a for (t, a) in STRIPPED_ATTRIBUTES if t == resource_type}
+                changed |= {a for (t, a) in UNPROTECTED if t == resource_type} | {"final_snapshot_identifier"}
+                strip = lambda b: {k: v for k, v in b.items()  # noqa: E731
+                                   if k not in ("lifecycle", "depends_on", *changed)}
                 assert strip(copy) == strip(block), (stack, name)
-                kept = [d for d in block.get("depends_on", []) if d.split(".")[0] not in SKIPPED_TYPES]
-                assert copy.get("depends_on", []) == kept
+                for (t, attribute), value in UNPROTECTED.items():
+                    if t == resource_type and attribute in block:
+                        assert copy[attribute] == value
     assert kept_any_protected, "the keys carry prevent_destroy in the real output"
 
 
 def test_the_skip_list_is_short_and_says_why():
-    # one per API moto lacks: EKS add-ons, access entries/policies, Pod Identity; rotation; query logs
-    assert len(SKIPPED_TYPES) <= 7
+    # one per API moto lacks: EKS add-ons, access entries/policies, Pod Identity; rotation; query logs;
+    # ElastiCache replication groups (no member clusters), Global Datastore, users and user groups;
+    # backup selections
+    assert len(SKIPPED_TYPES) <= 12
     assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
+    assert all(t not in SKIPPED_TYPES and len(why) > 10 for (t, _), why in STRIPPED_ATTRIBUTES.items())
+    assert all(t not in SKIPPED_TYPES for (t, _) in UNPROTECTED)
 
 
-def test_a_kept_reference_to_a_skipped_type_is_an_error():
+def test_what_refers_to_a_skipped_type_is_left_out_with_it():
     document = {
         "provider": {"aws": [{"region": "us-east-1"}]},
         "resource": {
             "aws_eks_addon": {"a": {"addon_name": "coredns"}},
-            "aws_ssm_parameter": {"p": {"value": "${aws_eks_addon.a.addon_version}"}},
+            "aws_ssm_parameter": {"p": {"value": "${aws_eks_addon.a.addon_version}"},
+                                  "q": {"value": "${aws_ssm_parameter.p.version}"},
+                                  "r": {"value": "${data.terraform_remote_state.cross-stack-reference-input-up"
+                                                 ".outputs.cross-stack-output-aws_eks_addona_1234addon_version}"},
+                                  "kept": {"value": "aws_eks_addon.ab is only text"}},
         },
+        "output": {"o": {"value": "${aws_ssm_parameter.q.value}"}},
     }
-    with pytest.raises(RehearsalError, match="aws_ssm_parameter|refers to aws_eks_addon"):
+    copy, left_out = rehearsal_document(document, "x", ENDPOINT, STATE)
+    assert set(copy["resource"].get("aws_ssm_parameter", {})) == {"kept"}
+    assert left_out == {"aws_eks_addon": 1, "aws_ssm_parameter": 3}
+    assert "o" not in copy.get("output", {})
+
+
+def test_a_data_source_reading_a_left_out_resource_is_an_error():
+    document = {
+        "provider": {"aws": [{"region": "us-east-1"}]},
+        "resource": {"aws_eks_addon": {"a": {"addon_name": "coredns"}}},
+        "data": {"aws_ssm_parameter": {"p": {"name": "${aws_eks_addon.a.addon_version}"}}},
+    }
+    with pytest.raises(RehearsalError, match="data refers to a resource the rehearsal leaves out"):
         rehearsal_document(document, "x", ENDPOINT, STATE)
 
 
@@ -107,9 +138,11 @@ def test_waves_follow_the_manifest(synth_dir, env_name):
     own = [n for n in names if n in expected_stacks(env)]
     assert own == topology.aws_only_stacks(env)
     # keys first, then the zone and its certificates, then every region side by side, then the records
+    # beside the primary's data tier, then the standby's data tier, which joins the primary's
+    data = [p.stack for p in data_stacks(env)]
     assert stack_waves(manifest, own) == [[security_stack(env_name)], [dns_zone_stack(env_name)],
                                           sorted(p.stack for p in regional_stacks(env)),
-                                          [dns_route53_stack(env_name)]]
+                                          sorted([dns_route53_stack(env_name), data[0]]), *([data[1:]] if data[1:] else [])]
 
 
 def test_waves_refuse_what_cannot_be_applied():

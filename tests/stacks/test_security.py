@@ -174,8 +174,13 @@ def _leaks(text: str) -> list[str]:
         document = json.loads(text)
     except json.JSONDecodeError:
         return found
-    # A secret version *resource* carries a value; the data source of the same type is a reference.
-    if isinstance(document, dict) and "aws_secretsmanager_secret_version" in document.get("resource", {}):
+    # A secret version *resource* carries a value, unless it is write-only (secret_string_wo: sent to
+    # AWS at apply time from an ephemeral value, never in the plan or the state); the data source of
+    # the same type is a reference.
+    versions = document.get("resource", {}).get("aws_secretsmanager_secret_version", {}) \
+        if isinstance(document, dict) else {}
+    if any(set(v) & {"secret_string", "secret_binary"} or "ephemeral." not in str(v.get("secret_string_wo"))
+           for v in versions.values()):
         found.append("secret version resource")
     return found
 
@@ -202,7 +207,8 @@ def test_no_secret_value_is_committed_to_the_repository():
     assert not found
 
 
-@pytest.mark.parametrize("text", ['{"resource": {"aws_secretsmanager_secret_version": {}}}',
+@pytest.mark.parametrize("text", ['{"resource": {"aws_secretsmanager_secret_version": {"v": {"secret_id": "x"}}}}',
+                                  '{"resource": {"aws_secretsmanager_secret_version": {"v": {"secret_string_wo": "x"}}}}',
                                   '{"password": "hunter2hunter2"}', "token ghp_abcdefghijklmnopqrstuvwxyz0123",
                                   '{"secret_string": "${var.x}"}'])
 def test_the_secret_scan_catches_a_leak(text):

@@ -62,7 +62,7 @@ def _assert_rejected(result, untouched: bool, *fragments: str) -> str:
 def test_rejects_unknown_field(tmp_path):
     result, untouched = _attempt(tmp_path, GOOD.format(name="broken") + "netwrok:\n  nat_gateway_per_az: false\n")
     message = _assert_rejected(result, untouched, "environments/broken.yaml: netwrok:",
-                               "unknown field", "did you mean 'network'", "allowed: account_id, backend, dns, domain")
+                               "unknown field", "did you mean 'network'", "allowed: account_id, backend, data, dns, domain")
     assert message.count("environments/broken.yaml") == 1
 
 

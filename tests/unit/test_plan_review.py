@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tooling.plan_review import action_kind, review, summarize_plan
+import pytest
+
+from tooling.plan_review import MEMBERSHIP, STATEFUL_TYPES, action_kind, review, summarize_plan
 from tests.conftest import PROJECT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
@@ -61,3 +63,28 @@ def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
     assert result.returncode == 1
     assert "--allow-destructive" in result.stderr
     assert out.read_text() == result.stdout
+
+
+def _update(rtype: str, attribute: str, before, after, unknown: bool = False) -> dict:
+    return {"address": f"{rtype}.x", "type": rtype, "change": {
+        "actions": ["update"], "before": {attribute: before}, "after": {attribute: after},
+        "after_unknown": {attribute: True} if unknown else {}}}
+
+
+@pytest.mark.parametrize("rtype, attribute", sorted(MEMBERSHIP.items()))
+def test_detaching_from_a_global_group_is_a_stateful_change(rtype, attribute):
+    """GIVEN an in-place update that clears (or changes) global membership THEN the review blocks it."""
+    for after, unknown in ((None, False), ("", False), ("other", False), (None, True)):
+        summary = summarize_plan("s", {"resource_changes": [_update(rtype, attribute, "prod-aurora", after, unknown)]})
+        assert summary.dangerous and summary.dangerous[0].startswith("DETACH"), (after, unknown)
+    # joining, and an update that leaves membership alone, are not
+    assert not summarize_plan("s", {"resource_changes": [_update(rtype, attribute, None, "prod-aurora")]}).dangerous
+    assert not summarize_plan("s", {"resource_changes": [_update(rtype, attribute, "g", "g")]}).dangerous
+
+
+def test_the_data_tier_is_stateful():
+    for rtype in ("aws_rds_global_cluster", "aws_rds_cluster", "aws_elasticache_replication_group",
+                  "aws_elasticache_global_replication_group", "aws_backup_vault", "aws_s3_bucket_replication_configuration"):
+        change = {"address": f"{rtype}.x", "type": rtype, "change": {"actions": ["delete", "create"]}}
+        assert summarize_plan("s", {"resource_changes": [change]}).dangerous == [
+            f"REPLACE {STATEFUL_TYPES[rtype]} `{rtype}.x`"]

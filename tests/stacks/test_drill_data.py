@@ -1,0 +1,61 @@
+"""The failure drill's data scenarios: every store survives as designed, and a store without its
+replica (or a backup plan without continuous backup) is reported as not survived or late."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from modules.stacks import names
+from policies.deploy_model import Output
+from tests.topology import ENVIRONMENTS, MULTI_REGION
+from tooling.drill import data_scenarios, load_targets
+
+
+@pytest.fixture(scope="module")
+def output(synth_dir):
+    return Output.load(synth_dir)
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_every_store_meets_its_targets(output, env_name):
+    played = data_scenarios(output, env_name, load_targets())
+    assert {s.store for s in played} == {"Aurora", "cache", "objects", "backups"}
+    bad = [(s.store, s.failure, s.problems) for s in played if s.verdict not in ("survived", "declared")]
+    assert not bad
+    declared = [s for s in played if s.verdict == "declared"]
+    assert bool(declared) == (ENVIRONMENTS[env_name].regions.standby is None)
+
+
+def _without(output, env_name, role, rtype, change=None):
+    config = ENVIRONMENTS[env_name]
+    region = (config.regions.primary if role == "primary" else config.regions.standby).name
+    stacks = copy.deepcopy(output.stacks)
+    resources = stacks[names.data(env_name, region)]["resource"]
+    if change is None:
+        resources.pop(rtype)
+    else:
+        for conf in resources[rtype].values():
+            change(conf)
+    return data_scenarios(Output(stacks, output.manifest), env_name, load_targets())
+
+
+@pytest.mark.parametrize("env_name", MULTI_REGION or [pytest.param("-", marks=pytest.mark.skip("no standby"))])
+def test_a_store_without_its_cross_region_copy_does_not_survive_the_region(output, env_name):
+    played = _without(output, env_name, "standby", "aws_rds_cluster",
+                      lambda c: c.pop("global_cluster_identifier"))
+    aurora = next(s for s in played if s.store == "Aurora" and s.failure.startswith("region"))
+    assert aurora.verdict == "NOT SURVIVED" and aurora.how == "no copy in another region"
+    played = _without(output, env_name, "primary", "aws_s3_bucket_replication_configuration",
+                      lambda c: [r["destination"].pop("replication_time", None) for r in c["rule"]])
+    objects = next(s for s in played if s.store == "objects")
+    assert objects.verdict == "NOT SURVIVED" and "no time bound" in objects.how
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_backups_without_continuous_backup_miss_the_15_minute_rpo(output, env_name):
+    played = _without(output, env_name, "primary", "aws_backup_plan",
+                      lambda p: [r.pop("enable_continuous_backup", None) for r in p["rule"]])
+    backups = next(s for s in played if s.store == "backups")
+    assert backups.verdict == "MISSED TARGET" and backups.rpo >= 3600
