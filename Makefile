@@ -36,7 +36,18 @@ ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
 endif
 
-.PHONY: setup tooling cli synth test mutation validate checkov check plan diff deploy destroy diagram rehearse spof-report dns-check drill bench clean help
+# CDK=cdktn (or SPOFLESS_ENGINE=cdktn): synthesize with CDK Terrain, CDKTF's maintained fork, instead
+# of CDKTF (modules/engine.py). It has its own pins (requirements-cdktn.txt) in its own venv, set up
+# the first time something asks for it; main.py hands over to that venv's Python.
+CDK ?= $(SPOFLESS_ENGINE)
+VENV_CDKTN := .venv-cdktn
+PY_CDKTN   := $(VENV_CDKTN)/bin/python
+ifneq ($(strip $(CDK)),)
+export SPOFLESS_ENGINE := $(strip $(CDK))
+endif
+ENGINE_SETUP := $(if $(filter cdktn,$(strip $(CDK))),$(VENV_CDKTN)/.installed)
+
+.PHONY: setup tooling cli synth test test-cdktn mutation validate checkov check plan diff deploy destroy diagram rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -59,6 +70,8 @@ help:
 	@echo "make mutation   does the suite catch design-breaking one-line changes? score and survivors"
 	@echo "make drill      play every failure scenario against cdktf.out: who answers, who deploys, how fast"
 	@echo "ENVS=prod make synth   synthesize only the named environments (comma-separated)"
+	@echo "make synth CDK=cdktn   synthesize with CDK Terrain instead of CDKTF (own venv: .venv-cdktn)"
+	@echo "make test-cdktn        the unit and stack tests with CDK Terrain synthesizing"
 
 # What synthesis needs (requirements.txt); the tools come on top only where a tool runs.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -67,6 +80,24 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
 	@$(call install,-r requirements.txt)
 	@# the `spofless` command (pyproject.toml), editable: it runs this checkout's code
+	@$(call install,--no-deps --no-build-isolation -e .)
+	@touch $@
+
+# CDK Terrain's venv: the same steps into $(VENV_CDKTN) (PY below is that venv's for these two targets).
+# The tools' pins fit on top of requirements-cdktn.txt unchanged, without their `-r requirements.txt`.
+$(VENV_CDKTN)/.installed: PY := $(PY_CDKTN)
+$(VENV_CDKTN)/.installed: requirements-cdktn.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
+	@echo "setup: python venv $(VENV_CDKTN) from requirements-cdktn.txt (synthesis with CDK Terrain)"
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV_CDKTN)
+	@$(call install,-r requirements-cdktn.txt)
+	@touch $@
+
+$(VENV_CDKTN)/.tooling: PY := $(PY_CDKTN)
+$(VENV_CDKTN)/.tooling: requirements-tooling.txt $(VENV_CDKTN)/.installed
+	@echo "setup: the tools in $(VENV_CDKTN) from requirements-tooling.txt"
+	@sed '/^-r /d' requirements-tooling.txt > $(VENV_CDKTN)/requirements-tooling.txt
+	@$(call install,-r requirements-cdktn.txt -r $(VENV_CDKTN)/requirements-tooling.txt)
 	@$(call install,--no-deps --no-build-isolation -e .)
 	@touch $@
 
@@ -92,7 +123,7 @@ tooling: setup $(VENV)/.tooling
 
 # -O: the generated bindings check every argument's type at run time inside `if __debug__`;
 # skipping that is ~7% of synthesis and the output is byte-identical (tests/stacks/test_synthesis.py).
-synth: setup
+synth: setup $(ENGINE_SETUP)
 	@$(SPOFLESS) synth
 
 # Fresh output is reused: synthesis reruns only when an input is newer than it.
@@ -103,8 +134,13 @@ cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
 check: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) check
 
-test: tooling
+# the CDK Terrain venv too: tests/stacks/test_engines.py synthesizes with both engines and compares
+test: tooling $(VENV_CDKTN)/.installed
 	@$(PY) -m pytest tests
+
+# the unit and stack tests with CDK Terrain synthesizing (the comparison then synthesizes with CDKTF)
+test-cdktn: setup $(VENV_CDKTN)/.tooling
+	@SPOFLESS_ENGINE=cdktn PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV_CDKTN)/pycache $(PY_CDKTN) -m pytest -m "not integration" tests/unit tests/stacks
 
 validate: tooling
 	@$(SPOFLESS) validate
@@ -144,7 +180,7 @@ dns-check: tooling
 drill: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) drill $(if $(ENV),--env $(ENV))
 
-bench: tooling
+bench: tooling $(VENV_CDKTN)/.installed
 	@$(SPOFLESS) bench
 
 # mutation testing (minutes): the score and the surviving mutants; reports/mutation.json

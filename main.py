@@ -3,6 +3,7 @@
     python main.py                      every environment
     SPOFLESS_ENVS=prod python main.py   only prod (comma-separated names)
     SPOFLESS_ENV_DIR=path python main.py  read <env>.yaml files from another folder
+    SPOFLESS_ENGINE=cdktn python main.py  with CDK Terrain instead of CDKTF (modules/engine.py)
     cdktf synth                         the same, through the CDKTF CLI
 
 Input is validated in full before cdktf is even imported, so bad input ends in
@@ -35,8 +36,29 @@ def _requested_names():
     return names
 
 
+def _engine_interpreter() -> int:
+    """Check SPOFLESS_ENGINE; when this interpreter lacks the engine, re-run under the one that has it."""
+    from modules import engine
+
+    try:
+        selected = engine.selected()
+        other = engine.handover(selected)
+        if other is not None:
+            flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+            os.execv(other, [str(other), *flags, str(Path(__file__).resolve()), *sys.argv[1:]])
+        engine.require(selected)
+    except engine.EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("nothing was synthesized; fix the above and run again", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main() -> int:
     started = time.perf_counter()
+    status = _engine_interpreter()
+    if status:
+        return status
     try:
         directory = Path(os.environ.get("SPOFLESS_ENV_DIR") or ENVIRONMENTS_DIR)
         envs = load_environments(_requested_names(), directory)

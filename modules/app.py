@@ -13,9 +13,10 @@ from typing import Callable, Iterator, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
-from modules import output_dir
+from modules import engine, output_dir
 from modules.output_dir import OutputError
 from modules.stacks import names
+from modules.stacks.base import TERRAFORM_VERSION
 from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
 from modules.stacks.data import DataStack
 from modules.stacks.dns_zone import DnsZoneStack
@@ -115,7 +116,7 @@ def synthesize(envs: list[EnvironmentConfig], outdir: Path,
 def _synthesize(envs: list[EnvironmentConfig], outdir: Path, staging: Path,
                 say: Callable[[str], None]) -> list[StackReport]:
     timings: dict[str, float] = {}
-    app = App(outdir=str(staging))
+    app = App(outdir=str(staging), **engine.app_options(engine.selected(), TERRAFORM_VERSION))
     for env in envs:
         started = time.perf_counter()
         # the time between two yields is the time it took to build the stack yielded

@@ -1,4 +1,4 @@
-"""Fast, lazy access to the prebuilt CDKTF provider packages.
+"""Fast, lazy access to the prebuilt CDKTF (or CDK Terrain) provider packages.
 
 Importing ``cdktf_cdktf_provider_aws`` the usual way runs a package ``__init__``
 that imports all ~2,200 generated submodules (30-40 s, 0.6 GB on a 2-core
@@ -11,7 +11,8 @@ treatment from ``modules/node/lazy-providers.js`` (see :func:`lazy_node_loader`)
 
 The output is identical to the stock import (``tests/stacks/test_synthesis.py``
 proves it by synthesizing both ways). Set ``SPOFLESS_STOCK_IMPORTS=1`` to use
-the stock import path, for that comparison and for the benchmark.
+the stock import path, for that comparison and for the benchmark. Under CDK Terrain
+(``SPOFLESS_ENGINE=cdktn``, modules/engine.py) the same holds for ``cdktn_provider_<p>``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import importlib.util
 import os
 import sys
 from types import ModuleType
+
+from modules import engine
 
 
 def silence_node_banner(environ=os.environ) -> None:
@@ -60,12 +63,13 @@ def lazy_node_loader(environ=os.environ) -> None:
 
 silence_node_banner()
 
-PACKAGES = {
-    "aws": "cdktf_cdktf_provider_aws",
-    "kubernetes": "cdktf_cdktf_provider_kubernetes",
-    "helm": "cdktf_cdktf_provider_helm",
-    "cloudflare": "cdktf_cdktf_provider_cloudflare",
-}
+PROVIDERS = ("aws", "kubernetes", "helm", "cloudflare")
+
+
+def package(provider: str) -> str:
+    """The Python package of ``provider``'s prebuilt bindings under the selected engine
+    (``cdktf_cdktf_provider_aws``, or ``cdktn_provider_aws`` under CDK Terrain: modules/engine.py)."""
+    return engine.selected().providers[provider]
 
 
 def _flag(environ, name: str, *, default: bool) -> bool:
@@ -91,8 +95,10 @@ def _register(package: str) -> None:
         return
     spec = importlib.util.find_spec(package)
     if spec is None or spec.submodule_search_locations is None:
+        selected = engine.selected()
+        setup = "make setup" if selected.name == engine.DEFAULT else f"make synth CDK={selected.name}"
         raise ModuleNotFoundError(
-            f"{package} is not installed in this interpreter ({sys.executable}); run `make setup`"
+            f"{package} is not installed in this interpreter ({sys.executable}); run `{setup}`"
         )
     module = importlib.util.module_from_spec(spec)  # sets __path__, runs nothing
     sys.modules[package] = module
@@ -106,13 +112,13 @@ def _register(package: str) -> None:
 
 def submodule(provider: str, name: str) -> ModuleType:
     """Import one generated submodule of a provider, e.g. ``submodule("aws", "vpc")``."""
-    package = PACKAGES[provider]
-    _register(package)
-    return importlib.import_module(f"{package}.{name}")
+    bindings = package(provider)
+    _register(bindings)
+    return importlib.import_module(f"{bindings}.{name}")
 
 
 def aws(name: str) -> ModuleType:
-    """One submodule of the AWS provider bindings (hashicorp/aws 5.100.0)."""
+    """One submodule of the AWS provider bindings (hashicorp/aws 5.100.0; 6.x under cdktn)."""
     return submodule("aws", name)
 
 
@@ -133,5 +139,5 @@ def cloudflare(name: str) -> ModuleType:
 
 def load_all_assemblies() -> None:
     """Load the four providers' jsii assemblies and nothing else (the benchmark's floor)."""
-    for package in PACKAGES.values():
-        _register(package)
+    for provider in PROVIDERS:
+        _register(package(provider))

@@ -130,7 +130,9 @@ def run_main(*, env: dict | None = None, cwd: Path = PROJECT, timeout: int = 600
     The session synthesis runs in-process without -O, so comparing the two also
     proves -O (no runtime type checks in the bindings) changes nothing.
     """
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SPOFLESS_", "CDKTF_"))}
+    # the session's engine stays (`make test-cdktn` runs this suite with CDK Terrain synthesizing)
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SPOFLESS_", "CDKTF_")) or k == "SPOFLESS_ENGINE"}
     environ.update(env or {})
     return subprocess.run([sys.executable, "-O", str(PROJECT / "main.py")], cwd=cwd, env=environ,
                           capture_output=True, text=True, timeout=timeout)

@@ -1,6 +1,6 @@
 """``spofless``: one command line for what the Makefile does.
 
-    spofless synth [-e prod] [--out cdktf.out]
+    spofless synth [-e prod] [--out cdktf.out] [--engine cdktn]
     spofless check | validate | drill | report | dns-check | diagram   (judge cdktf.out)
     spofless deploy | diff | plan | destroy -e dev [--emulator]        (drive Terraform)
     spofless rehearse -e prod | emulator start|stop | bench | mutation | schema [--out schema.json]
@@ -154,8 +154,17 @@ def _mutation(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    if args.engine:
+        os.environ["SPOFLESS_ENGINE"] = args.engine  # main.py checks it and hands over to the engine's venv
     # -e, else ENVS / SPOFLESS_ENVS as `make synth` passes it, else every environment
-    return synthesize(_envs(args.env) or _envs([os.environ.get("SPOFLESS_ENVS", "")]), Path(args.out))
+    status = synthesize(_envs(args.env) or _envs([os.environ.get("SPOFLESS_ENVS", "")]), Path(args.out))
+    if status == 0 and os.environ.get("SPOFLESS_ENGINE", "").strip() not in ("", "cdktf"):
+        from tooling import engines  # another engine's providers may be versions the mirror lacks: say so
+
+        line = engines.current_mirror_gap(Path(args.out))
+        if line:
+            print(line, flush=True)
+    return status
 
 
 def parser() -> argparse.ArgumentParser:
@@ -179,7 +188,9 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run, command=name)
         return p
 
-    command("synth", _synth, "synthesize every environment (or -e ...) into --out", env=True)
+    command("synth", _synth, "synthesize every environment (or -e ...) into --out", env=True).add_argument(
+        "--engine", help="cdktf (the default) or cdktn (CDK Terrain; set up by `make synth CDK=cdktn`); "
+                         "default: SPOFLESS_ENGINE")
     command("check", _judge(_check), "the pre-merge gate: checkov and the deploy rules over every environment",
             reports=True)
     command("validate", _judge(_validate), "terraform init (offline mirror) + validate every AWS-only stack")
