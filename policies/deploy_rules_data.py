@@ -23,28 +23,18 @@ def _region(output: Output, stack: str) -> Optional[str]:
     return providers[0].get("region") if len(providers) == 1 else None
 
 
+def _stacks_by_region(output: Output, env: str, kind: str) -> dict[str, str]:
+    """``{region: stack}`` of one environment's stacks of ``kind`` ("data", "regional")."""
+    found = {}
+    for stack in output.stacks_of(env):
+        parsed = names.parse(stack)
+        if parsed is not None and parsed.kind == kind and parsed.region:
+            found[parsed.region] = stack
+    return found
+
+
 def _data_stacks(output: Output, env: str) -> dict[str, str]:
-    """``{region: data stack}`` of one environment."""
-    found = {}
-    for stack in output.stacks_of(env):
-        parsed = names.parse(stack)
-        if parsed is not None and parsed.kind == "data" and parsed.region:
-            found[parsed.region] = stack
-    return found
-
-
-def _regional_stacks(output: Output, env: str) -> dict[str, str]:
-    found = {}
-    for stack in output.stacks_of(env):
-        parsed = names.parse(stack)
-        if parsed is not None and parsed.kind == "regional" and parsed.region:
-            found[parsed.region] = stack
-    return found
-
-
-def _literal(output: Output, stack: str, value) -> Optional[str]:
-    """A value's text when it is a plain string (no interpolation)."""
-    return value if isinstance(value, str) and "${" not in value else None
+    return _stacks_by_region(output, env, "data")
 
 
 # -- 25: every data store has a replica in the standby region --------------------------------------
@@ -162,7 +152,7 @@ def data_replicated(output: Output):
         primary, standby = _region_of_alias(output, env, "primary"), _region_of_alias(output, env, "standby")
         if standby is None:
             continue
-        data, regional = _data_stacks(output, env), _regional_stacks(output, env)
+        data, regional = _data_stacks(output, env), _stacks_by_region(output, env, "regional")
         where = data.get(primary) or names.security(env)
         yield where, "Aurora", (why := _aurora_replicated(output, data, primary, standby)) is None, why
         yield where, "ElastiCache", (why := _cache_replicated(output, data, primary, standby)) is None, why

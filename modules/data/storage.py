@@ -16,6 +16,7 @@ from constructs import Construct
 from environments.schema import DataConfig
 from modules.data import BACKUP_TAG, app_bucket_name, ecr_repository_name
 from modules.iam import AccountContext, policy_document
+from modules.loadbalancing.access_logs import private_versioned
 from modules.outputs import stack_output
 from modules.providers import aws
 from modules.security.keys import RegionalKey
@@ -35,15 +36,9 @@ class RegionalStorage(Construct):
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=self.name, force_destroy=False, tags=tags,
                                                 lifecycle={"prevent_destroy": True})
         bucket_id = self.bucket.id
-        aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
-            self, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
-        aws("s3_bucket_public_access_block").S3BucketPublicAccessBlock(
-            self, "public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True)
         # Replication needs versioning on both sides (S3 User Guide, "Requirements and considerations
         # for replication"): https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-requirements.html
-        self.versioning = aws("s3_bucket_versioning").S3BucketVersioningA(
-            self, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"})
+        self.versioning = private_versioned(self, bucket_id)
         sse = aws("s3_bucket_server_side_encryption_configuration")
         sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", bucket=bucket_id,

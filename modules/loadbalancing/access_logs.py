@@ -17,6 +17,18 @@ _LEGACY_ELB_ACCOUNT_REGIONS = {
 }
 
 
+def private_versioned(scope: Construct, bucket_id: str):
+    """Owner-enforced (no ACLs), every public access blocked, versioned: what every spofless bucket
+    starts from. Returns the versioning resource (replication rules depend on it)."""
+    aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
+        scope, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
+    aws("s3_bucket_public_access_block").S3BucketPublicAccessBlock(
+        scope, "public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True)
+    return aws("s3_bucket_versioning").S3BucketVersioningA(
+        scope, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"})
+
+
 class AccessLogBucket(Construct):
     """Versioned, private, encrypted bucket for ALB and NLB access logs, with expiry.
 
@@ -32,13 +44,7 @@ class AccessLogBucket(Construct):
         self.server_log_sources = server_log_sources
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=name, force_destroy=False)
         bucket_id = self.bucket.id
-        aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
-            self, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
-        aws("s3_bucket_public_access_block").S3BucketPublicAccessBlock(
-            self, "public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True)
-        aws("s3_bucket_versioning").S3BucketVersioningA(
-            self, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"})
+        private_versioned(self, bucket_id)
         sse = aws("s3_bucket_server_side_encryption_configuration")
         sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", bucket=bucket_id,
