@@ -8,14 +8,15 @@ the output from before the fixes has no data tier to judge.
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from modules.data import BACKUP_TAG
 from modules.stacks import names
 from policies.deploy_model import Output, as_list, policy_statements
-from policies.deploy_rules import _region_of_alias, rule
+from policies.deploy_rules import _actions, _covers, _region_of_alias, rule
 
-DATA_RULES = ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27")
+DATA_RULES = ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27", "SPOF_DEPLOY_28")
 
 
 def _region(output: Output, stack: str) -> Optional[str]:
@@ -287,3 +288,32 @@ def data_keys_usable(output: Output):
             yield stack, f"{rtype}.{name}", _allows(key.get("policy", ""), service, region), (
                 f"its key's policy does not let {service} in {region} use it (kms:ViaService "
                 f"{service}.{region}.amazonaws.com): the create fails with a KMS access error")
+
+
+# -- 28: server access logging waits for a target bucket policy that admits it ---------------------
+
+@rule(28, "S3 server access logging targets a bucket whose policy admits logging.s3.amazonaws.com for the source "
+          "bucket, and waits for that policy",
+          "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html")
+def server_access_logging(output: Output):
+    for stack, name, conf in output.every("aws_s3_bucket_logging"):
+        subject = f"aws_s3_bucket_logging.{name}"
+        targets = {r.address for r in output.refs(stack, conf.get("target_bucket"))}
+        source = next((output.get(r) for r in output.refs(stack, conf.get("bucket"))), None) or {}
+        source_name = source.get("bucket") or conf.get("bucket")
+        prefix = str(conf.get("target_prefix") or "")
+        policies = [(n, p) for n, p in output.resources(stack, "aws_s3_bucket_policy").items()
+                    if {r.address for r in output.refs(stack, p.get("bucket"))} & targets]
+        granted = [n for n, p in policies for s in policy_statements(p.get("policy"))
+                   if s.get("Effect") == "Allow" and _covers(_actions(s), "s3:PutObject")
+                   and (s.get("Principal") or {}).get("Service") == "logging.s3.amazonaws.com"
+                   and any(prefix in str(r) for r in as_list(s.get("Resource")))
+                   and str(source_name) in json.dumps(s.get("Condition", {}))]
+        if not granted:
+            yield stack, subject, False, (f"no policy on the target bucket lets logging.s3.amazonaws.com write "
+                                          f"{prefix or '<prefix>'} for {source_name}: PutBucketLogging answers "
+                                          "InvalidTargetBucketForLogging")
+            continue
+        waits = all(f"aws_s3_bucket_policy.{n}" in output.depends_on(stack, conf) for n in granted)
+        yield stack, subject, waits, (f"does not depend_on aws_s3_bucket_policy.{granted[0]}: logging can be "
+                                      "turned on before the target admits it, and S3 refuses")

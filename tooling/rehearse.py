@@ -81,6 +81,9 @@ UNPROTECTED: dict[tuple[str, str], Any] = {
     ("aws_rds_cluster", "deletion_protection"): False,
     ("aws_rds_global_cluster", "deletion_protection"): False,
     ("aws_rds_cluster", "skip_final_snapshot"): True,
+    # buckets that received objects (S3 server access logs, which the emulator writes too)
+    ("aws_s3_bucket", "force_destroy"): True,
+    ("aws_ecr_repository", "force_delete"): True,
 }
 
 # Plan after apply must show no change. These attributes differ only because the emulator

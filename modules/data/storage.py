@@ -29,7 +29,7 @@ class RegionalStorage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, account_id: str, region: str,
                  config: DataConfig, storage_key: RegionalKey, account: AccountContext,
-                 log_bucket_id: str, backup: bool = True):
+                 log_bucket_id: str, log_bucket_policy, backup: bool = True):
         super().__init__(scope, construct_id)
         self.name = app_bucket_name(env_name, region, account_id)
         tags = {BACKUP_TAG: env_name} if backup else {}
@@ -61,8 +61,10 @@ class RegionalStorage(Construct):
             )])
         # Server access logs go to the region's access-log bucket (SSE-S3: S3 server access logging
         # cannot write to an SSE-KMS target), whose policy admits logging.s3.amazonaws.com for this bucket.
+        # S3 checks the target's permissions when logging is turned on (PutBucketLogging answers
+        # InvalidTargetBucketForLogging until the policy admits logging.s3.amazonaws.com): after the policy.
         aws("s3_bucket_logging").S3BucketLoggingA(self, "logging", bucket=bucket_id, target_bucket=log_bucket_id,
-                                                  target_prefix=f"s3/{self.name}/")
+                                                  target_prefix=f"s3/{self.name}/", depends_on=[log_bucket_policy])
         aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)
         aws("s3_bucket_policy").S3BucketPolicy(self, "policy", bucket=bucket_id, policy=policy_document([
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",

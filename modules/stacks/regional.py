@@ -86,6 +86,7 @@ class RegionalStack(SpoflessStack):
             storage_key=region_keys.storage,
             account=account,
             log_bucket_id=self.load_balancing.logs.bucket.id,
+            log_bucket_policy=self.load_balancing.logs.policy,
         )
         self._platform_identities(env, region.name, keys, account)
 

@@ -50,7 +50,7 @@ def _mutated(stacks, change):
 
 
 def test_today_passes_every_data_rule(stacks):
-    for rule_id in ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27"):
+    for rule_id in ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27", "SPOF_DEPLOY_28"):
         assert not _failures(*stacks, rule_id)
 
 
@@ -142,3 +142,34 @@ def test_a_key_the_service_may_not_use_fails(stacks):
 def _standby(env):
     from tests.topology import ENVIRONMENTS
     return ENVIRONMENTS[env].regions.standby.name
+
+
+def _regional(stacks, env, role):
+    from tests.topology import ENVIRONMENTS
+    config = ENVIRONMENTS[env]
+    region = config.regions.primary if role == "primary" else config.regions.standby
+    return stacks[names.regional(env, region.name)]["resource"]
+
+
+@pytest.mark.parametrize("role", ["primary", "standby"])
+def test_server_access_logging_that_does_not_wait_for_the_target_policy_fails(stacks, role):
+    """Found by the prod rehearsal: the standby's PutBucketLogging ran before the log bucket's policy."""
+    env = _env()
+
+    def change(s):
+        for logging in _regional(s, env, role)["aws_s3_bucket_logging"].values():
+            logging.pop("depends_on")
+    failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_28")
+    assert failures and all("does not depend_on" in r.message for r in failures)
+
+
+def test_server_access_logging_into_a_bucket_that_does_not_admit_it_fails(stacks):
+    env = _env()
+
+    def change(s):
+        for policy in _regional(s, env, "primary")["aws_s3_bucket_policy"].values():
+            document = json.loads(policy["policy"])
+            document["Statement"] = [st for st in document["Statement"] if not st["Sid"].startswith("S3ServerAccess")]
+            policy["policy"] = json.dumps(document)
+    failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_28")
+    assert failures and all("InvalidTargetBucketForLogging" in r.message for r in failures)
