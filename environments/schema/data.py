@@ -13,9 +13,9 @@ from environments.schema.common import Frozen, _fail
 # Aurora PostgreSQL versions that support Aurora Global Database (major.minor), per
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.GlobalDatabase.html
 AURORA_VERSION = re.compile(r"^(1[3-7])\.\d{1,2}$")
-# Global databases run on memory-optimized (r) classes, and on db.t3/t4g.medium for testing;
-# no db.serverless with global write forwarding is used here.
-# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-getting-started.html
+# Global databases need memory-optimized classes (db.r5 and newer); a single-region cluster may use
+# db.t3/t4g.medium (the environment rule enforces the first).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html
 AURORA_CLASS = re.compile(r"^db\.(r[5-8][a-z]*\.(large|[0-9]*x?large)|t[34]g?\.medium)$")
 # Global Datastore node types: the M5/M6g/M7g, R5/R6g/R6gd/R7g families (large and up);
 # burstable (t) nodes are not supported.
@@ -35,7 +35,8 @@ class AuroraConfig(Frozen):
 
     instance_class: str = "db.r6g.large"
     """Instance class of every instance (writer and readers, both regions): memory-optimized
-    (db.r5 and newer) or db.t3/t4g.medium. Left out: db.r6g.large."""
+    (db.r5 and newer); db.t3/t4g.medium only without a standby region (a global database needs
+    memory-optimized instances). Left out: db.r6g.large."""
 
     instances: int = Field(default=2, ge=1, le=15)
     """Instances per region, spread over the region's AZs (one writer, the rest readers that

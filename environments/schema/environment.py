@@ -71,6 +71,11 @@ class EnvironmentConfig(Frozen):
             raise _fail("aurora_instances", "is below 2 in an environment with a standby region; a single "
                                             "instance per region has no in-region failover target; allowed: 2 to 15",
                         field="data.aurora.instances", value=self.data.aurora.instances)
+        if self.regions.standby is not None and not self.data.aurora.instance_class.startswith("db.r"):
+            raise _fail("aurora_class", "is a burstable class, and an environment with a standby region joins its "
+                                        "clusters in a global database, which needs memory-optimized instances; "
+                                        "allowed: db.r5 and newer, e.g. db.r6g.large",
+                        field="data.aurora.instance_class", value=self.data.aurora.instance_class)
         if self.regions.standby is not None and not GLOBAL_CACHE_NODE.match(self.data.cache.node_type):
             raise _fail("cache_node", "is not a node type Global Datastore supports, and an environment with a "
                                       "standby region joins its caches in one; allowed: cache.m5, m6g, m7g, r5, r6g, "

@@ -95,6 +95,11 @@ class CacheRegion(Construct):
                      "This region's cache endpoint (writes only where the global datastore's primary is)")
         stack_output(self, "cache_reader_endpoint", self.group.reader_endpoint_address,
                      "This region's reader endpoint")
+        # an application's role needs elasticache:Connect on this user and the replication group
+        # (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth-iam.html), then connects as it
+        stack_output(self, "cache_user", {"user_id": self.app_user.user_id, "arn": self.app_user.arn,
+                                          "replication_group_arn": self.group.arn},
+                     "IAM-authenticated cache user: grant elasticache:Connect on both ARNs to the application's role")
         if self.global_group is not None:
             stack_output(self, "cache_global_group_id", self.global_group.global_replication_group_id,
                          "The global datastore the standby's replication group joins")

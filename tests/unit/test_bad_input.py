@@ -512,3 +512,45 @@ def test_accepts_a_parent_domain_in_the_same_account_or_served_by_no_environment
     result, _ = _attempt(tmp_path, _child(parent=parent), name="qa", select="qa",
                          others={"prod": GOOD.format(name="prod")})
     assert result.returncode == 0, result.stderr
+
+
+# -- the data tier -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, fragments", [
+    ("  aurora: {instances: 1}\n", ("data.aurora.instances: 1 is below 2 in an environment with a standby region",
+                                    "allowed: 2 to 15")),
+    ("  aurora: {instance_class: db.t4g.medium}\n", ("data.aurora.instance_class: 'db.t4g.medium' is a burstable class",
+                                                     "allowed: db.r5 and newer")),
+    ("  cache: {node_type: cache.t4g.small}\n", ("data.cache.node_type: 'cache.t4g.small' is not a node type Global "
+                                                 "Datastore supports", "allowed: cache.m5, m6g")),
+    ("  aurora: {engine_version: '11.9'}\n", ("data.aurora.engine_version: '11.9' is not an Aurora PostgreSQL",
+                                              "allowed: 13.x to 17.x")),
+    ("  cache: {engine: valkey, engine_version: '6.2'}\n", ("data.cache.engine_version: '6.2' is not a valkey version",
+                                                            "allowed: 7.2, 8.0, 8.1")),
+    ("  backup: {schedule: 'rate(15 minutes)'}\n", ("data.backup.schedule: 'rate(15 minutes)' is not an AWS Backup "
+                                                   "schedule", "allowed: cron(")),
+    ("  repositories: [Platform/App]\n", ("data.repositories", "is not an ECR repository name")),
+])
+def test_rejects_a_data_tier_aws_would_refuse_or_that_has_a_single_point_of_failure(tmp_path, data, fragments):
+    _assert_rejected(*_attempt(tmp_path, GOOD.format(name="broken") + "data:\n" + data), "broken.yaml", *fragments)
+
+
+def test_accepts_a_small_single_region_data_tier(tmp_path):
+    text = (GOOD.format(name="small").split("  standby:")[0] + "  single_region_reason: 'dev, cost: a region outage "
+            "takes it down'\neks:\n  deployer_role_arn: arn:aws:iam::111122223333:role/deployer\n"
+            "data:\n  aurora: {instance_class: db.t4g.medium, instances: 1}\n  cache: {node_type: cache.t4g.small}\n")
+    result, _ = _attempt(tmp_path, text, name="small", select="small")
+    assert result.returncode == 0, result.stderr
+
+
+def test_rejects_repositories_two_environments_of_one_account_and_region_declare(tmp_path):
+    """A registry has one replication configuration: two owners would overwrite each other's rules."""
+    other = (GOOD.format(name="prod").replace("10.0.0.0/16", "10.8.0.0/16").replace("10.1.0.0/16", "10.9.0.0/16")
+             + "data:\n  repositories: [platform/app]\n")
+    result, untouched = _attempt(tmp_path, GOOD.format(name="qa") + "data:\n  repositories: [platform/app]\n",
+                                 name="qa", select="qa", others={"prod": other})
+    _assert_rejected(result, untouched, "qa.yaml: data.repositories", "also declared by prod in account 111122223333",
+                     "one replication configuration", "allowed: declare them in one environment per account and region")
+    (tmp_path / "ok").mkdir()
+    result, _ = _attempt(tmp_path / "ok", GOOD.format(name="qa"), name="qa", select="qa", others={"prod": other})
+    assert result.returncode == 0, result.stderr
