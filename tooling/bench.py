@@ -11,6 +11,8 @@ sampled from /proc every 20 ms.
     lazy    the same load with spofless' node loader (modules/node/lazy-providers.js),
             which compiles a submodule on first use: what synth starts from
     synth   `python -O main.py` for every environment, as `make synth` runs it
+    cdktn   the same synth with CDK Terrain (`make synth CDK=cdktn`: its own venv, the same
+            constructs; modules/engine.py), beside cdktf's; skipped when .venv-cdktn is not set up
     stock   the same synth with the providers imported the stock way (Python and node)
     growth  synth of 1, 3 and 10 generated copies of prod
     setup   a fresh clone of this checkout: `make synth` from nothing (set-up and the first
@@ -186,15 +188,26 @@ def against_targets(results: dict) -> list[dict]:
     return rows
 
 
+def cdktn_python() -> Optional[Path]:
+    """The Python of CDK Terrain's venv, when it is set up."""
+    from modules import engine
+
+    python = engine.ENGINES["cdktn"].interpreter(PROJECT)
+    return python if python.exists() else None
+
+
 def run(repeat: int, growth: Sequence[int], setup: bool = True) -> dict:
     python = sys.executable
     results: dict = {"repeat": repeat, "cpus": os.cpu_count()}
+    cdktn = cdktn_python()
     with tempfile.TemporaryDirectory() as scratch:
         scratch_path = Path(scratch)
         workloads = {
             "floor": ([python, "-c", FLOOR], _env(SPOFLESS_LAZY_NODE="0")),
             "lazy": ([python, "-c", FLOOR], _env()),
             "synth": ([python, "-O", str(PROJECT / "main.py")], _env(CDKTF_OUTDIR=str(scratch_path / "synth"))),
+            **({"cdktn": ([str(cdktn), "-O", str(PROJECT / "main.py")],
+                          _env(CDKTF_OUTDIR=str(scratch_path / "cdktn"), SPOFLESS_ENGINE="cdktn"))} if cdktn else {}),
             "stock": ([python, "-O", str(PROJECT / "main.py")],
                       _env(CDKTF_OUTDIR=str(scratch_path / "stock"), SPOFLESS_STOCK_IMPORTS="1")),
         }
@@ -204,6 +217,8 @@ def run(repeat: int, growth: Sequence[int], setup: bool = True) -> dict:
             print(f"  {name:<6} {results[name]['seconds_min']:6.1f} s min  {results[name]['seconds_median']:6.1f} s median"
                   f"  {results[name]['peak_mib_min']:7.0f} MiB min  {results[name]['peak_mib_median']:7.0f} MiB median",
                   flush=True)
+        if cdktn is None:
+            print("  cdktn  not measured: .venv-cdktn is not set up (`make synth CDK=cdktn` sets it up)", flush=True)
         stacks = len(list((scratch_path / "synth" / "stacks").iterdir()))
         results["stacks_per_synth"] = stacks
         results["growth"] = []
@@ -226,6 +241,8 @@ def run(repeat: int, growth: Sequence[int], setup: bool = True) -> dict:
     results["ratio_synth_to_floor"] = synth["seconds_median"] / floor["seconds_median"]
     results["ratio_synth_to_lazy_floor"] = synth["seconds_median"] / lazy["seconds_median"]
     results["ratio_stock_to_synth"] = stock["seconds_median"] / synth["seconds_median"]
+    if "cdktn" in results:
+        results["ratio_cdktn_to_synth"] = results["cdktn"]["seconds_median"] / synth["seconds_median"]
     growth_rows = results["growth"]
     if len(growth_rows) >= 2:
         first, last = growth_rows[0], growth_rows[-1]
@@ -253,7 +270,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = run(args.repeat, [int(n) for n in args.growth.split(",") if n], setup=not args.no_setup)
     print(f"  synth / floor = {results['ratio_synth_to_floor']:.2f}x   synth / lazy = "
           f"{results['ratio_synth_to_lazy_floor']:.2f}x   stock / synth = "
-          f"{results['ratio_stock_to_synth']:.2f}x   ({results['stacks_per_synth']} stacks)")
+          f"{results['ratio_stock_to_synth']:.2f}x   ({results['stacks_per_synth']} stacks)"
+          + (f"   cdktn / synth = {results['ratio_cdktn_to_synth']:.2f}x" if "ratio_cdktn_to_synth" in results else ""))
     for row in results["growth"]:
         print(f"  growth {row['environments']:>2} env(s) {row['stacks']:>3} stacks  {row['seconds_median']:6.1f} s  "
               f"{row['peak_mib_median']:7.0f} MiB")
