@@ -128,7 +128,7 @@ synth: setup $(ENGINE_SETUP)
 
 # Fresh output is reused: synthesis reruns only when an input is newer than it.
 SYNTH_INPUTS := main.py $(shell find environments modules -name '*.py' -o -name '*.yaml' 2>/dev/null)
-cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed
+cdktf.out/manifest.json: $(SYNTH_INPUTS) $(VENV)/.installed $(ENGINE_SETUP)
 	@$(PY) -O main.py
 
 check: tooling cdktf.out/manifest.json
