@@ -216,12 +216,16 @@ def global_members(output: Output):
         problems = []
         if "global_cluster_identifier" in ignored:
             problems.append("ignores global_cluster_identifier: a detached cluster would plan as unchanged")
-        secondary = conf.get("global_cluster_identifier") and not conf.get("master_username")
+        member = bool(conf.get("global_cluster_identifier"))
+        secondary = member and not conf.get("master_username")
+        # either member is the secondary after a switchover: RDS then sets its replication source, and
+        # a plan clearing it would promote the cluster out of the global database
+        if member and "replication_source_identifier" not in ignored:
+            problems.append("does not ignore replication_source_identifier: after a switchover the next apply "
+                            "would promote it out of the global database")
         if secondary:
             problems += [f"sets {f} (a secondary takes it from the primary)" for f in AURORA_MEMBER_FORBIDDEN
                          if conf.get(f) is not None]
-            if "replication_source_identifier" not in ignored:
-                problems.append("does not ignore replication_source_identifier (RDS sets it: a perpetual diff)")
         else:
             # RDS-managed passwords are refused on global members (rds-secrets-manager.html, Limitations);
             # a plain master_password lands in the plan and the state: write-only is what is left
@@ -234,7 +238,19 @@ def global_members(output: Output):
                 problems.append("has no password source that stays out of the state (master_password_wo)")
         if not (_true(conf.get("storage_encrypted")) and conf.get("kms_key_id")):
             problems.append("is not encrypted with a customer-managed key (a secondary must name one in its region)")
+        kept = {int(r["lifecycle"]["delete_after"]) for p in output.resources(stack, "aws_backup_plan").values()
+                for r in as_list(p.get("rule")) if r.get("enable_continuous_backup")
+                and isinstance(r.get("lifecycle"), dict) and r["lifecycle"].get("delete_after") is not None}
+        if kept and conf.get("backup_retention_period") not in kept:
+            problems.append(f"keeps backups {conf.get('backup_retention_period')} days while AWS Backup's continuous "
+                            f"rule keeps {sorted(kept)}: AWS Backup manages the retention and RDS refuses the "
+                            "other value on the next apply")
         yield stack, subject, not problems, "; ".join(problems)
+    for stack, name, conf in output.every("aws_elasticache_global_replication_group"):
+        ignored = set(as_list((conf.get("lifecycle") or {}).get("ignore_changes")))
+        yield stack, f"aws_elasticache_global_replication_group.{name}", "primary_replication_group_id" in ignored, (
+            "does not ignore primary_replication_group_id: the provider reads it from the current primary and "
+            "it forces replacement, so after a failover every plan replaces the global datastore")
 
 
 # -- 27: a key a data service encrypts with lets that service use it in that region ---------------

@@ -55,8 +55,11 @@ class AuroraConfig(Frozen):
     """Raise it by one to give the master user a new generated password (cluster and secret change
     together on the next apply). Left out: 1."""
 
-    backup_retention_days: int = Field(default=30, ge=1, le=35)
-    """Days of point-in-time recovery (automated backups), 1 to 35. Left out: 30."""
+    backup_retention_days: Optional[int] = Field(default=None, ge=1, le=35)
+    """Days of point-in-time recovery (automated backups), 1 to 35. Left out: what AWS Backup's
+    continuous rule keeps, min(backup.retention_days, 35). With continuous backup on, AWS Backup
+    manages the cluster's retention and RDS refuses any other value on the next apply, so a value
+    here must equal that one (or turn backup.continuous off)."""
 
     performance_insights_retention_days: Literal[7, 31, 62, 93, 186, 372, 731] = 7
     """Days Performance Insights keeps its data (7 is free). Left out: 7."""
@@ -155,8 +158,11 @@ class BucketConfig(Frozen):
 class BackupConfig(Frozen):
     """AWS Backup of the data tier: a vault per region, a plan that copies to the other region."""
 
-    schedule: str = "cron(0 * ? * * *)"
-    """When the snapshot rule runs (AWS Backup cron, at most hourly). Left out: every hour."""
+    schedule: str = "cron(0 5 ? * * *)"
+    """When the snapshot rule runs and copies to the other region (AWS Backup cron, at most hourly).
+    Left out: daily at 05:00 UTC. Point-in-time restore comes from continuous backup; each copy is a
+    cross-region snapshot copy, and RDS runs at most 5 of those at a time per destination region and
+    account, so an hourly copy of several environments queues and expires."""
 
     retention_days: int = Field(default=30, ge=1, le=36500)
     """Days each recovery point and its cross-region copy are kept. Left out: 30."""
@@ -184,6 +190,9 @@ class BackupConfig(Frozen):
         return value
 
 
+CONTINUOUS_MAX_DAYS = 35  # AWS Backup keeps continuous backups at most 35 days
+
+
 class DataConfig(Frozen):
     """The data tier (stack ``<env>-<region>-data`` per region; buckets and repositories in the
     regional stack). With a standby region every store has a cross-region replica."""
@@ -206,6 +215,23 @@ class DataConfig(Frozen):
     while the primary region is down. Replication is a registry-wide setting (one per account
     and region), so one environment per account and region owns the repositories and the others
     pull from them. Left out: none."""
+
+    @property
+    def aurora_retention_days(self) -> int:
+        """The cluster's backup retention: what the continuous rule keeps, or the Aurora field."""
+        if self.backup.continuous:
+            return min(self.backup.retention_days, CONTINUOUS_MAX_DAYS)
+        return self.aurora.backup_retention_days or 30
+
+    @model_validator(mode="after")
+    def _retention_agrees(self) -> "DataConfig":
+        days = self.aurora.backup_retention_days
+        if self.backup.continuous and days is not None and days != self.aurora_retention_days:
+            raise _fail("aurora_retention", "differs from what AWS Backup's continuous rule keeps ({kept} days); "
+                                            "AWS Backup then manages the cluster's retention and RDS refuses any "
+                                            "other value; allowed: {kept}, leave it out, or backup.continuous: false",
+                        field="aurora.backup_retention_days", value=days, kept=self.aurora_retention_days)
+        return self
 
     @field_validator("repositories")
     @classmethod

@@ -85,7 +85,10 @@ class CacheRegion(Construct):
                 self, "global", global_replication_group_id_suffix=physical(f"{env_name}-cache", 40),
                 primary_replication_group_id=self.group.id, engine_version=config.version,
                 global_replication_group_description=f"{env_name}: the cache of every region",
-                lifecycle={"prevent_destroy": True}) if multi_region else None
+                # the provider reads this back from whichever member is primary now, and it forces a
+                # replacement: after a failover every plan would replace the datastore
+                lifecycle={"prevent_destroy": True, "ignore_changes": ["primary_replication_group_id"]}
+            ) if multi_region else None
         else:
             self.global_group = None
             self.group = aws("elasticache_replication_group").ElasticacheReplicationGroup(

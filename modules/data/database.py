@@ -39,7 +39,7 @@ class AuroraRegion(Construct):
                  role: Literal["primary", "standby"], config: AuroraConfig, vpc_id: str,
                  subnet_ids: list[str], zones: tuple[str, ...], nodes_security_group_id: str,
                  storage_key: RegionalKey, secrets_key: RegionalKey, partition: str,
-                 multi_region: bool, tags: dict[str, str], standby_region: Optional[str] = None,
+                 multi_region: bool, tags: dict[str, str], retention_days: int, standby_region: Optional[str] = None,
                  standby_secrets_key: Optional[RegionalKey] = None):
         super().__init__(scope, construct_id)
         self.role = role
@@ -56,11 +56,11 @@ class AuroraRegion(Construct):
             self, "from-nodes", security_group_id=self.security_group.id,
             referenced_security_group_id=nodes_security_group_id, ip_protocol="tcp", from_port=PORT, to_port=PORT,
             description="PostgreSQL from the EKS nodes (pods use the nodes' security group)")
-        monitoring = aws("iam_role").IamRole(
+        self.monitoring = monitoring = aws("iam_role").IamRole(
             self, "monitoring-role", name=physical(f"{name}-monitoring", 64),
             assume_role_policy=service_assume_role_policy("monitoring.rds.amazonaws.com"),
             description=f"{name}: Enhanced Monitoring publishes OS metrics")
-        aws("iam_role_policy_attachment").IamRolePolicyAttachment(
+        monitoring_policy = aws("iam_role_policy_attachment").IamRolePolicyAttachment(
             self, "monitoring-policy", role=monitoring.name, policy_arn=MONITORING_POLICY.format(partition=partition))
 
         # Query logging into the exported postgresql log: schema changes always, and every statement
@@ -85,7 +85,9 @@ class AuroraRegion(Construct):
             # multi-region storage key (RDS cannot use the primary region's key there).
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-getting-started.html
             kms_key_id=storage_key.arn,
-            backup_retention_period=config.backup_retention_days,
+            # AWS Backup's continuous rule manages this once it has run; RDS refuses any other value
+            # (https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery-retention-period.html)
+            backup_retention_period=retention_days,
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:05:00-sun:06:00",
             copy_tags_to_snapshot=True,
@@ -101,12 +103,13 @@ class AuroraRegion(Construct):
         #   upgrades every member; the members' own engine_version then reads back changed and a
         #   plan would try to "upgrade" them again ("Provider produced inconsistent final plan").
         #   https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/rds_global_cluster
-        # - replication_source_identifier: set by RDS on a secondary (its source is the primary
-        #   cluster), never by us; without the ignore every plan wants to clear it.
         # global_cluster_identifier is deliberately NOT ignored: a cluster detached from the global
         # database (an unplanned failover's detach-and-promote) must show as a change, and
         # spofless's plan review flags any change of it as a stateful one (tooling/plan_review.py).
-        ignore = ["engine_version"]
+        # - replication_source_identifier, on BOTH clusters: after a switchover or failover the former
+        #   primary is the secondary and RDS sets it there; a plan clearing it would make the provider
+        #   promote that cluster (PromoteReadReplicaDBCluster) out of the global database.
+        ignore = ["engine_version", "replication_source_identifier"] if multi_region else ["engine_version"]
         if role == "primary":
             self.global_cluster = aws("rds_global_cluster").RdsGlobalCluster(
                 self, "global", global_cluster_identifier=global_cluster_name(env_name), engine=ENGINE,
@@ -143,7 +146,7 @@ class AuroraRegion(Construct):
                 self, "cluster",
                 **common,
                 global_cluster_identifier=global_cluster_name(env_name),
-                lifecycle={"prevent_destroy": True, "ignore_changes": [*ignore, "replication_source_identifier"]},
+                lifecycle={"prevent_destroy": True, "ignore_changes": ignore},
             )
         self.instances = []
         for index in range(config.instances):
@@ -169,6 +172,8 @@ class AuroraRegion(Construct):
                 copy_tags_to_snapshot=True,
                 tags=tags,
                 lifecycle={"ignore_changes": ["engine_version"]},
+                # RDS checks the monitoring role's permissions when the instance is created
+                depends_on=[monitoring_policy],
             ))
         self.zones = tuple(zones[i % len(zones)] for i in range(config.instances))
         self._outputs(role)

@@ -173,3 +173,37 @@ def test_server_access_logging_into_a_bucket_that_does_not_admit_it_fails(stacks
             policy["policy"] = json.dumps(document)
     failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_28")
     assert failures and all("InvalidTargetBucketForLogging" in r.message for r in failures)
+
+
+@pytest.mark.parametrize("role", ["primary", "standby"])
+def test_a_member_that_would_be_promoted_after_a_switchover_fails(stacks, role):
+    """Found in review: after a switchover the former primary is the secondary; clearing its
+    replication_source_identifier makes the provider promote it out of the global database."""
+    env = _env()
+
+    def change(s):
+        for cluster in _data(s, env, role)["aws_rds_cluster"].values():
+            cluster["lifecycle"]["ignore_changes"].remove("replication_source_identifier")
+    failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_26")
+    assert any("promote it out of the global database" in r.message for r in failures)
+
+
+def test_a_global_datastore_replaced_after_a_failover_fails(stacks):
+    env = _env()
+
+    def change(s):
+        for group in _data(s, env, "primary")["aws_elasticache_global_replication_group"].values():
+            group["lifecycle"].pop("ignore_changes")
+    failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_26")
+    assert any("replaces the global datastore" in r.message for r in failures)
+
+
+def test_a_cluster_retention_that_aws_backup_would_override_fails(stacks):
+    """Found in review: with continuous backup AWS Backup manages the cluster's retention."""
+    env = _env()
+
+    def change(s):
+        for cluster in _data(s, env, "primary")["aws_rds_cluster"].values():
+            cluster["backup_retention_period"] = 35 if cluster["backup_retention_period"] != 35 else 34
+    failures = _failures(_mutated(stacks[0], change), stacks[1], "SPOF_DEPLOY_26")
+    assert any("AWS Backup manages the retention" in r.message for r in failures)

@@ -530,6 +530,8 @@ def test_accepts_a_parent_domain_in_the_same_account_or_served_by_no_environment
     ("  backup: {schedule: 'rate(15 minutes)'}\n", ("data.backup.schedule: 'rate(15 minutes)' is not an AWS Backup "
                                                    "schedule", "allowed: cron(")),
     ("  repositories: [Platform/App]\n", ("data.repositories", "is not an ECR repository name")),
+    ("  aurora: {backup_retention_days: 35}\n", ("data.aurora.backup_retention_days: 35 differs from what AWS Backup's "
+                                                 "continuous rule keeps (30 days)", "allowed: 30, leave it out")),
 ])
 def test_rejects_a_data_tier_aws_would_refuse_or_that_has_a_single_point_of_failure(tmp_path, data, fragments):
     _assert_rejected(*_attempt(tmp_path, GOOD.format(name="broken") + "data:\n" + data), "broken.yaml", *fragments)
