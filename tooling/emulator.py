@@ -15,6 +15,12 @@ from collections import OrderedDict
 from copy import deepcopy
 
 FIXES: dict[str, str] = {
+    "rds:CreateGlobalCluster (DatabaseName)":
+        "moto drops the request's DatabaseName and describes the global cluster without one, so a plan after "
+        "apply replaces the global database (database_name forces replacement); the fix keeps and returns it",
+    "backup:ListTags (resource ARN)":
+        "moto takes the ARN from the second-to-last path segment, which holds only with a trailing slash the "
+        "Go SDK does not send, so every vault and plan reads back untagged; the fix takes the ARN after /tags/",
     "every request (one at a time)":
         "moto's backends are plain dicts that werkzeug's request threads read and change without a lock "
         "(getmoto/moto#372), where AWS applies each call atomically; with Terraform's parallel calls a "
@@ -305,6 +311,38 @@ def _fix_launch_template_tags() -> None:
     launch_templates.LaunchTemplateBackend.create_launch_template = create_as_sent
 
 
+def _fix_global_cluster_database_name() -> None:
+    from moto.rds import models, responses
+
+    create = responses.RDSResponse.create_global_cluster
+
+    def create_with_name(self):
+        result = create(self)
+        name = self.params.get("DatabaseName")
+        if name:
+            cluster = self.global_backend.describe_global_clusters()
+            for found in cluster:
+                if found.global_cluster_identifier == self.params["GlobalClusterIdentifier"].lower():
+                    found.database_name = name
+        return result
+
+    models.GlobalCluster.database_name = None  # described as absent unless a request set it
+    responses.RDSResponse.create_global_cluster = create_with_name
+
+
+def _fix_backup_list_tags() -> None:
+    import json as _json
+    from urllib.parse import unquote
+
+    from moto.backup import responses
+
+    def list_tags(self) -> str:
+        arn = unquote(self.path.split("/tags/", 1)[-1]).rstrip("/")
+        return _json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=arn)})
+
+    responses.BackupResponse.list_tags = list_tags
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
@@ -318,6 +356,8 @@ def apply_fixes() -> None:
     _fix_nodegroup_remote_access()
     _fix_nat_gateway_interface()
     _fix_launch_template_tags()
+    _fix_global_cluster_database_name()
+    _fix_backup_list_tags()
     apply_fixes.applied = True
 
 

@@ -440,7 +440,7 @@ COVERAGE: dict[str, str] = {
     "aws_ecr_repository": "ecr repositories",
     "aws_elasticache_global_replication_group": "not created",
     "aws_elasticache_replication_group": "not created",
-    "aws_elasticache_subnet_group": "cache subnet groups",
+    "aws_elasticache_subnet_group": "not created",
     "aws_elasticache_user": "not created",
     "aws_elasticache_user_group": "not created",
     "aws_rds_cluster": "db clusters",
@@ -767,12 +767,6 @@ def _left_db_cluster_parameter_groups(client, region):
 @_lists("global clusters", GLOBAL_LISTERS)
 def _left_global_clusters(client, region, config):
     return (g["GlobalClusterIdentifier"] for g in client("rds", region).describe_global_clusters()["GlobalClusters"])
-
-
-@_lists("cache subnet groups", REGIONAL_LISTERS)
-def _left_cache_subnet_groups(client, region):
-    groups = client("elasticache", region).describe_cache_subnet_groups()["CacheSubnetGroups"]
-    return (g["CacheSubnetGroupName"] for g in groups if g["CacheSubnetGroupName"] != "default")
 
 
 @_lists("backup vaults", REGIONAL_LISTERS)

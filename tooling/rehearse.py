@@ -63,6 +63,9 @@ SKIPPED_TYPES: dict[str, str] = {
     "aws_elasticache_replication_group":
         "moto creates a replication group without member cache clusters (DescribeCacheClusters on "
         "<group>-001 answers CacheClusterNotFound), so the provider cannot read it back",
+    "aws_elasticache_subnet_group":
+        "moto has no DeleteCacheSubnetGroup (NotImplemented: the destroy retries until it times out); with the "
+        "replication groups skipped nothing uses it",
     "aws_elasticache_user_group":
         "moto has no ElastiCache user group API (CreateUserGroup); the replication groups are created without "
         "user_group_ids",
@@ -95,6 +98,16 @@ _RULE_DESCRIPTION = ("moto drops the description of a rule that references a sec
 PLAN_QUIRKS: dict[tuple[str, str], str] = {
     ("aws_vpc_security_group_ingress_rule", "description"): _RULE_DESCRIPTION,
     ("aws_vpc_security_group_egress_rule", "description"): _RULE_DESCRIPTION,
+    ("aws_rds_cluster", "scaling_configuration"):
+        "moto describes a provisioned cluster with an empty ScalingConfigurationInfo, which AWS returns only for "
+        "Serverless v1, so the provider fills in its defaults",
+    **{("aws_rds_cluster_instance", a): "moto's CreateDBInstance drops the Performance Insights settings of a "
+                                         "cluster instance and describes it with Performance Insights off"
+       for a in ("performance_insights_enabled", "performance_insights_kms_key_id",
+                 "performance_insights_retention_period")},
+    ("aws_s3_bucket_replication_configuration", "rule"):
+        "moto's GetBucketReplication returns DeleteMarkerReplication as Disabled and the Filter as Prefix '' "
+        "whatever was sent, and drops SourceSelectionCriteria (hard-coded in moto/s3/responses.py)",
     ("aws_s3_bucket_notification", "eventbridge"):
         "moto accepts EventBridgeConfiguration in PutBucketNotificationConfiguration but returns none, so "
         "the bucket reads back with EventBridge off",

@@ -204,3 +204,33 @@ def test_a_retry_of_a_completed_write_gets_the_lost_answer_instead_of_running_ag
     request(1, invocation="inv-4", method="GET")
     request(2, invocation="inv-4", method="GET")  # reads always run
     assert len(calls) == 5 and statuses == ["200 OK"] * 6
+
+
+def test_a_global_cluster_keeps_the_database_name_it_was_created_with():
+    emulator.apply_fixes()
+    with mock_aws():
+        rds = _client("rds")
+        rds.create_global_cluster(GlobalClusterIdentifier="named", Engine="aurora-postgresql", EngineVersion="16.6",
+                                  DatabaseName="platform", StorageEncrypted=True)
+        rds.create_global_cluster(GlobalClusterIdentifier="unnamed", Engine="aurora-postgresql", EngineVersion="16.6")
+        found = {g["GlobalClusterIdentifier"]: g.get("DatabaseName")
+                 for g in rds.describe_global_clusters()["GlobalClusters"]}
+        assert found == {"named": "platform", "unnamed": None}
+
+
+def test_backup_tags_are_read_back_with_or_without_a_trailing_slash():
+    """The Go SDK asks GET /tags/<arn> (no trailing slash); boto3 adds one."""
+    emulator.apply_fixes()
+    from moto.backup.responses import BackupResponse
+
+    with mock_aws():
+        backup = _client("backup")
+        arn = backup.create_backup_vault(BackupVaultName="v", BackupVaultTags={"Environment": "prod"})["BackupVaultArn"]
+        assert backup.list_tags(ResourceArn=arn)["Tags"] == {"Environment": "prod"}
+        class Echo(BackupResponse):  # the backend answers with the ARN it was asked for
+            backup_backend = type("Backend", (), {"list_tags": lambda self, resource_arn: {"arn": resource_arn}})()
+
+        for path in (f"/tags/{arn}", f"/tags/{arn}/"):
+            response = Echo.__new__(Echo)
+            response.path = path
+            assert json.loads(response.list_tags())["Tags"] == {"arn": arn}
