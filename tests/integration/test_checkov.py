@@ -38,10 +38,10 @@ def test_no_check_is_skipped_globally_and_every_scoped_skip_says_why():
 
 
 def test_a_scoped_skip_covers_its_resources_only():
-    (logs,) = [s for s in load_skips() if s.check == "CKV_AWS_18"]
-    assert logs.matches("CKV_AWS_18", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")
-    assert not logs.matches("CKV_AWS_18", "aws_s3_bucket.data_bucket_12345678")  # another bucket
-    assert not logs.matches("CKV_AWS_145", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")  # another check
+    (logs,) = [s for s in load_skips() if s.check == "CKV_AWS_145"]
+    assert logs.matches("CKV_AWS_145", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")
+    assert not logs.matches("CKV_AWS_145", "aws_s3_bucket.storage_bucket_12345678")  # another bucket
+    assert not logs.matches("CKV_AWS_18", "aws_s3_bucket.lb_access-logs_bucket_FDD0925E")  # another check
     (http,) = [s for s in load_skips() if s.check == "CKV_AWS_260"]
     assert http.matches("CKV_AWS_260", "resource.lb_alb-in-http_4A0494F5")  # checkov's untyped form
     assert not http.matches("CKV_AWS_260", "resource.lb_nlb-in-tls_3856DB7D")
