@@ -98,6 +98,9 @@ _RULE_DESCRIPTION = ("moto drops the description of a rule that references a sec
 PLAN_QUIRKS: dict[tuple[str, str], str] = {
     ("aws_vpc_security_group_ingress_rule", "description"): _RULE_DESCRIPTION,
     ("aws_vpc_security_group_egress_rule", "description"): _RULE_DESCRIPTION,
+    ("aws_rds_global_cluster", "tags_all"):
+        "moto's ListTagsForResource refuses a global cluster's ARN (arn:aws:rds::<account>:global-cluster:..., "
+        "no region: 'Invalid resource name'), so the provider reads no tags",
     ("aws_rds_cluster", "scaling_configuration"):
         "moto describes a provisioned cluster with an empty ScalingConfigurationInfo, which AWS returns only for "
         "Serverless v1, so the provider fills in its defaults",
