@@ -429,6 +429,7 @@ class Rehearsal:
                                                                 in PLAN_QUIRKS.items()})
     seconds: float = 0.0
     error: str = ""
+    not_run: str = ""  # why nothing was rehearsed (no mirror of the provider version the output pins)
 
     @property
     def ok(self) -> bool:
@@ -464,6 +465,13 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
     synth_dir = work_root / "synth"
     log(f"rehearse {env_name}: synthesizing into {synth_dir}")
     synthesize(env_name, synth_dir)
+    from tooling.engines import current_mirror_gap
+
+    gap = current_mirror_gap(synth_dir)  # e.g. a CDK Terrain output pins hashicorp/aws 6.x
+    if gap:
+        log(f"{gap}; rehearsal: not run")
+        report.not_run = gap
+        return report
     manifest = json.loads((synth_dir / "manifest.json").read_text())
     names = [p.name for p in aws_only_stacks(synth_dir)]
     waves = stack_waves(manifest, names)
@@ -608,8 +616,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     finally:
         # a failed rehearsal keeps its folder: Terraform logs per stack, state, moto.log
-        if not args.keep and (report is None or report.ok):
+        if not args.keep and (report is None or report.ok or report.not_run):
             shutil.rmtree(work_root, ignore_errors=True)
+    if report.not_run:
+        return 0  # said in one line above: the provider version is not on this machine, not a failure
     print()
     print(format_report(report))
     path = Path(args.report or PROJECT / "reports" / f"rehearsal-{args.env}.json")

@@ -59,3 +59,23 @@ def test_stack_providers_reads_required_and_configured_providers(tmp_path):
     (tmp_path / "cdk.tf.json").write_text(
         '{"terraform": {"required_providers": {"aws": {}}}, "provider": {"helm": [{}]}}')
     assert stack_providers(tmp_path) == {"aws", "helm"}
+
+
+def test_validate_says_in_one_line_when_the_mirror_lacks_the_pinned_provider(tmp_path, monkeypatch, capsys):
+    """GIVEN an output pinning a hashicorp/aws the mirror does not hold (CDK Terrain's 6.x)
+    WHEN validate runs THEN it says so in one line and does not fail."""
+    import json
+
+    from tooling import terraform
+
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0").mkdir(parents=True)
+    monkeypatch.setattr(terraform, "discover_mirror", lambda *a, **k: mirror)
+    stack = tmp_path / "out" / "stacks" / "x"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text(json.dumps({"terraform": {"required_providers": {
+        "aws": {"source": "hashicorp/aws", "version": "6.58.0"}}}}))
+    assert terraform.main(["validate", "--outdir", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "lacks hashicorp/aws 6.58.0 (it holds 5.100.0)" in printed[0]
+    assert printed[0].endswith("terraform validate: not run")
