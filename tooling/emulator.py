@@ -18,6 +18,10 @@ FIXES: dict[str, str] = {
     "rds:CreateGlobalCluster (DatabaseName)":
         "moto drops the request's DatabaseName and describes the global cluster without one, so a plan after "
         "apply replaces the global database (database_name forces replacement); the fix keeps and returns it",
+    "rds:RemoveFromGlobalCluster, rds:DeleteDBCluster (a member in another region)":
+        "moto keeps global clusters in us-east-1's backend but looks them up in the member's own region, so "
+        "removing or deleting a member outside us-east-1 leaves it listed; the global cluster then never "
+        "empties and its delete is refused until Terraform times out; the fix drops the member wherever it is",
     "backup:ListTags (resource ARN)":
         "moto takes the ARN from the second-to-last path segment, which holds only with a trailing slash the "
         "Go SDK does not send, so every vault and plan reads back untagged; the fix takes the ARN after /tags/",
@@ -330,6 +334,35 @@ def _fix_global_cluster_database_name() -> None:
     responses.RDSResponse.create_global_cluster = create_with_name
 
 
+def _fix_global_cluster_members() -> None:
+    from moto.rds import models
+
+    remove = models.RDSBackend.remove_from_global_cluster
+    delete = models.RDSBackend.delete_db_cluster
+
+    def forget(backend, arn: str) -> None:
+        for regional in models.rds_backends[backend.account_id].values():
+            for global_cluster in regional.global_clusters.values():
+                global_cluster.members = [m for m in global_cluster.members if m.db_cluster_arn != arn]
+
+    def remove_anywhere(self, global_cluster_identifier, db_cluster_identifier):
+        cluster = next(iter(self.describe_db_clusters(db_cluster_identifier=db_cluster_identifier)), None)
+        result = remove(self, global_cluster_identifier, db_cluster_identifier)
+        if cluster is not None:
+            forget(self, cluster.db_cluster_arn)
+            cluster.global_cluster_identifier = None
+        return result
+
+    def delete_anywhere(self, cluster_identifier, *args, **kwargs):
+        cluster = delete(self, cluster_identifier, *args, **kwargs)
+        if cluster is not None:
+            forget(self, cluster.db_cluster_arn)
+        return cluster
+
+    models.RDSBackend.remove_from_global_cluster = remove_anywhere
+    models.RDSBackend.delete_db_cluster = delete_anywhere
+
+
 def _fix_backup_list_tags() -> None:
     import json as _json
     from urllib.parse import unquote
@@ -358,6 +391,7 @@ def apply_fixes() -> None:
     _fix_launch_template_tags()
     _fix_global_cluster_database_name()
     _fix_backup_list_tags()
+    _fix_global_cluster_members()
     apply_fixes.applied = True
 
 

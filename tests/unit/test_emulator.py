@@ -234,3 +234,27 @@ def test_backup_tags_are_read_back_with_or_without_a_trailing_slash():
             response = Echo.__new__(Echo)
             response.path = path
             assert json.loads(response.list_tags())["Tags"] == {"arn": arn}
+
+
+def test_a_member_in_another_region_leaves_the_global_cluster_when_it_is_removed_or_deleted():
+    """moto keeps global clusters in us-east-1's backend; a us-west-2 member was never dropped."""
+    emulator.apply_fixes()
+    with mock_aws():
+        east, west = _client("rds"), _client("rds", "us-west-2")
+        east.create_global_cluster(GlobalClusterIdentifier="g", Engine="aurora-postgresql", EngineVersion="16.6")
+        east.create_db_cluster(DBClusterIdentifier="p", Engine="aurora-postgresql", EngineVersion="16.6",
+                               MasterUsername="u", MasterUserPassword="p" * 12, GlobalClusterIdentifier="g")
+        for name in ("s1", "s2"):
+            west.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql", EngineVersion="16.6",
+                                   GlobalClusterIdentifier="g")
+
+        def members():
+            return sorted(m["DBClusterArn"].rsplit(":", 1)[-1]
+                          for m in east.describe_global_clusters()["GlobalClusters"][0]["GlobalClusterMembers"])
+
+        assert members() == ["p", "s1", "s2"]
+        s1 = west.describe_db_clusters(DBClusterIdentifier="s1")["DBClusters"][0]["DBClusterArn"]
+        west.remove_from_global_cluster(GlobalClusterIdentifier="g", DbClusterIdentifier=s1)
+        assert members() == ["p", "s2"]
+        west.delete_db_cluster(DBClusterIdentifier="s2", SkipFinalSnapshot=True)
+        assert members() == ["p"]
