@@ -40,9 +40,14 @@ def _data_stacks(output: Output, env: str) -> dict[str, str]:
 
 # -- 25: every data store has a replica in the standby region --------------------------------------
 
+def _missing(data: dict[str, str], *regions: str) -> Optional[str]:
+    absent = [r for r in regions if r not in data]
+    return "no data stack in " + " and ".join(absent) if absent else None
+
+
 def _aurora_replicated(output: Output, data: dict[str, str], primary: str, standby: str) -> Optional[str]:
-    if primary not in data or standby not in data:
-        return "no data stack in " + " and ".join(r for r in (primary, standby) if r not in data)
+    if missing := _missing(data, primary, standby):
+        return missing
     globals_ = output.resources(data[primary], "aws_rds_global_cluster")
     if not globals_:
         return f"the primary region's Aurora cluster is in no global database ({data[primary]})"
@@ -58,8 +63,8 @@ def _aurora_replicated(output: Output, data: dict[str, str], primary: str, stand
 
 
 def _cache_replicated(output: Output, data: dict[str, str], primary: str, standby: str) -> Optional[str]:
-    if primary not in data or standby not in data:
-        return "no data stack in " + " and ".join(r for r in (primary, standby) if r not in data)
+    if missing := _missing(data, primary, standby):
+        return missing
     groups = output.resources(data[primary], "aws_elasticache_global_replication_group")
     if not groups:
         return f"the primary region's replication group is in no global datastore ({data[primary]})"

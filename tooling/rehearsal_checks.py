@@ -334,9 +334,10 @@ def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
 
 
 def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
-    """The data tier as the environment designs it: the global database's members and regions, the
-    replication groups' Multi-AZ settings, the buckets' replication rules, the backup copy action."""
-    from modules.data import app_bucket_name, backup_vault_name, cache_name, cluster_name, global_cluster_name
+    """The data tier as the environment designs it: Aurora's instances and the global database's
+    members, the buckets' replication rules, the backup copy action and vault lock. (The replication
+    groups are not emulated: rehearse.SKIPPED_TYPES.)"""
+    from modules.data import app_bucket_name, backup_vault_name, cluster_name, global_cluster_name
 
     regions = [r.name for r in config.regions.all]
     primary, standby = regions[0], (regions[1] if len(regions) > 1 else None)
