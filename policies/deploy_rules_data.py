@@ -94,7 +94,7 @@ def _versioned(output: Output, stack: str, bucket: str) -> bool:
     return False
 
 
-def _bucket_problems(output: Output, env: str, data: dict[str, str], regional: dict[str, str]) -> list[str]:
+def _bucket_problems(output: Output, data: dict[str, str], regional: dict[str, str]) -> list[str]:
     buckets = _buckets(output, regional)
     problems = []
     for bucket, (region, stack, _) in sorted(buckets.items()):
@@ -113,7 +113,7 @@ def _bucket_problems(output: Output, env: str, data: dict[str, str], regional: d
                 continue
             if not _versioned(output, found[1], target):
                 problems.append(f"{bucket}: destination {target} is not versioned (S3 rejects the rule)")
-            if stack_after(output, data[region], found[1]) is False:
+            if not stack_after(output, data[region], found[1]):
                 problems.append(f"{data[region]} is applied without waiting for {found[1]}, which creates {target}")
             criteria = (as_list(item.get("source_selection_criteria")) or [{}])[0]
             kms = (as_list(criteria.get("sse_kms_encrypted_objects")) or [{}])[0].get("status") == "Enabled"
@@ -162,7 +162,7 @@ def data_replicated(output: Output):
         where = data.get(primary) or names.security(env)
         yield where, "Aurora", (why := _aurora_replicated(output, data, primary, standby)) is None, why
         yield where, "ElastiCache", (why := _cache_replicated(output, data, primary, standby)) is None, why
-        problems = _bucket_problems(output, env, data, regional) if data else ["no data stack"]
+        problems = _bucket_problems(output, data, regional) if data else ["no data stack"]
         if not _buckets(output, regional) and data:
             problems.append("no data bucket in either region")
         yield where, "application buckets", not problems, "; ".join(problems)

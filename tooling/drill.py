@@ -48,7 +48,7 @@ if str(PROJECT) not in sys.path:
 from modules.stacks import names  # noqa: E402
 from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION  # noqa: E402
 from policies.deploy_model import Output, as_list  # noqa: E402
-from policies.deploy_rules import (_releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
+from policies.deploy_rules import (_region_of_alias, _releases, engines_reconciling, installers, node_groups_of,  # noqa: E402
                                    target_group_bindings)
 from policies.deploy_rules_production import _target_groups_of  # noqa: E402
 
@@ -242,8 +242,7 @@ def build(output: Output, env: str) -> Environment:
     regions = {r: regions[r] for r in order}
     cloudflare = _cloudflare(output, names.dns_cloudflare(env))
     security = names.security(env)
-    declared = next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(security, "aws_kms_key").values()
-                     if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
+    declared = declared_single_region(output, env)
     kms_regions = {_region_of(output, security, c) for t in ("aws_kms_key", "aws_kms_replica_key")
                    for c in output.resources(security, t).values()}
     return Environment(env, regions, sorted(k for k in route53 if ".failover." not in f".{k}"), route53,
@@ -689,17 +688,20 @@ def _hourly_seconds(schedule: str) -> float:
     return 3600.0 if len(fields) == 6 and fields[1] == "*" else 86400.0
 
 
+def declared_single_region(output: Output, env: str) -> Optional[str]:
+    """The environment's declared single-region reason (the tag on its keys), or None."""
+    return next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(names.security(env), "aws_kms_key").values()
+                 if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
+
+
 def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:
     """Each store of the data tier against an AZ failure, a primary-region failure and a mistake."""
     from policies.deploy_rules_data import _data_stacks
 
     bounds = targets.get("data", {})
     data = _data_stacks(output, env)
-    security = output.providers(names.security(env), "aws")
-    by_alias = {p.get("alias"): p.get("region") for p in security}
-    primary, standby = by_alias.get("primary"), by_alias.get("standby")
-    declared = any(SINGLE_REGION in (k.get("tags") or {}) for _, _, k in
-                   ((s, n, c) for s, n, c in output.every("aws_kms_key") if output.environment_of(s) == env))
+    primary, standby = _region_of_alias(output, env, "primary"), _region_of_alias(output, env, "standby")
+    declared = declared_single_region(output, env) is not None
     played: list[DataScenario] = []
 
     def judge(store: str, failure: str, cls: str, how: str, figures: tuple, region_class: bool = False):
@@ -847,6 +849,14 @@ def run(outdir: Path, envs: Optional[Sequence[str]] = None, targets_path: Path =
     return drill(Output.load(outdir), envs, load_targets(targets_path))
 
 
+def run_all(outdir: Path, envs: Optional[Sequence[str]] = None, targets_path: Path = TARGETS
+            ) -> tuple[dict[str, list[Scenario]], dict[str, list[DataScenario]]]:
+    """The request-path scenarios and the data tier's, from one reading of the output and the targets."""
+    output, targets = Output.load(outdir), load_targets(targets_path)
+    results = drill(output, envs, targets)
+    return results, {env: data_scenarios(output, env, targets) for env in results}
+
+
 def failures(results: dict[str, list[Scenario]]) -> list[Scenario]:
     return [s for played in results.values() for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
 
@@ -864,9 +874,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not (outdir / "stacks").is_dir():
         print(f"error: {outdir / 'stacks'} does not exist; run `make synth` first", file=sys.stderr)
         return 2
-    results = run(outdir, args.env)
-    output, targets = Output.load(outdir), load_targets()
-    data = {env: data_scenarios(output, env, targets) for env in results}
+    results, data = run_all(outdir, args.env)
     as_json = json.dumps(
         {env: [dict(s.row(), problems=s.problems, classes=s.classes,
                     answers={n: [asdict(a) for a in pair] for n, pair in s.answers.items()},

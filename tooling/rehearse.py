@@ -75,15 +75,13 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
 }
 
-# Attributes the rehearsal copy removes because they name a skipped type, where dropping the whole
-# resource would lose what the rehearsal is for. (resource type, attribute) -> why.
-STRIPPED_ATTRIBUTES: dict[tuple[str, str], str] = {}
-
-# Settings the rehearsal copy turns off so that its destroy can run, like prevent_destroy.
+# Settings the rehearsal copy turns off so that its destroy can run, like prevent_destroy (None: the
+# argument is left out).
 UNPROTECTED: dict[tuple[str, str], Any] = {
     ("aws_rds_cluster", "deletion_protection"): False,
     ("aws_rds_global_cluster", "deletion_protection"): False,
     ("aws_rds_cluster", "skip_final_snapshot"): True,
+    ("aws_rds_cluster", "final_snapshot_identifier"): None,
     # buckets that received objects (S3 server access logs, which the emulator writes too)
     ("aws_s3_bucket", "force_destroy"): True,
     ("aws_ecr_repository", "force_delete"): True,
@@ -254,14 +252,12 @@ def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, s
 
     left_out: Counter = Counter()
     resources = doc.get("resource", {})
-    for (resource_type, attribute), _why in STRIPPED_ATTRIBUTES.items():
-        for block in resources.get(resource_type, {}).values():
-            block.pop(attribute, None)
     for (resource_type, attribute), value in UNPROTECTED.items():
         for block in resources.get(resource_type, {}).values():
-            if attribute in block:
+            if value is None:
+                block.pop(attribute, None)
+            elif attribute in block:
                 block[attribute] = value
-            block.pop("final_snapshot_identifier", None) if attribute == "skip_final_snapshot" else None
     dropped: set[str] = set()
     for resource_type in sorted(set(resources) & set(skipped)):
         dropped |= {f"{resource_type}.{n}" for n in resources[resource_type]}

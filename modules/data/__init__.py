@@ -12,11 +12,6 @@ def app_bucket_name(env_name: str, region: str, account_id: str) -> str:
     return physical(f"{env_name}-{region}-app-{account_id}", 63)
 
 
-def ecr_repository_name(name: str) -> str:
-    """The ECR repository of a configured name (shared by the environments of one account)."""
-    return name
-
-
 def backup_vault_name(env_name: str, region: str) -> str:
     return physical(f"{env_name}-{region}-vault", 50)
 

@@ -40,7 +40,6 @@ class CacheRegion(Construct):
                  global_group_id: Optional[str], multi_region: bool, tags: dict[str, str]):
         super().__init__(scope, construct_id)
         name = cache_name(env_name, region)
-        self.name = name
         subnets = aws("elasticache_subnet_group").ElasticacheSubnetGroup(
             self, "subnets", name=name, subnet_ids=subnet_ids,
             description=f"{name}: the isolated database subnets of every AZ")
@@ -110,15 +109,14 @@ class CacheRegion(Construct):
     def _users(self, name: str, engine: str):
         # ElastiCache requires a user named "default" in every user group; this one is switched off
         # ("off", no commands, no keys) and has no password (no-password-required, but off = no login).
-        engine_name = "valkey" if engine == "valkey" else "redis"
         default = aws("elasticache_user").ElasticacheUser(
             self, "default-user", user_id=physical(f"{name}-default", 40), user_name="default",
-            engine=engine_name, access_string="off -@all", authentication_mode={"type": "no-password-required"})
+            engine=engine, access_string="off -@all", authentication_mode={"type": "no-password-required"})
         # IAM users must have user_id == user_name; the application's role is granted
         # elasticache:Connect on this user and the replication group.
         self.app_user = aws("elasticache_user").ElasticacheUser(
             self, "app-user", user_id=physical(f"{name}-app", 40), user_name=physical(f"{name}-app", 40),
-            engine=engine_name, access_string="on ~* +@all -@dangerous", authentication_mode={"type": "iam"})
+            engine=engine, access_string="on ~* +@all -@dangerous", authentication_mode={"type": "iam"})
         return aws("elasticache_user_group").ElasticacheUserGroup(
-            self, "users", user_group_id=physical(f"{name}-users", 40), engine=engine_name,
+            self, "users", user_group_id=physical(f"{name}-users", 40), engine=engine,
             user_ids=[default.user_id, self.app_user.user_id])

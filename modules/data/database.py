@@ -17,9 +17,9 @@ from modules.stacks.names import physical
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
+_PASSWORD = "aurora_master_password"  # the ephemeral resource's name
 # Role of the RDS-provided policy for Enhanced Monitoring (the agent on each instance publishes
 # OS metrics to CloudWatch Logs as monitoring.rds.amazonaws.com).
-_PASSWORD = "aurora_master_password"
 MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 
@@ -42,7 +42,6 @@ class AuroraRegion(Construct):
                  multi_region: bool, tags: dict[str, str], retention_days: int, standby_region: Optional[str] = None,
                  standby_secrets_key: Optional[RegionalKey] = None):
         super().__init__(scope, construct_id)
-        self.role = role
         self._tags = tags
         name = cluster_name(env_name, region)
         self.subnet_group = aws("db_subnet_group").DbSubnetGroup(
@@ -56,7 +55,7 @@ class AuroraRegion(Construct):
             self, "from-nodes", security_group_id=self.security_group.id,
             referenced_security_group_id=nodes_security_group_id, ip_protocol="tcp", from_port=PORT, to_port=PORT,
             description="PostgreSQL from the EKS nodes (pods use the nodes' security group)")
-        self.monitoring = monitoring = aws("iam_role").IamRole(
+        monitoring = aws("iam_role").IamRole(
             self, "monitoring-role", name=physical(f"{name}-monitoring", 64),
             assume_role_policy=service_assume_role_policy("monitoring.rds.amazonaws.com"),
             description=f"{name}: Enhanced Monitoring publishes OS metrics")
@@ -103,12 +102,12 @@ class AuroraRegion(Construct):
         #   upgrades every member; the members' own engine_version then reads back changed and a
         #   plan would try to "upgrade" them again ("Provider produced inconsistent final plan").
         #   https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/rds_global_cluster
-        # global_cluster_identifier is deliberately NOT ignored: a cluster detached from the global
-        # database (an unplanned failover's detach-and-promote) must show as a change, and
-        # spofless's plan review flags any change of it as a stateful one (tooling/plan_review.py).
         # - replication_source_identifier, on BOTH clusters: after a switchover or failover the former
         #   primary is the secondary and RDS sets it there; a plan clearing it would make the provider
         #   promote that cluster (PromoteReadReplicaDBCluster) out of the global database.
+        # global_cluster_identifier is deliberately NOT ignored: a cluster detached from the global
+        # database (an unplanned failover's detach-and-promote) must show as a change, and
+        # spofless's plan review flags any change of it as a stateful one (tooling/plan_review.py).
         ignore = ["engine_version", "replication_source_identifier"] if multi_region else ["engine_version"]
         if role == "primary":
             self.global_cluster = aws("rds_global_cluster").RdsGlobalCluster(
@@ -175,7 +174,6 @@ class AuroraRegion(Construct):
                 # RDS checks the monitoring role's permissions when the instance is created
                 depends_on=[monitoring_policy],
             ))
-        self.zones = tuple(zones[i % len(zones)] for i in range(config.instances))
         self._outputs(role)
 
     def _master_secret(self, env_name: str, config: AuroraConfig, key: RegionalKey,

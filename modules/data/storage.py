@@ -14,8 +14,8 @@ import json
 from constructs import Construct
 
 from environments.schema import DataConfig
-from modules.data import BACKUP_TAG, app_bucket_name, ecr_repository_name
-from modules.iam import AccountContext, policy_document
+from modules.data import BACKUP_TAG, app_bucket_name
+from modules.iam import policy_document
 from modules.loadbalancing.access_logs import private_versioned
 from modules.outputs import stack_output
 from modules.providers import aws
@@ -28,11 +28,10 @@ class RegionalStorage(Construct):
     scan on push, lifecycle)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, account_id: str, region: str,
-                 config: DataConfig, storage_key: RegionalKey, account: AccountContext,
-                 log_bucket_id: str, log_bucket_policy, backup: bool = True):
+                 config: DataConfig, storage_key: RegionalKey, log_bucket_id: str, log_bucket_policy):
         super().__init__(scope, construct_id)
         self.name = app_bucket_name(env_name, region, account_id)
-        tags = {BACKUP_TAG: env_name} if backup else {}
+        tags = {BACKUP_TAG: env_name}  # AWS Backup's selection picks the bucket by this tag
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", bucket=self.name, force_destroy=False, tags=tags,
                                                 lifecycle={"prevent_destroy": True})
         bucket_id = self.bucket.id
@@ -84,7 +83,7 @@ class RegionalStorage(Construct):
         logical = name.replace("/", "-").replace(".", "-").replace("_", "-")
         ecr = aws("ecr_repository")
         repository = ecr.EcrRepository(
-            self, f"repo-{logical}", name=ecr_repository_name(name), image_tag_mutability="IMMUTABLE",
+            self, f"repo-{logical}", name=name, image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             # a struct, not a dict: jsii drops a plain dict inside a list and synthesizes [{}]
             encryption_configuration=[ecr.EcrRepositoryEncryptionConfiguration(encryption_type="KMS",

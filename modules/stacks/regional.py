@@ -84,7 +84,6 @@ class RegionalStack(SpoflessStack):
             region=region.name,
             config=env.data,
             storage_key=region_keys.storage,
-            account=account,
             log_bucket_id=self.load_balancing.logs.bucket.id,
             log_bucket_policy=self.load_balancing.logs.policy,
         )

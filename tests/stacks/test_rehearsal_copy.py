@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, STRIPPED_ATTRIBUTES, UNPROTECTED, RehearsalError,
+from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, UNPROTECTED, RehearsalError,
                                       rehearsal_document, stack_waves)
 from tests import topology
 from tests.topology import (ENVIRONMENTS, data_stacks, dns_route53_stack, dns_zone_stack, expected_stacks, regional_stacks,
@@ -60,7 +60,7 @@ def test_state_is_local_and_remote_state_reads_the_producers_local_state(copies,
 
 def test_only_the_skip_list_what_needs_it_and_protection_are_taken_out(copies, stacks):
     """The copy drops the skipped types, and what refers to them (counted under its own type); it
-    strips the named attributes and lifts prevent_destroy and deletion protection; the rest is kept."""
+    lifts prevent_destroy and deletion protection (UNPROTECTED); the rest is kept."""
     kept_any_protected = False
     for stack, (document, left_out) in copies.items():
         original = stacks[stack]["resource"]
@@ -80,13 +80,14 @@ def test_only_the_skip_list_what_needs_it_and_protection_are_taken_out(copies, s
                 kept_any_protected |= block.get("lifecycle", {}).get("prevent_destroy", False)
                 assert "prevent_destroy" not in copy.get("lifecycle", {})
                 # every other argument is untouched
-                changed = {a for (t, a) in STRIPPED_ATTRIBUTES if t == resource_type}
-                changed |= {a for (t, a) in UNPROTECTED if t == resource_type} | {"final_snapshot_identifier"}
+                changed = {a for (t, a) in UNPROTECTED if t == resource_type}
                 strip = lambda b: {k: v for k, v in b.items()  # noqa: E731
                                    if k not in ("lifecycle", "depends_on", *changed)}
                 assert strip(copy) == strip(block), (stack, name)
                 for (t, attribute), value in UNPROTECTED.items():
-                    if t == resource_type and attribute in block:
+                    if t == resource_type and value is None:
+                        assert attribute not in copy
+                    elif t == resource_type and attribute in block:
                         assert copy[attribute] == value
     assert kept_any_protected, "the keys carry prevent_destroy in the real output"
 
@@ -97,7 +98,6 @@ def test_the_skip_list_is_short_and_says_why():
     # users and user groups; backup selections
     assert len(SKIPPED_TYPES) <= 13
     assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
-    assert all(t not in SKIPPED_TYPES and len(why) > 10 for (t, _), why in STRIPPED_ATTRIBUTES.items())
     assert all(t not in SKIPPED_TYPES for (t, _) in UNPROTECTED)
 
 
