@@ -21,8 +21,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from environments.schema import EnvironmentConfig
+from environments.schema.account import QUOTAS, AccountConfig, quota_usage
+from environments.schema.dns import record_fqdn
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
+ACCOUNTS = "accounts"  # <environments dir>/accounts/<name>.yaml: one file per AWS account
 SELECT_ENV_VAR = "SPOFLESS_ENVS"
 _MISSING = object()
 # Bounds that keep a careless or hostile file from costing unbounded time or memory.
@@ -136,12 +139,12 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _problem(file: str, error: dict) -> Problem:
+def _problem(file: str, error: dict, model: type[BaseModel] = EnvironmentConfig) -> Problem:
     loc = [str(part) for part in error["loc"]]
     context = error.get("ctx") or {}
     kind = error["type"]
     if kind == "extra_forbidden":
-        parent = _model_at(EnvironmentConfig, loc[:-1])
+        parent = _model_at(model, loc[:-1])
         allowed = sorted(parent.model_fields) if parent else []
         hint = difflib.get_close_matches(loc[-1], allowed, n=1)
         message = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
@@ -208,8 +211,8 @@ def _unbalanced_quote_line(text: str, before: int) -> Optional[int]:
     return None
 
 
-def load_file(path: Path) -> EnvironmentConfig:
-    """Parse and validate one environment file."""
+def _read_mapping(path: Path, what: str) -> dict:
+    """One YAML file as a mapping, bounded and strict, or ConfigError naming the file (and line)."""
     name = _display_path(path)
     try:
         size = path.stat().st_size
@@ -225,8 +228,8 @@ def load_file(path: Path) -> EnvironmentConfig:
         raise ConfigError([Problem(name, f"line {line}", f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
                                                           "allowed: a UTF-8 YAML file")]) from None
     if not text.strip() or all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
-        raise ConfigError([Problem(name, "", "is empty; allowed: a YAML mapping of fields (name, regions, "
-                                             "domain, ...), see environments/schema/")])
+        raise ConfigError([Problem(name, "", f"is empty; allowed: a YAML mapping of fields ({what}), see "
+                                             "environments/schema/")])
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _InputError as exc:
@@ -234,22 +237,36 @@ def load_file(path: Path) -> EnvironmentConfig:
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(name, "", _yaml_syntax_message(exc))]) from None
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, "", "must be a YAML mapping of fields (name, regions, "
-                                             "domain, ...); allowed: see environments/schema/",
-                                   type(data).__name__)])
+        raise ConfigError([Problem(name, "", f"must be a YAML mapping of fields ({what}); allowed: see "
+                                             "environments/schema/", type(data).__name__)])
     long = list(_long_values(data))
     if long:
         raise ConfigError([Problem(name, field, f"is {len(value)} characters; allowed: at most {MAX_VALUE_CHARS}")
                            for field, value in long])
-    shown_name = name
+    return data
+
+
+def _validated(path: Path, model: type[BaseModel], what: str):
+    """Parse and validate one file against ``model``; its ``name`` must equal the file name."""
+    data = _read_mapping(path, what)
+    name = _display_path(path)
     try:
-        config = EnvironmentConfig.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_problem(shown_name, e) for e in exc.errors()]) from None
+        raise ConfigError([_problem(name, e, model) for e in exc.errors()]) from None
     if config.name != path.stem:
-        raise ConfigError([Problem(shown_name, "name", f"must equal the file name; allowed: '{path.stem}'",
-                                   config.name)])
+        raise ConfigError([Problem(name, "name", f"must equal the file name; allowed: '{path.stem}'", config.name)])
     return config
+
+
+def load_file(path: Path) -> EnvironmentConfig:
+    """Parse and validate one environment file."""
+    return _validated(path, EnvironmentConfig, "name, regions, domain, ...")
+
+
+def load_account_file(path: Path) -> AccountConfig:
+    """Parse and validate one account file (``environments/accounts/<name>.yaml``)."""
+    return _validated(path, AccountConfig, "name, account_id, home_region, regions, ...")
 
 
 def selected_names(requested: Optional[Iterable[str]] = None) -> Optional[list[str]]:
@@ -290,7 +307,168 @@ def load_environments(names: Optional[Iterable[str]] = None,
     problems += _shared_registries(configs, directory)
     if problems:
         raise ConfigError(problems)
+    neighbours = _every_environment(directory, configs)
+    problems += _claimed_names(configs, neighbours, directory)
+    accounts, account_problems = _accounts(configs, directory)
+    problems += account_problems
+    if not account_problems:
+        problems += _quotas(configs, neighbours, accounts, directory)
+    if problems:
+        raise ConfigError(problems)
+    for config in configs:
+        config._account = accounts[config.account_id]  # noqa: SLF001 - resolved here, read as .account
     return configs
+
+
+def _every_environment(directory: Path, selected: Sequence[EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+    """Every environment file of ``directory`` that validates, by name (the selected ones as loaded):
+    the rules that span environments judge a file against all its neighbours, selected or not. A file
+    that does not validate is judged when it is selected, not here."""
+    found = {config.name: config for config in selected}
+    for name in available(directory):
+        if name not in found:
+            try:
+                found[name] = load_file(directory / f"{name}.yaml")
+            except ConfigError:
+                continue
+    return found
+
+
+def _newest_first(directory: Path, *names: str) -> list[str]:
+    """Environment names, the file changed last first: the one a collision message is about (just added
+    or just edited), then the one it collides with."""
+    def changed(name: str):
+        try:
+            return (directory / f"{name}.yaml").stat().st_mtime_ns, name
+        except OSError:
+            return 0, name
+    return sorted(names, key=changed, reverse=True)
+
+
+def claimed_names(config: EnvironmentConfig) -> dict[str, str]:
+    """``{DNS name: the field that claims it}`` an environment writes records, load balancers or
+    certificates for: its zone apex, every record, every certificate name. Two environments that
+    claim one name would overwrite each other's records (Route53 zones, Cloudflare records and load
+    balancers are named by it)."""
+    claims = {config.domain: "domain"}
+    for index, record in enumerate(config.dns.records):
+        fqdn = record_fqdn(record.name, config.domain)
+        if fqdn:
+            claims.setdefault(fqdn, f"dns.records.{index}.name")
+    for index, name in enumerate(config.load_balancing.certificate_names):
+        claims.setdefault(record_fqdn(name, config.domain) or name, f"load_balancing.certificate_names.{index}")
+    return claims
+
+
+def _claimed_names(configs: Sequence[EnvironmentConfig], every: dict[str, EnvironmentConfig],
+                   directory: Path) -> list[Problem]:
+    """Names two environments both claim (a copied file that kept its origin's domain): each name has one
+    owner, like each CIDR. The message is about the file changed last and names the other."""
+    problems, reported = [], set()
+    for config in configs:
+        mine = claimed_names(config)
+        for other in every.values():
+            if other.name == config.name or frozenset((config.name, other.name)) in reported:
+                continue
+            theirs = claimed_names(other)
+            shared = sorted(set(mine) & set(theirs))
+            if not shared:
+                continue
+            reported.add(frozenset((config.name, other.name)))
+            about, owner = _newest_first(directory, config.name, other.name)
+            claims = claimed_names(every[about])
+            name = every[about].domain if every[about].domain in shared else shared[0]
+            labels = every[owner].domain.split(".")
+            base = ".".join(labels[1:]) if len(labels) > 2 else every[owner].domain
+            problems.append(Problem(
+                _display_path(directory / f"{about}.yaml"), claims[name],
+                f"claims {name!r}, which {owner} ({_display_path(directory / f'{owner}.yaml')}) already serves"
+                f"{f' with {len(shared) - 1} more name(s)' if len(shared) > 1 else ''}; both would write its "
+                "Route53 and Cloudflare records and load balancers; allowed: a domain of this environment's own "
+                f"(e.g. '{about}.{base}'), and names no other environment serves",
+                every[about].domain))
+    return problems
+
+
+def load_accounts(directory: Path = ENVIRONMENTS_DIR) -> tuple[list[AccountConfig], list[Problem]]:
+    """Every account file of ``directory/accounts``, validated, and every problem with them."""
+    accounts, problems = [], []
+    for path in sorted((directory / ACCOUNTS).glob("*.yaml")):
+        try:
+            accounts.append(load_account_file(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return accounts, problems
+
+
+def _accounts(configs: Sequence[EnvironmentConfig], directory: Path
+              ) -> tuple[dict[str, AccountConfig], list[Problem]]:
+    """``{account_id: its account}`` for the selected environments: exactly one account file owns each
+    account, and it covers every region an environment of it uses."""
+    accounts, problems = load_accounts(directory)
+    owners: dict[str, AccountConfig] = {}
+    for account in accounts:
+        if account.account_id in owners:
+            problems.append(Problem(
+                _display_path(directory / ACCOUNTS / f"{account.name}.yaml"), "account_id",
+                f"is also described by {_display_path(directory / ACCOUNTS / f'{owners[account.account_id].name}.yaml')}"
+                "; an account-wide piece needs one owner; allowed: one account file per AWS account",
+                account.account_id))
+        else:
+            owners[account.account_id] = account
+    for config in configs:
+        account = owners.get(config.account_id)
+        where = _display_path(directory / f"{config.name}.yaml")
+        if account is None:
+            problems.append(Problem(
+                where, "account_id", f"is described by no file in {_display_path(directory / ACCOUNTS)}; its "
+                "service-linked roles, quotas, audit trail and threat detection need one owner; allowed: an account "
+                f"id of {', '.join(sorted(owners)) or 'no account yet'}, or a new accounts/<name>.yaml with "
+                f"account_id: '{config.account_id}'", config.account_id))
+            continue
+        for role, region in (("primary", config.regions.primary), ("standby", config.regions.standby)):
+            if region is not None and region.name not in account.regions:
+                problems.append(Problem(
+                    where, f"regions.{role}.name", f"is not a region of account {account.name} "
+                    f"({_display_path(directory / ACCOUNTS / f'{account.name}.yaml')}: regions); detection and "
+                    f"quotas would not cover it; allowed: {', '.join(account.regions)}, or add it there",
+                    region.name))
+    return owners, problems
+
+
+def _quotas(configs: Sequence[EnvironmentConfig], every: dict[str, EnvironmentConfig],
+            accounts: dict[str, AccountConfig], directory: Path) -> list[Problem]:
+    """The combined usage of every environment of an account, per region (and AZ), against the quota the
+    account declares: a stack that applies past a quota fails half way (AddressLimitExceeded, VpcLimitExceeded)."""
+    problems, seen = [], set()
+    for config in configs:
+        account = accounts[config.account_id]
+        members = sorted(name for name, other in every.items() if other.account_id == account.account_id)
+        totals: dict[tuple[str, str, Optional[str]], dict[str, int]] = {}
+        for name in members:
+            for key, count in quota_usage(every[name]).items():
+                totals.setdefault(key, {})[name] = count
+        for (region, quota, zone), by_env in sorted(totals.items(), key=lambda item: (item[0][0], item[0][1],
+                                                                                     item[0][2] or "")):
+            used = sum(by_env.values()) + (1 if quota == "vpcs" and account.default_vpcs else 0)
+            limit = account.quota(region, quota)
+            if used <= limit or config.name not in by_env or (account.name, region, quota) in seen:
+                continue
+            seen.add((account.name, region, quota))
+            about = _newest_first(directory, *by_env)[0]
+            spec = QUOTAS[quota]
+            parts = ", ".join(f"{name} {count}" for name, count in sorted(by_env.items()))
+            if quota == "vpcs" and account.default_vpcs:
+                parts += ", the default VPC 1"
+            problems.append(Problem(
+                _display_path(directory / f"{about}.yaml"), "regions",
+                f"needs {used} of the quota '{spec.title}' ({spec.service_code} {spec.quota_code}) in {region}"
+                f"{' ' + zone if zone else ''} of account {account.name}, which is {limit} "
+                f"({'declared' if region in account.quotas and quota in account.quotas[region] else 'AWS default'}"
+                f"): {parts}; allowed: at most {limit}: raise "
+                f"{_display_path(directory / ACCOUNTS / f'{account.name}.yaml')} quotas.{region}.{quota} "
+                "(the baseline requests it through Service Quotas), or fewer NAT gateways / regions"))
+    return problems
 
 
 def _declared_domains(directory: Path) -> dict[str, tuple[str, str]]:

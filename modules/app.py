@@ -13,9 +13,11 @@ from typing import Callable, Iterator, Optional
 from cdktf import App, TerraformStack
 
 from environments.schema import EnvironmentConfig
+from environments.schema.account import AccountConfig
 from modules import engine, output_dir
 from modules.output_dir import OutputError
 from modules.stacks import names
+from modules.stacks.account import AccountStack
 from modules.stacks.base import TERRAFORM_VERSION
 from modules.stacks.dns import CloudflareDnsStack, Route53DnsStack
 from modules.stacks.data import DataStack
@@ -34,12 +36,25 @@ class StackReport:
     build_seconds: float
 
 
-def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformStack]:
+def build_account(app: App, account: AccountConfig) -> Iterator[AccountStack]:
+    """Add one account's baseline stacks to ``app``, the home region's first."""
+    for region in sorted(account.regions, key=lambda r: (r != account.home_region, r)):
+        yield AccountStack(app, names.account(account.name, region), account=account, region=region)
+
+
+def build_environment(app: App, env: EnvironmentConfig,
+                      baseline: Optional[dict[str, AccountStack]] = None) -> Iterator[TerraformStack]:
     """Add one environment's stacks to ``app``, yielding each as soon as it is built.
 
-    Order matters: every stack comes after the stacks it reads from.
+    Order matters: every stack comes after the stacks it reads from. ``baseline``: the account's
+    stacks by region; the security stack (whose key policies name the account's service-linked role)
+    and each regional stack (whose Elastic IPs draw on the quota the baseline requests) depend on them.
     """
+    baseline = baseline or {}
+    home = baseline.get(env.account.home_region) if baseline else None
     security = SecurityStack(app, names.security(env.name), env=env)
+    if home is not None:
+        security.add_dependency(home)
     yield security
     zone = DnsZoneStack(app, names.dns_zone(env.name), env=env, keys=security.keys)
     yield zone
@@ -47,6 +62,8 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
     for role, region in zip(("primary", "standby"), env.regions.all):
         stack = RegionalStack(app, names.regional(env.name, region.name), env=env, region=region, role=role,
                               keys=security.keys, certificates=zone.certificates)
+        if region.name in baseline:
+            stack.add_dependency(baseline[region.name])
         regional.append((role, region, stack))
         yield stack
     for role, region, stack in regional:
@@ -67,6 +84,12 @@ def build_environment(app: App, env: EnvironmentConfig) -> Iterator[TerraformSta
     if env.dns.cloudflare:
         yield CloudflareDnsStack(app, names.dns_cloudflare(env.name), env=env, load_balancers=load_balancers,
                                  zone=zone.zone, certificates=zone.certificates)
+
+
+def accounts_of(envs: list[EnvironmentConfig]) -> list[AccountConfig]:
+    """The accounts of ``envs``, each once, by name: every account an environment deploys into gets
+    its baseline synthesized with it."""
+    return sorted({env.account.name: env.account for env in envs}.values(), key=lambda a: a.name)
 
 
 _HCL_RESOURCE = re.compile(r'^resource\s+"[^"]+"\s+"[^"]+"', re.MULTILINE)
@@ -117,10 +140,18 @@ def _synthesize(envs: list[EnvironmentConfig], outdir: Path, staging: Path,
                 say: Callable[[str], None]) -> list[StackReport]:
     timings: dict[str, float] = {}
     app = App(outdir=str(staging), **engine.app_options(engine.selected(), TERRAFORM_VERSION))
+    baselines: dict[str, dict[str, AccountStack]] = {}
+    started = time.perf_counter()
+    for account in accounts_of(envs):
+        baselines[account.name] = {}
+        # the time between two yields is the time it took to build the stack yielded
+        for stack in build_account(app, account):
+            baselines[account.name][stack.region] = stack
+            timings[stack.node.id] = time.perf_counter() - started
+            started = time.perf_counter()
     for env in envs:
         started = time.perf_counter()
-        # the time between two yields is the time it took to build the stack yielded
-        for stack in build_environment(app, env):
+        for stack in build_environment(app, env, baselines.get(env.account.name)):
             timings[stack.node.id] = time.perf_counter() - started
             started = time.perf_counter()
     started = time.perf_counter()

@@ -130,11 +130,38 @@ class Output:
         return sorted(parsed.env for parsed in map(names.parse, self.stacks) if parsed and parsed.kind == "security")
 
     def environment_of(self, stack: str) -> str:
+        """The environment a stack belongs to; an account baseline stack belongs to none (its own name)."""
         parsed = names.parse(stack)
-        return parsed.env if parsed else stack
+        return parsed.env if parsed and parsed.kind != "account" else stack
 
     def stacks_of(self, env: str) -> list[str]:
         return [s for s in self.stacks if self.environment_of(s) == env]
+
+    @property
+    def accounts(self) -> list[str]:
+        """Account names that have baseline stacks (``account-<name>-<region>``)."""
+        return sorted({p.env for p in map(names.parse, self.stacks) if p and p.kind == "account"})
+
+    def account_stacks(self, account: Optional[str] = None) -> list[str]:
+        """The baseline stacks of ``account`` (every account when None), sorted."""
+        return sorted(s for s in self.stacks if (p := names.parse(s)) and p.kind == "account"
+                      and (account is None or p.env == account))
+
+    def account_of(self, env: str) -> Optional[str]:
+        """The account whose baseline ``env``'s stacks depend on, or None."""
+        for stack in self.stacks_of(env):
+            for dependency in self.dependencies(stack):
+                parsed = names.parse(dependency)
+                if parsed and parsed.kind == "account":
+                    return parsed.env
+        return None
+
+    def deployment_of(self, env: str) -> list[str]:
+        """What deploying ``env`` applies: its account's baseline (applied first, a no-op when it is in place),
+        then the environment's own stacks. Destroying an environment never takes the baseline with it: the
+        account's other environments depend on it."""
+        account = self.account_of(env)
+        return (self.account_stacks(account) if account else []) + self.stacks_of(env)
 
     # -- resources --------------------------------------------------------------------------
 

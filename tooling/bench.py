@@ -114,13 +114,21 @@ def _stats(samples: list[tuple[float, float]]) -> dict:
 
 def prod_copies(count: int, directory: Path) -> None:
     """``count`` copies of prod named prod1..prodN, each in an account of its own (CIDRs unchanged:
-    the loader refuses overlapping VPCs only within one account and region)."""
+    the loader refuses overlapping VPCs only within one account and region), with that account's file
+    (a copy of prod's account file: each copy synthesizes its own account baseline too)."""
     import re
+
+    from environments.loader import load_environments
 
     text = (PROJECT / "environments" / "prod.yaml").read_text()
     account = re.search(r'account_id: "?(\d{12})', text).group(1)
+    owner = load_environments(["prod"])[0].account.name
+    account_text = (PROJECT / "environments" / "accounts" / f"{owner}.yaml").read_text()
+    (directory / "accounts").mkdir(exist_ok=True)
     for index in range(1, count + 1):
         name = f"prod{index}"
+        (directory / "accounts" / f"{name}.yaml").write_text(
+            account_text.replace(account, f"{900000000000 + index}").replace(f"name: {owner}\n", f"name: {name}\n"))
         body = text.replace(account, f"{900000000000 + index}")
         body = body.replace("name: prod\n", f"name: {name}\n")
         body = body.replace("domain: platform.example.com", f"domain: {name}.platform.example.com")

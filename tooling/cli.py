@@ -73,8 +73,10 @@ def _judge(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 
 def _schema(args: argparse.Namespace) -> int:
     from environments.schema import EnvironmentConfig
+    from environments.schema.account import AccountConfig
 
-    text = json.dumps(EnvironmentConfig.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    model = AccountConfig if args.account else EnvironmentConfig
+    text = json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
     if args.out_file:
         Path(args.out_file).write_text(text)
         print(f"wrote {args.out_file}")
@@ -229,8 +231,10 @@ def parser() -> argparse.ArgumentParser:
     command("mutation", _mutation, "mutation testing: does the suite notice design-breaking one-line changes? "
             "(minutes; not part of make test)", out=False).add_argument(
         "--only", action="append", help="run only this mutant id (repeat)")
-    command("schema", _schema, "the environment files' JSON Schema", out=False).add_argument(
-        "--out", dest="out_file", help="write it here instead of printing it")
+    schema = command("schema", _schema, "the environment files' JSON Schema (--account: the account files')",
+                     out=False)
+    schema.add_argument("--out", dest="out_file", help="write it here instead of printing it")
+    schema.add_argument("--account", action="store_true", help="the schema of environments/accounts/<name>.yaml")
     return root
 
 

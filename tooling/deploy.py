@@ -127,13 +127,17 @@ class Target:
         return work
 
 
-def select_stacks(output, envs: Sequence[str], emulated: bool) -> tuple[list[str], dict[str, str]]:
-    """The stacks of ``envs`` to run, and those left out with the reason."""
+def select_stacks(output, envs: Sequence[str], emulated: bool, action: str = "deploy"
+                  ) -> tuple[list[str], dict[str, str]]:
+    """The stacks of ``envs`` to run, and those left out with the reason. Deploy, plan and diff take the
+    account baseline the environments depend on along (first); destroy leaves it to the account's other
+    environments."""
     unknown = sorted(set(envs) - set(output.environments))
     if unknown:
         raise DeployError(f"-e {','.join(unknown)}: not in the synthesized output; it holds "
                           f"{', '.join(output.environments) or 'nothing'} (run `make synth` after adding one)")
-    chosen = [s for env in envs for s in output.stacks_of(env)]
+    pick = output.stacks_of if action == "destroy" else output.deployment_of
+    chosen = sorted({s for env in envs for s in pick(env)})
     if not emulated:
         return sorted(chosen), {}
     aws_only = set(output.aws_only())
@@ -641,7 +645,7 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
         target = Target(outdir, endpoint=info["endpoint"])
         if args.action == "deploy":
             seed_parent_zones(info["endpoint"], configs)
-    stacks, left_out = select_stacks(output, envs, target.emulated)
+    stacks, left_out = select_stacks(output, envs, target.emulated, args.action)
     if not args.quiet:
         where = f"the emulator on {target.endpoint}" if target.emulated else "the accounts in the stacks' providers"
         print(f"{args.action} {', '.join(envs)}: {len(stacks)} stacks against {where}", file=sys.stderr, flush=True)

@@ -73,17 +73,61 @@ def _resources(stack: dict, rtype: str) -> list[dict]:
     return list(stack.get("resource", {}).get(rtype, {}).values())
 
 
+def _account_id(stack: dict) -> Optional[str]:
+    """The account a stack's AWS providers are limited to (``allowed_account_ids``)."""
+    providers = stack.get("provider", {}).get("aws", [])
+    for provider in providers if isinstance(providers, list) else [providers]:
+        for account in provider.get("allowed_account_ids") or []:
+            return account
+    return None
+
+
 def load_environments(outdir: Path) -> dict[str, dict[str, dict]]:
-    """``{env: {stack kind or region: stack JSON}}`` from a synthesized output directory."""
+    """``{env: {stack kind or region: stack JSON}}`` from a synthesized output directory; the baseline
+    stacks of the environment's account come along as ``account-<region>``."""
     envs: dict[str, dict[str, dict]] = {}
+    baselines: dict[Optional[str], dict[str, dict]] = {}
     for path in sorted((outdir / "stacks").glob("*/cdk.tf.json")):
         parsed = names.parse(path.parent.name)
         if parsed is None:
             continue
+        stack = json.loads(path.read_text())
+        if parsed.kind == "account":
+            baselines.setdefault(_account_id(stack), {})[f"account-{parsed.region}"] = stack
+            continue
         key = parsed.region + (f"-{parsed.kind}" if parsed.kind in ("gitops", "data") else "") if parsed.region \
             else parsed.kind
-        envs.setdefault(parsed.env, {})[key] = json.loads(path.read_text())
+        envs.setdefault(parsed.env, {})[key] = stack
+    for stacks in envs.values():
+        stacks.update(baselines.get(_account_id(stacks.get("security", {})), {}))
     return envs
+
+
+def _account_tiers(stacks: dict[str, dict], regions: list[str], declared: Optional[str],
+                   figures: dict[str, float]) -> list[Tier]:
+    """The account baseline as this environment sees it: the audit trail (does it survive a region's loss?)
+    and threat detection (does it run in every region the environment uses?)."""
+    baseline = {key.removeprefix("account-"): stack for key, stack in stacks.items() if key.startswith("account-")}
+    trails = [t for stack in baseline.values() for t in _resources(stack, "aws_cloudtrail")
+              if t.get("is_multi_region_trail") and t.get("enable_log_file_validation")]
+    copies = len({b.get("bucket") for stack in baseline.values() for b in _resources(stack, "aws_s3_bucket")
+                  if b.get("object_lock_enabled")}) if trails else 0
+    replicated = any(_resources(stack, "aws_s3_bucket_replication_configuration") for stack in baseline.values())
+    audit_spof = "" if copies >= 2 and replicated else (
+        "SPOF: no multi-region trail" if not trails else
+        f"declared: one region ({declared})" if declared else "SPOF: the audit bucket in one region")
+    tiers = [Tier("audit trail", "3 (S3)", copies, 1,
+                  f"multi-region trail, locked bucket{' replicated' if replicated else ''}" if trails else "none",
+                  parallel([figures["s3"]] * copies), audit_spof)]
+    detecting = sorted(r for r in regions if r in baseline and (
+        _resources(baseline[r], "aws_guardduty_detector")
+        or baseline[r].get("data", {}).get("aws_guardduty_detector"))
+        and _resources(baseline[r], "aws_securityhub_standards_subscription"))
+    missing = sorted(set(regions) - set(detecting))
+    tiers.append(Tier("detection", "-", len(detecting), 1, "GuardDuty + Security Hub + Config per region",
+                      parallel([figures["s3"]] * len(detecting)) if detecting else 0.0,
+                      f"SPOF: no detection in {', '.join(missing)}" if missing else ""))
+    return tiers
 
 
 def _subnet_zones(stack: dict, refs: Sequence[str]) -> set[str]:
@@ -149,6 +193,7 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
                       parallel([figures["secrets"]] * secret_regions), single(secret_regions, "region")))
 
     tiers += _data_tiers(stacks, regions, figures, single)
+    tiers += _account_tiers(stacks, regions, declared, figures)
 
     request_path = series([dns, parallel(series(parts) for parts in zip(lb_regions, cp_regions, dp_regions))])
     return tiers, request_path, declared

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
+from typing import TYPE_CHECKING, Optional
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
 from environments.schema.common import Domain, Frozen, _NAME, _fail
@@ -15,6 +17,9 @@ from environments.schema.gitops import GitopsConfig
 from environments.schema.load_balancing import LoadBalancingConfig
 from environments.schema.network import NetworkConfig, RegionsConfig
 from environments.schema.security import SecurityConfig, _LAMBDA_ARN
+
+if TYPE_CHECKING:
+    from environments.schema.account import AccountConfig
 
 
 class EnvironmentConfig(Frozen):
@@ -62,6 +67,16 @@ class EnvironmentConfig(Frozen):
     data: DataConfig = Field(default_factory=DataConfig)
     """The data tier: Aurora global database, ElastiCache global datastore, application buckets,
     ECR repositories and AWS Backup. Left out: every default (no ECR repositories)."""
+
+    _account: Optional["AccountConfig"] = PrivateAttr(default=None)
+
+    @property
+    def account(self) -> "AccountConfig":
+        """The account this environment deploys into (``environments/accounts/<name>.yaml`` whose
+        ``account_id`` is this one's), resolved by the loader."""
+        if self._account is None:
+            raise LookupError(f"{self.name}: no account resolved; load environments with environments.loader")
+        return self._account
 
     @model_validator(mode="after")
     def _data_survives_an_az(self) -> "EnvironmentConfig":
@@ -174,9 +189,9 @@ class EnvironmentConfig(Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.match(value) or value == "account" or value.startswith("account-"):
             raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
-                                "starting with a letter")
+                                "starting with a letter, not 'account' or 'account-...' (the account stacks' names)")
         return value
 
     @field_validator("account_id", mode="before")

@@ -97,14 +97,6 @@ class SecurityConfig(Frozen):
     key_deletion_window_days: int = 30
     """Days a deleted key waits before it is gone, 7 to 30. Left out: 30 (the longest)."""
 
-    autoscaling_service_linked_role: Literal["create", "existing"] = "create"
-    """The ``AWSServiceRoleForAutoScaling`` role, which the ``storage`` key policy names so node
-    groups can launch instances with encrypted volumes (KMS rejects a policy naming a role that
-    does not exist). ``create`` (default): the security stack creates it, for an account that has
-    never used Auto Scaling. ``existing``: the account already has it (``aws iam get-role
-    --role-name AWSServiceRoleForAutoScaling`` answers); it is looked up, and a plan fails
-    clearly when it is missing. Only one of the two works in a given account."""
-
     rotation_function_arn: Optional[str] = None
     """Default rotation Lambda for generated secrets that name none, in the primary region.
     Left out: the rotation function spofless deploys."""

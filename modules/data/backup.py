@@ -54,7 +54,11 @@ class RegionalBackup(Construct):
         self.lock = aws("backup_vault_lock_configuration").BackupVaultLockConfiguration(
             self, "lock", backup_vault_name=self.vault.name,
             min_retention_days=continuous_days if config.continuous else config.retention_days,
-            changeable_for_days=config.lock_grace_days if config.vault_lock == "compliance" else None)
+            changeable_for_days=config.lock_grace_days if config.vault_lock == "compliance" else None,
+            # Every field is ForceNew, and a compliance lock is immutable once its grace days pass:
+            # a change would plan a delete AWS refuses half way (the vault keeps its old lock).
+            # Changing it is a deliberate act: lift prevent_destroy inside the grace days, or not at all.
+            lifecycle={"prevent_destroy": True} if config.vault_lock == "compliance" else None)
         self.copy_vault_arn = (f"arn:{partition}:backup:{copy_region}:{account_id}:backup-vault:"
                                f"{backup_vault_name(env_name, copy_region)}") if copy_region else None
         plan = aws("backup_plan")

@@ -92,7 +92,13 @@ class CacheRegion(Construct):
             self.global_group = None
             self.group = aws("elasticache_replication_group").ElasticacheReplicationGroup(
                 self, "group", **common, global_replication_group_id=global_group_id,
-                lifecycle={"prevent_destroy": True})
+                # A member joins with the datastore's engine and sends none (AWS refuses it beside
+                # GlobalReplicationGroupId), but hashicorp/aws 5.100.0 defaults `engine` to "redis"
+                # and reads back what AWS built ("valkey" for a Valkey datastore), so every later
+                # plan would replace the member (with prevent_destroy: a hard error, exactly when the
+                # runbook scales the standby). The engine is the datastore's to change, never the
+                # member's. hashicorp/terraform-provider-aws#40786, #41713, #42592
+                lifecycle={"prevent_destroy": True, "ignore_changes": ["engine"]})
         stack_output(self, "cache_endpoint", self.group.primary_endpoint_address,
                      "This region's cache endpoint (writes only where the global datastore's primary is)")
         stack_output(self, "cache_reader_endpoint", self.group.reader_endpoint_address,

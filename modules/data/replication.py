@@ -34,7 +34,8 @@ class BucketReplication(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, source_bucket: str,
                  destination_bucket: str, destination_region: str, source_key: RegionalKey,
-                 destination_key: RegionalKey, config: BucketConfig, partition: str):
+                 destination_key: RegionalKey, config: BucketConfig, partition: str, provider=None,
+                 depends_on=None, extra_source_actions: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
         source_arn = f"arn:{partition}:s3:::{source_bucket}"
         destination_arn = f"arn:{partition}:s3:::{destination_bucket}"
@@ -42,7 +43,8 @@ class BucketReplication(Construct):
             {"Sid": "ReadSource", "Effect": "Allow", "Resource": source_arn,
              "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"]},
             {"Sid": "ReadSourceVersions", "Effect": "Allow", "Resource": f"{source_arn}/*",
-             "Action": ["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication", "s3:GetObjectVersionTagging"]},
+             "Action": sorted(["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication",
+                               "s3:GetObjectVersionTagging", *extra_source_actions])},
             {"Sid": "WriteDestination", "Effect": "Allow", "Resource": f"{destination_arn}/*",
              "Action": ["s3:ObjectOwnerOverrideToBucketOwner", "s3:ReplicateDelete", "s3:ReplicateObject",
                         "s3:ReplicateTags"]},
@@ -50,10 +52,10 @@ class BucketReplication(Construct):
         source_key.grant_decrypt(statements, via_service="s3")
         destination_key.grant_encrypt_decrypt(statements, via_service="s3")
         self.role = aws("iam_role").IamRole(
-            self, "role", name=physical(f"{name}-s3-replication", 64),
+            self, "role", provider=provider, name=physical(f"{name}-s3-replication", 64),
             assume_role_policy=service_assume_role_policy("s3.amazonaws.com"),
             description=f"{name}: S3 replication of {source_bucket} to {destination_bucket}")
-        aws("iam_role_policy").IamRolePolicy(self, "policy", role=self.role.id, name="replicate",
+        aws("iam_role_policy").IamRolePolicy(self, "policy", provider=provider, role=self.role.id, name="replicate",
                                             policy=policy_document(statements))
         destination = {
             "bucket": destination_arn,
@@ -65,7 +67,7 @@ class BucketReplication(Construct):
             destination["metrics"] = {"status": "Enabled", "event_threshold": {"minutes": 15}}
         replication = aws("s3_bucket_replication_configuration")
         self.configuration = replication.S3BucketReplicationConfigurationA(
-            self, "configuration", bucket=source_bucket, role=self.role.arn,
+            self, "configuration", provider=provider, bucket=source_bucket, role=self.role.arn, depends_on=depends_on,
             rule=[replication.S3BucketReplicationConfigurationRule(
                 id=f"to-{destination_region}", status="Enabled", priority=1,
                 filter={},

@@ -63,7 +63,11 @@ class CloudflareRecords(Construct):
         # ACM renews by looking the validation CNAMEs up in public DNS, which may ask Cloudflare.
         for name, (record_name, value) in validation_records.items():
             record(self, f"acm-validation-{name}", provider=provider, zone_id=self.zone_id, name=record_name,
-                   type="CNAME", ttl=300, proxied=False, content=value)
+                   type="CNAME", ttl=300, proxied=False,
+                   # Route53 keeps ACM's trailing dot; Cloudflare stores the name without it and the
+                   # v5 provider does not normalise `content`, so a dotted value differs on every plan.
+                   # https://github.com/cloudflare/terraform-provider-cloudflare/issues/7286
+                   content=Fn.trimsuffix(value, "."))
         for item in static:
             require_supported("Cloudflare", self.SUPPORTS, item)
             for index, value in enumerate(item.values):

@@ -17,16 +17,16 @@ _LEGACY_ELB_ACCOUNT_REGIONS = {
 }
 
 
-def private_versioned(scope: Construct, bucket_id: str):
+def private_versioned(scope: Construct, bucket_id: str, provider=None):
     """Owner-enforced (no ACLs), every public access blocked, versioned: what every spofless bucket
     starts from. Returns the versioning resource (replication rules depend on it)."""
     aws("s3_bucket_ownership_controls").S3BucketOwnershipControls(
-        scope, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
+        scope, "ownership", provider=provider, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"})
     aws("s3_bucket_public_access_block").S3BucketPublicAccessBlock(
-        scope, "public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-        ignore_public_acls=True, restrict_public_buckets=True)
+        scope, "public-access", provider=provider, bucket=bucket_id, block_public_acls=True,
+        block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
     return aws("s3_bucket_versioning").S3BucketVersioningA(
-        scope, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"})
+        scope, "versioning", provider=provider, bucket=bucket_id, versioning_configuration={"status": "Enabled"})
 
 
 class AccessLogBucket(Construct):

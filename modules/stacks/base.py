@@ -24,6 +24,8 @@ def state_location(env: EnvironmentConfig, side: Side) -> dict:
     operating the standby never needs the primary region.
     """
     backend = env.backend
+    if not hasattr(env, "regions") or not hasattr(env.regions, "primary"):  # an account's baseline
+        return {"bucket": backend.bucket, "region": backend.region or env.home_region, "kms_key_id": backend.kms_key_id}
     if side == "standby" and backend.standby_bucket:
         return {"bucket": backend.standby_bucket, "region": env.regions.standby.name,
                 "kms_key_id": backend.standby_kms_key_id}
@@ -63,6 +65,8 @@ class SpoflessStack(TerraformStack):
     makes ``cdktf.out`` unusable on any other machine; every stack sets one here.
     ``side`` says which region's state bucket the stack uses (s3 backends):
     ``standby`` for the stacks of the standby region, ``primary`` for the rest.
+    ``env`` is an environment, or an account for the baseline stacks (the same name, backend, tags
+    and account_id; an account's state stays in its one bucket).
     """
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig, side: Side = "primary"):

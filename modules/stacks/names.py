@@ -15,6 +15,14 @@ GLOBAL_KINDS = ("security", "dns-zone", "dns-route53", "dns-cloudflare")
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
 _NAME = re.compile(rf"^(?P<env>[a-z][a-z0-9-]*?)-(?:(?P<kind>{'|'.join(GLOBAL_KINDS)})|"
                    rf"(?P<region>{_REGION})(?:-(?P<suffix>gitops|data))?)$")
+# an account's baseline; environment names never start with "account" (environments/schema), so these
+# names are the baseline's alone
+_ACCOUNT = re.compile(rf"^account-(?P<account>[a-z][a-z0-9-]*?)-(?P<region>{_REGION})$")
+
+
+def account(account_name: str, region: str) -> str:
+    """The baseline stack of one region of an account: ``account-<name>-<region>``."""
+    return f"account-{account_name}-{region}"
 
 
 def security(env: str) -> str:
@@ -47,14 +55,17 @@ def data(env: str, region: str) -> str:
 
 @dataclass(frozen=True)
 class StackName:
-    env: str
-    kind: str  # one of GLOBAL_KINDS, "regional", "gitops" or "data"
+    env: str  # the environment, or for kind "account" the account's name
+    kind: str  # one of GLOBAL_KINDS, "regional", "gitops", "data" or "account"
     region: Optional[str] = None
 
 
 def parse(name: str) -> Optional[StackName]:
-    """``prod-us-east-1-gitops`` -> ``StackName("prod", "gitops", "us-east-1")`` (``-data``: kind "data");
-    None for other names."""
+    """``prod-us-east-1-gitops`` -> ``StackName("prod", "gitops", "us-east-1")`` (``-data``: kind "data";
+    ``account-platform-us-east-1``: ``StackName("platform", "account", "us-east-1")``); None for other names."""
+    account_match = _ACCOUNT.match(name)
+    if account_match:
+        return StackName(account_match["account"], "account", account_match["region"])
     match = _NAME.match(name)
     if not match:
         return None

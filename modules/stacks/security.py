@@ -27,8 +27,7 @@ class SecurityStack(SpoflessStack):
         primary_provider = self.aws_provider(primary.name, alias="primary")
         standby_provider = self.aws_provider(standby.name, alias="standby") if standby else None
         account = AccountContext(self, "account", provider=primary_provider)
-        self.autoscaling_role_arn = self._autoscaling_role(env.security.autoscaling_service_linked_role,
-                                                           primary_provider)
+        self.autoscaling_role_arn = self._autoscaling_role(primary_provider)
         self.keys = KeyRing(
             self, "keys",
             env_name=env.name,
@@ -47,16 +46,14 @@ class SecurityStack(SpoflessStack):
                                  single_region_reason=env.regions.single_region_reason)
         self._outputs()
 
-    def _autoscaling_role(self, mode: str, provider) -> str:
-        """ARN of ``AWSServiceRoleForAutoScaling`` (IAM is global): created here, or looked up.
+    def _autoscaling_role(self, provider) -> str:
+        """ARN of ``AWSServiceRoleForAutoScaling``, looked up: the account baseline owns it (one per
+        account, however many environments share it; a second CreateServiceLinkedRole fails, and
+        destroying one environment must not delete the role the others' nodes launch with).
 
-        The key policies reference this ARN, so Terraform creates (or reads) the role before
-        any key: KMS validates that every principal in a key policy exists.
+        The key policies reference this ARN, so Terraform reads the role before any key: KMS
+        validates that every principal in a key policy exists. The baseline applies first.
         """
-        if mode == "create":
-            return aws("iam_service_linked_role").IamServiceLinkedRole(
-                self, "autoscaling-role", provider=provider, aws_service_name="autoscaling.amazonaws.com",
-                description="Launches EKS node-group instances; named in the storage key policy").arn
         return aws("data_aws_iam_role").DataAwsIamRole(
             self, "autoscaling-role", provider=provider, name="AWSServiceRoleForAutoScaling").arn
 

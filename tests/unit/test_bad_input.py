@@ -29,13 +29,27 @@ eks:
 """
 
 
+ACCOUNT = """\
+name: {name}
+account_id: "{account_id}"
+home_region: us-east-1
+regions: [us-east-1, us-west-2]
+quotas:
+  us-east-1: {{elastic_ips: 20}}
+  us-west-2: {{elastic_ips: 20}}
+"""
+
+
 def _attempt(tmp_path: Path, text: str | bytes, *, name: str = "broken", select: str | None = None,
-             others: dict[str, str] | None = None):
-    """GIVEN an environment file with ``text`` (and ``others``, name -> text, beside it) and an
-    output dir from an earlier synth, WHEN main.py runs, THEN return its result and whether the
-    output dir changed."""
+             others: dict[str, str] | None = None, accounts: dict[str, str] | None = None):
+    """GIVEN an environment file with ``text`` (and ``others``, name -> text, beside it; ``accounts``,
+    name -> text, in accounts/, by default one for account 111122223333) and an output dir from an
+    earlier synth, WHEN main.py runs, THEN return its result and whether the output dir changed."""
     env_dir = tmp_path / "environments"
-    env_dir.mkdir()
+    (env_dir / "accounts").mkdir(parents=True)
+    for account, account_text in (accounts if accounts is not None else
+                                  {"shared": ACCOUNT.format(name="shared", account_id="111122223333")}).items():
+        (env_dir / "accounts" / f"{account}.yaml").write_text(account_text)
     path = env_dir / f"{name}.yaml"
     path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     for other, other_text in (others or {}).items():
@@ -554,5 +568,6 @@ def test_rejects_repositories_two_environments_of_one_account_and_region_declare
     _assert_rejected(result, untouched, "qa.yaml: data.repositories", "also declared by prod in account 111122223333",
                      "one replication configuration", "allowed: declare them in one environment per account and region")
     (tmp_path / "ok").mkdir()
-    result, _ = _attempt(tmp_path / "ok", GOOD.format(name="qa"), name="qa", select="qa", others={"prod": other})
+    result, _ = _attempt(tmp_path / "ok", GOOD.format(name="qa").replace("domain: platform", "domain: qa.platform"),
+                         name="qa", select="qa", others={"prod": other})
     assert result.returncode == 0, result.stderr

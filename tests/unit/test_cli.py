@@ -73,6 +73,17 @@ def test_the_published_schema_is_in_sync_and_the_environment_files_use_it():
         assert path.read_text().startswith("# yaml-language-server: $schema=./schema.json\n"), path.name
 
 
+def test_the_published_account_schema_is_in_sync_and_the_account_files_use_it():
+    from environments.schema.account import AccountConfig
+
+    published = json.loads((PROJECT / "environments" / "account.schema.json").read_text())
+    assert published == json.loads(json.dumps(AccountConfig.model_json_schema())), (
+        "environments/account.schema.json is stale: run `spofless schema --account --out "
+        "environments/account.schema.json`")
+    for path in sorted((PROJECT / "environments" / "accounts").glob("*.yaml")):
+        assert path.read_text().startswith("# yaml-language-server: $schema=../account.schema.json\n"), path.name
+
+
 @pytest.mark.parametrize("name", ["report", "dns-check", "drill"])
 def test_every_report_prints_json_and_markdown(name, synth_dir, environments):
     result = _run(name, "--out", str(synth_dir), "--format", "json")

@@ -50,7 +50,8 @@ def test_every_stack_runs_after_the_stacks_it_reads(output, environments, monkey
     fake = FakeTerraform()
     monkeypatch.setattr(deploy, "run_stack", fake)
     for env in environments:
-        stacks = output.stacks_of(env)
+        stacks = output.deployment_of(env)  # the account baseline first, then the environment
+        assert not set(output.dependencies(stacks[-1])) - set(stacks) - set(output.stacks), "an unknown dependency"
         outcomes = deploy.run("deploy", output, stacks, Target(Path("unused")), jobs=jobs, quiet=True)
         assert sorted(o.stack for o in outcomes) == sorted(stacks)
         assert all(o.status == "applied" for o in outcomes)
@@ -78,9 +79,11 @@ def test_destroy_runs_dependents_first(output, environments, monkeypatch):
     for env in environments:
         stacks = output.stacks_of(env)
         deploy.run("destroy", output, stacks, Target(Path("unused")), jobs=2, quiet=True)
+        assert not set(fake.spans) & set(output.account_stacks()), "destroying an environment took its account's"
         for stack in stacks:
             for dependency in output.dependencies(stack):
-                assert _before(fake.spans, stack, dependency), f"{dependency} destroyed before {stack}"
+                if dependency in stacks:  # the account baseline stays for the account's other environments
+                    assert _before(fake.spans, stack, dependency), f"{dependency} destroyed before {stack}"
 
 
 def _with_dependents(output, stacks):
@@ -122,11 +125,14 @@ def test_diff_goes_on_past_a_stack_that_waits_and_marks_what_follows(output, env
 def test_the_emulator_runs_only_aws_stacks_and_says_why_the_others_are_left(output, environments):
     for env in environments:
         chosen, left = deploy.select_stacks(output, [env], emulated=True)
-        assert set(chosen) == set(output.stacks_of(env)) & set(output.aws_only())
-        assert set(left) == set(output.stacks_of(env)) - set(chosen)
+        assert set(chosen) == set(output.deployment_of(env)) & set(output.aws_only())
+        assert set(left) == set(output.deployment_of(env)) - set(chosen)
         assert all(why.startswith("not emulated: needs ") for why in left.values())
         chosen, left = deploy.select_stacks(output, [env], emulated=False)
-        assert sorted(chosen) == sorted(output.stacks_of(env)) and not left
+        assert sorted(chosen) == sorted(output.deployment_of(env)) and not left
+        assert set(output.account_stacks()) & set(chosen), "deploying an environment leaves its account baseline"
+        chosen, _ = deploy.select_stacks(output, [env], emulated=False, action="destroy")
+        assert sorted(chosen) == sorted(output.stacks_of(env)), "destroying an environment takes its account's"
 
 
 def test_an_unknown_environment_is_one_clear_error(output):
