@@ -316,7 +316,7 @@ def load_environments(names: Optional[Iterable[str]] = None,
     if problems:
         raise ConfigError(problems)
     for config in configs:
-        config._account = accounts[config.account_id]  # noqa: SLF001 - resolved here, read as .account
+        config._account_config = accounts[config.account_id]  # noqa: SLF001 - resolved here, read as .account
     return configs
 
 

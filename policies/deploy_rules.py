@@ -646,3 +646,4 @@ def dns_parity(output: Output):
 # The second pack (issue 15) registers its rules into RULES on import.
 from policies import deploy_rules_production  # noqa: E402,F401
 from policies import deploy_rules_data  # noqa: E402,F401
+from policies import deploy_rules_account  # noqa: E402,F401

@@ -155,9 +155,12 @@ def _floor(constraint: str) -> Optional[tuple[int, int]]:
 @rule(23, "Every stack states the Terraform it needs, and every AWS provider is limited to the environment's account",
       "https://developer.hashicorp.com/terraform/language/backend/s3#state-locking")
 def version_and_account(output: Output):
-    for env in output.environments:
+    owners = [(env, output.stacks_of(env), names.security(env)) for env in output.environments]
+    owners += [(f"account {account}", stacks, stacks[0]) for account in output.accounts
+               if (stacks := output.account_stacks(account))]
+    for env, stacks, anchor in owners:
         accounts: set[str] = set()
-        for stack in output.stacks_of(env):
+        for stack in stacks:
             terraform = output.stacks[stack].get("terraform", {})
             s3 = (terraform.get("backend") or {}).get("s3") or {}
             floor = _floor(str(terraform.get("required_version", "")))
@@ -173,7 +176,7 @@ def version_and_account(output: Output):
                 yield stack, label, bool(allowed), (
                     "has no allowed_account_ids: credentials for any account are used as they come")
         if len(accounts) > 1:
-            yield names.security(env), f"environment {env}", False, (
+            yield anchor, f"environment {env}", False, (
                 f"its stacks are limited to different accounts ({', '.join(sorted(accounts))})")
 
 

@@ -62,6 +62,10 @@ def data_stack(env: str, region: str) -> str:
     return f"{env}-{region}-data"
 
 
+def account_stack(account: str, region: str) -> str:
+    return f"account-{account}-{region}"
+
+
 # -- what each environment has ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -114,6 +118,16 @@ def expected_stacks(env: EnvironmentConfig) -> list[str]:
                    *(p.stack for p in gitops_stacks(env)), *(p.stack for p in data_stacks(env))])
 
 
+def account_stacks(env: EnvironmentConfig) -> list[str]:
+    """The baseline stacks of the environment's account (environments/accounts/), one per region of the account."""
+    return sorted(account_stack(env.account.name, region) for region in env.account.regions)
+
+
+def synthesized_stacks(*envs: EnvironmentConfig) -> list[str]:
+    """What synthesizing ``envs`` writes: their stacks and their accounts' baselines, sorted by name."""
+    return sorted({stack for env in envs for stack in (*expected_stacks(env), *account_stacks(env))})
+
+
 def aws_only_stacks(env: EnvironmentConfig) -> list[str]:
     """The stacks that use the AWS provider alone (not the gitops stacks' Helm and Kubernetes, not Cloudflare)."""
     return sorted([security_stack(env.name), dns_zone_stack(env.name), dns_route53_stack(env.name),
@@ -130,6 +144,13 @@ def in_standby_region(stack: str) -> bool:
 
 STACKS: dict[str, EnvironmentConfig] = {stack: env for env in ENVIRONMENTS.values() for stack in expected_stacks(env)}
 """Every stack the configuration asks for, sorted by name, with its environment."""
+
+ACCOUNT_STACKS: dict[str, str] = {stack: env.account.name for env in ENVIRONMENTS.values()
+                                  for stack in account_stacks(env)}
+"""Every account baseline stack, with its account's name."""
+
+ALL_STACKS: list[str] = synthesized_stacks(*ENVIRONMENTS.values())
+"""Every stack a synthesis of every environment writes, sorted."""
 
 REGIONAL: dict[str, Placement] = {p.stack: p for env in ENVIRONMENTS.values() for p in regional_stacks(env)}
 """Every regional stack of every environment, by stack name."""

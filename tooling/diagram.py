@@ -30,8 +30,9 @@ def _id(text: str) -> str:
 
 
 def stacks_diagram(output, env: str) -> str:
+    """The environment's stacks and its account baseline's (applied first), with every dependency."""
     lines = ["flowchart LR"]
-    stacks = output.stacks_of(env)
+    stacks = output.deployment_of(env)
     for stack in stacks:
         providers = ", ".join(sorted(output.providers_of(stack)))
         lines.append(f'  {_id(stack)}["{stack}<br/><small>{providers}</small>"]')

@@ -62,6 +62,10 @@ FIXES: dict[str, str] = {
     "ec2:DeleteNatGateway":
         "moto keeps the network interface it created for a NAT gateway after the gateway is deleted, where "
         "EC2 deletes it with the gateway; the fix deletes it, so the leftovers check sees only real leftovers",
+    "guardduty:UpdateDetector (Features)":
+        "moto replaces the detector's whole feature list with the request's, where GuardDuty updates only the "
+        "features named (aws_guardduty_detector_feature sends one each), so every feature but the last applied "
+        "reads back as missing and is created again on every plan; the fix updates the named features only",
     "eks:CreateCluster (upgradePolicy)":
         "moto ignores the request's upgradePolicy and returns none, where EKS returns the support type it "
         "was given (EXTENDED when none is given); the fix keeps and returns it, so the cluster's state "
@@ -376,6 +380,21 @@ def _fix_backup_list_tags() -> None:
     responses.BackupResponse.list_tags = list_tags
 
 
+def _fix_guardduty_features() -> None:
+    from moto.guardduty import models
+
+    original = models.Detector.update
+
+    def update_named_features(self, enable, finding_publishing_frequency, data_sources, features):
+        if features is not None:
+            named = {feature.get("name"): feature for feature in features}
+            kept = [feature for feature in self.features if feature.get("name") not in named]
+            features = kept + list(named.values())
+        original(self, enable, finding_publishing_frequency, data_sources, features)
+
+    models.Detector.update = update_named_features
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
@@ -392,6 +411,7 @@ def apply_fixes() -> None:
     _fix_global_cluster_database_name()
     _fix_backup_list_tags()
     _fix_global_cluster_members()
+    _fix_guardduty_features()
     apply_fixes.applied = True
 
 

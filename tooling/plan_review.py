@@ -34,7 +34,29 @@ STATEFUL_TYPES = {
     "aws_backup_vault": "backup vault", "aws_backup_vault_lock_configuration": "backup vault lock",
     "aws_s3_bucket_replication_configuration": "bucket replication", "aws_ecr_repository": "ECR repository",
     "aws_ecr_replication_configuration": "ECR registry replication",
+    # the account baseline: what every environment of the account relies on, and the audit record
+    "aws_iam_service_linked_role": "service-linked role (every environment of the account uses it)",
+    "aws_cloudtrail": "audit trail", "aws_guardduty_detector": "GuardDuty detector (its findings go with it)",
+    "aws_securityhub_account": "Security Hub (disabling it deletes its findings)",
+    "aws_config_configuration_recorder": "AWS Config recorder",
+    "aws_s3_account_public_access_block": "account-wide S3 public access block",
 }
+
+
+def immutable_change(change: dict) -> Optional[str]:
+    """A replacement or destroy AWS refuses once it is past a point of no return: a compliance-mode vault
+    lock (``changeable_for_days`` set) is immutable after its grace days, and every field is ForceNew, so
+    the delete half of a replace fails and leaves the plan half applied.
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html"""
+    body = change.get("change", {})
+    if change.get("type") != "aws_backup_vault_lock_configuration" or \
+            action_kind(body.get("actions", [])) not in ("replace", "destroy"):
+        return None
+    if not (body.get("before") or {}).get("changeable_for_days"):
+        return None
+    return (f"IMMUTABLE compliance vault lock `{change['address']}` would be "
+            f"{'replaced' if action_kind(body['actions']) == 'replace' else 'destroyed'}: AWS refuses once its "
+            "grace days have passed (the vault keeps its lock); apply only inside the grace days")
 
 # Membership of a global database or datastore: an update that changes it is not harmless. Clearing
 # global_cluster_identifier runs RemoveFromGlobalCluster (the cluster becomes a standalone copy that
@@ -82,7 +104,9 @@ def summarize_plan(stack: str, plan: dict) -> StackSummary:
         if kind is None:
             continue
         summary.counts[kind] += 1
-        if kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
+        if (immutable := immutable_change(change)) is not None:
+            summary.dangerous.append(immutable)
+        elif kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
             summary.dangerous.append(f"{kind.upper()} {STATEFUL_TYPES[change['type']]} `{change['address']}`")
         elif (detach := membership_change(change)) is not None:
             summary.dangerous.append(detach)

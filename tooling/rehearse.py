@@ -73,6 +73,17 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no ElastiCache user groups, so the users would belong to nothing",
     "aws_backup_selection":
         "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
+    "aws_accessanalyzer_analyzer":
+        "moto has no IAM Access Analyzer backend (access-analyzer requests answer 500)",
+    "aws_securityhub_account":
+        "moto has no UpdateSecurityHubConfiguration, which the provider calls after EnableSecurityHub",
+    "aws_securityhub_standards_subscription":
+        "moto has no Security Hub standards API (BatchEnableStandards, GetEnabledStandards)",
+    "aws_securityhub_finding_aggregator":
+        "moto has no Security Hub finding aggregator API (CreateFindingAggregator)",
+    "aws_servicequotas_service_quota":
+        "moto has no GetAWSDefaultServiceQuota or RequestServiceQuotaIncrease; the quota rule (make check) and "
+        "the loader hold the quotas",
 }
 
 # Settings the rehearsal copy turns off so that its destroy can run, like prevent_destroy (None: the
@@ -116,8 +127,9 @@ PLAN_QUIRKS: dict[tuple[str, str], str] = {
 
 # Every AWS service the stacks call, pointed at the emulator. A service missing here
 # would be called on real AWS with fake credentials and fail loudly, never silently.
-SERVICES = ("acm", "backup", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "eks", "elasticache", "elbv2", "iam",
-            "kms", "lambda", "rds", "route53", "s3", "secretsmanager", "sts", "wafv2")
+SERVICES = ("accessanalyzer", "acm", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
+            "ecr", "eks", "elasticache", "elbv2", "guardduty", "iam", "kms", "lambda", "rds", "route53", "s3",
+            "s3control", "secretsmanager", "securityhub", "servicequotas", "sts", "wafv2")
 
 FAKE_CREDENTIAL = "rehearsal"
 REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
@@ -328,7 +340,11 @@ def rehearsal_env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in terraform_env().items()
            if not k.startswith("AWS_") and k not in ("TF_LOG", "TF_WORKSPACE")}
     env.update({"AWS_ACCESS_KEY_ID": FAKE_CREDENTIAL, "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIAL,
-                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint})
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint,
+                # S3 Control puts the account id in front of the host (<account>.127.0.0.1), which no resolver
+                # knows; through the emulator as a proxy the request reaches it. Loopback hosts (every other
+                # call) are never proxied, and nothing here leaves the machine.
+                "HTTP_PROXY": endpoint, "NO_PROXY": ""})
     return env
 
 

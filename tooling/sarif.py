@@ -50,6 +50,13 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("dns-zone", "certificates"): ("modules/dns/zone.py", "RegionalCertificates", "load_balancing"),
     ("dns-route53", "records"): ("modules/dns/route53.py", "Route53Records", "dns"),
     ("dns-cloudflare", "records"): ("modules/dns/cloudflare.py", "CloudflareRecords", "dns"),
+    # the account baseline: the section is in environments/accounts/<name>.yaml
+    ("account", "baseline"): ("modules/account/baseline.py", "RegionBaseline", "regions"),
+    ("account", "audit"): ("modules/account/audit.py", "AuditTrail", "audit"),
+    ("account", "autoscaling-role"): ("modules/stacks/account.py", "AccountStack", "home_region"),
+    ("account", "config-role"): ("modules/stacks/account.py", "AccountStack", "home_region"),
+    ("account", "s3-public-access"): ("modules/stacks/account.py", "AccountStack", "home_region"),
+    ("account", "findings"): ("modules/stacks/account.py", "AccountStack", "home_region"),
 }
 _STACK_FILE = re.compile(r"(?:^|/)stacks/([^/]+)/cdk\.tf\.json$")
 _UNIQUE_ID = re.compile(r'"uniqueId":\s*"([^"]+)"')
@@ -75,7 +82,8 @@ def locate(output, stack: str, unique_id: str) -> Optional[dict[str, str]]:
             path = group[unique_id].get("//", {}).get("metadata", {}).get("path", "")
             top = path.split("/")[1] if path.count("/") >= 1 else ""
             entry = CONSTRUCTS.get((parsed.kind if parsed else "", top))
-            return {"type": rtype, "address": f"{rtype}.{unique_id}", "path": path, "env": parsed.env if parsed else "",
+            where = (f"accounts/{parsed.env}" if parsed.kind == "account" else parsed.env) if parsed else ""
+            return {"type": rtype, "address": f"{rtype}.{unique_id}", "path": path, "env": where,
                     **({"module": entry[0], "class": entry[1], "section": entry[2]} if entry else {})}
     return None
 

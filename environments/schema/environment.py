@@ -68,15 +68,15 @@ class EnvironmentConfig(Frozen):
     """The data tier: Aurora global database, ElastiCache global datastore, application buckets,
     ECR repositories and AWS Backup. Left out: every default (no ECR repositories)."""
 
-    _account: Optional["AccountConfig"] = PrivateAttr(default=None)
+    _account_config: Optional["AccountConfig"] = PrivateAttr(default=None)
 
     @property
     def account(self) -> "AccountConfig":
         """The account this environment deploys into (``environments/accounts/<name>.yaml`` whose
         ``account_id`` is this one's), resolved by the loader."""
-        if self._account is None:
+        if self._account_config is None:
             raise LookupError(f"{self.name}: no account resolved; load environments with environments.loader")
-        return self._account
+        return self._account_config
 
     @model_validator(mode="after")
     def _data_survives_an_az(self) -> "EnvironmentConfig":

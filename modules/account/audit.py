@@ -27,7 +27,7 @@ from environments.schema import BucketConfig
 from environments.schema.account import AccountConfig
 from modules.data.replication import BucketReplication
 from modules.iam import AccountContext, policy_document
-from modules.loadbalancing.access_logs import private_versioned
+from modules.loadbalancing.access_logs import expiring_lifecycle, private_versioned
 from modules.providers import aws
 from modules.security.keys import RegionalKey, admin_statement
 from modules.stacks.names import physical
@@ -75,20 +75,9 @@ class AuditBucket(Construct):
                 apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms",
                                                           "kms_master_key_id": self.key.arn},
                 bucket_key_enabled=True)])
-        life = aws("s3_bucket_lifecycle_configuration")
-        life.S3BucketLifecycleConfiguration(
-            self, "lifecycle", provider=provider, bucket=self.bucket.id,
-            rule=[life.S3BucketLifecycleConfigurationRule(
-                id="expire-after-retention", status="Enabled",
-                filter=[life.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                # a locked version cannot be removed before its retention ends; S3 expires it after
-                expiration=[life.S3BucketLifecycleConfigurationRuleExpiration(days=audit.retention_days + 1)],
-                noncurrent_version_expiration=[
-                    life.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=audit.retention_days + 1)],
-                abort_incomplete_multipart_upload=[
-                    life.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)],
-            )])
+        # a locked version cannot be removed before its retention ends; S3 expires it the day after
+        expiring_lifecycle(self, self.bucket.id, rule_id="expire-after-retention", days=audit.retention_days + 1,
+                           noncurrent_days=audit.retention_days + 1, provider=provider)
         aws("s3_bucket_notification").S3BucketNotification(self, "events", provider=provider, bucket=self.bucket.id,
                                                            eventbridge=True)
         statements = [

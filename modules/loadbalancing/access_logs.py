@@ -29,6 +29,35 @@ def private_versioned(scope: Construct, bucket_id: str, provider=None):
         scope, "versioning", provider=provider, bucket=bucket_id, versioning_configuration={"status": "Enabled"})
 
 
+def expiring_lifecycle(scope: Construct, bucket_id: str, *, rule_id: str, days: int, noncurrent_days: int,
+                       provider=None):
+    """Expire objects after ``days`` and their old versions after ``noncurrent_days``, abort stale uploads, and
+    remove the delete markers expiry leaves behind (what every spofless bucket that expires does)."""
+    lifecycle = aws("s3_bucket_lifecycle_configuration")
+    return lifecycle.S3BucketLifecycleConfiguration(
+        scope, "lifecycle", provider=provider, bucket=bucket_id,
+        rule=[lifecycle.S3BucketLifecycleConfigurationRule(
+            id=rule_id, status="Enabled",
+            filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=days)],
+            noncurrent_version_expiration=[
+                lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)],
+            abort_incomplete_multipart_upload=[
+                lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=7)],
+        ), lifecycle.S3BucketLifecycleConfigurationRule(
+            # In a versioned bucket, expiring a current object only adds a delete marker; once
+            # its noncurrent versions expire the marker is left alone, listed and kept forever,
+            # unless a rule removes expired markers. S3 rejects ExpiredObjectDeleteMarker beside
+            # Days in one Expiration, hence a rule of its own.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html
+            id="remove-expired-delete-markers", status="Enabled",
+            filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(
+                expired_object_delete_marker=True)],
+        )])
+
+
 class AccessLogBucket(Construct):
     """Versioned, private, encrypted bucket for ALB and NLB access logs, with expiry.
 
@@ -50,29 +79,7 @@ class AccessLogBucket(Construct):
             self, "encryption", bucket=bucket_id,
             rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default={"sse_algorithm": "AES256"})])
-        lifecycle = aws("s3_bucket_lifecycle_configuration")
-        lifecycle.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=bucket_id,
-            rule=[lifecycle.S3BucketLifecycleConfigurationRule(
-                id="expire-access-logs", status="Enabled",
-                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=expiry_days)],
-                noncurrent_version_expiration=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30)],
-                abort_incomplete_multipart_upload=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                        days_after_initiation=7)],
-            ), lifecycle.S3BucketLifecycleConfigurationRule(
-                # In a versioned bucket, expiring a current object only adds a delete marker; once
-                # its noncurrent versions expire the marker is left alone, listed and kept forever,
-                # unless a rule removes expired markers. S3 rejects ExpiredObjectDeleteMarker beside
-                # Days in one Expiration, hence a rule of its own.
-                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html
-                id="remove-expired-delete-markers", status="Enabled",
-                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(
-                    expired_object_delete_marker=True)],
-            )])
+        expiring_lifecycle(self, bucket_id, rule_id="expire-access-logs", days=expiry_days, noncurrent_days=30)
         # EventBridge notifications: lets log pipelines subscribe without touching the bucket again.
         aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)
         # Every load balancer that logs here must depend on this policy: ELB writes a test

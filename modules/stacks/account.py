@@ -68,6 +68,14 @@ class AccountStack(SpoflessStack):
                          f"{AUTOSCALING_ROLE}: the environments' storage key policies name it")
             stack_output(self, "trail_arn", self.trail.trail.arn, "The account's multi-region CloudTrail trail")
         stack_output(self, "guardduty_detector_id", self.baseline.detector_id, f"The GuardDuty detector of {region}")
+        # what the checks over cdktf.out cannot see in the resources: the pieces adopted, the default VPC
+        # (it counts against the VPC quota) and a one-region account's declared exception
+        singletons = account.singletons
+        stack_output(self, "account_baseline", {
+            "adopted": [name for name in type(singletons).model_fields if getattr(singletons, name) == "existing"],
+            "default_vpcs": account.default_vpcs,
+            "single_region": account.single_region_reason if len(account.regions) == 1 else None,
+        }, "What this baseline adopts instead of creating, and what it assumes of the account")
 
     def _service_linked_role(self, construct_id: str, service: str, role_name: str, mode: str, description: str):
         """Create the role (``create``), or adopt the account's (``existing``): a data read that fails the plan

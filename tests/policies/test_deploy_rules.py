@@ -14,9 +14,12 @@ import pytest
 
 from policies.deploy_model import Output
 from policies.deploy_rules import RULES, run_rules
+from policies.deploy_rules_account import ACCOUNT_RULES
 from policies.deploy_rules_data import DATA_RULES
 
 BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "before"
+# the output of every environment before the account baseline (three environments in one account)
+ACCOUNT_BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "account-before"
 RULE_IDS = [r.id for r in RULES]
 
 
@@ -38,15 +41,33 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 29))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 35))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
 # the data tier's rules judge stores the output from before the fixes does not have: their failing
 # fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py)
-@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in DATA_RULES[1:]])
+@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in DATA_RULES[1:] + ACCOUNT_RULES])
 def test_rule_fails_the_shape_that_was_undeployable(before, rule_id):
     assert before[rule_id][False], f"{rule_id} found nothing wrong with the output from before the fixes"
+
+
+@pytest.fixture(scope="module")
+def account_before():
+    return _verdicts(Output.load(ACCOUNT_BEFORE))
+
+
+@pytest.mark.parametrize("rule_id, expected", [
+    ("SPOF_DEPLOY_29", "is created by 3 stacks"),  # AWSServiceRoleForAutoScaling in every security stack
+    ("SPOF_DEPLOY_30", "EC2-VPC Elastic IPs in us-east-1"),  # 7 NAT Elastic IPs against 5
+    ("SPOF_DEPLOY_31", "does not ignore_changes engine"),  # the standby caches
+    ("SPOF_DEPLOY_32", "keeps the trailing dot"),  # the ACM validation CNAMEs
+    ("SPOF_DEPLOY_33", "has no prevent_destroy"),  # prod's compliance vault locks
+    ("SPOF_DEPLOY_34", "no account baseline"),  # no trail, no detection
+])
+def test_account_rule_fails_the_output_from_before_the_baseline(account_before, rule_id, expected):
+    failures = account_before[rule_id][False]
+    assert any(expected in str(r) for r in failures), "\n".join(map(str, failures)) or f"{rule_id} found nothing"
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
@@ -199,7 +220,7 @@ def _wrong_actions_on_the_log_bucket(stacks):
     """The log bucket's policy names the LB's prefix but grants a read, not s3:PutObject."""
     import json as _json
 
-    _, conf = _first(stacks, "aws_s3_bucket_policy")
+    _, conf = _first(stacks, "aws_s3_bucket_policy", lambda c: "AlbLogDelivery" in c["policy"])
     policy = _json.loads(conf["policy"])
     for statement in policy["Statement"]:
         if "s3:PutObject" in (statement.get("Action") if isinstance(statement.get("Action"), list)

@@ -35,7 +35,9 @@ def test_adding_a_value_creates_one_record_and_leaves_every_other_address(enviro
     # sorted values: "0..." sorts before every existing value, "~" after
     record["values"].append(("0" if position == "first" else "~") + ADDED)
     outdir = tmp_path / "cdktf.out"
-    synthesize([EnvironmentConfig.model_validate(data)], outdir)
+    changed = EnvironmentConfig.model_validate(data)
+    changed._account_config = env.account  # noqa: SLF001 - what the loader resolves
+    synthesize([changed], outdir)
     stack = names.dns_cloudflare(env.name)
     before = _static(stacks[stack])
     after = _static(json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text()))

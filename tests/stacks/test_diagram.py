@@ -19,7 +19,7 @@ def test_the_stacks_diagram_has_every_stack_and_every_dependency(output, environ
     for env in environments:
         text = diagram.stacks_diagram(output, env)
         assert text.startswith("flowchart LR")
-        for stack in output.stacks_of(env):
+        for stack in output.deployment_of(env):
             assert f'{diagram._id(stack)}["{stack}<br/>' in text
             for dependency in output.dependencies(stack):
                 assert f"  {diagram._id(dependency)} --> {diagram._id(stack)}" in text

@@ -10,7 +10,7 @@ from environments import eks_versions
 from environments.schema import EksConfig
 from modules.tags import KEY_PURPOSE
 from tests.conftest import resources
-from tests.topology import GITOPS, REGIONAL, dns_cloudflare_stack, env_of, security_stack
+from tests.topology import GITOPS, REGIONAL, STACKS, dns_cloudflare_stack, env_of, security_stack
 
 # the primary region holds each multi-region key, the standby region its replica
 KEY_TYPE = {"primary": "aws_kms_key", "standby": "aws_kms_replica_key"}
@@ -146,7 +146,7 @@ def test_no_helm_kubernetes_or_cloudflare_provider_in_the_aws_stacks(stacks):
         providers = set(stack["terraform"]["required_providers"])
         if name in GITOPS:
             assert {"helm", "kubernetes"} <= providers
-        elif name == dns_cloudflare_stack(env_of(name).name):
+        elif name in STACKS and name == dns_cloudflare_stack(env_of(name).name):
             assert providers == {"cloudflare"}
         else:
             assert not providers & {"helm", "kubernetes", "cloudflare"}, name

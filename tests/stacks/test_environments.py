@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT, resources
-from tests.topology import ENVIRONMENTS, REGIONAL, STACKS, each, env_of, expected_stacks, in_standby_region
+from tests.topology import ACCOUNT_STACKS, ALL_STACKS, ENVIRONMENTS, REGIONAL, STACKS, each, env_of, expected_stacks, in_standby_region
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 UPDATE_SNAPSHOTS = "SPOFLESS_UPDATE_SNAPSHOTS"
@@ -27,7 +27,7 @@ def _stacks_where(predicate) -> list[str]:
 
 
 def test_a_stack_per_region_of_every_environment(stacks):
-    assert sorted(stacks) == sorted(STACKS)
+    assert sorted(stacks) == ALL_STACKS
 
 
 @pytest.mark.parametrize("stack_name", sorted(REGIONAL))
@@ -112,9 +112,15 @@ def _snapshot(stacks: dict, names: list[str]) -> dict:
     return snapshot
 
 
-@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+ACCOUNTS = sorted(set(ACCOUNT_STACKS.values()))
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS) + [f"account-{a}" for a in ACCOUNTS])
 def test_resource_addresses_match_the_snapshot(stacks, env_name):
-    actual = _snapshot(stacks, expected_stacks(ENVIRONMENTS[env_name]))
+    """Per environment, and per account baseline (``account-<name>``)."""
+    names = (sorted(s for s, a in ACCOUNT_STACKS.items() if f"account-{a}" == env_name)
+             if env_name not in ENVIRONMENTS else expected_stacks(ENVIRONMENTS[env_name]))
+    actual = _snapshot(stacks, names)
     path = SNAPSHOTS / f"{env_name}.json"
     if os.environ.get(UPDATE_SNAPSHOTS) == "1":
         path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
@@ -133,6 +139,7 @@ def test_resource_addresses_match_the_snapshot(stacks, env_name):
 
 
 def test_every_snapshot_belongs_to_a_configured_environment():
-    orphans = sorted(p.stem for p in SNAPSHOTS.glob("*.json") if p.stem not in ENVIRONMENTS)
+    orphans = sorted(p.stem for p in SNAPSHOTS.glob("*.json")
+                     if p.stem not in ENVIRONMENTS and p.stem.removeprefix("account-") not in ACCOUNTS)
     assert not orphans, (f"tests/snapshots/ holds {orphans} but environments/ has no such environment; "
                          f"delete the snapshot, or restore the environment file")

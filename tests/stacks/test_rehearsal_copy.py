@@ -95,8 +95,9 @@ def test_only_the_skip_list_what_needs_it_and_protection_are_taken_out(copies, s
 def test_the_skip_list_is_short_and_says_why():
     # one per API moto lacks: EKS add-ons, access entries/policies, Pod Identity; rotation; query logs;
     # ElastiCache replication groups (no member clusters), subnet groups (no delete), Global Datastore,
-    # users and user groups; backup selections
-    assert len(SKIPPED_TYPES) <= 13
+    # users and user groups; backup selections; Access Analyzer, Security Hub (account, standards,
+    # aggregator) and Service Quotas
+    assert len(SKIPPED_TYPES) <= 18
     assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
     assert all(t not in SKIPPED_TYPES for (t, _) in UNPROTECTED)
 
@@ -137,12 +138,15 @@ def test_waves_follow_the_manifest(synth_dir, env_name):
     names = [p.name for p in aws_only_stacks(synth_dir)]
     own = [n for n in names if n in expected_stacks(env)]
     assert own == topology.aws_only_stacks(env)
-    # keys first, then the zone and its certificates, then every region side by side, then the records
-    # beside the primary's data tier, then the standby's data tier, which joins the primary's
+    baseline = topology.account_stacks(env)
+    assert set(baseline) <= set(names)
+    # the account baseline first (every region side by side), then the keys, then the zone and its
+    # certificates, then every region side by side, then the records beside the primary's data tier,
+    # then the standby's data tier, which joins the primary's
     data = [p.stack for p in data_stacks(env)]
-    assert stack_waves(manifest, own) == [[security_stack(env_name)], [dns_zone_stack(env_name)],
-                                          sorted(p.stack for p in regional_stacks(env)),
-                                          sorted([dns_route53_stack(env_name), data[0]]), *([data[1:]] if data[1:] else [])]
+    assert stack_waves(manifest, baseline + own) == [
+        baseline, [security_stack(env_name)], [dns_zone_stack(env_name)], sorted(p.stack for p in regional_stacks(env)),
+        sorted([dns_route53_stack(env_name), data[0]]), *([data[1:]] if data[1:] else [])]
 
 
 def test_waves_refuse_what_cannot_be_applied():

@@ -27,9 +27,10 @@ def test_every_construct_that_creates_resources_maps_to_its_class_and_a_config_s
                 path = conf["//"]["metadata"]["path"]
                 seen.add((kind, path.split("/")[1]))
     assert seen <= set(sarif.CONSTRUCTS), f"not mapped: {sorted(seen - set(sarif.CONSTRUCTS))}"
-    for module, cls, section in sarif.CONSTRUCTS.values():
+    for (kind, _), (module, cls, section) in sarif.CONSTRUCTS.items():
         assert re.search(rf"^class {cls}\b", (PROJECT / module).read_text(), re.MULTILINE), (module, cls)
-        for env_file in (PROJECT / "environments").glob("*.yaml"):
+        files = (PROJECT / "environments" / ("accounts" if kind == "account" else "")).glob("*.yaml")
+        for env_file in files:
             assert re.search(rf"^{section}:", env_file.read_text(), re.MULTILINE), (env_file.name, section)
 
 

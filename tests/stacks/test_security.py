@@ -10,7 +10,7 @@ import pytest
 
 from modules.tags import KEY_PURPOSE
 from tests.conftest import PROJECT, resources
-from tests.topology import (ENVIRONMENTS, MULTI_REGION, REGIONAL, SINGLE_REGION, dns_zone_stack, each,
+from tests.topology import (ENVIRONMENTS, MULTI_REGION, REGIONAL, SINGLE_REGION, account_stack, dns_zone_stack, each,
                             security_stack)
 
 # the primary region holds each multi-region key, the standby region its replica
@@ -151,8 +151,21 @@ def test_regional_stacks_depend_on_the_security_stack(synth_dir):
     for name, placement in REGIONAL.items():
         # (gitops stacks depend on their region's stack: tests/stacks/test_gitops.py)
         env_name = placement.env.name
-        assert sorted(manifest["stacks"][name]["dependencies"]) == sorted([dns_zone_stack(env_name),
-                                                                           security_stack(env_name)]), name
+        # and on its region's account baseline (the Elastic IP quota it draws on is requested there)
+        assert sorted(manifest["stacks"][name]["dependencies"]) == sorted([
+            dns_zone_stack(env_name), security_stack(env_name),
+            account_stack(placement.env.account.name, placement.region.name)]), name
+
+
+def test_the_security_stack_depends_on_the_account_baseline_and_creates_no_service_linked_role(synth_dir, stacks):
+    """The storage key policy names AWSServiceRoleForAutoScaling, which the account's home baseline owns."""
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    for env in ENVIRONMENTS.values():
+        name = security_stack(env.name)
+        assert account_stack(env.account.name, env.account.home_region) in manifest["stacks"][name]["dependencies"]
+        assert "aws_iam_service_linked_role" not in stacks[name].get("resource", {}), name
+        roles = stacks[name]["data"]["aws_iam_role"]
+        assert [r["name"] for r in roles.values()] == ["AWSServiceRoleForAutoScaling"]
 
 
 # -- no secret values, anywhere ---------------------------------------------------------------
