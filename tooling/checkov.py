@@ -108,7 +108,8 @@ REPORT_FORMATS = ("cli", "sarif", "junitxml")
 def scan_copy(stacks_dir: Path, into: Path) -> Path:
     """``into/<stack>/cdk.tf.json`` for every stack, without the two things checkov's ``terraform_json``
     parser cannot read, so it scans nothing in such a file: ``terraform.required_version`` (checkov
-    #7454) and ``moved`` blocks (state moves: no resource, nothing a check could judge).
+    #7454), and ``moved`` and ``removed`` blocks (state moves and forgets: no resource, nothing a check
+    could judge).
 
     Only the ``cdk.tf.json`` files: the gate's one framework is ``terraform_json``.
     """
@@ -124,6 +125,7 @@ def scan_copy(stacks_dir: Path, into: Path) -> Path:
         if isinstance(document.get("terraform"), dict):
             document["terraform"].pop("required_version", None)
         document.pop("moved", None)
+        document.pop("removed", None)
         target.write_text(json.dumps(document, indent=2))
     return into
 

@@ -694,6 +694,33 @@ def declared_single_region(output: Output, env: str) -> Optional[str]:
                  if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
 
 
+def _account_scenarios(output: Output, env: str, primary: str, standby: Optional[str], judge) -> None:
+    """The account baseline the environment relies on: its audit record when the trail's home region is lost,
+    and threat detection in the standby region when the primary is lost."""
+    account = output.account_of(env)
+    stacks = output.account_stacks(account) if account else []
+    region_of = {(output.providers(s, "aws") or [{}])[0].get("region"): s for s in stacks}
+    home = next((s for s in stacks if output.resources(s, "aws_cloudtrail")), None)
+    if home is not None:
+        trail_region = (output.providers(home, "aws") or [{}])[0].get("region")
+        locked = [(output.provider_of(home, c) or {}).get("region") for c in output.resources(home, "aws_s3_bucket").values()
+                  if c.get("object_lock_enabled")]
+        replicated = bool(output.resources(home, "aws_s3_bucket_replication_configuration"))
+        copy = next((r for r in locked if r != trail_region), None) if replicated else None
+        judge("audit trail", f"region {trail_region}", "objects",
+              f"the locked replica in {copy} holds the record (Replication Time Control); the multi-region trail "
+              "delivers again when the home region is back" if copy else "no copy of the record in another region",
+              DATA_FIGURES["s3-rtc"] if copy else (None, None), True)
+    if standby is not None or primary:
+        watcher = region_of.get(standby) if standby else None
+        detects = watcher is not None and bool(output.resources(watcher, "aws_guardduty_detector")
+                                               or output.resources(watcher, "aws_guardduty_detector", data=True))
+        judge("detection", f"region {primary}", "region",
+              f"GuardDuty, Security Hub and AWS Config in {standby} run on their own" if detects
+              else (f"nothing detects threats in {standby}" if standby else "no other region to watch"),
+              (0, 0) if detects else (None, None), True)
+
+
 def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:
     """Each store of the data tier against an AZ failure, a primary-region failure and a mistake."""
     from policies.deploy_rules_data import _data_stacks
@@ -750,6 +777,7 @@ def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario
               "the other region's bucket holds them" + (" (Replication Time Control)" if timed else " (no time bound)")
               if rules else "no copy in another region",
               DATA_FIGURES["s3-rtc"] if timed else ((0, None) if rules else (None, None)), True)
+    _account_scenarios(output, env, primary, standby, judge)
     plans = list(output.resources(stack, "aws_backup_plan").values())
     if plans:
         plan_rules = [r for p in plans for r in as_list(p.get("rule"))]

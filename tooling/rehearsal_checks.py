@@ -31,7 +31,8 @@ def _clients(endpoint: str):
     from botocore.config import Config
 
     session = boto3.session.Session(aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
-    config = Config(retries={"max_attempts": 2})
+    # S3 Control would put the account id in front of the host (<account>.127.0.0.1), which no resolver knows
+    config = Config(retries={"max_attempts": 2}, inject_host_prefix=False)
     return lambda service, region: session.client(service, region_name=region, endpoint_url=endpoint,
                                                   config=config)
 

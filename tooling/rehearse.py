@@ -416,6 +416,32 @@ def judge_plan(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return problems, tolerated
 
 
+def readback_plan(work: Path, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """The second plan as a real account would make it: the stack's state as real APIs read it back
+    (:mod:`tooling.readback`), planned without a refresh (which would read the emulator's echo again).
+    Returns ``(what was normalised, problems of the plan)``."""
+    from tooling import readback
+
+    pulled = deploy.terraform(["state", "pull"], work, env, timeout=TERRAFORM_TIMEOUT)
+    if pulled.returncode != 0:
+        return [], [f"state pull failed: {deploy.tail(pulled, 5)}"]
+    state = json.loads(pulled.stdout or "{}")
+    normalised = readback.normalise_state(state)
+    if not normalised:
+        return [], []
+    path = work / "readback.tfstate"
+    path.write_text(json.dumps(state))
+    for args in (["state", "push", str(path)],
+                 ["plan", "-refresh=false", "-input=false", "-lock=false", "-no-color", "-out=readback.tfplan"]):
+        run = deploy.terraform(args, work, env, timeout=TERRAFORM_TIMEOUT)
+        if run.returncode != 0:
+            return normalised, [f"terraform {args[0]} {args[1] if args[0] == 'state' else ''}failed: "
+                                f"{deploy.tail(run, 8)}"]
+    shown = deploy.terraform(["show", "-json", "readback.tfplan"], work, env, timeout=TERRAFORM_TIMEOUT)
+    problems, _ = judge_plan(json.loads(shown.stdout or "{}"))
+    return normalised, problems
+
+
 # -- the whole run -------------------------------------------------------------------------
 
 def synthesize(env_name: str, outdir: Path) -> None:
@@ -543,6 +569,17 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                                                                        detail)))
                     log(f"  plan    {result.stack:<24} {'no changes' if clean else 'CHANGES'}"
                         f"{'':>10}{result.plan_seconds:6.1f}s")
+                # the second plan against what real APIs read back (the emulator echoes what it was sent)
+                for name in names:
+                    normalised, problems = readback_plan(work_root / "stacks" / name, env)
+                    detail = ("; ".join(problems) if problems else
+                              f"no changes after {len(normalised)} read-back normalisation(s): "
+                              + ", ".join(sorted({n.split(':')[0].rsplit('.', 1)[-1] for n in normalised}))
+                              if normalised else "nothing the real APIs read back differently")
+                    report.checks.append(asdict(rehearsal_checks.Check(f"plan after read-back {name}", not problems,
+                                                                       detail)))
+                    log(f"  readback {name:<23} {'CHANGES' if problems else 'no changes'} "
+                        f"({len(normalised)} normalised)")
             for outcome in deploy.run("destroy", output, names, target, jobs=jobs, parallelism=PARALLELISM):
                 result = results[outcome.stack]
                 result.destroy_seconds = outcome.seconds

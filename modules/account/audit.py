@@ -31,6 +31,7 @@ from modules.loadbalancing.access_logs import expiring_lifecycle, private_versio
 from modules.providers import aws
 from modules.security.keys import RegionalKey, admin_statement
 from modules.stacks.names import physical
+from modules.tags import SINGLE_REGION
 
 TRAIL_PREFIX = "cloudtrail"
 CONFIG_PREFIX = "config"
@@ -134,6 +135,9 @@ class AuditBucket(Construct):
             self, "key", provider=provider, description=f"{account.name}: audit logs (CloudTrail, AWS Config) in "
                                                         f"{region}",
             enable_key_rotation=True, deletion_window_in_days=30, policy=policy_document(statements),
+            # one key per region's audit bucket: the replica bucket's objects are encrypted again with that
+            # region's key, so neither region's copy needs the other region's key
+            tags={SINGLE_REGION: "one key per region's audit bucket; the replica bucket has its own"},
             lifecycle={"prevent_destroy": True})
         aws("kms_alias").KmsAlias(self, "alias", provider=provider, name=f"alias/spofless/{account.name}/audit",
                                   target_key_id=key.key_id)
@@ -158,8 +162,8 @@ class AuditTrail(Construct):
             self.replica = AuditBucket(self, "replica", account=account, region=replica, provider=replica_provider,
                                        context=context, trail_arn=self.arn, writers=False)
             replication = BucketReplication(
-                self, "replication", name=f"{account.name}-audit", source_bucket=self.bucket.name,
-                destination_bucket=self.replica.name, destination_region=replica,
+                self, "replication", name=f"{account.name}-audit", source_bucket=self.bucket.bucket.id,
+                destination_bucket=self.replica.bucket.id, destination_region=replica,
                 source_key=self.bucket.key, destination_key=self.replica.key,
                 # deletes are not replicated: the replica is the copy a mistake or an attacker cannot reach
                 config=BucketConfig(replication_time_control=True, replicate_deletes=False),

@@ -28,6 +28,12 @@ class SecurityStack(SpoflessStack):
         standby_provider = self.aws_provider(standby.name, alias="standby") if standby else None
         account = AccountContext(self, "account", provider=primary_provider)
         self.autoscaling_role_arn = self._autoscaling_role(primary_provider)
+        # Where an earlier version of this stack created the role, Terraform forgets it instead of deleting it
+        # (the account's other environments launch nodes with it); the account file then adopts it
+        # (singletons.autoscaling_role: existing). A removed block for an address not in state does nothing.
+        # https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
+        self.add_override("removed", [{"from": "aws_iam_service_linked_role.autoscaling-role",
+                                       "lifecycle": {"destroy": False}}])
         self.keys = KeyRing(
             self, "keys",
             env_name=env.name,

@@ -7,6 +7,7 @@ previous synthesis, and checks the message and that the output is untouched.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,13 @@ def _attempt(tmp_path: Path, text: str | bytes, *, name: str = "broken", select:
     for account, account_text in (accounts if accounts is not None else
                                   {"shared": ACCOUNT.format(name="shared", account_id="111122223333")}).items():
         (env_dir / "accounts" / f"{account}.yaml").write_text(account_text)
-    path = env_dir / f"{name}.yaml"
-    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     for other, other_text in (others or {}).items():
         (env_dir / f"{other}.yaml").write_text(other_text)
+    path = env_dir / f"{name}.yaml"
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    # the file under test is the one just added: newer than the others (a message about a clash names it)
+    later = max([p.stat().st_mtime for p in env_dir.glob("*.yaml")] + [0]) + 1
+    os.utime(path, (later, later))
     outdir = tmp_path / "cdktf.out"
     (outdir / "stacks" / "old-stack").mkdir(parents=True)
     (outdir / "stacks" / "old-stack" / "cdk.tf.json").write_text('{"earlier": "synthesis"}')
@@ -571,3 +575,77 @@ def test_rejects_repositories_two_environments_of_one_account_and_region_declare
     result, _ = _attempt(tmp_path / "ok", GOOD.format(name="qa").replace("domain: platform", "domain: qa.platform"),
                          name="qa", select="qa", others={"prod": other})
     assert result.returncode == 0, result.stderr
+
+
+# -- the account: one owner, its regions, its quotas, names one environment claims --------------
+
+def test_rejects_an_environment_whose_account_no_file_describes(tmp_path):
+    result, untouched = _attempt(tmp_path, GOOD.format(name="qa"), name="qa", accounts={})
+    _assert_rejected(result, untouched, "qa.yaml: account_id: '111122223333' is described by no file in",
+                     "need one owner", "allowed: an account id of no account yet, or a new accounts/<name>.yaml")
+
+
+def test_rejects_two_files_for_one_account(tmp_path):
+    accounts = {name: ACCOUNT.format(name=name, account_id="111122223333") for name in ("one", "two")}
+    result, untouched = _attempt(tmp_path, GOOD.format(name="qa"), name="qa", accounts=accounts)
+    _assert_rejected(result, untouched, "accounts/two.yaml: account_id: '111122223333' is also described by",
+                     "accounts/one.yaml", "allowed: one account file per AWS account")
+
+
+def test_rejects_a_region_the_account_does_not_cover(tmp_path):
+    account = ACCOUNT.format(name="shared", account_id="111122223333").replace(
+        "regions: [us-east-1, us-west-2]", "regions: [us-east-1]\nsingle_region_reason: 'a sandbox account'").replace(
+        "  us-west-2: {elastic_ips: 20}\n", "")
+    result, untouched = _attempt(tmp_path, GOOD.format(name="qa"), name="qa", accounts={"shared": account})
+    _assert_rejected(result, untouched, "qa.yaml: regions.standby.name: 'us-west-2' is not a region of account shared",
+                     "allowed: us-east-1, or add it there")
+
+
+@pytest.mark.parametrize("change, fragments", [
+    (("name: shared", "name: other"), ("shared.yaml: name: 'other' must equal the file name",)),
+    (("home_region: us-east-1", "home_region: eu-west-1"), ("regions: ['us-east-1', 'us-west-2'] does not include "
+                                                           "home_region eu-west-1",)),
+    (("{elastic_ips: 20}", "{elastic_ipz: 20}"), ("quotas.us-east-1.elastic_ipz: 'elastic_ipz' is not a quota",
+                                                "allowed: elastic_ips, vpcs")),
+    (("regions: [us-east-1, us-west-2]", "regions: [us-east-1, us-west-2]\naudit: {retention_days: 0}"),
+     ("audit.retention_days: 0 is out of range; allowed: 1 to 3650 days",)),
+    (("regions: [us-east-1, us-west-2]", "regions: [us-east-1, us-west-2]\nsingletons: {guardduty: adopt}"),
+     ("singletons.guardduty: 'adopt' is not allowed; allowed: 'create' or 'existing'",)),
+])
+def test_rejects_an_account_file_aws_or_the_schema_would_refuse(tmp_path, change, fragments):
+    account = ACCOUNT.format(name="shared", account_id="111122223333").replace(*change)
+    result, untouched = _attempt(tmp_path, GOOD.format(name="qa"), name="qa", accounts={"shared": account})
+    _assert_rejected(result, untouched, "accounts/shared.yaml", *fragments)
+
+
+def test_rejects_an_environment_that_takes_another_ones_names(tmp_path):
+    """A file copied from another environment that kept its domain would write into that environment's
+    records and Cloudflare load balancers; the message is about the file changed last, the one just added."""
+    first = GOOD.format(name="staging").replace("domain: platform", "domain: staging.platform")
+    copied = first.replace("name: staging", "name: qa").replace("10.0.0.0/16", "10.8.0.0/16").replace(
+        "10.1.0.0/16", "10.9.0.0/16")
+    result, untouched = _attempt(tmp_path, copied, name="qa", select="qa", others={"staging": first})
+    _assert_rejected(result, untouched, "qa.yaml: domain: 'staging.platform.example.com' claims "
+                     "'staging.platform.example.com', which staging", "already serves",
+                     "allowed: a domain of this environment's own (e.g. 'qa.platform.example.com')")
+
+
+def test_rejects_a_fourth_environment_past_a_quota_and_names_the_quota(tmp_path):
+    """Three environments in one account and region fit its declared Elastic IPs; a fourth does not."""
+    account = ACCOUNT.format(name="shared", account_id="111122223333").replace("20}", "9}")
+    others = {f"env{i}": GOOD.format(name=f"env{i}").replace("domain: platform", f"domain: env{i}.platform")
+              .replace("10.0.0.0/16", f"10.{2 * i}.0.0/16").replace("10.1.0.0/16", f"10.{2 * i + 1}.0.0/16")
+              for i in (1, 2, 3)}
+    fits = _attempt(tmp_path / "three", others.pop("env3"), name="env3", others=others,
+                    accounts={"shared": account})[0]
+    assert fits.returncode == 0, fits.stderr
+    fourth = GOOD.format(name="env4").replace("domain: platform", "domain: env4.platform").replace(
+        "10.0.0.0/16", "10.40.0.0/16").replace("10.1.0.0/16", "10.41.0.0/16")
+    others["env3"] = GOOD.format(name="env3").replace("domain: platform", "domain: env3.platform").replace(
+        "10.0.0.0/16", "10.6.0.0/16").replace("10.1.0.0/16", "10.7.0.0/16")
+    result, untouched = _attempt(tmp_path / "four", fourth, name="env4", others=others, accounts={"shared": account})
+    message = _assert_rejected(result, untouched, "env4.yaml: regions: needs 12 of the quota 'EC2-VPC Elastic IPs' "
+                               "(ec2 L-0263D0A3) in us-east-1 of account shared, which is 9 (declared)",
+                               "env1 3, env2 3, env3 3, env4 3",
+                               "raise environments/accounts/shared.yaml quotas.us-east-1.elastic_ips")
+    assert "VPCs per Region" not in message  # four VPCs and the default VPC: 5 of 5 fit
