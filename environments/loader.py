@@ -462,12 +462,13 @@ def _quotas(configs: Sequence[EnvironmentConfig], every: dict[str, EnvironmentCo
                 parts += ", the default VPC 1"
             problems.append(Problem(
                 _display_path(directory / f"{about}.yaml"), "regions",
-                f"needs {used} of the quota '{spec.title}' ({spec.service_code} {spec.quota_code}) in {region}"
+                f"needs {used} of the quota '{spec.title}' ({spec.service_code} {spec.quota_code or 'fixed'}) in {region}"
                 f"{' ' + zone if zone else ''} of account {account.name}, which is {limit} "
                 f"({'declared' if region in account.quotas and quota in account.quotas[region] else 'AWS default'}"
-                f"): {parts}; allowed: at most {limit}: raise "
-                f"{_display_path(directory / ACCOUNTS / f'{account.name}.yaml')} quotas.{region}.{quota} "
-                "(the baseline requests it through Service Quotas), or fewer NAT gateways / regions"))
+                f"): {parts}; allowed: at most {limit}: " + (
+                    f"raise {_display_path(directory / ACCOUNTS / f'{account.name}.yaml')} quotas.{region}.{quota} "
+                    "(the baseline requests it through Service Quotas), or fewer NAT gateways / regions"
+                    if spec.adjustable else "AWS does not raise it: fewer environments in this account and region")))
     return problems
 
 

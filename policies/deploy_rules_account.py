@@ -106,6 +106,8 @@ def _usage(output: Output) -> dict[tuple[str, str, str, Optional[str]], dict[str
     for stack, _, conf in output.every("aws_lb"):
         add(stack, conf, "network_load_balancers" if conf.get("load_balancer_type") == "network"
             else "application_load_balancers")
+    for stack, _, conf in output.every("aws_cloudwatch_log_resource_policy"):
+        add(stack, conf, "log_resource_policies")
     for stack, _, conf in output.every("aws_nat_gateway"):
         subnet = next(iter(output.refs(stack, conf.get("subnet_id"))), None)
         zone = (output.get(subnet) or {}).get("availability_zone") if subnet else None
@@ -116,7 +118,7 @@ def _usage(output: Output) -> dict[tuple[str, str, str, Optional[str]], dict[str
 def _declared(output: Output) -> dict[tuple[str, str], dict]:
     """``{(account, region): {"quotas": {quota: value}, "default_vpcs": bool}}`` from the baseline stacks."""
     declared: dict[tuple[str, str], dict] = {}
-    by_code = {(q.service_code, q.quota_code): name for name, q in QUOTAS.items()}
+    by_code = {(q.service_code, q.quota_code): name for name, q in QUOTAS.items() if q.quota_code}
     for stack in output.account_stacks():
         for provider in output.providers(stack, "aws"):
             if provider.get("alias"):
@@ -145,7 +147,8 @@ def quotas(output: Output):
         yield sorted(by_stack)[-1], subject, used <= limit, (
             f"needs {used} ({', '.join(f'{s} {n}' for s, n in sorted(by_stack.items()))}"
             f"{', the default VPC 1' if quota == 'vpcs' and entry['default_vpcs'] else ''}) and the quota is {limit} "
-            f"({spec.service_code} {spec.quota_code}{', requested' if quota in entry['quotas'] else ', AWS default'}):"
+            f"({spec.service_code} {spec.quota_code or 'fixed'}"
+            f"{', requested' if quota in entry['quotas'] else ', AWS default'}):"
             " the stack that applies last fails (AddressLimitExceeded / VpcLimitExceeded)")
 
 

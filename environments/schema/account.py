@@ -28,6 +28,7 @@ class Quota:
     default: int
     title: str
     per_az: bool = False
+    adjustable: bool = True
 
 
 # The quotas the stacks come near, with AWS's default value for a new account. Sources:
@@ -46,6 +47,10 @@ QUOTAS: dict[str, Quota] = {
     "network_load_balancers": Quota("elasticloadbalancing", "L-69A177A2", 50, "Network Load Balancers per Region"),
     "eks_clusters": Quota("eks", "L-1194D53C", 100, "EKS clusters per Region"),
     "db_clusters": Quota("rds", "L-952B80B8", 40, "Aurora DB clusters per Region"),
+    # the WAF log delivery of every region and Route53's query logs (always in us-east-1) each need one;
+    # AWS does not raise it. https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html
+    "log_resource_policies": Quota("logs", "", 10, "CloudWatch Logs resource policies per Region",
+                                   adjustable=False),
 }
 
 _ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -164,6 +169,11 @@ class AccountConfig(Frozen):
                 if not 1 <= amount <= 10000:
                     raise _fail("quota", "is out of range; allowed: 1 to 10000", field=f"{region}.{name}",
                                 value=amount)
+                spec = QUOTAS[name]
+                if not spec.adjustable and amount > spec.default:
+                    raise _fail("quota", "is above {default}, and AWS does not raise '{title}'; allowed: at most "
+                                         "{default}", field=f"{region}.{name}", value=amount, default=spec.default,
+                                title=spec.title)
         return value
 
     @model_validator(mode="after")
@@ -213,7 +223,8 @@ def quota_usage(env) -> dict[tuple[str, str, Optional[str]], int]:
     """``{(region, quota, zone or None): count}`` one environment draws from the account's quotas.
 
     Counted from the configuration the constructs build from (one VPC, internet gateway and EKS cluster
-    per region; a NAT gateway and its Elastic IP per AZ, or one; two ALBs and an NLB; one Aurora cluster).
+    per region; a NAT gateway and its Elastic IP per AZ, or one; two ALBs and an NLB; one Aurora cluster;
+    a CloudWatch Logs resource policy per region for WAF's logs, and one in us-east-1 for Route53's).
     """
     usage: dict[tuple[str, str, Optional[str]], int] = {}
     for region in env.regions.all:
@@ -224,4 +235,8 @@ def quota_usage(env) -> dict[tuple[str, str, Optional[str]], int]:
             usage[(region.name, name, None)] = usage.get((region.name, name, None), 0) + count
         for zone in nat_zones:
             usage[(region.name, "nat_gateways_per_az", zone)] = 1
+        usage[(region.name, "log_resource_policies", None)] = usage.get(
+            (region.name, "log_resource_policies", None), 0) + 1  # WAF log delivery
+    # Route53 delivers query logs to CloudWatch Logs in us-east-1 only, whatever the environment's regions
+    usage[("us-east-1", "log_resource_policies", None)] = usage.get(("us-east-1", "log_resource_policies", None), 0) + 1
     return usage

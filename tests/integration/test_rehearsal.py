@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.topology import (data_stacks, dns_route53_stack, dns_zone_stack, regional_stack, regional_stacks, security_stack,
+from tests.topology import (account_stacks, data_stacks, dns_route53_stack, dns_zone_stack, regional_stack, regional_stacks, security_stack,
                             smallest)
 from tooling.rehearse import SKIPPED_TYPES
 
@@ -27,10 +27,12 @@ def test_the_smallest_environment_applies_verifies_and_destroys(rehearsal):
 
     dev = REHEARSED
     region = dev.regions.primary.name
-    # in dependency waves: keys, the zone, every region (side by side), the records beside the primary's
-    # data tier, then the standby's data tier (which joins the primary's)
+    # in dependency waves: the account baseline (every region side by side), keys, the zone, every region
+    # (side by side), the records beside the primary's data tier, then the standby's data tier (which joins
+    # the primary's)
     data = [p.stack for p in data_stacks(dev)]
-    assert [s["stack"] for s in report["stacks"]] == [security_stack(dev.name), dns_zone_stack(dev.name),
+    assert [s["stack"] for s in report["stacks"]] == [*account_stacks(dev), security_stack(dev.name),
+                                                      dns_zone_stack(dev.name),
                                                       *sorted(p.stack for p in regional_stacks(dev)),
                                                       *sorted([dns_route53_stack(dev.name), data[0]]), *data[1:]]
     for stack in report["stacks"]:
@@ -46,6 +48,10 @@ def test_the_smallest_environment_applies_verifies_and_destroys(rehearsal):
     assert sum(n.startswith("route53 failover ") for n in names) == sum(
         r.target == "platform" for r in dev.dns.records)
     assert any(n.startswith("aurora: ") for n in names)
+    # the account baseline: singletons, the audit trail, detection in every region
+    assert sum(n.startswith(f"account {dev.account.name}: ") for n in names) == 3
+    # the second plan, honestly: every stack planned again on its state as the real APIs read it back
+    assert {f"plan after read-back {s['stack']}" for s in report["stacks"]} <= names
     if dev.regions.standby is not None:
         assert {n.split(":")[0] for n in names} >= {"aurora", "buckets", "backup"}
     assert "Skipped resource types" in output and all(t in output for t in SKIPPED_TYPES)

@@ -25,8 +25,10 @@ def test_every_aws_only_stack_is_validated(results, stacks):
     aws_only = sorted(name for name, doc in stacks.items()
                       if set(doc["terraform"]["required_providers"]) == {"aws"})
     assert sorted(r.stack for r in results) == aws_only
-    # security, dns-zone and dns-route53 per environment, and a stack per region (tests/topology.py)
-    assert aws_only == sorted(s for env in ENVIRONMENTS.values() for s in topology.aws_only_stacks(env))
+    # security, dns-zone and dns-route53 per environment, a stack per region (tests/topology.py), and the
+    # accounts' baselines
+    assert aws_only == sorted({s for env in ENVIRONMENTS.values()
+                               for s in (*topology.aws_only_stacks(env), *topology.account_stacks(env))})
 
 
 def test_every_aws_only_stack_is_valid(results):

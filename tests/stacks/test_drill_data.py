@@ -21,7 +21,8 @@ def output(synth_dir):
 @pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
 def test_every_store_meets_its_targets(output, env_name):
     played = data_scenarios(output, env_name, load_targets())
-    assert {s.store for s in played} == {"Aurora", "cache", "objects", "backups"}
+    # and the account baseline the environment relies on (tooling/drill.py _account_scenarios)
+    assert {s.store for s in played} == {"Aurora", "cache", "objects", "backups", "audit trail", "detection"}
     bad = [(s.store, s.failure, s.problems) for s in played if s.verdict not in ("survived", "declared")]
     assert not bad
     declared = [s for s in played if s.verdict == "declared"]
@@ -59,3 +60,18 @@ def test_backups_without_continuous_backup_miss_the_15_minute_rpo(output, env_na
                       lambda p: [r.pop("enable_continuous_backup", None) for r in p["rule"]])
     backups = next(s for s in played if s.store == "backups")
     assert backups.verdict == "MISSED TARGET" and backups.rpo >= 3600
+
+
+@pytest.mark.parametrize("env_name", MULTI_REGION or [pytest.param("-", marks=pytest.mark.skip("no standby"))])
+def test_the_account_baseline_without_its_second_region_does_not_survive_the_first(output, env_name):
+    """The audit record without its replica, and detection without a detector in the standby region."""
+    stacks = copy.deepcopy(output.stacks)
+    account = output.account_of(env_name)
+    for stack in output.account_stacks(account):
+        stacks[stack].get("resource", {}).pop("aws_s3_bucket_replication_configuration", None)
+        if stack.endswith(ENVIRONMENTS[env_name].regions.standby.name):
+            stacks[stack]["resource"].pop("aws_guardduty_detector")
+    played = data_scenarios(Output(stacks, output.manifest), env_name, load_targets())
+    verdicts = {s.store: (s.verdict, s.how) for s in played}
+    assert verdicts["audit trail"] == ("NOT SURVIVED", "no copy of the record in another region")
+    assert verdicts["detection"][0] == "NOT SURVIVED" and "nothing detects threats" in verdicts["detection"][1]

@@ -607,6 +607,9 @@ def test_rejects_a_region_the_account_does_not_cover(tmp_path):
                                                            "home_region eu-west-1",)),
     (("{elastic_ips: 20}", "{elastic_ipz: 20}"), ("quotas.us-east-1.elastic_ipz: 'elastic_ipz' is not a quota",
                                                 "allowed: elastic_ips, vpcs")),
+    (("{elastic_ips: 20}", "{elastic_ips: 20, log_resource_policies: 12}"),
+     ("quotas.us-east-1.log_resource_policies: 12 is above 10, and AWS does not raise 'CloudWatch Logs resource "
+      "policies per Region'; allowed: at most 10",)),
     (("regions: [us-east-1, us-west-2]", "regions: [us-east-1, us-west-2]\naudit: {retention_days: 0}"),
      ("audit.retention_days: 0 is out of range; allowed: 1 to 3650 days",)),
     (("regions: [us-east-1, us-west-2]", "regions: [us-east-1, us-west-2]\nsingletons: {guardduty: adopt}"),

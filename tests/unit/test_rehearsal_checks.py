@@ -16,8 +16,10 @@ ONE = smallest()
 
 
 @pytest.fixture
-def aws():
+def aws(monkeypatch):
     emulator.apply_fixes()
+    # the environment's account, as the rehearsal's emulator runs (S3 Control answers only its own account)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", ONE.account_id)
     with mock_aws():
         yield rehearsal_checks._clients(None)  # noqa: SLF001 - endpoint None: moto intercepts in-process
 
