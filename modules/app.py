@@ -37,9 +37,17 @@ class StackReport:
 
 
 def build_account(app: App, account: AccountConfig) -> Iterator[AccountStack]:
-    """Add one account's baseline stacks to ``app``, the home region's first."""
+    """Add one account's baseline stacks to ``app``, the home region's first: the other regions' stacks
+    depend on it (their AWS Config recorders run as the service-linked role it creates, and deliver to
+    its audit bucket)."""
+    home = None
     for region in sorted(account.regions, key=lambda r: (r != account.home_region, r)):
-        yield AccountStack(app, names.account(account.name, region), account=account, region=region)
+        stack = AccountStack(app, names.account(account.name, region), account=account, region=region)
+        if home is None:
+            home = stack
+        else:
+            stack.add_dependency(home)
+        yield stack
 
 
 def build_environment(app: App, env: EnvironmentConfig,

@@ -16,7 +16,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
-from environments.schema.common import Frozen, Region, _fail
+from environments.schema.common import AccountId, Frozen, Region, _fail
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class AccountConfig(Frozen):
     name: str
     """Account name; must equal the file name without ``.yaml``. Names the stacks ``account-<name>-<region>``."""
 
-    account_id: str
+    account_id: AccountId
     """The AWS account (12 digits). Every environment with this ``account_id`` depends on this baseline."""
 
     home_region: Region
@@ -149,13 +149,6 @@ class AccountConfig(Frozen):
         if not _ACCOUNT_NAME.match(value):
             raise _fail("name", "is not a valid account name; allowed: 1-20 of a-z, 0-9 and '-', starting with a "
                                 "letter")
-        return value
-
-    @field_validator("account_id", mode="before")
-    @classmethod
-    def _account(cls, value):
-        if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
-            raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
         return value
 
     @field_validator("quotas")

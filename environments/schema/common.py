@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from environments.regions import REGION_ZONES
@@ -85,7 +85,15 @@ def _check_retention(value: int) -> int:
     return value
 
 
+def _check_account_id(value):
+    if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+        raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
+    return value
+
+
 Region = Annotated[str, AfterValidator(_check_region)]
+AccountId = Annotated[str, BeforeValidator(_check_account_id)]
+"""An AWS account id: 12 digits, as a string (YAML reads an unquoted one as a number)."""
 Domain = Annotated[str, AfterValidator(_check_domain)]
 RetentionDays = Annotated[int, AfterValidator(_check_retention)]
 """Days a CloudWatch Logs group keeps its events: one of the periods CloudWatch Logs accepts."""

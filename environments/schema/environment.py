@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from typing import TYPE_CHECKING, Optional
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
-from environments.schema.common import Domain, Frozen, _NAME, _fail
+from environments.schema.common import AccountId, Domain, Frozen, _NAME, _fail
 from environments.schema.data import GLOBAL_CACHE_NODE, DataConfig
 from environments.schema.dns import DnsConfig, record_fqdn
 from environments.schema.eks import EksConfig
@@ -34,7 +32,7 @@ class EnvironmentConfig(Frozen):
     domain: Domain
     """DNS domain the environment serves, e.g. ``platform.example.com``. Required."""
 
-    account_id: str
+    account_id: AccountId
     """The AWS account (12 digits) the environment deploys into. Required. Every AWS provider
     is limited to it (``allowed_account_ids``): credentials for any other account make
     Terraform stop before it plans, so a wrong profile never touches another environment."""
@@ -192,13 +190,6 @@ class EnvironmentConfig(Frozen):
         if not _NAME.match(value) or value == "account" or value.startswith("account-"):
             raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
                                 "starting with a letter, not 'account' or 'account-...' (the account stacks' names)")
-        return value
-
-    @field_validator("account_id", mode="before")
-    @classmethod
-    def _account(cls, value):
-        if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
-            raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
         return value
 
     @field_validator("tags")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.topology import (account_stacks, data_stacks, dns_route53_stack, dns_zone_stack, regional_stack, regional_stacks, security_stack,
-                            smallest)
+from tests.topology import (account_stack, account_stacks, data_stacks, dns_route53_stack, dns_zone_stack,
+                            regional_stack, regional_stacks, security_stack, smallest)
 from tooling.rehearse import SKIPPED_TYPES
 
 REHEARSED = smallest()
@@ -27,11 +27,13 @@ def test_the_smallest_environment_applies_verifies_and_destroys(rehearsal):
 
     dev = REHEARSED
     region = dev.regions.primary.name
-    # in dependency waves: the account baseline (every region side by side), keys, the zone, every region
-    # (side by side), the records beside the primary's data tier, then the standby's data tier (which joins
-    # the primary's)
+    # in dependency waves: the account's home baseline, its other regions' beside the keys, the zone, every
+    # region (side by side), the records beside the primary's data tier, then the standby's data tier (which
+    # joins the primary's)
     data = [p.stack for p in data_stacks(dev)]
-    assert [s["stack"] for s in report["stacks"]] == [*account_stacks(dev), security_stack(dev.name),
+    home = account_stack(dev.account.name, dev.account.home_region)
+    assert [s["stack"] for s in report["stacks"]] == [home, *sorted([*(set(account_stacks(dev)) - {home}),
+                                                                     security_stack(dev.name)]),
                                                       dns_zone_stack(dev.name),
                                                       *sorted(p.stack for p in regional_stacks(dev)),
                                                       *sorted([dns_route53_stack(dev.name), data[0]]), *data[1:]]

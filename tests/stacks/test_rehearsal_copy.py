@@ -139,14 +139,16 @@ def test_waves_follow_the_manifest(synth_dir, env_name):
     own = [n for n in names if n in expected_stacks(env)]
     assert own == topology.aws_only_stacks(env)
     baseline = topology.account_stacks(env)
+    home = topology.account_stack(env.account.name, env.account.home_region)
     assert set(baseline) <= set(names)
-    # the account baseline first (every region side by side), then the keys, then the zone and its
+    # the account's home baseline first, then its other regions' beside the keys, then the zone and its
     # certificates, then every region side by side, then the records beside the primary's data tier,
     # then the standby's data tier, which joins the primary's
     data = [p.stack for p in data_stacks(env)]
     assert stack_waves(manifest, baseline + own) == [
-        baseline, [security_stack(env_name)], [dns_zone_stack(env_name)], sorted(p.stack for p in regional_stacks(env)),
-        sorted([dns_route53_stack(env_name), data[0]]), *([data[1:]] if data[1:] else [])]
+        [home], sorted([*(set(baseline) - {home}), security_stack(env_name)]), [dns_zone_stack(env_name)],
+        sorted(p.stack for p in regional_stacks(env)), sorted([dns_route53_stack(env_name), data[0]]),
+        *([data[1:]] if data[1:] else [])]
 
 
 def test_waves_refuse_what_cannot_be_applied():
