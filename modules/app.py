@@ -42,7 +42,7 @@ def build_account(app: App, account: AccountConfig) -> Iterator[AccountStack]:
     its audit bucket)."""
     home = None
     for region in sorted(account.regions, key=lambda r: (r != account.home_region, r)):
-        stack = AccountStack(app, names.account(account.name, region), account=account, region=region)
+        stack = AccountStack(app, names.account(account.name, region), account=account, region=region, home=home)
         if home is None:
             home = stack
         else:

@@ -13,8 +13,14 @@ What CloudTrail, S3 and KMS enforce that the emulator does not, each with its so
   s3:GetObjectRetention / s3:GetObjectLegalHold on the source.
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-replication
 - AWS Config delivers to a bucket of another region with GetBucketAcl, ListBucket and PutObject
-  under ``config/AWSLogs/<account>/Config/``, the ACL bucket-owner-full-control.
+  under ``config/AWSLogs/<account>/Config/``, the ACL bucket-owner-full-control, but never to a bucket
+  with Object Lock default retention (its uploads carry no Content-MD5), so it has a bucket of its own;
+  Config keeps each region's configuration history itself, the bucket holds its delivered snapshots.
   https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html
+  https://docs.aws.amazon.com/config/latest/developerguide/manage-delivery-channel.html
+- With S3 Bucket Keys, creating a trail needs kms:Decrypt for CloudTrail on the key, and whoever reads
+  the logs decrypts under CloudTrail's encryption context.
+  https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
 """
 
 from __future__ import annotations
@@ -42,35 +48,45 @@ def audit_bucket_name(account: AccountConfig, region: str) -> str:
     return physical(f"spofless-audit-{account.account_id}-{region}", 63)
 
 
+def config_bucket_name(account: AccountConfig) -> str:
+    """``spofless-config-<account id>-<home region>``: where every region's AWS Config delivers."""
+    return physical(f"spofless-config-{account.account_id}-{account.home_region}", 63)
+
+
 def trail_name(account: AccountConfig) -> str:
     return physical(f"{account.name}-audit", 128)
 
 
 class AuditBucket(Construct):
-    """One region's audit bucket: Object Lock (default retention), versioned, private, SSE-KMS with this
-    region's audit key, TLS only, and the policy CloudTrail and AWS Config deliver through."""
+    """One audit bucket: versioned, private, SSE-KMS with its region's audit key, TLS only, and the policy
+    its writer delivers through: CloudTrail's (``writer="cloudtrail"``, Object Lock default retention),
+    AWS Config's (``"config"``, no default retention: Config cannot write under it), or none (a replica,
+    locked like its source)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, account: AccountConfig, region: str, provider,
-                 context: AccountContext, trail_arn: str, writers: bool):
+                 context: AccountContext, trail_arn: str, writer: Optional[str], name: Optional[str] = None,
+                 key: Optional[RegionalKey] = None):
         super().__init__(scope, construct_id)
         audit = account.audit
-        self.name = audit_bucket_name(account, region)
+        self.name = name or audit_bucket_name(account, region)
         self.region = region
         arn = f"arn:{context.partition}:s3:::{self.name}"
-        self.key = self._key(provider, account, region, context, trail_arn)
+        self.key = key or self._key(provider, account, region, context, trail_arn)
+        locked = writer != "config"
         self.bucket = aws("s3_bucket").S3Bucket(self, "bucket", provider=provider, bucket=self.name,
-                                                object_lock_enabled=True, force_destroy=False,
+                                                object_lock_enabled=True if locked else None, force_destroy=False,
                                                 lifecycle={"prevent_destroy": True})
         self.versioning = private_versioned(self, self.bucket.id, provider=provider)
-        lock = aws("s3_bucket_object_lock_configuration")
-        lock.S3BucketObjectLockConfigurationA(
-            self, "object-lock", provider=provider, bucket=self.bucket.id,
-            rule=lock.S3BucketObjectLockConfigurationRuleA(
-                default_retention=lock.S3BucketObjectLockConfigurationRuleDefaultRetentionA(
-                    mode=audit.object_lock.upper(), days=audit.retention_days)),
-            depends_on=[self.versioning])
+        if locked:
+            lock = aws("s3_bucket_object_lock_configuration")
+            lock.S3BucketObjectLockConfigurationA(
+                self, "object-lock", provider=provider, bucket=self.bucket.id,
+                rule=lock.S3BucketObjectLockConfigurationRuleA(
+                    default_retention=lock.S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                        mode=audit.object_lock.upper(), days=audit.retention_days)),
+                depends_on=[self.versioning])
         sse = aws("s3_bucket_server_side_encryption_configuration")
-        sse.S3BucketServerSideEncryptionConfigurationA(
+        self.encryption = sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", provider=provider, bucket=self.bucket.id,
             rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms",
@@ -85,8 +101,7 @@ class AuditBucket(Construct):
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ]
-        if writers:
-            owner = {"StringEquals": {"aws:SourceAccount": context.account_id}}
+        if writer == "cloudtrail":
             statements += [
                 {"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
                  "Action": "s3:GetBucketAcl", "Resource": arn,
@@ -95,6 +110,10 @@ class AuditBucket(Construct):
                  "Action": "s3:PutObject", "Resource": f"{arn}/{TRAIL_PREFIX}/AWSLogs/{context.account_id}/*",
                  "Condition": {"StringEquals": {"aws:SourceArn": trail_arn,
                                                 "s3:x-amz-acl": "bucket-owner-full-control"}}},
+            ]
+        elif writer == "config":
+            owner = {"StringEquals": {"aws:SourceAccount": context.account_id}}
+            statements += [
                 {"Sid": "ConfigAclCheck", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
                  "Action": ["s3:GetBucketAcl", "s3:ListBucket"], "Resource": arn, "Condition": owner},
                 {"Sid": "ConfigWrite", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
@@ -119,8 +138,12 @@ class AuditBucket(Construct):
              "Condition": {"StringEquals": {"aws:SourceArn": trail_arn},
                            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": account_trails}}},
             {"Sid": "CloudTrailDescribe", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-             "Action": "kms:DescribeKey", "Resource": "*",
+             "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*",
              "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}},
+            {"Sid": "AccountDecryptsTrailLogs", "Effect": "Allow", "Principal": {"AWS": context.root_arn},
+             "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:CallerAccount": context.account_id},
+                           "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"}}},
             {"Sid": "ConfigDelivery", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
              "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
              "Condition": {"StringEquals": {"aws:SourceAccount": context.account_id}}},
@@ -156,11 +179,14 @@ class AuditTrail(Construct):
         self.name = trail_name(account)
         self.arn = f"arn:{context.partition}:cloudtrail:{home}:{context.account_id}:trail/{self.name}"
         self.bucket = AuditBucket(self, "bucket", account=account, region=home, provider=home_provider,
-                                  context=context, trail_arn=self.arn, writers=True)
+                                  context=context, trail_arn=self.arn, writer="cloudtrail")
+        self.config_bucket = AuditBucket(self, "config", account=account, region=home, provider=home_provider,
+                                         context=context, trail_arn=self.arn, writer="config",
+                                         name=config_bucket_name(account), key=self.bucket.key)
         self.replica: Optional[AuditBucket] = None
         if replica is not None:
             self.replica = AuditBucket(self, "replica", account=account, region=replica, provider=replica_provider,
-                                       context=context, trail_arn=self.arn, writers=False)
+                                       context=context, trail_arn=self.arn, writer=None)
             replication = BucketReplication(
                 self, "replication", name=f"{account.name}-audit", source_bucket=self.bucket.bucket.id,
                 destination_bucket=self.replica.bucket.id, destination_region=replica,

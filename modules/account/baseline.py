@@ -20,6 +20,8 @@ many environments share the account. What real AWS enforces, with its source:
 
 from __future__ import annotations
 
+from typing import Optional
+
 from constructs import Construct
 
 from environments.schema.account import QUOTAS, AccountConfig
@@ -31,7 +33,10 @@ from modules.stacks.names import physical
 # not turned on together. https://docs.aws.amazon.com/guardduty/latest/APIReference/API_DetectorFeatureConfiguration.html
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
                       "RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS")
-RUNTIME_AGENTS = ("EKS_ADDON_MANAGEMENT",)
+# GuardDuty reports all three agent settings of RUNTIME_MONITORING and the provider stores what it reads, so
+# each is declared (the platform runs on EKS only: the EC2 and Fargate agents stay off).
+RUNTIME_AGENTS = {"EKS_ADDON_MANAGEMENT": "ENABLED", "ECS_FARGATE_AGENT_MANAGEMENT": "DISABLED",
+                  "EC2_AGENT_MANAGEMENT": "DISABLED"}
 FSBP = "standards/aws-foundational-security-best-practices/v/1.0.0"
 
 
@@ -44,7 +49,7 @@ class RegionBaseline(Construct):
     """Guard-rails and detection of one region of the account."""
 
     def __init__(self, scope: Construct, construct_id: str, *, account: AccountConfig, region: str, partition: str,
-                 audit_bucket: str, config_role=None):
+                 config_bucket: str, config_key_arn: str, config_ready: Optional[list] = None, config_role=None):
         super().__init__(scope, construct_id)
         singletons = account.singletons
         home = region == account.home_region
@@ -63,7 +68,8 @@ class RegionBaseline(Construct):
             self, "fsbp", standards_arn=f"arn:{partition}:securityhub:{region}::{FSBP}",
             depends_on=[self.security_hub] if self.security_hub else None)
         if singletons.config_recorder == "create":
-            self._config(account, region, partition, audit_bucket, home, config_role)
+            self._config(account, region, partition, config_bucket, config_key_arn, home, config_role,
+                         config_ready or [])
         for name, value in account.requested(region).items():
             quota = QUOTAS[name]
             aws("servicequotas_service_quota").ServicequotasServiceQuota(
@@ -83,20 +89,25 @@ class RegionBaseline(Construct):
                 self, f"guardduty-{name.lower().replace('_', '-')}", detector_id=detector_id, name=name,
                 status="ENABLED",
                 additional_configuration=[feature.GuarddutyDetectorFeatureAdditionalConfiguration(
-                    name=agent, status="ENABLED") for agent in RUNTIME_AGENTS] if name == "RUNTIME_MONITORING"
+                    name=agent, status=status) for agent, status in RUNTIME_AGENTS.items()]
+                if name == "RUNTIME_MONITORING"
                 else None)
         return detector_id
 
-    def _config(self, account: AccountConfig, region: str, partition: str, audit_bucket: str, home: bool,
-                config_role) -> None:
+    def _config(self, account: AccountConfig, region: str, partition: str, bucket: str, key_arn: str, home: bool,
+                config_role, ready: list) -> None:
         recorder = aws("config_configuration_recorder").ConfigConfigurationRecorder(
             self, "config-recorder", name=physical(f"{account.name}-{region}", 256),
             role_arn=config_role_arn(account.account_id, partition),
             recording_group={"all_supported": True, "include_global_resource_types": home},
             depends_on=[config_role] if config_role is not None else None)
+        # Config writes a test object at PutDeliveryChannel: the bucket, its policy and encryption first (the
+        # provider retries only InsufficientDeliveryPolicyException, not NoSuchBucket); the objects are
+        # encrypted with the audit key (s3_kms_key_arn: a key in the bucket's region), not SSE-S3.
         channel = aws("config_delivery_channel").ConfigDeliveryChannel(
-            self, "config-delivery", name=physical(f"{account.name}-{region}", 256), s3_bucket_name=audit_bucket,
-            s3_key_prefix="config", snapshot_delivery_properties={"delivery_frequency": "TwentyFour_Hours"},
-            depends_on=[recorder])
+            self, "config-delivery", name=physical(f"{account.name}-{region}", 256), s3_bucket_name=bucket,
+            s3_key_prefix="config", s3_kms_key_arn=key_arn,
+            snapshot_delivery_properties={"delivery_frequency": "TwentyFour_Hours"},
+            depends_on=[recorder, *ready])
         aws("config_configuration_recorder_status").ConfigConfigurationRecorderStatus(
             self, "config-recording", name=recorder.name, is_enabled=True, depends_on=[channel])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from constructs import Construct
 
 from environments.schema.account import AccountConfig
-from modules.account.audit import AuditTrail, audit_bucket_name
+from modules.account.audit import AuditTrail, config_bucket_name
 from modules.account.baseline import RegionBaseline
 from modules.iam import AccountContext
 from modules.outputs import stack_output
@@ -26,7 +28,8 @@ class AccountStack(SpoflessStack):
     applies the baseline first) and creates none of these.
     """
 
-    def __init__(self, scope: Construct, stack_id: str, *, account: AccountConfig, region: str):
+    def __init__(self, scope: Construct, stack_id: str, *, account: AccountConfig, region: str,
+                 home: Optional["AccountStack"] = None):
         super().__init__(scope, stack_id, env=account)
         self.account = account
         self.region = region
@@ -51,9 +54,13 @@ class AccountStack(SpoflessStack):
             replica = account.trail_replica_region
             self.trail = AuditTrail(self, "audit", account=account, context=context, home_provider=None,
                                     replica_provider=self.aws_provider(replica, alias="replica") if replica else None)
+        # every region's AWS Config delivers to the home region's Config bucket, under the home audit key
+        trail = self.trail if self.home else home.trail
         self.baseline = RegionBaseline(self, "baseline", account=account, region=region,
-                                       partition=context.partition,
-                                       audit_bucket=audit_bucket_name(account, account.home_region),
+                                       partition=context.partition, config_bucket=config_bucket_name(account),
+                                       config_key_arn=trail.config_bucket.key.arn,
+                                       config_ready=[trail.config_bucket.policy, trail.config_bucket.encryption]
+                                       if self.home else None,
                                        config_role=config_role)
         if self.home:
             # One view of every region's findings. If the home region is down, each region's Security Hub
