@@ -31,10 +31,12 @@ def _clients(endpoint: str):
     from botocore.config import Config
 
     session = boto3.session.Session(aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
-    # S3 Control would put the account id in front of the host (<account>.127.0.0.1), which no resolver knows
-    config = Config(retries={"max_attempts": 2}, inject_host_prefix=False)
+    config = Config(retries={"max_attempts": 2})
+    # S3 Control puts the account id in front of the host (<account>.127.0.0.1), which no resolver knows:
+    # it reaches the emulator through the emulator itself as an HTTP proxy, as Terraform does
+    proxied = config.merge(Config(proxies={"http": endpoint})) if endpoint else config
     return lambda service, region: session.client(service, region_name=region, endpoint_url=endpoint,
-                                                  config=config)
+                                                  config=proxied if service == "s3control" else config)
 
 
 def _check(name: str, probe: Callable[[], Optional[str]], ok_detail: Callable[[], str] | str) -> Check:

@@ -258,3 +258,17 @@ def test_a_member_in_another_region_leaves_the_global_cluster_when_it_is_removed
         assert members() == ["p", "s2"]
         west.delete_db_cluster(DBClusterIdentifier="s2", SkipFinalSnapshot=True)
         assert members() == ["p"]
+
+
+def test_updating_one_guardduty_feature_keeps_the_others():
+    """GuardDuty's UpdateDetector changes only the features it names (each aws_guardduty_detector_feature
+    sends one); plain moto replaced the whole list, so all but the last feature read back as missing."""
+    emulator.apply_fixes()
+    with mock_aws():
+        guardduty = _client("guardduty")
+        detector = guardduty.create_detector(Enable=True)["DetectorId"]
+        for name in ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "S3_DATA_EVENTS"):
+            guardduty.update_detector(DetectorId=detector, Features=[{"Name": name, "Status": "ENABLED"}])
+        guardduty.update_detector(DetectorId=detector, Features=[{"Name": "EKS_AUDIT_LOGS", "Status": "DISABLED"}])
+        features = {f["Name"]: f["Status"] for f in guardduty.get_detector(DetectorId=detector)["Features"]}
+        assert features == {"S3_DATA_EVENTS": "ENABLED", "EKS_AUDIT_LOGS": "DISABLED"}
