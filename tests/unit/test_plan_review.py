@@ -88,3 +88,25 @@ def test_the_data_tier_is_stateful():
         change = {"address": f"{rtype}.x", "type": rtype, "change": {"actions": ["delete", "create"]}}
         assert summarize_plan("s", {"resource_changes": [change]}).dangerous == [
             f"REPLACE {STATEFUL_TYPES[rtype]} `{rtype}.x`"]
+
+
+def _lock_change(actions, changeable_for_days):
+    return {"address": "aws_backup_vault_lock_configuration.backup_lock", "type": "aws_backup_vault_lock_configuration",
+            "change": {"actions": actions, "before": {"changeable_for_days": changeable_for_days,
+                                                      "min_retention_days": 30}, "after": None}}
+
+
+@pytest.mark.parametrize("actions", [["delete", "create"], ["delete"]])
+def test_a_compliance_vault_lock_planned_away_is_flagged_immutable(actions):
+    """A compliance lock is immutable after its grace days: AWS refuses the delete half of the plan."""
+    summary = summarize_plan("prod-us-east-1-data", {"resource_changes": [_lock_change(actions, 3)]})
+    assert len(summary.dangerous) == 1 and summary.dangerous[0].startswith("IMMUTABLE compliance vault lock")
+    assert "grace days" in summary.dangerous[0]
+    governance = summarize_plan("dev-us-east-1-data", {"resource_changes": [_lock_change(actions, None)]})
+    assert governance.dangerous[0].startswith(("REPLACE backup vault lock", "DESTROY backup vault lock"))
+
+
+def test_the_account_baselines_singletons_are_stateful():
+    for rtype in ("aws_iam_service_linked_role", "aws_cloudtrail", "aws_guardduty_detector", "aws_securityhub_account",
+                  "aws_config_configuration_recorder", "aws_s3_account_public_access_block"):
+        assert rtype in STATEFUL_TYPES
