@@ -16,7 +16,7 @@ import pytest
 
 from modules import engine
 from tests.conftest import run_main
-from tests.topology import STACKS
+from tests.topology import ALL_STACKS as STACKS
 from tooling import engines
 
 THIS = engine.selected()
