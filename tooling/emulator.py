@@ -66,6 +66,9 @@ FIXES: dict[str, str] = {
         "moto replaces the detector's whole feature list with the request's, where GuardDuty updates only the "
         "features named (aws_guardduty_detector_feature sends one each), so every feature but the last applied "
         "reads back as missing and is created again on every plan; the fix updates the named features only",
+    "cloudtrail:DeleteTrail (trail ARN)":
+        "moto deletes a trail only by its name and answers success for its ARN, which the provider sends (the "
+        "trail's id), so a destroyed trail stays; AWS accepts the name or the ARN; the fix deletes by either",
     "eks:CreateCluster (upgradePolicy)":
         "moto ignores the request's upgradePolicy and returns none, where EKS returns the support type it "
         "was given (EXTENDED when none is given); the fix keeps and returns it, so the cluster's state "
@@ -395,6 +398,17 @@ def _fix_guardduty_features() -> None:
     models.Detector.update = update_named_features
 
 
+def _fix_trail_delete_by_arn() -> None:
+    from moto.cloudtrail import models
+
+    def delete_trail(self, name: str) -> None:
+        found = next((key for key, trail in self.trails.items() if name in (key, trail.arn)), None)
+        if found is not None:
+            del self.trails[found]
+
+    models.CloudTrailBackend.delete_trail = delete_trail
+
+
 def apply_fixes() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(apply_fixes, "applied", False):
@@ -412,6 +426,7 @@ def apply_fixes() -> None:
     _fix_backup_list_tags()
     _fix_global_cluster_members()
     _fix_guardduty_features()
+    _fix_trail_delete_by_arn()
     apply_fixes.applied = True
 
 

@@ -272,3 +272,18 @@ def test_updating_one_guardduty_feature_keeps_the_others():
         guardduty.update_detector(DetectorId=detector, Features=[{"Name": "EKS_AUDIT_LOGS", "Status": "DISABLED"}])
         features = {f["Name"]: f["Status"] for f in guardduty.get_detector(DetectorId=detector)["Features"]}
         assert features == {"S3_DATA_EVENTS": "ENABLED", "EKS_AUDIT_LOGS": "DISABLED"}
+
+
+def test_a_trail_is_deleted_by_its_arn_as_by_its_name():
+    """The provider deletes a trail by its id, the ARN; plain moto looked the ARN up as a name, found
+    nothing and answered success, so the destroyed trail stayed."""
+    emulator.apply_fixes()
+    with mock_aws():
+        _client("s3").create_bucket(Bucket="trail-logs")
+        cloudtrail = _client("cloudtrail")
+        for name in ("by-arn", "by-name"):
+            cloudtrail.create_trail(Name=name, S3BucketName="trail-logs", IsMultiRegionTrail=True)
+        arn = cloudtrail.get_trail(Name="by-arn")["Trail"]["TrailARN"]
+        cloudtrail.delete_trail(Name=arn)
+        cloudtrail.delete_trail(Name="by-name")
+        assert cloudtrail.describe_trails(includeShadowTrails=False)["trailList"] == []
