@@ -38,11 +38,27 @@ SINGLETONS = {
 }
 
 
+def _account_of(provider: dict) -> Optional[str]:
+    """The account an AWS provider is limited to (``allowed_account_ids``), or None."""
+    return next((str(a) for a in as_list(provider.get("allowed_account_ids"))), None)
+
+
 def _placement(output: Output, stack: str, conf: dict) -> tuple[Optional[str], Optional[str]]:
     """``(account id, region)`` a resource is created in, from the provider it uses."""
     provider = output.provider_of(stack, conf) or {}
-    accounts = [str(a) for a in as_list(provider.get("allowed_account_ids"))]
-    return (accounts[0] if accounts else None), provider.get("region")
+    return _account_of(provider), provider.get("region")
+
+
+def _baseline_by_region(output: Output) -> dict[tuple[str, str], str]:
+    """``{(account, region): the account baseline stack of that region}`` (its default provider's)."""
+    return {(_account_of(provider), provider.get("region")): stack for stack in output.account_stacks()
+            for provider in output.providers(stack, "aws") if not provider.get("alias") and _account_of(provider)}
+
+
+def _baseline_facts(output: Output, stack: str) -> dict:
+    """What a baseline stack says of itself in its ``account_baseline`` output: the pieces it adopts, whether
+    the default VPCs remain, a one-region account's reason (modules/stacks/account.py)."""
+    return (output.stacks[stack].get("output", {}).get("account_baseline") or {}).get("value") or {}
 
 
 def _is_account_stack(stack: str) -> bool:
@@ -119,18 +135,13 @@ def _declared(output: Output) -> dict[tuple[str, str], dict]:
     """``{(account, region): {"quotas": {quota: value}, "default_vpcs": bool}}`` from the baseline stacks."""
     declared: dict[tuple[str, str], dict] = {}
     by_code = {(q.service_code, q.quota_code): name for name, q in QUOTAS.items() if q.quota_code}
-    for stack in output.account_stacks():
-        for provider in output.providers(stack, "aws"):
-            if provider.get("alias"):
-                continue
-            account = [str(a) for a in as_list(provider.get("allowed_account_ids"))][:1]
-            baseline = (output.stacks[stack].get("output", {}).get("account_baseline") or {}).get("value") or {}
-            entry = declared.setdefault((account[0] if account else "", provider.get("region")),
-                                        {"quotas": {}, "default_vpcs": bool(baseline.get("default_vpcs", True))})
-            for _, conf in output.resources(stack, "aws_servicequotas_service_quota").items():
-                name = by_code.get((conf.get("service_code"), conf.get("quota_code")))
-                if name:
-                    entry["quotas"][name] = int(conf.get("value", 0))
+    for where, stack in _baseline_by_region(output).items():
+        entry = declared[where] = {"quotas": {},
+                                   "default_vpcs": bool(_baseline_facts(output, stack).get("default_vpcs", True))}
+        for conf in output.resources(stack, "aws_servicequotas_service_quota").values():
+            name = by_code.get((conf.get("service_code"), conf.get("quota_code")))
+            if name:
+                entry["quotas"][name] = int(conf.get("value", 0))
     return declared
 
 
@@ -230,30 +241,15 @@ def _account_regions(output: Output) -> dict[str, dict[str, str]]:
     for env in output.environments:
         for stack in sorted(output.stacks_of(env)):
             for provider in output.providers(stack, "aws"):
-                account = [str(a) for a in as_list(provider.get("allowed_account_ids"))]
+                account = _account_of(provider)
                 if account and provider.get("region") and output.stacks[stack].get("resource"):
-                    regions[account[0]].setdefault(provider["region"], stack)
+                    regions[account].setdefault(provider["region"], stack)
     return regions
-
-
-def _baseline_by_region(output: Output) -> dict[tuple[str, str], str]:
-    found = {}
-    for stack in output.account_stacks():
-        for provider in output.providers(stack, "aws"):
-            account = [str(a) for a in as_list(provider.get("allowed_account_ids"))]
-            if not provider.get("alias") and account:
-                found[(account[0], provider.get("region"))] = stack
-    return found
-
-
-def _adopted(output: Output, stack: str) -> set[str]:
-    baseline = (output.stacks[stack].get("output", {}).get("account_baseline") or {}).get("value") or {}
-    return set(baseline.get("adopted") or [])
 
 
 def _detection(output: Output, stack: str) -> Iterator[str]:
     """What one region's baseline stack lacks of threat detection and findings."""
-    adopted = _adopted(output, stack)
+    adopted = set(_baseline_facts(output, stack).get("adopted") or [])
     features = {conf.get("name") for conf in output.resources(stack, "aws_guardduty_detector_feature").values()
                 if conf.get("status") == "ENABLED"}
     if not output.resources(stack, "aws_guardduty_detector") and "guardduty" not in adopted:
@@ -278,7 +274,7 @@ def _trail(output: Output, stack: str) -> Iterator[str]:
     if not buckets:
         yield "the trail's bucket has no Object Lock"
     replication = output.resources(stack, "aws_s3_bucket_replication_configuration")
-    single = (output.stacks[stack].get("output", {}).get("account_baseline") or {}).get("value", {}).get("single_region")
+    single = _baseline_facts(output, stack).get("single_region")
     if len(buckets) < 2 and not single:
         yield "the trail's bucket has no locked replica in another region (a region's loss takes the record)"
     elif len(buckets) >= 2 and not replication:
