@@ -365,18 +365,17 @@ def _claimed_names(configs: Sequence[EnvironmentConfig], every: dict[str, Enviro
     """Names two environments both claim (a copied file that kept its origin's domain): each name has one
     owner, like each CIDR. The message is about the file changed last and names the other."""
     problems, reported = [], set()
+    claimed = {name: claimed_names(env) for name, env in every.items()}
     for config in configs:
-        mine = claimed_names(config)
         for other in every.values():
             if other.name == config.name or frozenset((config.name, other.name)) in reported:
                 continue
-            theirs = claimed_names(other)
-            shared = sorted(set(mine) & set(theirs))
+            shared = sorted(set(claimed[config.name]) & set(claimed[other.name]))
             if not shared:
                 continue
             reported.add(frozenset((config.name, other.name)))
             about, owner = _newest_first(directory, config.name, other.name)
-            claims = claimed_names(every[about])
+            claims = claimed[about]
             name = every[about].domain if every[about].domain in shared else shared[0]
             labels = every[owner].domain.split(".")
             base = ".".join(labels[1:]) if len(labels) > 2 else every[owner].domain
@@ -440,21 +439,23 @@ def _quotas(configs: Sequence[EnvironmentConfig], every: dict[str, EnvironmentCo
             accounts: dict[str, AccountConfig], directory: Path) -> list[Problem]:
     """The combined usage of every environment of an account, per region (and AZ), against the quota the
     account declares: a stack that applies past a quota fails half way (AddressLimitExceeded, VpcLimitExceeded)."""
-    problems, seen = [], set()
-    for config in configs:
-        account = accounts[config.account_id]
-        members = sorted(name for name, other in every.items() if other.account_id == account.account_id)
+    problems = []
+    usage = {name: quota_usage(env) for name, env in every.items()}
+    selected = {config.name for config in configs}
+    for account_id in sorted({config.account_id for config in configs}):
+        account = accounts[account_id]
         totals: dict[tuple[str, str, Optional[str]], dict[str, int]] = {}
-        for name in members:
-            for key, count in quota_usage(every[name]).items():
+        for name in sorted(name for name, other in every.items() if other.account_id == account_id):
+            for key, count in usage[name].items():
                 totals.setdefault(key, {})[name] = count
+        reported = set()
         for (region, quota, zone), by_env in sorted(totals.items(), key=lambda item: (item[0][0], item[0][1],
                                                                                      item[0][2] or "")):
             used = sum(by_env.values()) + (1 if quota == "vpcs" and account.default_vpcs else 0)
             limit = account.quota(region, quota)
-            if used <= limit or config.name not in by_env or (account.name, region, quota) in seen:
+            if used <= limit or not selected & set(by_env) or (region, quota) in reported:
                 continue
-            seen.add((account.name, region, quota))
+            reported.add((region, quota))
             about = _newest_first(directory, *by_env)[0]
             spec = QUOTAS[quota]
             parts = ", ".join(f"{name} {count}" for name, count in sorted(by_env.items()))
