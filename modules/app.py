@@ -59,7 +59,7 @@ def build_environment(app: App, env: EnvironmentConfig,
     and each regional stack (whose Elastic IPs draw on the quota the baseline requests) depend on them.
     """
     baseline = baseline or {}
-    home = baseline.get(env.account.home_region) if baseline else None
+    home = baseline.get(env.account.home_region)
     security = SecurityStack(app, names.security(env.name), env=env)
     if home is not None:
         security.add_dependency(home)

@@ -711,14 +711,13 @@ def _account_scenarios(output: Output, env: str, primary: str, standby: Optional
               f"the locked replica in {copy} holds the record (Replication Time Control); the multi-region trail "
               "delivers again when the home region is back" if copy else "no copy of the record in another region",
               DATA_FIGURES["s3-rtc"] if copy else (None, None), True)
-    if standby is not None or primary:
-        watcher = region_of.get(standby) if standby else None
-        detects = watcher is not None and bool(output.resources(watcher, "aws_guardduty_detector")
-                                               or output.resources(watcher, "aws_guardduty_detector", data=True))
-        judge("detection", f"region {primary}", "region",
-              f"GuardDuty, Security Hub and AWS Config in {standby} run on their own" if detects
-              else (f"nothing detects threats in {standby}" if standby else "no other region to watch"),
-              (0, 0) if detects else (None, None), True)
+    watcher = region_of.get(standby) if standby else None
+    detects = watcher is not None and bool(output.resources(watcher, "aws_guardduty_detector")
+                                           or output.resources(watcher, "aws_guardduty_detector", data=True))
+    judge("detection", f"region {primary}", "region",
+          f"GuardDuty, Security Hub and AWS Config in {standby} run on their own" if detects
+          else (f"nothing detects threats in {standby}" if standby else "no other region to watch"),
+          (0, 0) if detects else (None, None), True)
 
 
 def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,3 @@ def _placeholder(kind: Any, text: str) -> Any:
         return {} if kind[0] in ("map", "object") else []
     return text
 
-
-def explain(address: str) -> Optional[str]:
-    """Why an attribute (``<type>.<name>.<attribute>``) reads back differently, if a normalisation says so."""
-    rtype, _, rest = address.partition(".")
-    attribute = rest.rsplit(".", 1)[-1]
-    return next((n.why for n in NORMALISATIONS if n.type == rtype and n.attribute == attribute), None)

@@ -838,12 +838,12 @@ def _left_guardduty_detectors(client, region):
 
 @_lists("account public access block", GLOBAL_LISTERS)
 def _left_account_public_access_block(client, region, config):
+    from botocore.exceptions import ClientError
+
     try:
         client("s3control", region).get_public_access_block(AccountId=config.account_id)
-    except client("s3control", region).exceptions.NoSuchPublicAccessBlockConfiguration:
-        return ()
-    except Exception as error:  # noqa: BLE001 - moto answers a missing block with a generic 404
-        if "NoSuchPublicAccessBlockConfiguration" in str(error):
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchPublicAccessBlockConfiguration":
             return ()
         raise
     return ("set",)

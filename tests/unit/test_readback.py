@@ -56,8 +56,6 @@ def test_a_state_already_as_read_back_is_left_alone():
 
 def test_every_normalisation_says_why_and_cites_its_source():
     assert all(n.why and n.source.startswith("https://") for n in readback.NORMALISATIONS)
-    assert readback.explain("aws_elasticache_replication_group.member.engine")
-    assert readback.explain("aws_vpc.vpc.cidr_block") is None
 
 
 def test_a_state_from_a_plan_fills_what_is_known_after_apply_by_type():
