@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,6 +27,7 @@ from environments.schema.dns import record_fqdn
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 ACCOUNTS = "accounts"  # <environments dir>/accounts/<name>.yaml: one file per AWS account
 SELECT_ENV_VAR = "SPOFLESS_ENVS"
+ENVIRONMENT_FIELDS = "name, regions, domain, ..."
 _MISSING = object()
 # Bounds that keep a careless or hostile file from costing unbounded time or memory.
 MAX_FILE_BYTES = 256 * 1024  # the largest environment file here is ~4 KB
@@ -246,9 +247,10 @@ def _read_mapping(path: Path, what: str) -> dict:
     return data
 
 
-def _validated(path: Path, model: type[BaseModel], what: str):
-    """Parse and validate one file against ``model``; its ``name`` must equal the file name."""
-    data = _read_mapping(path, what)
+def _validated(path: Path, model: type[BaseModel], what: str, data: Optional[dict] = None):
+    """Parse and validate one file against ``model`` (``data``: its mapping, already read); its ``name``
+    must equal the file name."""
+    data = _read_mapping(path, what) if data is None else data
     name = _display_path(path)
     try:
         config = model.model_validate(data)
@@ -261,7 +263,7 @@ def _validated(path: Path, model: type[BaseModel], what: str):
 
 def load_file(path: Path) -> EnvironmentConfig:
     """Parse and validate one environment file."""
-    return _validated(path, EnvironmentConfig, "name, regions, domain, ...")
+    return _validated(path, EnvironmentConfig, ENVIRONMENT_FIELDS)
 
 
 def load_account_file(path: Path) -> AccountConfig:
@@ -278,14 +280,64 @@ def selected_names(requested: Optional[Iterable[str]] = None) -> Optional[list[s
     return names or None
 
 
+class EnvironmentFiles:
+    """The environment files of one directory, each read and parsed once by the hardened reader
+    (:func:`_read_mapping`): the selected files and every rule that spans files (domains, registries,
+    claimed names, quotas) work on what it returned, so a file that is not UTF-8, too large or not YAML
+    is reported once, as a problem of that file, and never read again with a laxer reader."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.names = available(directory)
+        self._mappings: dict[str, Any] = {}
+        self._configs: dict[str, Any] = {}
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{name}.yaml"
+
+    def mapping(self, name: str) -> dict:
+        """The file's YAML mapping; ConfigError (the same one every time) when it cannot be read."""
+        if name not in self._mappings:
+            try:
+                self._mappings[name] = _read_mapping(self.path(name), ENVIRONMENT_FIELDS)
+            except ConfigError as exc:
+                self._mappings[name] = exc
+        found = self._mappings[name]
+        if isinstance(found, ConfigError):
+            raise found
+        return found
+
+    def config(self, name: str) -> EnvironmentConfig:
+        """The file validated; ConfigError (the same one every time) when it does not validate."""
+        if name not in self._configs:
+            try:
+                self._configs[name] = _validated(self.path(name), EnvironmentConfig, ENVIRONMENT_FIELDS,
+                                                 data=self.mapping(name))
+            except ConfigError as exc:
+                self._configs[name] = exc
+        found = self._configs[name]
+        if isinstance(found, ConfigError):
+            raise found
+        return found
+
+    def readable(self) -> Iterator[tuple[str, dict]]:
+        """``(name, mapping)`` of every file that parses; one that does not is judged when selected."""
+        for name in self.names:
+            try:
+                yield name, self.mapping(name)
+            except ConfigError:
+                continue
+
+
 def load_environments(names: Optional[Iterable[str]] = None,
                       directory: Path = ENVIRONMENTS_DIR) -> list[EnvironmentConfig]:
     """Load the named environments (all when None), validating every one before returning.
 
     Raises ConfigError listing every problem in every selected file, so one run
-    shows everything that needs fixing.
+    shows everything that needs fixing. Every file is read once (:class:`EnvironmentFiles`).
     """
-    known = available(directory)
+    files = EnvironmentFiles(directory)
+    known = files.names
     wanted = list(names) if names is not None else known
     problems: list[Problem] = []
     for name in wanted:
@@ -299,15 +351,15 @@ def load_environments(names: Optional[Iterable[str]] = None,
     configs = []
     for name in wanted:
         try:
-            configs.append(load_file(directory / f"{name}.yaml"))
+            configs.append(files.config(name))
         except ConfigError as exc:
             problems.extend(exc.problems)
     problems += _overlaps(configs, directory)
-    problems += _foreign_parents(configs, directory)
-    problems += _shared_registries(configs, directory)
+    problems += _foreign_parents(configs, files)
+    problems += _shared_registries(configs, files)
     if problems:
         raise ConfigError(problems)
-    neighbours = _every_environment(directory, configs)
+    neighbours = _every_environment(files, configs)
     problems += _claimed_names(configs, neighbours, directory)
     accounts, account_problems = _accounts(configs, directory)
     problems += account_problems
@@ -320,15 +372,16 @@ def load_environments(names: Optional[Iterable[str]] = None,
     return configs
 
 
-def _every_environment(directory: Path, selected: Sequence[EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
-    """Every environment file of ``directory`` that validates, by name (the selected ones as loaded):
-    the rules that span environments judge a file against all its neighbours, selected or not. A file
-    that does not validate is judged when it is selected, not here."""
+def _every_environment(files: EnvironmentFiles, selected: Sequence[EnvironmentConfig]
+                       ) -> dict[str, EnvironmentConfig]:
+    """Every environment file that validates, by name (the selected ones as loaded): the rules that
+    span environments judge a file against all its neighbours, selected or not. A file that does not
+    validate is judged when it is selected, not here."""
     found = {config.name: config for config in selected}
-    for name in available(directory):
+    for name in files.names:
         if name not in found:
             try:
-                found[name] = load_file(directory / f"{name}.yaml")
+                found[name] = files.config(name)
             except ConfigError:
                 continue
     return found
@@ -473,21 +526,17 @@ def _quotas(configs: Sequence[EnvironmentConfig], every: dict[str, EnvironmentCo
     return problems
 
 
-def _declared_domains(directory: Path) -> dict[str, tuple[str, str]]:
-    """``{domain: (environment, account_id)}`` of every environment file, read leniently: a file that
-    does not parse is judged when it is selected, not here."""
+def _declared_domains(files: EnvironmentFiles) -> dict[str, tuple[str, str]]:
+    """``{domain: (environment, account_id)}`` of every environment file that parses (one that does not
+    is judged when it is selected, not here)."""
     found = {}
-    for name in available(directory):
-        try:
-            data = yaml.safe_load((directory / f"{name}.yaml").read_text())
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("domain"), str):
+    for name, data in files.readable():
+        if isinstance(data.get("domain"), str):
             found[data["domain"].rstrip(".").lower()] = (name, str(data.get("account_id", "")))
     return found
 
 
-def _foreign_parents(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:
+def _foreign_parents(configs: Sequence[EnvironmentConfig], files: EnvironmentFiles) -> list[Problem]:
     """A ``dns.parent_domain`` served by an environment in another account: the dns-zone stack looks
     the parent zone up and writes the delegation into it with this environment's credentials, so
     the parent must be in the same account (a cross-account delegation is made at the parent by hand)."""
@@ -497,11 +546,11 @@ def _foreign_parents(configs: Sequence[EnvironmentConfig], directory: Path) -> l
         parent = config.dns.parent_domain
         if not parent:
             continue
-        domains = domains if domains is not None else _declared_domains(directory)
+        domains = domains if domains is not None else _declared_domains(files)
         owner = domains.get(parent.rstrip(".").lower())
         if owner and owner[1] != config.account_id:
             problems.append(Problem(
-                _display_path(directory / f"{config.name}.yaml"), "dns.parent_domain",
+                _display_path(files.path(config.name)), "dns.parent_domain",
                 f"is served by {owner[0]} in account {owner[1]}, and {config.name} is in account "
                 f"{config.account_id}; the delegation is written with {config.name}'s credentials; allowed: "
                 f"a parent zone in account {config.account_id}, or no parent_domain (delegate at the parent "
@@ -509,17 +558,12 @@ def _foreign_parents(configs: Sequence[EnvironmentConfig], directory: Path) -> l
     return problems
 
 
-def _registry_owners(directory: Path) -> dict[tuple[str, str], str]:
+def _registry_owners(files: EnvironmentFiles) -> dict[tuple[str, str], str]:
     """``{(account_id, region): environment}`` of every environment file that declares ECR
-    repositories, read leniently (a file that does not parse is judged when it is selected)."""
+    repositories (a file that does not parse is judged when it is selected)."""
     owners: dict[tuple[str, str], str] = {}
-    for name in available(directory):
-        try:
-            data = yaml.safe_load((directory / f"{name}.yaml").read_text())
-        except (OSError, yaml.YAMLError):
-            continue
-        section = data.get("data") if isinstance(data, dict) else None
-        regions = data.get("regions") if isinstance(data, dict) else None
+    for name, data in files.readable():
+        section, regions = data.get("data"), data.get("regions")
         if not isinstance(section, dict) or not section.get("repositories") or not isinstance(regions, dict):
             continue
         for role in ("primary", "standby"):
@@ -529,7 +573,7 @@ def _registry_owners(directory: Path) -> dict[tuple[str, str], str]:
     return owners
 
 
-def _shared_registries(configs: Sequence[EnvironmentConfig], directory: Path) -> list[Problem]:
+def _shared_registries(configs: Sequence[EnvironmentConfig], files: EnvironmentFiles) -> list[Problem]:
     """ECR repositories declared by two environments of one account and region. A registry has ONE
     replication configuration (PutReplicationConfiguration replaces it whole), so two environments
     managing it would overwrite each other's rules on every apply, and would both create the same
@@ -539,12 +583,12 @@ def _shared_registries(configs: Sequence[EnvironmentConfig], directory: Path) ->
     for config in configs:
         if not config.data.repositories:
             continue
-        owners = owners if owners is not None else _registry_owners(directory)
+        owners = owners if owners is not None else _registry_owners(files)
         for role, region in (("primary", config.regions.primary), ("standby", config.regions.standby)):
             owner = owners.get((config.account_id, region.name)) if region else None
             if owner and owner != config.name:
                 problems.append(Problem(
-                    _display_path(directory / f"{config.name}.yaml"), "data.repositories",
+                    _display_path(files.path(config.name)), "data.repositories",
                     f"are also declared by {owner} in account {config.account_id} and {region.name} (this "
                     f"environment's {role} region); a registry has one replication configuration and one set of "
                     f"repositories; allowed: declare them in one environment per account and region, and pull "

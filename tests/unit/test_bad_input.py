@@ -652,3 +652,63 @@ def test_rejects_a_fourth_environment_past_a_quota_and_names_the_quota(tmp_path)
                                "env1 3, env2 3, env3 3, env4 3",
                                "raise environments/accounts/shared.yaml quotas.us-east-1.elastic_ips")
     assert "VPCs per Region" not in message  # four VPCs and the default VPC: 5 of 5 fit
+
+
+# -- every input read once, by the hardened reader ---------------------------------------------------
+
+CHILD = GOOD.replace("domain: platform.example.com", "domain: dev.platform.example.com").replace(
+    "10.0.0.0/16", "10.2.0.0/16").replace("10.1.0.0/16", "10.3.0.0/16") + \
+    "dns:\n  parent_domain: platform.example.com\ndata:\n  repositories: [app]\n"
+
+
+def _environment_dir(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    env_dir = tmp_path / "environments"
+    (env_dir / "accounts").mkdir(parents=True)
+    (env_dir / "accounts" / "shared.yaml").write_text(ACCOUNT.format(name="shared", account_id="111122223333"))
+    for name, text in files.items():
+        path = env_dir / f"{name}.yaml"
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    return env_dir
+
+
+def test_a_latin1_file_beside_valid_ones_is_judged_once_and_never_read_by_a_laxer_reader(tmp_path):
+    """GIVEN a Latin-1 file beside two valid environments whose cross-file rules (parent domain, shared
+    registries) read every neighbour, WHEN only a valid one is loaded, THEN it loads (the broken file is
+    judged when selected); WHEN all are loaded, THEN the broken file's one problem is reported."""
+    from environments.loader import ConfigError, load_environments
+
+    broken = GOOD.format(name="broken").replace("platform.example.com", "platform.ex\xe4mple.com").replace(
+        "10.0.0.0/16", "10.4.0.0/16").replace("10.1.0.0/16", "10.5.0.0/16")
+    env_dir = _environment_dir(tmp_path, {"prod": GOOD.format(name="prod"), "dev": CHILD.format(name="dev"),
+                                          "broken": broken.encode("latin-1")})
+    assert [c.name for c in load_environments(["dev"], env_dir)] == ["dev"]
+    with pytest.raises(ConfigError) as raised:
+        load_environments(None, env_dir)
+    assert [(Path(p.file).name, p.field, p.message) for p in raised.value.problems] == [
+        ("broken.yaml", "line 2", "is not UTF-8 text (byte 0xe4); allowed: a UTF-8 YAML file")]
+
+
+def test_every_environment_file_is_read_once_per_load(tmp_path, monkeypatch):
+    """GIVEN three environments, the cross-file rules among them, WHEN they are loaded, THEN each file's
+    bytes are read exactly once (the rules work on what the hardened reader returned)."""
+    from collections import Counter
+
+    from environments.loader import load_environments
+
+    env_dir = _environment_dir(tmp_path, {"prod": GOOD.format(name="prod"), "dev": CHILD.format(name="dev")})
+    reads: Counter = Counter()
+    real_bytes, real_text = Path.read_bytes, Path.read_text
+
+    def read_bytes(self):
+        reads[self.name] += 1
+        return real_bytes(self)
+
+    def read_text(self, *args, **kwargs):
+        reads[self.name] += 1
+        return real_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "read_text", read_text)
+    assert sorted(c.name for c in load_environments(None, env_dir)) == ["dev", "prod"]
+    assert {name: count for name, count in reads.items() if name in ("dev.yaml", "prod.yaml")} == \
+        {"dev.yaml": 1, "prod.yaml": 1}
