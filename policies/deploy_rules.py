@@ -55,7 +55,9 @@ def rule(number: int, title: str, source: str):
         def run(output: Output) -> Iterator[Result]:
             for stack, subject, passed, message in function(output):
                 yield Result(rule_id, stack, subject, passed, "" if passed else message)
+        # kept in id order, whichever module registered first: reports list the rules by number
         RULES.append(Rule(rule_id, title, source, run))
+        RULES.sort(key=lambda r: int(r.id.rsplit("_", 1)[1]))
         return function
     return register
 
