@@ -47,12 +47,13 @@ export SPOFLESS_ENGINE := $(strip $(CDK))
 endif
 ENGINE_SETUP := $(if $(filter cdktn,$(strip $(CDK))),$(VENV_CDKTN)/.installed)
 
-.PHONY: setup tooling cli synth test test-cdktn mutation validate checkov check plan diff deploy destroy diagram rehearse spof-report dns-check drill bench clean help
+.PHONY: setup tooling cli synth test test-fast test-cdktn mutation validate checkov check plan diff deploy destroy diagram rehearse spof-report dns-check drill bench clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make synth      set up (venv, terraform config) and synthesize every environment"
 	@echo "make test       run the whole test suite"
+	@echo "make test-fast  the inner loop: everything but the emulator rehearsals"
 	@echo "make cli        install the CDKTF CLI (npx cdktf ...) from package-lock.json"
 	@echo "make tooling    set up the tools too (checkov, moto, boto3, pytest: requirements-tooling.txt)"
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
@@ -113,7 +114,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(VENV)/.installed
-	@$(PY) -m tooling.terraform setup
+	@$(PY) -m tooling.terraform.runner setup
 
 # the CDKTF CLI (npx cdktf ...): only where it is used; synthesis and the tools do not need it
 cli: node_modules/.installed
@@ -138,6 +139,10 @@ check: tooling cdktf.out/manifest.json
 test: tooling $(VENV_CDKTN)/.installed
 	@$(PY) -m pytest tests
 
+# the inner loop: every test but the rehearsals (which apply and destroy against the emulator)
+test-fast: tooling $(VENV_CDKTN)/.installed
+	@$(PY) -m pytest -m "not rehearsal" tests
+
 # the unit and stack tests with CDK Terrain synthesizing (the comparison then synthesizes with CDKTF)
 test-cdktn: setup $(VENV_CDKTN)/.tooling
 	@SPOFLESS_ENGINE=cdktn PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV_CDKTN)/pycache $(PY_CDKTN) -m pytest -m "not integration" tests/unit tests/stacks
@@ -146,7 +151,7 @@ validate: tooling
 	@$(SPOFLESS) validate
 
 checkov: tooling
-	@$(PY) -m tooling.checkov
+	@$(PY) -m tooling.review.gate
 
 # EMULATOR=1: against the local AWS emulator (`spofless emulator stop` ends it)
 STACK_FLAGS = $(if $(EMULATOR),--emulator)

@@ -51,7 +51,7 @@ def declared_environments() -> list[str]:
 
 def ensure_complete(out: Path) -> int:
     """Synthesize every environment when ``out`` is missing or holds only some; 0 when complete."""
-    from policies.deploy_model import Output
+    from policies.model.output import Output
 
     declared = declared_environments()
     present = Output.load(out).environments if (out / "stacks").is_dir() else []
@@ -86,23 +86,23 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tooling import checkov
+    from tooling.review import gate as checkov
     return checkov.main(["--outdir", args.out, "--reports", args.reports])
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from tooling import terraform
+    from tooling.terraform import runner as terraform
     return terraform.main(["validate", "--outdir", args.out])
 
 
 def _drill(args: argparse.Namespace) -> int:
-    from tooling import drill
+    from tooling.analysis import drill
     return drill.main(["--outdir", args.out, "--reports", args.reports, "--format", args.format,
                        *(["--all"] if args.all else []), *sum((["--env", e] for e in _envs(args.env)), [])])
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tooling import spof_report
+    from tooling.analysis import spof_report
     envs = _envs(args.env)
     if len(envs) > 1:
         print("error: spofless report takes at most one --env", file=sys.stderr)
@@ -111,13 +111,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _dns_check(args: argparse.Namespace) -> int:
-    from modules.dns import consistency
-    return consistency.main(["--outdir", args.out, "--format", args.format])
+    from tooling.analysis import dns_check
+    return dns_check.main(["--outdir", args.out, "--format", args.format])
 
 
 def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from tooling import deploy
+        from tooling.terraform import deploy
         return deploy.main([action, "--out", args.out, "--reports", args.reports, "--jobs", str(args.jobs),
                             *sum((["--env", e] for e in _envs(args.env)), []),
                             *(["--emulator"] if args.emulator else []), *(["--quiet"] if args.quiet else []),
@@ -127,17 +127,17 @@ def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from tooling import deploy
+    from tooling.terraform import deploy
     return deploy.emulator_main([args.emulator_command, *(["--env", args.env] if args.env else [])])
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from tooling import diagram
+    from tooling.analysis import diagram
     return diagram.main(["--out", args.out, "--reports", args.reports, *sum((["--env", e] for e in _envs(args.env)), [])])
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from tooling import rehearse
+    from tooling.terraform import rehearse
     envs = _envs(args.env) or ["dev"]
     status = 0
     for env in envs:
@@ -146,12 +146,12 @@ def _rehearse(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from tooling import bench
+    from tooling.dev import bench
     return bench.main(["--repeat", str(args.repeat)])
 
 
 def _mutation(args: argparse.Namespace) -> int:
-    from tooling import mutation
+    from tooling.dev import mutation
     return mutation.main([arg for only in args.only or [] for arg in ("--only", only)])
 
 
@@ -161,9 +161,9 @@ def _synth(args: argparse.Namespace) -> int:
     # -e, else ENVS / SPOFLESS_ENVS as `make synth` passes it, else every environment
     status = synthesize(_envs(args.env) or _envs([os.environ.get("SPOFLESS_ENVS", "")]), Path(args.out))
     if status == 0 and os.environ.get("SPOFLESS_ENGINE", "").strip() not in ("", "cdktf"):
-        from tooling import engines  # another engine's providers may be versions the mirror lacks: say so
+        from tooling.terraform import runner  # another engine's providers may be versions the mirror lacks: say so
 
-        line = engines.current_mirror_gap(Path(args.out))
+        line = runner.current_mirror_gap(Path(args.out))
         if line:
             print(line, flush=True)
     return status

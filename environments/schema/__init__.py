@@ -12,13 +12,13 @@ from environments.schema.common import (  # noqa: F401
     MIN_VPC_PREFIX,
     MAX_VPC_PREFIX,
     LOG_RETENTION_DAYS,
-    _LABEL,
-    _NAME,
+    DNS_LABEL,
+    ENV_NAME,
     Frozen,
-    _fail,
-    _check_region,
-    _check_domain,
-    _check_retention,
+    schema_error,
+    check_region,
+    check_domain,
+    check_retention,
     Region,
     Domain,
     RetentionDays,
@@ -46,12 +46,12 @@ from environments.schema.dns import (  # noqa: F401
 )
 from environments.schema.eks import (  # noqa: F401
     NodeGroupSize,
-    _ROLE_ARN,
+    IAM_ROLE_ARN,
     EksConfig,
 )
 from environments.schema.gitops import (  # noqa: F401
     GITOPS_ENGINES,
-    _GIT_URL,
+    GIT_URL,
     GitSourceConfig,
     GitopsConfig,
 )
@@ -65,8 +65,8 @@ from environments.schema.data import (  # noqa: F401
 from environments.schema.security import (  # noqa: F401
     KEY_PURPOSES,
     REQUIRED_KEY_PURPOSES,
-    _SECRET_NAME,
-    _LAMBDA_ARN,
+    SECRET_NAME,
+    LAMBDA_ARN,
     SecretConfig,
     SecurityConfig,
 )

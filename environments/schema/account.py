@@ -16,7 +16,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
-from environments.schema.common import AccountId, Frozen, Region, _fail
+from environments.schema.common import AccountId, Frozen, Region, schema_error
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class AuditConfig(Frozen):
     @classmethod
     def _days(cls, value: int) -> int:
         if not 1 <= value <= 3650:
-            raise _fail("retention", "is out of range; allowed: 1 to 3650 days")
+            raise schema_error("retention", "is out of range; allowed: 1 to 3650 days")
         return value
 
 
@@ -147,7 +147,7 @@ class AccountConfig(Frozen):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _ACCOUNT_NAME.match(value):
-            raise _fail("name", "is not a valid account name; allowed: 1-20 of a-z, 0-9 and '-', starting with a "
+            raise schema_error("name", "is not a valid account name; allowed: 1-20 of a-z, 0-9 and '-', starting with a "
                                 "letter")
         return value
 
@@ -157,14 +157,14 @@ class AccountConfig(Frozen):
         for region, quotas in value.items():
             for name, amount in quotas.items():
                 if name not in QUOTAS:
-                    raise _fail("quota", "is not a quota spofless counts; allowed: {allowed}",
+                    raise schema_error("quota", "is not a quota spofless counts; allowed: {allowed}",
                                 field=f"{region}.{name}", value=name, allowed=", ".join(QUOTAS))
                 if not 1 <= amount <= 10000:
-                    raise _fail("quota", "is out of range; allowed: 1 to 10000", field=f"{region}.{name}",
+                    raise schema_error("quota", "is out of range; allowed: 1 to 10000", field=f"{region}.{name}",
                                 value=amount)
                 spec = QUOTAS[name]
                 if not spec.adjustable and amount > spec.default:
-                    raise _fail("quota", "is above {default}, and AWS does not raise '{title}'; allowed: at most "
+                    raise schema_error("quota", "is above {default}, and AWS does not raise '{title}'; allowed: at most "
                                          "{default}", field=f"{region}.{name}", value=amount, default=spec.default,
                                 title=spec.title)
         return value
@@ -172,22 +172,22 @@ class AccountConfig(Frozen):
     @model_validator(mode="after")
     def _regions(self) -> "AccountConfig":
         if self.home_region not in self.regions:
-            raise _fail("regions", "does not include home_region {home}; allowed: a list that includes it",
+            raise schema_error("regions", "does not include home_region {home}; allowed: a list that includes it",
                         field="regions", value=list(self.regions), home=self.home_region)
         if len(set(self.regions)) != len(self.regions):
-            raise _fail("regions", "names a region twice; allowed: each region once", field="regions",
+            raise schema_error("regions", "names a region twice; allowed: each region once", field="regions",
                         value=list(self.regions))
         for region in self.quotas:
             if region not in self.regions:
-                raise _fail("quota", "is not a region of this account; allowed: {allowed}", field=f"quotas.{region}",
+                raise schema_error("quota", "is not a region of this account; allowed: {allowed}", field=f"quotas.{region}",
                             value=region, allowed=", ".join(self.regions))
         replica = self.audit.replica_region
         if replica is not None and (replica == self.home_region or replica not in self.regions):
-            raise _fail("replica_region", "is the home region or not a region of this account; allowed: {allowed}",
+            raise schema_error("replica_region", "is the home region or not a region of this account; allowed: {allowed}",
                         field="audit.replica_region", value=replica,
                         allowed=", ".join(r for r in self.regions if r != self.home_region) or "none")
         if len(self.regions) == 1 and not self.single_region_reason:
-            raise _fail("single_region", "is required: an account with one region keeps its audit trail without a "
+            raise schema_error("single_region", "is required: an account with one region keeps its audit trail without a "
                                          "replica; allowed: a sentence saying why, or a second region",
                         field="single_region_reason", value=None)
         return self

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import model_validator
 
-from environments.schema.common import Frozen, Region, _fail
+from environments.schema.common import Frozen, Region, schema_error
 
 
 class BackendConfig(Frozen):
@@ -48,13 +48,13 @@ class BackendConfig(Frozen):
     @model_validator(mode="after")
     def _s3_fields(self) -> "BackendConfig":
         if self.type == "s3" and not self.bucket:
-            raise _fail("backend", "is required when type is 's3'; allowed: an S3 bucket name",
+            raise schema_error("backend", "is required when type is 's3'; allowed: an S3 bucket name",
                         field="bucket", value=self.bucket)
         for name in ("bucket", "kms_key_id", "dynamodb_table", "standby_bucket", "standby_kms_key_id"):
             if self.type == "local" and getattr(self, name):
-                raise _fail("backend", "applies only when type is 's3'; allowed: leave it out, or set type: s3",
+                raise schema_error("backend", "applies only when type is 's3'; allowed: leave it out, or set type: s3",
                             field=name, value=getattr(self, name))
         if self.type == "s3" and self.lock == "dynamodb" and not self.dynamodb_table:
-            raise _fail("backend", "is required when lock is 'dynamodb'; allowed: a DynamoDB table name",
+            raise schema_error("backend", "is required when lock is 'dynamodb'; allowed: a DynamoDB table name",
                         field="dynamodb_table", value=self.dynamodb_table)
         return self

@@ -22,8 +22,8 @@ MAX_VPC_PREFIX = 22
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                       1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
 class Frozen(BaseModel):
@@ -33,7 +33,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, use_attribute_docstrings=True)
 
 
-def _fail(kind: str, message: str, *, field: str | None = None, **context) -> PydanticCustomError:
+def schema_error(kind: str, message: str, *, field: str | None = None, **context) -> PydanticCustomError:
     """An error whose message says what is allowed.
 
     ``field`` names the sub-field a model-level rule is about (pydantic reports
@@ -45,9 +45,9 @@ def _fail(kind: str, message: str, *, field: str | None = None, **context) -> Py
     return PydanticCustomError(kind, message, context)
 
 
-def _check_region(value: str) -> str:
+def check_region(value: str) -> str:
     if value not in REGION_ZONES:
-        raise _fail(
+        raise schema_error(
             "unknown_region",
             "is not a known AWS region; allowed: {allowed}",
             allowed=", ".join(sorted(REGION_ZONES)),
@@ -55,7 +55,7 @@ def _check_region(value: str) -> str:
     return value
 
 
-def _check_domain(value: str) -> str:
+def check_domain(value: str) -> str:
     name = value.rstrip(".")
     labels = name.split(".")
     problems = []
@@ -65,12 +65,12 @@ def _check_domain(value: str) -> str:
         problems.append("is longer than 253 characters")
     if len(labels) < 2:
         problems.append("needs at least two labels (name.tld)")
-    if any(not _LABEL.match(label) for label in labels):
+    if any(not DNS_LABEL.match(label) for label in labels):
         problems.append("each label is 1-63 of a-z, 0-9 and '-', not starting or ending with '-'")
     elif not labels[-1].isalpha():
         problems.append("the top-level label must be letters only")
     if problems:
-        raise _fail(
+        raise schema_error(
             "invalid_domain",
             "is not a valid DNS domain name ({problems}); allowed: e.g. 'platform.example.com'",
             problems="; ".join(problems),
@@ -78,22 +78,22 @@ def _check_domain(value: str) -> str:
     return name
 
 
-def _check_retention(value: int) -> int:
+def check_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
-        raise _fail("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
+        raise schema_error("retention", "is not a CloudWatch Logs retention period; allowed: {allowed}",
                     allowed=", ".join(map(str, LOG_RETENTION_DAYS)))
     return value
 
 
-def _check_account_id(value):
+def check_account_id(value):
     if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
-        raise _fail("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
+        raise schema_error("account_id", "is not an AWS account id; allowed: 12 digits, quoted (e.g. '111122223333')")
     return value
 
 
-Region = Annotated[str, AfterValidator(_check_region)]
-AccountId = Annotated[str, BeforeValidator(_check_account_id)]
+Region = Annotated[str, AfterValidator(check_region)]
+AccountId = Annotated[str, BeforeValidator(check_account_id)]
 """An AWS account id: 12 digits, as a string (YAML reads an unquoted one as a number)."""
-Domain = Annotated[str, AfterValidator(_check_domain)]
-RetentionDays = Annotated[int, AfterValidator(_check_retention)]
+Domain = Annotated[str, AfterValidator(check_domain)]
+RetentionDays = Annotated[int, AfterValidator(check_retention)]
 """Days a CloudWatch Logs group keeps its events: one of the periods CloudWatch Logs accepts."""

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from environments.schema.common import Frozen, _fail
+from environments.schema.common import Frozen, schema_error
 
 # Aurora PostgreSQL versions that support Aurora Global Database (major.minor), per
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.GlobalDatabase.html
@@ -75,7 +75,7 @@ class AuroraConfig(Frozen):
     @classmethod
     def _version(cls, value: str) -> str:
         if not AURORA_VERSION.match(value):
-            raise _fail("aurora_version", "is not an Aurora PostgreSQL major.minor with Global Database "
+            raise schema_error("aurora_version", "is not an Aurora PostgreSQL major.minor with Global Database "
                                           "support; allowed: 13.x to 17.x, e.g. '16.6'")
         return value
 
@@ -83,7 +83,7 @@ class AuroraConfig(Frozen):
     @classmethod
     def _class(cls, value: str) -> str:
         if not AURORA_CLASS.match(value):
-            raise _fail("aurora_class", "is not an instance class Aurora Global Database supports; allowed: "
+            raise schema_error("aurora_class", "is not an instance class Aurora Global Database supports; allowed: "
                                         "db.r5/r6g/r6i/r7g/r8g sizes (e.g. db.r6g.large) or db.t3/t4g.medium")
         return value
 
@@ -91,7 +91,7 @@ class AuroraConfig(Frozen):
     @classmethod
     def _ident(cls, value: str) -> str:
         if not _IDENT.match(value) or value in ("postgres", "rdsadmin", "admin"):
-            raise _fail("identifier", "is not a usable PostgreSQL identifier; allowed: 1-63 of a-z, 0-9 and _, "
+            raise schema_error("identifier", "is not a usable PostgreSQL identifier; allowed: 1-63 of a-z, 0-9 and _, "
                                       "starting with a letter, not postgres/rdsadmin/admin")
         return value
 
@@ -124,7 +124,7 @@ class CacheConfig(Frozen):
     @classmethod
     def _node(cls, value: str) -> str:
         if not CACHE_NODE.match(value):
-            raise _fail("cache_node", "is not an ElastiCache node type; allowed: cache.<family>.<size>, "
+            raise schema_error("cache_node", "is not an ElastiCache node type; allowed: cache.<family>.<size>, "
                                       "e.g. cache.r7g.large")
         return value
 
@@ -132,7 +132,7 @@ class CacheConfig(Frozen):
     def _engine_version(self) -> "CacheConfig":
         allowed = CACHE_VERSIONS[self.engine]
         if self.engine_version is not None and self.engine_version not in allowed:
-            raise _fail("cache_version", "is not a {engine} version spofless supports with Global Datastore; "
+            raise schema_error("cache_version", "is not a {engine} version spofless supports with Global Datastore; "
                                          "allowed: {allowed}", field="engine_version", value=self.engine_version,
                         engine=self.engine, allowed=", ".join(allowed))
         return self
@@ -185,7 +185,7 @@ class BackupConfig(Frozen):
     def _schedule(cls, value: str) -> str:
         fields = value[5:-1].split() if value.startswith("cron(") and value.endswith(")") else []
         if len(fields) != 6 or not fields[0].isdigit():
-            raise _fail("backup_schedule", "is not an AWS Backup schedule at most hourly; allowed: cron(M H DoM Mon "
+            raise schema_error("backup_schedule", "is not an AWS Backup schedule at most hourly; allowed: cron(M H DoM Mon "
                                            "DoW Y) with a fixed minute, e.g. 'cron(0 * ? * * *)'")
         return value
 
@@ -227,7 +227,7 @@ class DataConfig(Frozen):
     def _retention_agrees(self) -> "DataConfig":
         days = self.aurora.backup_retention_days
         if self.backup.continuous and days is not None and days != self.aurora_retention_days:
-            raise _fail("aurora_retention", "differs from what AWS Backup's continuous rule keeps ({kept} days); "
+            raise schema_error("aurora_retention", "differs from what AWS Backup's continuous rule keeps ({kept} days); "
                                             "AWS Backup then manages the cluster's retention and RDS refuses any "
                                             "other value; allowed: {kept}, leave it out, or backup.continuous: false",
                         field="aurora.backup_retention_days", value=days, kept=self.aurora_retention_days)
@@ -238,8 +238,8 @@ class DataConfig(Frozen):
     def _repositories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
             if not _REPO.match(name) or len(name) > 200:
-                raise _fail("repository", "is not an ECR repository name; allowed: lower-case a-z, 0-9, . _ - "
+                raise schema_error("repository", "is not an ECR repository name; allowed: lower-case a-z, 0-9, . _ - "
                                           "and / between parts, at most 200 characters", field=name, value=name)
         if len(set(value)) != len(value):
-            raise _fail("repository", "lists a repository twice; allowed: unique names")
+            raise schema_error("repository", "lists a repository twice; allowed: unique names")
         return value

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from environments import record_values
-from environments.schema.common import Frozen, RetentionDays, _fail
+from environments.schema.common import Frozen, RetentionDays, schema_error
 
 
 def record_fqdn(name: str, domain: str) -> Optional[str]:
@@ -52,25 +52,25 @@ class RecordConfig(Frozen):
     @classmethod
     def _ttl(cls, value: int) -> int:
         if not 60 <= value <= 86400:
-            raise _fail("ttl", "is out of range; allowed: 60 to 86400 seconds (what Route53 and Cloudflare both accept)")
+            raise schema_error("ttl", "is out of range; allowed: 60 to 86400 seconds (what Route53 and Cloudflare both accept)")
         return value
 
     @model_validator(mode="after")
     def _values(self) -> "RecordConfig":
         if (self.target is None) == (not self.values):
-            raise _fail("record_values", "needs exactly one of values and target; allowed: values: [...] or "
+            raise schema_error("record_values", "needs exactly one of values and target; allowed: values: [...] or "
                                          "target: platform", field="values", value=list(self.values))
         if self.target is not None and self.type != "A":
-            raise _fail("record_type", "must be A for a target record (an alias to the load balancers)",
+            raise schema_error("record_type", "must be A for a target record (an alias to the load balancers)",
                         field="type", value=self.type)
         for index, value in enumerate(self.values):
             try:
                 record_values.parse(self.type, value)
             except record_values.InvalidValue as invalid:
-                raise _fail("record_value", "is not a valid {type} value; allowed: {problem}",
+                raise schema_error("record_value", "is not a valid {type} value; allowed: {problem}",
                             field=f"values.{index}", value=value, type=self.type, problem=invalid.allowed)
         if self.type == "CNAME" and len(self.values) != 1:
-            raise _fail("record_values", "a CNAME has exactly one value", field="values", value=list(self.values))
+            raise schema_error("record_values", "a CNAME has exactly one value", field="values", value=list(self.values))
         return self
 
     @property
@@ -118,14 +118,14 @@ class CloudflareConfig(Frozen):
     @classmethod
     def _hex(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value):
-            raise _fail("cloudflare_id", "is not a Cloudflare id; allowed: 32 lower-case hex characters")
+            raise schema_error("cloudflare_id", "is not a Cloudflare id; allowed: 32 lower-case hex characters")
         return value
 
     @field_validator("name_servers")
     @classmethod
     def _servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(value) < 2 or any(not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", v.rstrip(".")) for v in value):
-            raise _fail("name_servers", "is not a list of two or more host names; allowed: e.g. "
+            raise schema_error("name_servers", "is not a list of two or more host names; allowed: e.g. "
                                         "[ada.ns.cloudflare.com, bob.ns.cloudflare.com]")
         return tuple(v.rstrip(".") for v in value)
 
@@ -164,5 +164,5 @@ class DnsConfig(Frozen):
     @classmethod
     def _zone(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
-            raise _fail("zone_id", "is not a Route53 hosted zone id; allowed: e.g. Z0123456789ABCDEFGHIJ")
+            raise schema_error("zone_id", "is not a Route53 hosted zone id; allowed: e.g. Z0123456789ABCDEFGHIJ")
         return value

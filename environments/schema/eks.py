@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from environments import eks_versions
-from environments.schema.common import Frozen, RetentionDays, _fail
+from environments.schema.common import Frozen, RetentionDays, schema_error
 
 
 class NodeGroupSize(Frozen):
@@ -22,15 +22,15 @@ class NodeGroupSize(Frozen):
     @model_validator(mode="after")
     def _order(self) -> "NodeGroupSize":
         if self.min > self.max:
-            raise _fail("node_size", "is larger than max ({max}); allowed: min <= desired <= max",
+            raise schema_error("node_size", "is larger than max ({max}); allowed: min <= desired <= max",
                         field="min", value=self.min, max=self.max)
         if not self.min <= self.desired <= self.max:
-            raise _fail("node_size", "is outside min..max ({min}..{max}); allowed: min <= desired <= max",
+            raise schema_error("node_size", "is outside min..max ({min}..{max}); allowed: min <= desired <= max",
                         field="desired", value=self.desired, min=self.min, max=self.max)
         return self
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 
 
 class EksConfig(Frozen):
@@ -92,7 +92,7 @@ class EksConfig(Frozen):
         problem = eks_versions.refusal(self.version, self.support_type)
         if problem:
             allowed = ", ".join(eks_versions.supported(self.support_type)) or "none"
-            raise _fail("eks_version", "{problem}; allowed at support_type {support_type}: {allowed} (the table: "
+            raise schema_error("eks_version", "{problem}; allowed at support_type {support_type}: {allowed} (the table: "
                                        "environments/eks_versions.py, from {source})", field="version",
                         value=self.version, problem=problem, support_type=self.support_type, allowed=allowed,
                         source=eks_versions.CALENDAR_SOURCE)
@@ -111,28 +111,28 @@ class EksConfig(Frozen):
     @field_validator("deployer_role_arn")
     @classmethod
     def _deployer(cls, value: str) -> str:
-        if not _ROLE_ARN.match(value):
-            raise _fail("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>")
+        if not IAM_ROLE_ARN.match(value):
+            raise schema_error("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>")
         return value
 
     @field_validator("admin_role_arns")
     @classmethod
     def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for index, arn in enumerate(value):
-            if not _ROLE_ARN.match(arn):
-                raise _fail("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>",
+            if not IAM_ROLE_ARN.match(arn):
+                raise schema_error("role_arn", "is not an IAM role ARN; allowed: arn:aws:iam::<account>:role/<name>",
                             field=str(index), value=arn)
         return value
 
     @model_validator(mode="after")
     def _deployer_path(self) -> "EksConfig":
         if self.deployer_access == "public" and not self.public_endpoint_cidrs:
-            raise _fail("deployer_access", "is 'public' but public_endpoint_cidrs is empty, so nothing could reach "
+            raise schema_error("deployer_access", "is 'public' but public_endpoint_cidrs is empty, so nothing could reach "
                                            "the API; allowed: the runners' egress CIDRs in public_endpoint_cidrs, "
                                            "or deployer_access: in-vpc", field="deployer_access",
                         value=self.deployer_access)
         if self.deployer_role_arn in self.admin_role_arns:
-            raise _fail("deployer_role", "is also in admin_role_arns (one access entry per principal); "
+            raise schema_error("deployer_role", "is also in admin_role_arns (one access entry per principal); "
                                          "allowed: list it in one place", field="deployer_role_arn",
                         value=self.deployer_role_arn)
         return self
@@ -144,10 +144,10 @@ class EksConfig(Frozen):
             try:
                 network = ipaddress.ip_network(cidr, strict=True)
             except ValueError as exc:
-                raise _fail("cidr", "is not a valid network ({reason}); allowed: e.g. '203.0.113.0/24'",
+                raise schema_error("cidr", "is not a valid network ({reason}); allowed: e.g. '203.0.113.0/24'",
                             field=str(index), value=cidr, reason=str(exc)) from None
             if network.prefixlen == 0:
-                raise _fail("cidr", "opens the API to the whole internet; allowed: specific networks",
+                raise schema_error("cidr", "opens the API to the whole internet; allowed: specific networks",
                             field=str(index), value=cidr)
         return value
 
@@ -155,11 +155,11 @@ class EksConfig(Frozen):
     @classmethod
     def _instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise _fail("instance_types", "is empty; allowed: one or more EC2 instance types, e.g. m6i.large")
+            raise schema_error("instance_types", "is empty; allowed: one or more EC2 instance types, e.g. m6i.large")
         for index, name in enumerate(value):
             # family[generation][attributes].size, e.g. m6i.large, c7gn.16xlarge, u-6tb1.metal
             if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}\.[a-z0-9]{1,16}", name):
-                raise _fail("instance_type", "is not an EC2 instance type; allowed: e.g. m6i.large",
+                raise schema_error("instance_type", "is not an EC2 instance type; allowed: e.g. m6i.large",
                             field=str(index), value=name)
         return value
 
@@ -167,6 +167,6 @@ class EksConfig(Frozen):
     @classmethod
     def _spot(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) < 2:
-            raise _fail("spot_types", "lists fewer than two instance types; allowed: two or more, so one "
+            raise schema_error("spot_types", "lists fewer than two instance types; allowed: two or more, so one "
                                       "type's capacity reclaim does not empty the group")
         return value

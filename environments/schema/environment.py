@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Optional
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from environments.schema.backend import BackendConfig
-from environments.schema.common import AccountId, Domain, Frozen, _NAME, _fail
+from environments.schema.common import AccountId, Domain, Frozen, ENV_NAME, schema_error
 from environments.schema.data import GLOBAL_CACHE_NODE, DataConfig
 from environments.schema.dns import DnsConfig, record_fqdn
 from environments.schema.eks import EksConfig
 from environments.schema.gitops import GitopsConfig
 from environments.schema.load_balancing import LoadBalancingConfig
 from environments.schema.network import NetworkConfig, RegionsConfig
-from environments.schema.security import SecurityConfig, _LAMBDA_ARN
+from environments.schema.security import SecurityConfig, LAMBDA_ARN
 
 if TYPE_CHECKING:
     from environments.schema.account import AccountConfig
@@ -81,16 +81,16 @@ class EnvironmentConfig(Frozen):
         # With a standby region the environment claims zero SPOF: a writer alone in a region
         # fails over only by recreating the instance (minutes), not by promoting a reader (~30 s).
         if self.regions.standby is not None and self.data.aurora.instances < 2:
-            raise _fail("aurora_instances", "is below 2 in an environment with a standby region; a single "
+            raise schema_error("aurora_instances", "is below 2 in an environment with a standby region; a single "
                                             "instance per region has no in-region failover target; allowed: 2 to 15",
                         field="data.aurora.instances", value=self.data.aurora.instances)
         if self.regions.standby is not None and not self.data.aurora.instance_class.startswith("db.r"):
-            raise _fail("aurora_class", "is a burstable class, and an environment with a standby region joins its "
+            raise schema_error("aurora_class", "is a burstable class, and an environment with a standby region joins its "
                                         "clusters in a global database, which needs memory-optimized instances; "
                                         "allowed: db.r5 and newer, e.g. db.r6g.large",
                         field="data.aurora.instance_class", value=self.data.aurora.instance_class)
         if self.regions.standby is not None and not GLOBAL_CACHE_NODE.match(self.data.cache.node_type):
-            raise _fail("cache_node", "is not a node type Global Datastore supports, and an environment with a "
+            raise schema_error("cache_node", "is not a node type Global Datastore supports, and an environment with a "
                                       "standby region joins its caches in one; allowed: cache.m5, m6g, m7g, r5, r6g, "
                                       "r6gd or r7g sizes from large up, e.g. cache.r7g.large",
                         field="data.cache.node_type", value=self.data.cache.node_type)
@@ -103,15 +103,15 @@ class EnvironmentConfig(Frozen):
             field = f"dns.records.{index}"
             fqdn = record_fqdn(record.name, self.domain)
             if fqdn is None:
-                raise _fail("record_zone", "is outside the zone {domain}; allowed: '@', a name relative to the "
+                raise schema_error("record_zone", "is outside the zone {domain}; allowed: '@', a name relative to the "
                                            "domain, or an FQDN ending in '.{domain}.'",
                             field=f"{field}.name", value=record.name, domain=self.domain)
             if record.type == "CNAME" and fqdn == self.domain:
-                raise _fail("cname_apex", "cannot be a CNAME: the apex also holds SOA and NS records; allowed: "
+                raise schema_error("cname_apex", "cannot be a CNAME: the apex also holds SOA and NS records; allowed: "
                                           "A/AAAA values, or target: platform", field=f"{field}.name", value=record.name)
             for other_index, other_type in seen.get(fqdn, []):
                 if other_type == record.type or "CNAME" in (other_type, record.type):
-                    raise _fail("record_conflict", "conflicts with dns.records.{other} ({other_type} for the same "
+                    raise schema_error("record_conflict", "conflicts with dns.records.{other} ({other_type} for the same "
                                                    "name); allowed: one record per name and type, and a CNAME alone",
                                 field=f"{field}.name", value=record.name, other=other_index, other_type=other_type)
             seen.setdefault(fqdn, []).append((index, record.type))
@@ -121,13 +121,13 @@ class EnvironmentConfig(Frozen):
     def _dns_zones(self) -> "EnvironmentConfig":
         parent = self.dns.parent_domain
         if parent is not None and not self.domain.endswith(f".{parent}"):
-            raise _fail("parent_domain", "is not a parent of the domain {domain}; allowed: a suffix of it, e.g. "
+            raise schema_error("parent_domain", "is not a parent of the domain {domain}; allowed: a suffix of it, e.g. "
                                          "'{example}'", field="dns.parent_domain", value=parent, domain=self.domain,
                         example=self.domain.split(".", 1)[1])
         cloudflare = self.dns.cloudflare
         if cloudflare and cloudflare.zone_name and not (cloudflare.zone_name == self.domain
                                                         or self.domain.endswith(f".{cloudflare.zone_name}")):
-            raise _fail("zone_name", "is neither the domain {domain} nor a parent of it; allowed: the apex of "
+            raise schema_error("zone_name", "is neither the domain {domain} nor a parent of it; allowed: the apex of "
                                      "the Cloudflare zone that holds the records", field="dns.cloudflare.zone_name",
                         value=cloudflare.zone_name, domain=self.domain)
         return self
@@ -137,21 +137,21 @@ class EnvironmentConfig(Frozen):
         backend = self.backend
         if backend.type != "s3" or self.regions.standby is None:
             if backend.standby_bucket:
-                raise _fail("backend", "applies only to an s3 backend of an environment with a standby region; "
+                raise schema_error("backend", "applies only to an s3 backend of an environment with a standby region; "
                                        "allowed: leave it out", field="backend.standby_bucket",
                             value=backend.standby_bucket)
             return self
         if not backend.standby_bucket:
-            raise _fail("backend", "is required: the standby region's stacks keep their state in the standby "
+            raise schema_error("backend", "is required: the standby region's stacks keep their state in the standby "
                                    "region, so a primary-region outage never blocks operating the standby; "
                                    "allowed: an S3 bucket in {region} that receives a replica of backend.bucket",
                         field="backend.standby_bucket", value=None, region=self.regions.standby.name)
         if backend.standby_bucket == backend.bucket:
-            raise _fail("backend", "is backend.bucket itself; allowed: a second bucket, in {region}",
+            raise schema_error("backend", "is backend.bucket itself; allowed: a second bucket, in {region}",
                         field="backend.standby_bucket", value=backend.standby_bucket,
                         region=self.regions.standby.name)
         if backend.lock == "dynamodb":
-            raise _fail("backend", "is 'dynamodb', but a lock table lives in one region and the standby's "
+            raise schema_error("backend", "is 'dynamodb', but a lock table lives in one region and the standby's "
                                    "stacks must lock without the primary; allowed: lockfile (S3-native)",
                         field="backend.lock", value=backend.lock)
         return self
@@ -161,14 +161,14 @@ class EnvironmentConfig(Frozen):
         regions = [r.name for r in self.regions.all]
         for region in self.gitops.active_by_region:
             if region not in regions:
-                raise _fail("gitops_region", "is not a region of this environment; allowed: {allowed}",
+                raise schema_error("gitops_region", "is not a region of this environment; allowed: {allowed}",
                             field=f"gitops.active_by_region.{region}", value=region, allowed=", ".join(regions))
         secrets = {s.name for s in self.security.secrets}
         if self.gitops.sources:
             for field in ("github_token_secret", "gitlab_token_secret"):
                 name = getattr(self.gitops, field)
                 if name not in secrets:
-                    raise _fail("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
+                    raise schema_error("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
                                 field=f"gitops.{field}", value=name, allowed=", ".join(sorted(secrets)) or "none")
         return self
 
@@ -178,8 +178,8 @@ class EnvironmentConfig(Frozen):
             (f"security.secrets.{i}.rotation_function_arn", s.rotation_function_arn)
             for i, s in enumerate(self.security.secrets)]
         for field, arn in arns:
-            if arn and _LAMBDA_ARN.match(arn).group("region") != self.regions.primary.name:
-                raise _fail("rotation_region", "is not in the primary region; allowed: a Lambda in {region} "
+            if arn and LAMBDA_ARN.match(arn).group("region") != self.regions.primary.name:
+                raise schema_error("rotation_region", "is not in the primary region; allowed: a Lambda in {region} "
                                                "(rotation runs where the primary secret lives)",
                             field=field, value=arn, region=self.regions.primary.name)
         return self
@@ -187,8 +187,8 @@ class EnvironmentConfig(Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value) or value == "account" or value.startswith("account-"):
-            raise _fail("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
+        if not ENV_NAME.match(value) or value == "account" or value.startswith("account-"):
+            raise schema_error("name", "is not a valid environment name; allowed: 1-20 of a-z, 0-9 and '-', "
                                 "starting with a letter, not 'account' or 'account-...' (the account stacks' names)")
         return value
 
@@ -197,10 +197,10 @@ class EnvironmentConfig(Frozen):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, tag in value.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise _fail("tag", "is not a valid tag key; allowed: 1-128 characters, not starting with 'aws:'",
+                raise schema_error("tag", "is not a valid tag key; allowed: 1-128 characters, not starting with 'aws:'",
                             field=key, value=key)
             if len(tag) > 256:
-                raise _fail("tag", "is too long; allowed: at most 256 characters", field=key, value=tag)
+                raise schema_error("tag", "is too long; allowed: at most 256 characters", field=key, value=tag)
         return value
 
     @property

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from environments.schema.common import Frozen, _fail
+from environments.schema.common import Frozen, schema_error
 
 
 GITOPS_ENGINES = ("argocd", "flux")
-_GIT_URL = re.compile(r"^https://[a-z0-9.-]+(:\d+)?/[A-Za-z0-9._/-]+?(\.git)?$")
+GIT_URL = re.compile(r"^https://[a-z0-9.-]+(:\d+)?/[A-Za-z0-9._/-]+?(\.git)?$")
 
 
 class GitSourceConfig(Frozen):
@@ -36,15 +36,15 @@ class GitSourceConfig(Frozen):
     @classmethod
     def _name(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", value):
-            raise _fail("source_name", "is not a valid name; allowed: 1-40 of a-z, 0-9 and '-'")
+            raise schema_error("source_name", "is not a valid name; allowed: 1-40 of a-z, 0-9 and '-'")
         return value
 
     @field_validator("github", "gitlab")
     @classmethod
     def _url(cls, value: str, info) -> str:
         host = "github.com" if info.field_name == "github" else "gitlab"
-        if not _GIT_URL.match(value) or host not in value:
-            raise _fail("git_url", "is not an HTTPS {host} repository URL; allowed: e.g. https://{example}/org/repo.git",
+        if not GIT_URL.match(value) or host not in value:
+            raise schema_error("git_url", "is not an HTTPS {host} repository URL; allowed: e.g. https://{example}/org/repo.git",
                         host=info.field_name, example="github.com" if info.field_name == "github" else "gitlab.com")
         return value
 
@@ -94,7 +94,7 @@ class GitopsConfig(Frozen):
     @classmethod
     def _pinned(cls, value: str) -> str:
         if not re.fullmatch(r"\d+\.\d+\.\d+", value):
-            raise _fail("chart_version", "is not a pinned chart version; allowed: an exact version like 7.7.11")
+            raise schema_error("chart_version", "is not a pinned chart version; allowed: an exact version like 7.7.11")
         return value
 
     @model_validator(mode="after")
@@ -102,6 +102,6 @@ class GitopsConfig(Frozen):
         names = [s.name for s in self.sources]
         for index, name in enumerate(names):
             if name in names[:index]:
-                raise _fail("duplicate_source", "is already the name of another source; allowed: unique names",
+                raise schema_error("duplicate_source", "is already the name of another source; allowed: unique names",
                             field=f"sources.{index}.name", value=name)
         return self

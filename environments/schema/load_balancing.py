@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from environments.schema.common import Frozen, RetentionDays, _LABEL, _fail
+from environments.schema.common import Frozen, RetentionDays, DNS_LABEL, schema_error
 
 
 class HealthCheckConfig(Frozen):
@@ -33,13 +33,13 @@ class HealthCheckConfig(Frozen):
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or len(value) > 1024:
-            raise _fail("health_path", "is not a URL path; allowed: a path starting with '/', at most 1024 characters")
+            raise schema_error("health_path", "is not a URL path; allowed: a path starting with '/', at most 1024 characters")
         return value
 
     @model_validator(mode="after")
     def _timing(self) -> "HealthCheckConfig":
         if self.timeout_seconds >= self.interval_seconds:
-            raise _fail("health_timing", "must be shorter than interval_seconds ({interval}); allowed: 2 to {max}",
+            raise schema_error("health_timing", "must be shorter than interval_seconds ({interval}); allowed: 2 to {max}",
                         field="timeout_seconds", value=self.timeout_seconds,
                         interval=self.interval_seconds, max=self.interval_seconds - 1)
         return self
@@ -90,7 +90,7 @@ class LoadBalancingConfig(Frozen):
     @model_validator(mode="after")
     def _ports(self) -> "LoadBalancingConfig":
         if self.nlb_target_port == self.app_port:
-            raise _fail("nlb_target_port", "is app_port too; allowed: another port (the NLB's path speaks proxy "
+            raise schema_error("nlb_target_port", "is app_port too; allowed: another port (the NLB's path speaks proxy "
                                            "protocol, the ALBs' does not)", field="nlb_target_port",
                         value=self.nlb_target_port)
         return self
@@ -99,7 +99,7 @@ class LoadBalancingConfig(Frozen):
     @classmethod
     def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for index, name in enumerate(value):
-            if not all(_LABEL.match(label) for label in name.split(".")):
-                raise _fail("certificate_name", "is not a host name below the domain; allowed: labels of "
+            if not all(DNS_LABEL.match(label) for label in name.split(".")):
+                raise schema_error("certificate_name", "is not a host name below the domain; allowed: labels of "
                                                 "a-z, 0-9 and '-', no wildcards", field=str(index), value=name)
         return value

@@ -9,7 +9,7 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from environments.regions import REGION_ZONES, zone_count
-from environments.schema.common import Frozen, MAX_VPC_PREFIX, MIN_VPC_PREFIX, Region, RetentionDays, _fail
+from environments.schema.common import Frozen, MAX_VPC_PREFIX, MIN_VPC_PREFIX, Region, RetentionDays, schema_error
 
 
 class RegionConfig(Frozen):
@@ -36,21 +36,21 @@ class RegionConfig(Frozen):
         try:
             network = ipaddress.ip_network(value, strict=True)
         except ValueError as exc:
-            raise _fail(
+            raise schema_error(
                 "malformed_cidr",
                 "is not a valid IPv4 network ({reason}); allowed: e.g. '10.0.0.0/16'",
                 reason=str(exc),
             ) from None
         if network.version != 4:
-            raise _fail("malformed_cidr", "must be an IPv4 network; allowed: e.g. '10.0.0.0/16'")
+            raise schema_error("malformed_cidr", "must be an IPv4 network; allowed: e.g. '10.0.0.0/16'")
         if network.prefixlen < MIN_VPC_PREFIX:
-            raise _fail(
+            raise schema_error(
                 "cidr_too_large",
                 "is larger than AWS allows for a VPC; allowed: a prefix from /{low} to /{high}",
                 low=MIN_VPC_PREFIX, high=MAX_VPC_PREFIX,
             )
         if network.prefixlen > MAX_VPC_PREFIX:
-            raise _fail(
+            raise schema_error(
                 "cidr_too_small",
                 "is too small for the subnets (public, private and database in up to 8 AZs, the "
                 "smallest at prefix +6 and no smaller than /28); allowed: a prefix from /{low} to /{high}",
@@ -65,17 +65,17 @@ class RegionConfig(Frozen):
         if self.availability_zones is not None:
             bad = [z for z in self.availability_zones if z not in offered]
             if bad:
-                raise _fail(
+                raise schema_error(
                     "unknown_zone",
                     "zone letters {bad} are not offered in {region}; allowed: {allowed}",
                     field="availability_zones", value=list(self.availability_zones),
                     bad=bad, region=self.name, allowed=", ".join(offered),
                 )
             if len(set(self.availability_zones)) != len(self.availability_zones):
-                raise _fail("duplicate_zone", "lists a zone twice; allowed: distinct zone letters",
+                raise schema_error("duplicate_zone", "lists a zone twice; allowed: distinct zone letters",
                             field="availability_zones", value=list(self.availability_zones))
             if self.az_count is not None and self.az_count != len(self.availability_zones):
-                raise _fail(
+                raise schema_error(
                     "az_mismatch",
                     "differs from the {n} zones in availability_zones; allowed: give one of the two, "
                     "or make them agree",
@@ -84,7 +84,7 @@ class RegionConfig(Frozen):
         count = self.az_count if self.az_count is not None else (
             len(self.availability_zones) if self.availability_zones is not None else 3)
         if count < 2 or count > usable:
-            raise _fail(
+            raise schema_error(
                 "az_count",
                 "is out of range for {region}; allowed: 2 to {usable} (one AZ is a single point "
                 "of failure, and {region} offers {usable})",
@@ -118,7 +118,7 @@ class RegionsConfig(Frozen):
     @classmethod
     def _reason(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9 +\-=._:/@,]{10,200}", value):
-            raise _fail("reason", "is not a usable reason; allowed: 10-200 characters of letters, digits, spaces "
+            raise schema_error("reason", "is not a usable reason; allowed: 10-200 characters of letters, digits, spaces "
                                   "and + - = . _ : / @ , (it becomes an AWS tag value)")
         return value
 
@@ -127,10 +127,10 @@ class RegionsConfig(Frozen):
         if self.standby is None:
             return self
         if self.single_region_reason is not None:
-            raise _fail("reason", "applies only without a standby region; allowed: leave it out",
+            raise schema_error("reason", "applies only without a standby region; allowed: leave it out",
                         field="single_region_reason", value=self.single_region_reason)
         if self.standby.name == self.primary.name:
-            raise _fail(
+            raise schema_error(
                 "same_region",
                 "must differ from regions.primary.name (a standby in the same region shares "
                 "its failures); allowed: any other region",
@@ -139,7 +139,7 @@ class RegionsConfig(Frozen):
         a = ipaddress.ip_network(self.primary.vpc_cidr)
         b = ipaddress.ip_network(self.standby.vpc_cidr)
         if a.overlaps(b):
-            raise _fail(
+            raise schema_error(
                 "cidr_overlap",
                 "overlaps regions.primary.vpc_cidr '{a}'; allowed: a network disjoint from it, "
                 "e.g. '10.1.0.0/16' beside '10.0.0.0/16'",

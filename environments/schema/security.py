@@ -7,14 +7,14 @@ from typing import Literal, Optional
 
 from pydantic import field_validator, model_validator
 
-from environments.schema.common import Frozen, _fail
+from environments.schema.common import Frozen, schema_error
 
 
 KEY_PURPOSES = ("eks", "secrets", "logs", "storage")
 REQUIRED_KEY_PURPOSES = {"logs": "VPC flow logs are encrypted with it", "eks": "EKS secrets envelope encryption uses it",
                          "storage": "the EKS nodes' volumes are encrypted with it"}
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
-_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
+LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
 
 
 class SecretConfig(Frozen):
@@ -52,7 +52,7 @@ class SecretConfig(Frozen):
         if self.value == "external":
             for name in ("rotation_days", "rotation_function_arn"):
                 if getattr(self, name) is not None:
-                    raise _fail("external_rotation", "applies only to value: generated; an external secret (e.g. a "
+                    raise schema_error("external_rotation", "applies only to value: generated; an external secret (e.g. a "
                                                      "Git host token) is rotated where it is issued, and a Lambda "
                                                      "cannot mint it; allowed: leave it out, or value: generated",
                                 field=name, value=getattr(self, name))
@@ -66,8 +66,8 @@ class SecretConfig(Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _SECRET_NAME.match(value) or value.startswith("/"):
-            raise _fail("secret_name", "is not a valid secret name; allowed: 1-256 of letters, digits "
+        if not SECRET_NAME.match(value) or value.startswith("/"):
+            raise schema_error("secret_name", "is not a valid secret name; allowed: 1-256 of letters, digits "
                                        "and / _ + = . @ -, not starting with '/'")
         return value
 
@@ -75,14 +75,14 @@ class SecretConfig(Frozen):
     @classmethod
     def _rotation(cls, value: Optional[int]) -> Optional[int]:
         if value is not None and not 1 <= value <= 1000:
-            raise _fail("rotation_days", "is out of AWS's range for automatic rotation; allowed: 1 to 1000")
+            raise schema_error("rotation_days", "is out of AWS's range for automatic rotation; allowed: 1 to 1000")
         return value
 
     @field_validator("rotation_function_arn")
     @classmethod
     def _function(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _LAMBDA_ARN.match(value):
-            raise _fail("lambda_arn", "is not a Lambda function ARN; allowed: "
+        if value is not None and not LAMBDA_ARN.match(value):
+            raise schema_error("lambda_arn", "is not a Lambda function ARN; allowed: "
                                       "arn:aws:lambda:<region>:<account>:function:<name>")
         return value
 
@@ -113,31 +113,31 @@ class SecurityConfig(Frozen):
     @classmethod
     def _window(cls, value: int) -> int:
         if not 7 <= value <= 30:
-            raise _fail("deletion_window", "is out of range; allowed: 7 to 30 days")
+            raise schema_error("deletion_window", "is out of range; allowed: 7 to 30 days")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "SecurityConfig":
         for index, purpose in enumerate(self.keys):
             if purpose not in KEY_PURPOSES:
-                raise _fail("key_purpose", "is not a key purpose spofless knows; allowed: {allowed}",
+                raise schema_error("key_purpose", "is not a key purpose spofless knows; allowed: {allowed}",
                             field=f"keys.{index}", value=purpose, allowed=", ".join(KEY_PURPOSES))
             if purpose in self.keys[:index]:
-                raise _fail("key_purpose", "is listed twice; allowed: each purpose once",
+                raise schema_error("key_purpose", "is listed twice; allowed: each purpose once",
                             field=f"keys.{index}", value=purpose)
         for purpose, why in REQUIRED_KEY_PURPOSES.items():
             if purpose not in self.keys:
-                raise _fail("key_purpose", "must include '{purpose}' ({why}); allowed: a list containing {required}",
+                raise schema_error("key_purpose", "must include '{purpose}' ({why}); allowed: a list containing {required}",
                             field="keys", value=list(self.keys), purpose=purpose, why=why,
                             required=", ".join(REQUIRED_KEY_PURPOSES))
         seen: dict[str, int] = {}
         for index, secret in enumerate(self.secrets):
             if secret.name in seen:
-                raise _fail("duplicate_secret", "is already the name of secrets.{first}; allowed: unique names",
+                raise schema_error("duplicate_secret", "is already the name of secrets.{first}; allowed: unique names",
                             field=f"secrets.{index}.name", value=secret.name, first=seen[secret.name])
             seen[secret.name] = index
             if secret.key not in self.keys:
-                raise _fail("unknown_key", "is not one of the keys declared in security.keys; allowed: {allowed}",
+                raise schema_error("unknown_key", "is not one of the keys declared in security.keys; allowed: {allowed}",
                             field=f"secrets.{index}.key", value=secret.key, allowed=", ".join(self.keys))
         return self
 

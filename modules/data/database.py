@@ -107,7 +107,7 @@ class AuroraRegion(Construct):
         #   promote that cluster (PromoteReadReplicaDBCluster) out of the global database.
         # global_cluster_identifier is deliberately NOT ignored: a cluster detached from the global
         # database (an unplanned failover's detach-and-promote) must show as a change, and
-        # spofless's plan review flags any change of it as a stateful one (tooling/plan_review.py).
+        # spofless's plan review flags any change of it as a stateful one (tooling/review/plan_review.py).
         ignore = ["engine_version", "replication_source_identifier"] if multi_region else ["engine_version"]
         if role == "primary":
             self.global_cluster = aws("rds_global_cluster").RdsGlobalCluster(

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.topology import regional_stack, smallest
-from tooling.checkov import CONFIG, load_skips, run_checkov
+from tooling.review.gate import CONFIG, load_skips, run_checkov
 
 pytestmark = pytest.mark.integration
 # a real regional stack to copy and break: the smallest environment's primary region
@@ -95,7 +95,7 @@ def test_the_scanned_copy_drops_only_what_checkov_cannot_parse(synth_dir, tmp_pa
     """Every stack sets terraform.required_version (SPOF_DEPLOY_23), the regional stacks carry a moved
     block and the security stacks a removed block; checkov 3.3 scans nothing in a file with any of them
     (#7454), so it scans a copy without those, and everything else unchanged."""
-    from tooling.checkov import scan_copy
+    from tooling.review.gate import scan_copy
 
     copy = scan_copy(synth_dir / "stacks", tmp_path / "stacks")
     for original in sorted((synth_dir / "stacks").glob("*/cdk.tf.json")):

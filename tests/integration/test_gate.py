@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from tooling.checkov import run_checkov
+from tooling.review.gate import run_checkov
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def test_pre_commit_hook_and_workflow_run_make_check():
     steps = workflow["jobs"]["check"]["steps"]
     assert any(step.get("run") == "make check" for step in steps)
     # the gate's SARIF, mapped to the repository's files, is what code scanning receives
-    assert any("tooling.sarif reports/results_sarif.sarif" in step.get("run", "") for step in steps)
+    assert any("tooling.review.sarif reports/results_sarif.sarif" in step.get("run", "") for step in steps)
     triggers = workflow.get(True, workflow.get("on"))  # YAML 1.1 reads the `on:` key as True
     assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
     # the workflow runs the README's test command, as .ci/run does (tests/unit/test_workflow.py: the rest)

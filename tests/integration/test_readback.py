@@ -1,7 +1,7 @@
 """The second plan against what AWS reads back, with the real hashicorp/aws 5.100.0 binary.
 
 GIVEN a Global Datastore member as synthesized (its references replaced by literal values)
-WHEN the first plan's values, read back as AWS returns them (tooling/readback.py: the member's engine is the
+WHEN the first plan's values, read back as AWS returns them (tooling/terraform/readback.py: the member's engine is the
      datastore's, valkey), are the state of a second plan
 THEN today's member plans no change, and the member as it was before its fix (no ignore_changes on engine)
      cannot be planned at all: the provider's default engine forces a replacement prevent_destroy refuses.
@@ -17,8 +17,10 @@ import shutil
 
 import pytest
 
-from tooling import readback, terraform
-from tooling.deploy import terraform as run_terraform
+from tooling.terraform import readback
+
+from tooling.terraform import runner as terraform
+from tooling.terraform.deploy import terraform as run_terraform
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.topology import (account_stack, account_stacks, data_stacks, dns_route53_stack, dns_zone_stack,
                             regional_stack, regional_stacks, security_stack, smallest)
-from tooling.rehearse import SKIPPED_TYPES
+from tooling.terraform.emulated import SKIPPED_TYPES
 
 REHEARSED = smallest()
 pytestmark = [pytest.mark.integration, pytest.mark.rehearsal(REHEARSED.name)]

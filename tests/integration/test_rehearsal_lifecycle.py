@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tooling.rehearse import Emulator
+from tooling.terraform.emulator import Emulator
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def test_emulator_stops_when_its_lifetime_runs_out_even_if_nobody_stops_it(tmp_p
 def test_sigterm_stops_the_rehearsal_and_its_emulator(tmp_path):
     from tests.topology import smallest
 
-    process = subprocess.Popen([sys.executable, "-m", "tooling.rehearse", "--env", smallest().name,
+    process = subprocess.Popen([sys.executable, "-m", "tooling.terraform.rehearse", "--env", smallest().name,
                                 "--report", str(tmp_path / "report.json")],
                                cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     port = None

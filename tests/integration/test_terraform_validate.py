@@ -8,7 +8,7 @@ import pytest
 
 from tests import topology
 from tests.topology import ENVIRONMENTS
-from tooling import terraform
+from tooling.terraform import runner as terraform
 
 pytestmark = pytest.mark.integration
 

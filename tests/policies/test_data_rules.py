@@ -14,8 +14,8 @@ import json
 import pytest
 
 from modules.stacks import names
-from policies.deploy_model import Output
-from policies.deploy_rules import run_rules
+from policies.model.output import Output
+from policies.rules import run_rules
 from tests.topology import environments_where, multi_region
 
 

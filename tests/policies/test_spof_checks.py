@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tooling.checkov import run_checkov
+from tooling.review.gate import run_checkov
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from policies.deploy_model import Output
-from tooling import diagram
+from policies.model.output import Output
+from tooling.analysis import diagram
 
 
 @pytest.fixture(scope="module")

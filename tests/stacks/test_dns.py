@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from environments.schema import record_fqdn
-from modules.dns.consistency import check, cloudflare_records, route53_records
+from tooling.analysis.dns_check import check, cloudflare_records, route53_records
 from modules.stacks.names import physical
 from tests.conftest import PROJECT, resources
 from tests.topology import (ENVIRONMENTS, LOAD_BALANCERS, MULTI_REGION, SINGLE_REGION, WITH_CLOUDFLARE,
@@ -125,7 +125,7 @@ def test_cloudflare_load_balancer_fails_over_in_the_same_order(stacks, env_name,
 
 
 def test_consistency_command_passes_on_the_real_stacks(synth_dir):
-    result = subprocess.run([sys.executable, "-m", "modules.dns.consistency", "--outdir", str(synth_dir)],
+    result = subprocess.run([sys.executable, "-m", "tooling.analysis.dns_check", "--outdir", str(synth_dir)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     summary, parity = result.stdout.strip().splitlines()
@@ -171,7 +171,7 @@ def test_consistency_command_catches_a_broken_fixture(synth_dir, tmp_path):
     assert compared == [env.name]
     expected = sorted({(record_fqdn(r.name, env.domain), rtype) for rtype, changed in broken.items() for r in changed})
     assert sorted((d.fqdn, d.type) for d in differences) == expected
-    result = subprocess.run([sys.executable, "-m", "modules.dns.consistency", "--outdir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "tooling.analysis.dns_check", "--outdir", str(tmp_path)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 1
     for mx in broken["MX"]:
@@ -201,7 +201,7 @@ def test_consistency_command_catches_validation_records_missing_at_cloudflare(sy
         del records[name]
     path.write_text(json.dumps(document))
     # WHEN dns-check runs THEN it names the records and exits 1
-    result = subprocess.run([sys.executable, "-m", "modules.dns.consistency", "--outdir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "tooling.analysis.dns_check", "--outdir", str(tmp_path)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 1
     assert f"SPOF_DEPLOY_11 FAILED on {dns_zone_stack(env.name)}: ACM validation record" in result.stdout

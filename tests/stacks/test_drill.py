@@ -13,8 +13,8 @@ import json
 import pytest
 import yaml
 
-from tooling import drill
-from policies.deploy_model import Output
+from tooling.analysis import drill
+from policies.model.output import Output
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The same constructs under CDKTF and CDK Terrain (issue 22): the same stacks and addresses, and no
-difference in the output beyond the allow-list of tooling/engines.py.
+difference in the output beyond the allow-list of tooling/dev/engines.py.
 
 The session's synthesis is one engine's (cdktf under `make test`, cdktn under `make test-cdktn`); the
 other engine synthesizes once more here, through main.py's hand-over to its own venv. Every stack
@@ -17,7 +17,8 @@ import pytest
 from modules import engine
 from tests.conftest import run_main
 from tests.topology import ALL_STACKS as STACKS
-from tooling import engines
+from tooling.dev import engines
+from tooling.terraform import runner
 
 THIS = engine.selected()
 OTHER = next(e for e in engine.ENGINES.values() if e.name != THIS.name)
@@ -92,11 +93,11 @@ def test_the_cdktn_output_is_valid_terraform_where_its_providers_can_be_had(outp
     """terraform validate of the cdktn output's AWS-only stacks: it needs the provider versions cdktn's
     prebuilt providers pin (hashicorp/aws 6.x). Where the machine's mirror lacks them (and routes that
     provider to the mirror only) this is said in one line and skipped, never failed."""
-    from tooling import terraform
+    from tooling.terraform import runner as terraform
 
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not on PATH")
-    gap = engines.current_mirror_gap(outputs["cdktn"])
+    gap = runner.current_mirror_gap(outputs["cdktn"])
     if gap:
         pytest.skip(gap)
     results = terraform.validate_all(outputs["cdktn"], tmp_path)

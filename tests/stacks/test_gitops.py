@@ -172,8 +172,8 @@ def test_git_tokens_are_synced_in_cluster_and_never_read_by_terraform(stacks, st
 
 @pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_exactly_the_configured_engine_reconciles_each_cluster(stacks, stack_name):
-    from policies.deploy_rules import engines_reconciling
-    from policies.deploy_model import Output
+    from policies.model.topology import engines_reconciling
+    from policies.model.output import Output
 
     engine = GITOPS[stack_name].engine
     state = engines_reconciling(Output(stacks), stack_name)
@@ -183,8 +183,8 @@ def test_exactly_the_configured_engine_reconciles_each_cluster(stacks, stack_nam
 
 
 def test_every_knob_value_leaves_every_cluster_reconciled_by_exactly_one_engine(per_knob):
-    from policies.deploy_model import Output
-    from policies.deploy_rules import RULES
+    from policies.model.output import Output
+    from policies.rules import RULES
 
     (warm_standby,) = [r for r in RULES if r.id == "SPOF_DEPLOY_8"]
     for label, outdir in per_knob.items():
@@ -239,14 +239,15 @@ def test_the_autoscaler_matches_the_cluster_version(stacks, stack_name):
 
 @pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_platform_pods_run_on_on_demand_nodes(stacks, stack_name):
-    from policies.deploy_rules_production import NO_PODS, PLACEMENT, _dig
+    from policies.model.topology import values_at
+    from policies.rules.eks import NO_PODS, PLACEMENT
 
     for release in _releases(stacks[stack_name]).values():
         chart = release["chart"]
         if chart in NO_PODS or not release.get("repository"):
             continue
         for path in PLACEMENT[chart]:
-            spec = _dig(release["_values"], path)
+            spec = values_at(release["_values"], path)
             if spec is not None and spec.get("create") is False:
                 continue
             assert spec["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}, (chart, path)

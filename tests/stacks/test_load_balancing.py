@@ -259,8 +259,8 @@ def test_a_larger_body_limit_holds_on_every_path(tmp_path):
     and the deploy rules (body limit per path, every path filtered) still pass."""
     from environments.schema import LoadBalancingConfig
     from modules.app import synthesize
-    from policies.deploy_model import Output
-    from policies.deploy_rules import run_rules
+    from policies.model.output import Output
+    from policies.rules import run_rules
 
     env = widest()
     load_balancing = LoadBalancingConfig.model_validate({**env.load_balancing.model_dump(),

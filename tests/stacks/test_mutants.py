@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from modules.stacks import names
-from policies.deploy_model import Output
+from policies.model.output import Output
 from tests.conftest import resources
 
 

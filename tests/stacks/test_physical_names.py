@@ -10,7 +10,7 @@ import pytest
 
 from environments.regions import REGION_ZONES
 from modules.stacks.names import physical
-from policies.deploy_model import Output
+from policies.model.output import Output
 from tests.topology import multi_region, widest
 
 # resource type -> (name attribute, limit)

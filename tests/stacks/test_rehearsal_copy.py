@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tooling.rehearse import (FAKE_CREDENTIAL, SERVICES, SKIPPED_TYPES, UNPROTECTED, RehearsalError,
-                                      rehearsal_document, stack_waves)
+from tooling.terraform.emulated import SKIPPED_TYPES, UNPROTECTED, rehearsal_document
+from tooling.terraform.emulator import FAKE_CREDENTIAL, SERVICES, RehearsalError
+from tooling.terraform.rehearse import stack_waves
 from tests import topology
 from tests.topology import (ENVIRONMENTS, data_stacks, dns_route53_stack, dns_zone_stack, expected_stacks, regional_stacks,
                             security_stack)
-from tooling.terraform import aws_only_stacks
+from tooling.terraform.runner import aws_only_stacks
 
 ENDPOINT = "http://127.0.0.1:45678"
 STATE = Path("/tmp/rehearsal-state")
@@ -160,7 +161,7 @@ def test_waves_refuse_what_cannot_be_applied():
 
 def test_the_leftovers_check_places_every_resource_type_the_stacks_create(stacks):
     """After destroy the rehearsal lists what is left; a type it cannot see would be left unseen."""
-    from tooling.rehearsal_checks import CREATED_BY_AWS, COVERAGE, GLOBAL_LISTERS, REGIONAL_LISTERS
+    from tooling.terraform.rehearsal_checks import CREATED_BY_AWS, COVERAGE, GLOBAL_LISTERS, REGIONAL_LISTERS
 
     listed = set(REGIONAL_LISTERS) | set(GLOBAL_LISTERS)
     created = {t for stack in stacks.values() for t in stack.get("resource", {}) if t.startswith("aws_")}
@@ -178,7 +179,7 @@ def test_the_leftovers_check_places_every_resource_type_the_stacks_create(stacks
 
 
 def test_the_profile_reads_the_slowest_operations_from_terraform_output():
-    from tooling.rehearse import slowest_operations
+    from tooling.terraform.rehearse import slowest_operations
 
     log = ("aws_kms_key.logs: Creation complete after 2s [id=abc]\n"
            "aws_lb.alb-primary: Still creating... [1m0s elapsed]\n"
@@ -193,7 +194,7 @@ def test_the_profile_reads_the_slowest_operations_from_terraform_output():
 
 
 def test_terraform_plugins_run_with_a_lighter_garbage_collector_unless_the_caller_sets_one():
-    from tooling.terraform import PLUGIN_GOGC, terraform_env
+    from tooling.terraform.runner import PLUGIN_GOGC, terraform_env
 
     assert terraform_env({})["GOGC"] == PLUGIN_GOGC
     assert terraform_env({"GOGC": "100"})["GOGC"] == "100"

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from policies.deploy_model import Output
+from policies.model.output import Output
 from modules.stacks import names
 from tests.conftest import PROJECT
-from tooling import sarif
-from tooling.checkov import load_skips
+from tooling.review import sarif
+from tooling.review.gate import load_skips
 
 
 @pytest.fixture(scope="module")

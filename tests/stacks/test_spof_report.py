@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.topology import ENVIRONMENTS, SINGLE_REGION, each, environments_where, widest
-from tooling.spof_report import FIGURES, analyse, load_environments, parallel, report, series
+from tooling.analysis.spof_report import FIGURES, analyse, load_environments, parallel, report, series
 
 # zero-SPOF by configuration: a standby region and a second DNS provider
 ZERO_SPOF = environments_where(lambda env: env.regions.standby is not None and env.dns.cloudflare is not None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tooling import bench
+from tooling.dev import bench
 
 
 def test_peak_memory_counts_the_children(tmp_path):

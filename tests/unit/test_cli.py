@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.deploy_model import Output
+from policies.model.output import Output
 from tooling import cli
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from policies.deploy_model import Output
-from tooling import deploy
-from tooling.deploy import Outcome, Target
+from policies.model.output import Output
+from tooling.terraform import deploy
+from tooling.terraform.deploy import Outcome, Target
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tooling import emulator
+from tooling.terraform import emulator
 
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Sid": "Replica", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},

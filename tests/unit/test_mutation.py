@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tooling import mutation
+from tooling.dev import mutation
 
 
 @pytest.mark.parametrize("mutant", mutation.MUTANTS, ids=lambda m: m.id)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tooling.plan_review import MEMBERSHIP, STATEFUL_TYPES, action_kind, review, summarize_plan
+from tooling.review.plan_review import MEMBERSHIP, STATEFUL_TYPES, action_kind, review, summarize_plan
 from tests.conftest import PROJECT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
@@ -57,7 +57,7 @@ def test_a_plan_without_destructive_stateful_changes_passes():
 
 def test_command_writes_the_summary_and_exits_non_zero(tmp_path):
     out = tmp_path / "plan-summary.md"
-    result = subprocess.run([sys.executable, "-m", "tooling.plan_review", "summarize",
+    result = subprocess.run([sys.executable, "-m", "tooling.review.plan_review", "summarize",
                              str(FIXTURES / "prod-us-east-1.json"), "--out", str(out)],
                             cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 1

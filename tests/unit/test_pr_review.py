@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from policies.deploy_model import Output
-from tooling import pr_review
-from tooling.deploy import Outcome
-from tooling.plan_review import summarize_plan
+from policies.model.output import Output
+from tooling.review import pr_review
+from tooling.terraform.deploy import Outcome
+from tooling.review.plan_review import summarize_plan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
 INFRACOST = {"currency": "USD", "pastTotalMonthlyCost": "1000", "totalMonthlyCost": "1250.5",

@@ -1,4 +1,4 @@
-"""Read-back normalisations: a state as the real APIs return it (tooling/readback.py).
+"""Read-back normalisations: a state as the real APIs return it (tooling/terraform/readback.py).
 
 GIVEN a state as Terraform stores it after applying against the emulator (which echoes what it was sent)
 WHEN the read-back normalisations are applied
@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 
-from tooling import readback
+from tooling.terraform import readback
 
 
 def _state(*resources):

@@ -8,7 +8,8 @@ import pytest
 
 from environments import record_values as rv
 from environments.schema import RecordConfig
-from modules.dns import cloudflare, consistency, records, route53
+from modules.dns import cloudflare, records, route53
+from tooling.analysis import dns_check as consistency
 
 VALID = [
     ("A", "192.0.2.10", rv.Address("192.0.2.10")),

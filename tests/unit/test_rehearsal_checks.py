@@ -6,9 +6,10 @@ import pytest
 from moto import mock_aws
 
 from tests.topology import multi_region, regional_stack, smallest, widest
-from tooling import emulator, rehearsal_checks
+from tooling.terraform import emulator
 
 # what the checks are given: environments of the configuration, chosen by the property each test needs
+from tooling.terraform import rehearsal_checks
 ALL_PURPOSES = {"eks", "secrets", "logs", "storage"}
 REPLICATED = widest(lambda env: multi_region(env) and set(env.security.keys) >= ALL_PURPOSES)
 THREE_AZS = widest(lambda env: len(env.regions.primary.zones) == 3)

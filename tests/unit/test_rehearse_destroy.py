@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 
-from tooling import deploy, rehearse
+from tooling.terraform import deploy
 
+
+from tooling.terraform import rehearse
 GONE = ("Error: deleting ELBv2 Listener (arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/x/1/2): "
         "operation error Elastic Load Balancing v2: DeleteListener, https response error StatusCode: 400, "
         "RequestID: r, ListenerNotFound: The specified listener does not exist.\n")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tooling.terraform import (
+from tooling.terraform.runner import (
     SetupError, discover_mirror, mirror_providers, render_cli_config, stack_providers,
 )
 
@@ -66,7 +66,7 @@ def test_validate_says_in_one_line_when_the_mirror_lacks_the_pinned_provider(tmp
     WHEN validate runs THEN it says so in one line and does not fail."""
     import json
 
-    from tooling import terraform
+    from tooling.terraform import runner as terraform
 
     mirror = tmp_path / "mirror"
     (mirror / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0").mkdir(parents=True)

@@ -56,7 +56,7 @@ def test_every_pull_request_runs_the_readme_test_command_and_the_plan_comment_is
     assert any(step.get("run") == "bash .ci/run" for _, _, step in _steps({"jobs": {"t": workflow["jobs"]["test"]}}))
     assert "make test" in (PROJECT / ".ci" / "run").read_text()
     plan = workflow["jobs"]["plan"]
-    post = [s for s in plan["steps"] if "tooling.pr_review post" in s.get("run", "")]
+    post = [s for s in plan["steps"] if "tooling.review.pr_review post" in s.get("run", "")]
     assert len(post) == 1 and "hashFiles('reports/pr/*.md')" in post[0]["if"]
     assert "head.repo.full_name == github.repository" in plan["if"]
 

@@ -23,7 +23,7 @@ order backwards.
   is reported as such and is no failure of diff or plan.
 - ``--emulator`` runs against the local AWS emulator instead of an account: the
   AWS-only stacks are rewritten for it the way the rehearsal does it
-  (:func:`tooling.rehearse.rehearsal_document`), state is kept in
+  (:func:`tooling.terraform.emulated.rehearsal_document`), state is kept in
   ``.spofless/emulator``, and the emulator keeps running between commands until
   ``spofless emulator stop`` (or its lifetime, 2 h by default, runs out).
 """
@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from tooling.terraform import CLI_CONFIG, PROJECT, setup, terraform_env
+from tooling.terraform.runner import CLI_CONFIG, PROJECT, setup, terraform_env
 
 ACTIONS = ("deploy", "diff", "plan", "destroy")
 EMULATOR_ROOT = PROJECT / ".spofless" / "emulator"
@@ -101,7 +101,7 @@ class Target:
 
     def env(self) -> dict[str, str]:
         if self.emulated:
-            from tooling.rehearse import rehearsal_env
+            from tooling.terraform.emulated import rehearsal_env
             return rehearsal_env(self.endpoint)
         return terraform_env()
 
@@ -109,7 +109,7 @@ class Target:
         source = self.outdir / "stacks" / stack
         if not self.emulated:
             return source
-        from tooling.rehearse import rehearsal_document
+        from tooling.terraform.emulated import rehearsal_document
 
         document = json.loads((source / "cdk.tf.json").read_text())
         state = self.root / "state"
@@ -270,14 +270,14 @@ def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool
     if shown.returncode != 0:
         outcome.status, outcome.detail = "failed", f"terraform show: {_first_error(shown)}"
         return
-    from tooling.plan_review import summarize_plan
+    from tooling.review.plan_review import summarize_plan
 
     plan = json.loads(shown.stdout)
     if emulated:
-        from tooling.rehearse import judge_plan
+        from tooling.terraform.emulated import judge_plan
 
         problems, tolerated = judge_plan(plan)
-        if not problems:  # only attributes the emulator reads back differently (rehearse.PLAN_QUIRKS)
+        if not problems:  # only attributes the emulator reads back differently (emulated.PLAN_QUIRKS)
             outcome.status = "no changes"
             outcome.detail = f"emulator quirks only: {', '.join(tolerated)}" + (
                 f"; {outcome.detail}" if outcome.detail else "")
@@ -532,7 +532,7 @@ def start_emulator(account_id: str, env_name: str, root: Path = EMULATOR_ROOT,
             raise DeployError(f"the running emulator ({info['endpoint']}) serves account {info['account_id']} "
                               f"({info['env']}); {env_name} is account {account_id}: `spofless emulator stop` first")
         return info
-    from tooling.rehearse import Emulator
+    from tooling.terraform.emulator import Emulator
 
     root.mkdir(parents=True, exist_ok=True)
     for stale in ("state", "stacks"):  # state of an emulator that is gone describes nothing
@@ -564,7 +564,7 @@ def seed_parent_zones(endpoint: str, configs) -> None:
     """The parent zone a child environment delegates from, as the parent environment would make it."""
     import boto3
 
-    from tooling.rehearse import FAKE_CREDENTIAL, seed_parent_zone
+    from tooling.terraform.emulator import FAKE_CREDENTIAL, seed_parent_zone
 
     client = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL)
@@ -617,7 +617,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(args: argparse.Namespace, envs: list[str]) -> int:
-    from policies.deploy_model import Output
+    from policies.model.output import Output
 
     outdir = Path(args.out)
     if not (outdir / "manifest.json").is_file():
@@ -662,7 +662,7 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
          "stacks": [asdict(o) for o in outcomes]}, indent=2, sort_keys=True) + "\n")
     status = exit_status(args.action, outcomes)
     if args.action == "plan":
-        from tooling import pr_review
+        from tooling.review import pr_review
         status = max(status, pr_review.write(output, envs, outcomes, plans, reports / "pr",
                                              allow_destructive=args.allow_destructive))
     if target.emulated and args.action == "deploy" and not args.quiet:

@@ -239,3 +239,24 @@ def as_list(value: Any) -> list:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+# -- IAM, KMS and S3 policy documents ----------------------------------------------------------
+
+def principals(statement: dict) -> list[str]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"]
+    values = []
+    for key in ("AWS", "Service"):
+        values += as_list(principal.get(key)) if isinstance(principal, dict) else []
+    return values
+
+
+def actions(statement: dict) -> list[str]:
+    return as_list(statement.get("Action"))
+
+
+def covers(actions: list[str], wanted: str) -> bool:
+    return any(a == wanted or a == "*" or a == "kms:*" or (a.endswith("*") and wanted.startswith(a[:-1]))
+               for a in actions)

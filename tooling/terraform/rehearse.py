@@ -1,6 +1,6 @@
 """Deploy rehearsal: apply, verify and destroy one environment's AWS stacks against moto.
 
-    python -m tooling.rehearse [--env dev] [--report reports/rehearsal-dev.json]
+    python -m tooling.terraform.rehearse [--env dev] [--report reports/rehearsal-dev.json]
 
 "It synthesizes and validates" is not "it deploys". The rehearsal
 
@@ -27,281 +27,31 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from tooling import deploy
-from tooling.emulator import FIXES as EMULATOR_FIXES
-from tooling.terraform import CLI_CONFIG, PROJECT, aws_only_stacks, setup, terraform_env
+from tooling.terraform import deploy
+from tooling.terraform.emulator import (EMULATOR_LIFETIME, FIXES as EMULATOR_FIXES, Emulator,
+                                        RehearsalError, seed_parent_zone)
+from tooling.terraform.emulated import (PLAN_QUIRKS, SKIPPED_TYPES, judge_plan)
+from tooling.terraform.runner import CLI_CONFIG, PROJECT, aws_only_stacks, setup
 
-# Resource types the emulator cannot create. The stack keeps them; only the rehearsal
-# copy drops them, and the report prints this list. Keep it short.
-SKIPPED_TYPES: dict[str, str] = {
-    "aws_secretsmanager_secret_rotation":
-        "moto's RotateSecret invokes the rotation Lambda, which lives outside spofless",
-    "aws_eks_addon":
-        "moto has no EKS add-on API (CreateAddon/DescribeAddon)",
-    "aws_eks_access_entry":
-        "moto has no EKS access entry API (CreateAccessEntry/DescribeAccessEntry)",
-    "aws_eks_access_policy_association":
-        "moto has no EKS access policy API (AssociateAccessPolicy/ListAssociatedAccessPolicies)",
-    "aws_eks_pod_identity_association":
-        "moto has no EKS Pod Identity API (CreatePodIdentityAssociation)",
-    "aws_route53_query_log":
-        "moto only finds the log group when its ARN ends in ':*', which the provider's arn attribute trims",
-    "aws_elasticache_global_replication_group":
-        "moto has no Global Datastore API (CreateGlobalReplicationGroup raises NotImplemented)",
-    "aws_elasticache_replication_group":
-        "moto creates a replication group without member cache clusters (DescribeCacheClusters on "
-        "<group>-001 answers CacheClusterNotFound), so the provider cannot read it back",
-    "aws_elasticache_subnet_group":
-        "moto has no DeleteCacheSubnetGroup (NotImplemented: the destroy retries until it times out); with the "
-        "replication groups skipped nothing uses it",
-    "aws_elasticache_user_group":
-        "moto has no ElastiCache user group API (CreateUserGroup); the replication groups are created without "
-        "user_group_ids",
-    "aws_elasticache_user":
-        "moto has no ElastiCache user groups, so the users would belong to nothing",
-    "aws_backup_selection":
-        "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
-    "aws_accessanalyzer_analyzer":
-        "moto has no IAM Access Analyzer backend (access-analyzer requests answer 500)",
-    "aws_securityhub_account":
-        "moto has no UpdateSecurityHubConfiguration, which the provider calls after EnableSecurityHub",
-    "aws_securityhub_standards_subscription":
-        "moto has no Security Hub standards API (BatchEnableStandards, GetEnabledStandards)",
-    "aws_securityhub_finding_aggregator":
-        "moto has no Security Hub finding aggregator API (CreateFindingAggregator)",
-    "aws_servicequotas_service_quota":
-        "moto has no GetAWSDefaultServiceQuota or RequestServiceQuotaIncrease; the quota rule (make check) and "
-        "the loader hold the quotas",
-}
 
-# Settings the rehearsal copy turns off so that its destroy can run, like prevent_destroy (None: the
-# argument is left out).
-UNPROTECTED: dict[tuple[str, str], Any] = {
-    ("aws_rds_cluster", "deletion_protection"): False,
-    ("aws_rds_global_cluster", "deletion_protection"): False,
-    ("aws_rds_cluster", "skip_final_snapshot"): True,
-    ("aws_rds_cluster", "final_snapshot_identifier"): None,
-    # buckets that received objects (S3 server access logs, which the emulator writes too)
-    ("aws_s3_bucket", "force_destroy"): True,
-    ("aws_ecr_repository", "force_delete"): True,
-}
-
-# Plan after apply must show no change. These attributes differ only because the emulator
-# answers differently from AWS (each with its reason, like SKIPPED_TYPES); a diff on any other
-# attribute, or any create, replace or delete, fails the rehearsal: it would be a perpetual diff
-# the configuration causes. (resource type, top-level attribute) -> why.
-_RULE_DESCRIPTION = ("moto drops the description of a rule that references a security group "
-                     "(UserIdGroupPairs), so the rule reads back without the description it was created with")
-PLAN_QUIRKS: dict[tuple[str, str], str] = {
-    ("aws_vpc_security_group_ingress_rule", "description"): _RULE_DESCRIPTION,
-    ("aws_vpc_security_group_egress_rule", "description"): _RULE_DESCRIPTION,
-    ("aws_rds_global_cluster", "tags_all"):
-        "moto's ListTagsForResource refuses a global cluster's ARN (arn:aws:rds::<account>:global-cluster:..., "
-        "no region: 'Invalid resource name'), so the provider reads no tags",
-    ("aws_rds_cluster", "scaling_configuration"):
-        "moto describes a provisioned cluster with an empty ScalingConfigurationInfo, which AWS returns only for "
-        "Serverless v1, so the provider fills in its defaults",
-    **{("aws_rds_cluster_instance", a): "moto's CreateDBInstance drops the Performance Insights settings of a "
-                                         "cluster instance and describes it with Performance Insights off"
-       for a in ("performance_insights_enabled", "performance_insights_kms_key_id",
-                 "performance_insights_retention_period")},
-    ("aws_s3_bucket_replication_configuration", "rule"):
-        "moto's GetBucketReplication returns DeleteMarkerReplication as Disabled and the Filter as Prefix '' "
-        "whatever was sent, and drops SourceSelectionCriteria (hard-coded in moto/s3/responses.py)",
-    ("aws_s3_bucket_notification", "eventbridge"):
-        "moto accepts EventBridgeConfiguration in PutBucketNotificationConfiguration but returns none, so "
-        "the bucket reads back with EventBridge off",
-}
-
-# Every AWS service the stacks call, pointed at the emulator. A service missing here
-# would be called on real AWS with fake credentials and fail loudly, never silently.
-SERVICES = ("accessanalyzer", "acm", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
-            "ecr", "eks", "elasticache", "elbv2", "guardduty", "iam", "kms", "lambda", "rds", "route53", "s3",
-            "s3control", "secretsmanager", "securityhub", "servicequotas", "sts", "wafv2")
-
-FAKE_CREDENTIAL = "rehearsal"
-REMOTE_STATE_PREFIX = "cross-stack-reference-input-"
-EMULATOR_LIFETIME = 3600  # seconds; the emulator is killed after this even if we are not
 TERRAFORM_TIMEOUT = 1200  # seconds per terraform command
 # Most of a rehearsal is the provider's own polling (Route53 changes, load balancers, KMS
 # propagation), not work: more operations in flight than Terraform's default 10 cost nothing.
 PARALLELISM = 30
 
 
-class RehearsalError(Exception):
-    """The rehearsal cannot go on; the message says where and why."""
-
-
 # -- the emulator --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Emulator:
-    """moto's server on 127.0.0.1, stopped on exit, on a signal, or when its lifetime runs out."""
-
-    def __init__(self, *, lifetime: float = EMULATOR_LIFETIME, log: Optional[Path] = None,
-                 account_id: Optional[str] = None):
-        self.port = free_port()
-        self.account_id = account_id
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.lifetime = lifetime
-        self.log = log
-        self._process: Optional[subprocess.Popen] = None
-        self._timer: Optional[threading.Timer] = None
-
-    def __enter__(self) -> "Emulator":
-        env = dict(os.environ)
-        env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
-        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
-        if self.account_id:
-            # the environment's account, so the providers' allowed_account_ids check passes as in AWS
-            env["MOTO_ACCOUNT_ID"] = self.account_id
-        command = [sys.executable, "-m", "tooling.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
-        if shutil.which("timeout"):
-            # bounded even if this process is killed outright and never gets to stop() it
-            command = ["timeout", "--kill-after=10", str(int(self.lifetime)), *command]
-        else:  # no coreutils timeout: bounded as long as this process lives
-            self._timer = threading.Timer(self.lifetime, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-        out = open(self.log, "w") if self.log else subprocess.DEVNULL
-        try:
-            self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT,
-                                             start_new_session=True)
-        finally:
-            if self.log:
-                out.close()  # the emulator has its own copy of the file
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RehearsalError(f"the emulator (moto) exited at start (code {self._process.returncode}); "
-                                     f"see {self.log}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RehearsalError(f"the emulator (moto) did not answer on {self.endpoint} within 30 s")
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 # -- the rehearsal copy of a stack ---------------------------------------------------------
-
-def state_file(state_dir: Path, stack: str) -> str:
-    return str(state_dir / f"{stack}.tfstate")
-
-
-def _refers(value: Any, addresses: set[str], cross_stack: Sequence[str] = ()) -> bool:
-    """True when ``value`` (a block, with its depends_on) names one of ``addresses``, or reads an
-    upstream output of a type in ``cross_stack``."""
-    text = json.dumps(value)
-    if any(marker in text for marker in cross_stack):
-        return True
-    return any(re.search(rf"(?<![\w.-]){re.escape(address)}(?![\w-])", text) for address in addresses)
-
-
-def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, state_dir: Path,
-                       skipped: Mapping[str, str] = SKIPPED_TYPES) -> tuple[dict[str, Any], Counter]:
-    """A copy of one synthesized stack that deploys to the emulator, and what it left out.
-
-    Raises :class:`RehearsalError` when something the rehearsal keeps refers to a
-    skipped resource type: dropping it would then change what is tested.
-    """
-    doc = json.loads(json.dumps(document))
-    terraform = doc.setdefault("terraform", {})
-    terraform["backend"] = {"local": {"path": state_file(state_dir, stack)}}
-
-    for provider in doc.get("provider", {}).get("aws", []):
-        provider.update({
-            "access_key": FAKE_CREDENTIAL,
-            "secret_key": FAKE_CREDENTIAL,
-            "skip_credentials_validation": True,
-            "skip_metadata_api_check": True,
-            "skip_region_validation": True,
-            "s3_use_path_style": True,
-            "endpoints": [{service: endpoint for service in SERVICES}],
-        })
-
-    for name, source in doc.get("data", {}).get("terraform_remote_state", {}).items():
-        if not name.startswith(REMOTE_STATE_PREFIX):
-            raise RehearsalError(f"{stack}: remote state {name!r} is not a cdktf cross-stack reference")
-        source["backend"] = "local"
-        source["config"] = {"path": state_file(state_dir, name[len(REMOTE_STATE_PREFIX):])}
-
-    left_out: Counter = Counter()
-    resources = doc.get("resource", {})
-    for (resource_type, attribute), value in UNPROTECTED.items():
-        for block in resources.get(resource_type, {}).values():
-            if value is None:
-                block.pop(attribute, None)
-            elif attribute in block:
-                block[attribute] = value
-    dropped: set[str] = set()
-    for resource_type in sorted(set(resources) & set(skipped)):
-        dropped |= {f"{resource_type}.{n}" for n in resources[resource_type]}
-        left_out[resource_type] = len(resources.pop(resource_type))
-    # What refers to a dropped resource goes too (in this stack, or through an upstream stack's
-    # output, whose name carries the type), until nothing left refers to anything dropped.
-    cross_stack = [f"cross-stack-output-{t}" for t in skipped]
-    while True:
-        cascade = [(t, n) for t, blocks in resources.items() for n, block in blocks.items()
-                   if _refers(block, dropped, cross_stack)]
-        if not cascade:
-            break
-        for resource_type, name in cascade:
-            del resources[resource_type][name]
-            dropped.add(f"{resource_type}.{name}")
-            left_out[resource_type] += 1
-        for resource_type in [t for t, blocks in resources.items() if not blocks]:
-            del resources[resource_type]
-    for name in [n for n, o in doc.get("output", {}).items() if _refers(o, dropped, cross_stack)]:
-        del doc["output"][name]
-    for blocks in resources.values():
-        for block in blocks.values():
-            lifecycle = block.get("lifecycle")
-            if lifecycle:
-                lifecycle.pop("prevent_destroy", None)
-                if not lifecycle:
-                    del block["lifecycle"]
-    for section in ("data", "locals"):
-        if _refers(doc.get(section, {}), dropped, cross_stack):
-            raise RehearsalError(f"{stack}: {section} refers to a resource the rehearsal leaves out "
-                                 f"({', '.join(sorted(dropped))}); it cannot be left out")
-    return doc, left_out
 
 
 def stack_waves(manifest: Mapping[str, Any], names: Iterable[str]) -> list[list[str]]:
@@ -310,7 +60,7 @@ def stack_waves(manifest: Mapping[str, Any], names: Iterable[str]) -> list[list[
     The stacks of one wave do not depend on each other (the regions of an
     environment), so they are applied and destroyed side by side.
     """
-    from policies.deploy_model import Output  # the one reader of cdktf.out
+    from policies.model.output import Output  # the one reader of cdktf.out
 
     try:
         return Output({}, dict(manifest)).waves(names, outside="not an AWS-only stack")
@@ -333,19 +83,6 @@ class StackResult:
     plan_seconds: float = 0.0
     # where the time went: the slowest resource operations of apply and destroy, from Terraform's log
     slowest: list[dict[str, Any]] = field(default_factory=list)
-
-
-def rehearsal_env(endpoint: str) -> dict[str, str]:
-    """Terraform's environment: our CLI config, fake credentials, no profiles or metadata service."""
-    env = {k: v for k, v in terraform_env().items()
-           if not k.startswith("AWS_") and k not in ("TF_LOG", "TF_WORKSPACE")}
-    env.update({"AWS_ACCESS_KEY_ID": FAKE_CREDENTIAL, "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIAL,
-                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint,
-                # S3 Control puts the account id in front of the host (<account>.127.0.0.1), which no resolver
-                # knows; through the emulator as a proxy the request reaches it. Loopback hosts (every other
-                # call) are never proxied, and nothing here leaves the machine.
-                "HTTP_PROXY": endpoint, "NO_PROXY": ""})
-    return env
 
 
 def _terraform(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess:
@@ -379,48 +116,11 @@ def slowest_operations(output: str, top: int = PROFILE_TOP) -> list[dict[str, An
     return sorted(found, key=lambda op: (-op["seconds"], op["address"]))[:top]
 
 
-def changed_attributes(change: Mapping[str, Any]) -> list[str]:
-    """Top-level attributes a planned update changes (differ, or become unknown)."""
-    before, after = change.get("before") or {}, change.get("after") or {}
-    unknown = change.get("after_unknown") or {}
-    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) or _any_true(unknown.get(k)))
-
-
-def _any_true(value: Any) -> bool:
-    """``after_unknown`` mirrors the value's shape with True where it becomes unknown."""
-    if isinstance(value, dict):
-        return any(_any_true(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_any_true(v) for v in value)
-    return value is True
-
-
-def judge_plan(plan: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(problems, tolerated quirks) of a plan made right after apply (``terraform show -json``)."""
-    problems, tolerated = [], []
-    for resource in plan.get("resource_changes", []):
-        change = resource.get("change", {})
-        actions = change.get("actions", [])
-        if actions in (["no-op"], ["read"]):
-            continue
-        address = resource["address"]
-        if actions != ["update"]:
-            problems.append(f"{address}: {'/'.join(actions)}")
-            continue
-        attributes = changed_attributes(change)
-        unexplained = [a for a in attributes if (resource["type"], a) not in PLAN_QUIRKS]
-        if unexplained or not attributes:
-            problems.append(f"{address}: update {', '.join(unexplained or ['(nothing visible)'])}")
-        else:
-            tolerated += [f"{address}.{a}" for a in attributes]
-    return problems, tolerated
-
-
 def readback_plan(work: Path, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """The second plan as a real account would make it: the stack's state as real APIs read it back
-    (:mod:`tooling.readback`), planned without a refresh (which would read the emulator's echo again).
+    (:mod:`tooling.terraform.readback`), planned without a refresh (which would read the emulator's echo again).
     Returns ``(what was normalised, problems of the plan)``."""
-    from tooling import readback
+    from tooling.terraform import readback
 
     pulled = deploy.terraform(["state", "pull"], work, env, timeout=TERRAFORM_TIMEOUT)
     if pulled.returncode != 0:
@@ -481,19 +181,10 @@ class Rehearsal:
         return data
 
 
-def seed_parent_zone(endpoint: str, domain: str) -> None:
-    """Create the parent zone a child environment delegates from, as the parent environment would."""
-    import boto3
-
-    client = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL)
-    client.create_hosted_zone(Name=domain, CallerReference=f"rehearsal-parent-{domain}")
-
-
 def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFETIME,
              log=print) -> Rehearsal:
     from environments.loader import load_environments
-    from tooling import rehearsal_checks
+    from tooling.terraform import rehearsal_checks
 
     started = time.perf_counter()
     report = Rehearsal(env_name)
@@ -503,7 +194,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
     synth_dir = work_root / "synth"
     log(f"rehearse {env_name}: synthesizing into {synth_dir}")
     synthesize(env_name, synth_dir)
-    from tooling.engines import current_mirror_gap
+    from tooling.terraform.runner import current_mirror_gap
 
     gap = current_mirror_gap(synth_dir)  # e.g. a CDK Terrain output pins hashicorp/aws 6.x
     if gap:
@@ -513,7 +204,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
     manifest = json.loads((synth_dir / "manifest.json").read_text())
     names = [p.name for p in aws_only_stacks(synth_dir)]
     waves = stack_waves(manifest, names)
-    from policies.deploy_model import Output  # the one reader of cdktf.out
+    from policies.model.output import Output  # the one reader of cdktf.out
 
     output = Output.load(synth_dir)
     jobs = max(map(len, waves), default=1)
@@ -616,7 +307,7 @@ def format_report(report: Rehearsal) -> str:
                  f"{sum(max(s.left_after_destroy, 0) for s in report.stacks):>5}")
     lines += ["", "Skipped resource types (the emulator cannot create them; the stacks keep them):"]
     lines += [f"  {t}: {why}" for t, why in sorted(report.skipped_types.items())]
-    lines += ["", "Emulator fixes (moto made to follow the AWS API reference; tooling/emulator.py):"]
+    lines += ["", "Emulator fixes (moto made to follow the AWS API reference; tooling/terraform/emulator.py):"]
     lines += [f"  {api}: {why}" for api, why in sorted(report.emulator_fixes.items())]
     lines += ["", "Plan after apply: attributes the emulator makes differ (tolerated; anything else fails):"]
     lines += [f"  {attribute}: {why}" for attribute, why in sorted(report.plan_quirks.items())] or ["  none"]
@@ -640,7 +331,7 @@ def format_report(report: Rehearsal) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.rehearse")
+    parser = argparse.ArgumentParser(prog="python -m tooling.terraform.rehearse")
     parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
     parser.add_argument("--report", help="JSON report path (default reports/rehearsal-<env>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (state, logs)")

@@ -1,9 +1,9 @@
 """The same constructs under both engines (CDKTF and CDK Terrain): compare the outputs, and say
 whether Terraform can get the providers an output pins.
 
-    python -m tooling.engines compare cdktf.out cdktf.out.cdktn   one line per stack; exit 1 on a difference
+    python -m tooling.dev.engines compare cdktf.out cdktf.out.cdktn   one line per stack; exit 1 on a difference
                                                                   outside the allow-list
-    python -m tooling.engines mirror [--out cdktf.out]           one line when the provider mirror lacks
+    python -m tooling.dev.engines mirror [--out cdktf.out]           one line when the provider mirror lacks
                                                                   a provider version the output pins
 
 Two syntheses agree when they have the same stacks, every stack the same resource, data source
@@ -17,27 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+from tooling.terraform.mirror import provider_address
+from tooling.terraform.runner import current_mirror_gap
+
 JsonPath = tuple  # a path into a JSON document: keys and list indexes
-
-DEFAULT_NAMESPACE = "hashicorp"
-REGISTRY = "registry.terraform.io"
-
-
-def provider_address(source: str) -> str:
-    """``aws`` / ``hashicorp/aws`` / ``registry.terraform.io/hashicorp/aws`` -> the last (Terraform's rule)."""
-    parts = source.lower().split("/")
-    if len(parts) == 1:
-        parts = [DEFAULT_NAMESPACE, *parts]
-    if len(parts) == 2:
-        parts = [REGISTRY, *parts]
-    return "/".join(parts)
 
 
 def _engine_version(file: str, path: JsonPath, a: Any, b: Any) -> bool:
@@ -156,59 +145,9 @@ def compare(a: Path, b: Path) -> Comparison:
 
 # -- can Terraform get the providers this output pins? ------------------------------------------
 
-def pinned_providers(outdir: Path) -> dict[str, set[str]]:
-    """``{registry address: {versions}}`` the stacks of ``outdir`` pin in ``required_providers``."""
-    pinned: dict[str, set[str]] = {}
-    for path in sorted(outdir.glob("stacks/*/cdk.tf.json")):
-        document = json.loads(path.read_text())
-        for name, spec in document.get("terraform", {}).get("required_providers", {}).items():
-            if isinstance(spec, dict) and spec.get("version"):
-                pinned.setdefault(provider_address(spec.get("source", name)), set()).add(spec["version"])
-    return pinned
-
-
-def mirror_versions(mirror: Path, address: str) -> list[str]:
-    """Versions of one provider a filesystem mirror holds (unpacked or packed layout)."""
-    folder = mirror / address
-    if not folder.is_dir():
-        return []
-    versions = {p.name for p in folder.iterdir() if p.is_dir()}
-    versions |= {m.group(1) for p in folder.glob("*.zip")
-                 if (m := re.match(r"terraform-provider-[^_]+_([^_]+)_", p.name))}
-    return sorted(versions)
-
-
-def mirror_gap(outdir: Path, mirror: Optional[Path]) -> Optional[str]:
-    """One line when ``mirror`` (the set-up's provider mirror; None: the registry) holds a provider the
-    output pins but not the pinned version: Terraform then cannot init those stacks on this machine
-    (the CLI config routes that provider to the mirror only). None when nothing is missing."""
-    if mirror is None:
-        return None
-    missing = []
-    for address, versions in sorted(pinned_providers(outdir).items()):
-        held = mirror_versions(mirror, address)
-        if held and not versions <= set(held):
-            short = address.removeprefix(f"{REGISTRY}/")
-            missing.append(f"{short} {', '.join(sorted(versions - set(held)))} (it holds {', '.join(held)})")
-    if not missing:
-        return None
-    return (f"terraform: the provider mirror {mirror} lacks {'; '.join(missing)}: validate, plan and the rehearsal "
-            "of this output need that version in a mirror (SPOFLESS_TF_MIRROR) or registry access")
-
-
-def current_mirror_gap(outdir: Path) -> Optional[str]:
-    """:func:`mirror_gap` for the mirror the Terraform set-up uses on this machine (tooling/terraform.py)."""
-    from tooling import terraform
-
-    try:
-        mirror = terraform.discover_mirror()
-    except terraform.SetupError:
-        return None  # the set-up reports a bad SPOFLESS_TF_MIRROR itself
-    return mirror_gap(outdir, mirror)
-
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.engines")
+    parser = argparse.ArgumentParser(prog="python -m tooling.dev.engines")
     sub = parser.add_subparsers(dest="command", required=True)
     both = sub.add_parser("compare", help="compare two outputs: the same addresses, nothing off the allow-list")
     both.add_argument("a", type=Path)

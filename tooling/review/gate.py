@@ -1,6 +1,6 @@
 """One checkov run over every synthesized stack, and the gate's verdict on it.
 
-    python -m tooling.checkov [--outdir cdktf.out] [--reports reports]
+    python -m tooling.review.gate [--outdir cdktf.out] [--reports reports]
 
 checkov can fail silently on ``cdk.tf.json`` (a parse error reports zero
 checks and exits 0; see checkov #7454), so the gate does not trust its exit
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = PROJECT / ".checkov.yaml"
 SKIPS = PROJECT / "policies" / "checkov_skips.yaml"
 
@@ -194,7 +194,7 @@ def _run_checkov(stacks_dir: Path, config: Path, extra_args: Sequence[str],
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.checkov")
+    parser = argparse.ArgumentParser(prog="python -m tooling.review.gate")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--reports", help="also write CLI, SARIF and JUnit XML reports into this folder")
     args = parser.parse_args(argv)
@@ -214,10 +214,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def deploy_gate(outdir: Path, reports_dir: Optional[Path] = None) -> list[str]:
-    """Run the deploy-rules pack (policies/deploy_rules.py) over ``outdir``; print and return its failures."""
+    """Run the deploy-rules pack (policies/rules/) over ``outdir``; print and return its failures."""
     sys.path.insert(0, str(PROJECT))
-    from policies.deploy_model import Output
-    from policies.deploy_rules import RULES, run_rules
+    from policies.model.output import Output
+    from policies.rules import RULES, run_rules
 
     output = Output.load(outdir)
     results = run_rules(output)

@@ -1,9 +1,9 @@
 """Plan review: one markdown summary of every AWS stack's terraform plan.
 
-    python -m tooling.plan_review summarize PLAN.json... [--out FILE]
+    python -m tooling.review.plan_review summarize PLAN.json... [--out FILE]
 
 ``summarize`` works from plan JSON files (``terraform show -json``) alone; planning
-them is ``spofless plan`` (tooling/deploy.py), whose review is tooling/pr_review.py.
+them is ``spofless plan`` (tooling/terraform/deploy.py), whose review is tooling/review/pr_review.py.
 It exits 1 when a stateful or protected resource would be replaced or destroyed,
 unless ``--allow-destructive`` (or SPOFLESS_ALLOW_DESTRUCTIVE=1) says the change is
 intended.
@@ -137,7 +137,7 @@ def review(plans: dict[str, dict], allow_destructive: bool) -> tuple[str, int]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.plan_review")
+    parser = argparse.ArgumentParser(prog="python -m tooling.review.plan_review")
     sub = parser.add_subparsers(dest="command", required=True)
     summarize = sub.add_parser("summarize", help="summarize plan JSON files")
     summarize.add_argument("plans", nargs="+")

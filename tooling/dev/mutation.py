@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "failure_threshold: int = Field(3, ge=1, le=10)", "failure_threshold: int = Field(10, ge=1, le=10)",
            "DNS failover waits ten failed checks before moving traffic"),
     # -- the policies that gate merges
-    Mutant("deploy-rule-wildcards-cover-everything", "policies/deploy_rules.py",
+    Mutant("deploy-rule-wildcards-cover-everything", "policies/model/output.py",
            'return any(a == wanted or a == "*" or a == "kms:*"',
            'return True or any(a == wanted or a == "*" or a == "kms:*"',
            "a key policy granting any action passes the rules that need one"),

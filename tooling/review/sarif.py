@@ -1,6 +1,6 @@
 """checkov's SARIF, mapped back to the files a pull request changes.
 
-    python -m tooling.sarif reports/results_sarif.sarif [--outdir cdktf.out] [--out reports/spofless.sarif]
+    python -m tooling.review.sarif reports/results_sarif.sarif [--outdir cdktf.out] [--out reports/spofless.sarif]
 
 checkov scans the synthesized, git-ignored ``cdktf.out``, so its findings point at
 files code scanning cannot show in a diff. Each finding here is moved to what
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
@@ -124,10 +124,10 @@ def map_sarif(sarif: dict[str, Any], output, skips: Sequence[Any] = (), root: Pa
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from policies.deploy_model import Output
-    from tooling.checkov import load_skips
+    from policies.model.output import Output
+    from tooling.review.gate import load_skips
 
-    parser = argparse.ArgumentParser(prog="python -m tooling.sarif")
+    parser = argparse.ArgumentParser(prog="python -m tooling.review.sarif")
     parser.add_argument("sarif", type=Path)
     parser.add_argument("--outdir", default="cdktf.out", type=Path)
     parser.add_argument("--out", type=Path, default=Path("reports/spofless.sarif"))

@@ -1,7 +1,7 @@
 """The pull-request review of a plan, like Atlantis or tfcmt: one comment per environment.
 
     spofless plan -e prod            writes reports/pr/<env>.md and reports/infracost-<env>.yml
-    python -m tooling.pr_review post --repo owner/name --pr 12 reports/pr/*.md   (the workflow)
+    python -m tooling.review.pr_review post --repo owner/name --pr 12 reports/pr/*.md   (the workflow)
 
 Each comment starts with a hidden marker (``<!-- spofless-plan: <env> -->``), so
 ``post`` updates the comment it wrote before instead of adding one per push.
@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from tooling.plan_review import STATEFUL_TYPES, action_kind, membership_change
+from tooling.review.plan_review import STATEFUL_TYPES, action_kind, membership_change
 
 MARKER = "<!-- spofless-plan: {env} -->"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
@@ -96,7 +96,7 @@ def cost_section(env: str, infracost: Optional[Mapping[str, Any]]) -> list[str]:
 
 def render(env: str, outcomes: Sequence[Any], plans: Mapping[str, Mapping[str, Any]],
            texts: Mapping[str, str], infracost: Optional[Mapping[str, Any]] = None) -> str:
-    """The markdown comment of one environment (``outcomes``: :class:`tooling.deploy.Outcome`)."""
+    """The markdown comment of one environment (``outcomes``: :class:`tooling.terraform.deploy.Outcome`)."""
     lines = [MARKER.format(env=env), f"## spofless plan: `{env}`", ""]
     dangerous = [(stack, item) for stack in sorted(plans) for item in stateful_changes(plans[stack])]
     if dangerous:
@@ -185,7 +185,7 @@ def write_usage(output, env: str, reports: Path) -> Path:
     usage file (``infracost diff --config-file reports/infracost-<env>.yml``); returns the config."""
     import yaml
 
-    header = (f"# Infracost usage, written by `spofless plan` from {env}'s topology (tooling/pr_review.py):\n"
+    header = (f"# Infracost usage, written by `spofless plan` from {env}'s topology (tooling/review/pr_review.py):\n"
               "# the primary region carries the traffic, the standby only what keeps it ready.\n")
     folder = reports / "infracost"
     folder.mkdir(parents=True, exist_ok=True)
@@ -274,7 +274,7 @@ def upsert(github, repo: str, pr: int, body: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.pr_review")
+    parser = argparse.ArgumentParser(prog="python -m tooling.review.pr_review")
     sub = parser.add_subparsers(dest="command", required=True)
     post = sub.add_parser("post", help="create or update one comment per environment on a pull request")
     post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"))

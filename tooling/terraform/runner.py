@@ -1,7 +1,7 @@
 """Terraform CLI set-up and validation of the synthesized stacks.
 
-    python -m tooling.terraform setup      write .spofless/terraform.rc
-    python -m tooling.terraform validate   init + validate every AWS-only stack
+    python -m tooling.terraform.runner setup      write .spofless/terraform.rc
+    python -m tooling.terraform.runner validate   init + validate every AWS-only stack
 
 No provider registry is reachable on the build machines, so ``setup`` finds a
 local filesystem mirror of providers and writes a CLI config that installs
@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parents[1]
+from tooling.terraform.mirror import mirror_gap
+
+PROJECT = Path(__file__).resolve().parents[2]
 CLI_CONFIG = PROJECT / ".spofless" / "terraform.rc"
 PLUGIN_CACHE = PROJECT / ".spofless" / "plugin-cache"
 MIRROR_ENV_VAR = "SPOFLESS_TF_MIRROR"
@@ -103,7 +105,7 @@ def discover_mirror(environ: Mapping[str, str] = os.environ,
 def render_cli_config(mirror: Optional[Path], providers: Sequence[str],
                       plugin_cache: Optional[Path] = None) -> str:
     """A Terraform CLI config: mirrored providers from the mirror, the rest from the registry."""
-    lines = ["# Written by `make setup` (tooling/terraform.py); do not edit.", ""]
+    lines = ["# Written by `make setup` (tooling/terraform/runner.py); do not edit.", ""]
     if plugin_cache is not None:
         lines += [f'plugin_cache_dir = "{plugin_cache}"', ""]
     lines.append("provider_installation {")
@@ -154,14 +156,14 @@ class ValidateResult:
 
 def stack_providers(stack_dir: Path) -> set[str]:
     """Provider local names a synthesized stack configures or requires."""
-    from policies.deploy_model import Output  # the one reader of cdktf.out
+    from policies.model.output import Output  # the one reader of cdktf.out
 
     return Output({stack_dir.name: json.loads((stack_dir / "cdk.tf.json").read_text())}).providers_of(stack_dir.name)
 
 
 def aws_only_stacks(outdir: Path) -> list[Path]:
     """Stacks that use the AWS provider and nothing else: those can be validated offline."""
-    from policies.deploy_model import Output  # the one reader of cdktf.out
+    from policies.model.output import Output  # the one reader of cdktf.out
 
     return [outdir / "stacks" / name for name in Output.load(outdir).aws_only()]
 
@@ -231,8 +233,18 @@ def validate_all(outdir: Path, work_root: Path, jobs: int = 2,
     return [results[s.name] for s in stacks]
 
 
+def current_mirror_gap(outdir: Path) -> Optional[str]:
+    """:func:`tooling.terraform.mirror.mirror_gap` for the mirror the Terraform set-up uses on this machine (:func:`discover_mirror`)."""
+
+    try:
+        mirror = discover_mirror()
+    except SetupError:
+        return None  # the set-up reports a bad SPOFLESS_TF_MIRROR itself
+    return mirror_gap(outdir, mirror)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.terraform")
+    parser = argparse.ArgumentParser(prog="python -m tooling.terraform.runner")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="find the provider mirror and write the Terraform CLI config")
     check = sub.add_parser("validate", help="terraform validate every AWS-only synthesized stack")
@@ -247,8 +259,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not (outdir / "stacks").is_dir():
             print(f"error: {outdir}/stacks does not exist; run `make synth` first", file=sys.stderr)
             return 2
-        from tooling.engines import current_mirror_gap
-
         gap = current_mirror_gap(outdir)  # e.g. a CDK Terrain output pins hashicorp/aws 6.x
         if gap:
             print(f"{gap}; terraform validate: not run")

@@ -339,7 +339,7 @@ def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
 def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
     """The data tier as the environment designs it: Aurora's instances and the global database's
     members, the buckets' replication rules, the backup copy action and vault lock. (The replication
-    groups are not emulated: rehearse.SKIPPED_TYPES.)"""
+    groups are not emulated: emulated.SKIPPED_TYPES.)"""
     from modules.data import app_bucket_name, backup_vault_name, cluster_name, global_cluster_name
 
     regions = [r.name for r in config.regions.all]
@@ -416,7 +416,7 @@ def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
 def _account_baseline(config: EnvironmentConfig, client) -> Iterator[Check]:
     """The account baseline the environment depends on: the singletons, the audit trail into its locked,
     replicated bucket, and detection in every region of the account. (Access Analyzer, Security Hub and the
-    quota requests are not emulated: rehearse.SKIPPED_TYPES.)"""
+    quota requests are not emulated: emulated.SKIPPED_TYPES.)"""
     from modules.account.audit import audit_bucket_name, trail_name
 
     account = config.account
@@ -501,7 +501,7 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
 
 # Every AWS resource type the stacks create -> how the leftovers check sees it: a lister below by
 # name, "with <type>" (deleting that one deletes it, in AWS as in the emulator), or "not created"
-# (the rehearsal copy drops it: rehearse.SKIPPED_TYPES). tests/stacks/test_rehearsal_copy.py fails
+# (the rehearsal copy drops it: emulated.SKIPPED_TYPES). tests/stacks/test_rehearsal_copy.py fails
 # when the stacks gain a type this table does not place, so no type can be left behind unseen.
 COVERAGE: dict[str, str] = {
     # the account baseline

@@ -1,6 +1,6 @@
 """Compare the static records of the Route53 and Cloudflare stacks of every environment.
 
-    python -m modules.dns.consistency [--outdir cdktf.out]
+    python -m tooling.analysis.dns_check [--outdir cdktf.out]
 
 Reads only synthesized JSON. For each environment with both DNS stacks it
 reports every static record that is missing at one provider or differs in type,
@@ -104,7 +104,7 @@ def check(outdir: Path) -> tuple[list[str], list[Difference]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.dns.consistency")
+    parser = argparse.ArgumentParser(prog="python -m tooling.analysis.dns_check")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     args = parser.parse_args(argv)
@@ -139,8 +139,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def parity_results(outdir: Path) -> list:
     """What both providers must also share beyond the static records: each lists the other's name
     servers, and the ACM validation records exist at both (the deploy rule SPOF_DEPLOY_11)."""
-    from policies.deploy_model import Output
-    from policies.deploy_rules import run_rules
+    from policies.model.output import Output
+    from policies.rules import run_rules
 
     return run_rules(Output.load(outdir), {"SPOF_DEPLOY_11"})
 

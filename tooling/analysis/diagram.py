@@ -9,7 +9,7 @@ Two diagrams per environment, in one markdown file GitHub renders (and the READM
 - **request path**: the DNS providers (Route53's failover tree and Cloudflare's pools)
   to the load balancers of each region with the AZs they span, to the cluster
   behind them and the capacity types of its node groups per AZ, and the GitOps
-  engine that reconciles it. The model is the failure drill's (:func:`tooling.drill.build`).
+  engine that reconciles it. The model is the failure drill's (:func:`tooling.analysis.drill.build`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tooling.drill import Failure, Part, build, cloudflare_answer, load_targets, route53_answer
+from tooling.analysis.drill import Failure, Part, build, cloudflare_answer, load_targets, route53_answer
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _id(text: str) -> str:
@@ -101,7 +101,7 @@ def request_path_diagram(output, env: str) -> str:
 def markdown(output, env: str) -> str:
     return "\n".join([
         f"# {env}: stacks and request path", "",
-        "Drawn by `spofless diagram` from the synthesized output (tooling/diagram.py); regenerate, do not edit.", "",
+        "Drawn by `spofless diagram` from the synthesized output (tooling/analysis/diagram.py); regenerate, do not edit.", "",
         "## Stacks (an arrow: the stack it points to reads this one's outputs; deploy order)", "",
         "```mermaid", stacks_diagram(output, env), "```", "",
         "## Request path (numbers: the order each DNS provider fails over in; solid Route53, dotted Cloudflare)",
@@ -110,7 +110,7 @@ def markdown(output, env: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from policies.deploy_model import Output
+    from policies.model.output import Output
 
     parser = argparse.ArgumentParser(prog="spofless diagram")
     parser.add_argument("-e", "--env", action="append", default=[])

@@ -1,44 +1,40 @@
-"""Deploy rules of the data tier (rules 25-27): what AWS enforces on global databases, global
-datastores, replication and customer-managed keys, and what zero SPOF asks of every data store.
+"""Data: every store replicated to the standby, global members carrying only what AWS accepts, keys the data services can use, server access logging that can deliver, lifecycle of versioned buckets, vault locks that cannot be destroyed by accident.
 
-Same protocol as the other packs (policies/deploy_rules.py imports this module last). Their
-failing fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py):
-the output from before the fixes has no data tier to judge.
-"""
+One rule, one place: each cites the document it encodes; its failing and passing fixtures are named
+in the registry (:mod:`policies.rules.registry`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Optional
 
+
 from modules.data import BACKUP_TAG
 from modules.stacks import names
-from policies.deploy_model import Output, as_list, policy_statements
-from policies.deploy_rules import _actions, _covers, _region_of_alias, rule
-
-DATA_RULES = ("SPOF_DEPLOY_25", "SPOF_DEPLOY_26", "SPOF_DEPLOY_27", "SPOF_DEPLOY_28")
-
-
-def _region(output: Output, stack: str) -> Optional[str]:
-    providers = output.providers(stack, "aws")
-    return providers[0].get("region") if len(providers) == 1 else None
+from policies.model.output import Output, actions, as_list, covers, policy_statements
+from policies.model.topology import (data_stacks, region_of_alias, stack_after, stack_region, stacks_by_region)
+from policies.rules.registry import rule
 
 
-def _stacks_by_region(output: Output, env: str, kind: str) -> dict[str, str]:
-    """``{region: stack}`` of one environment's stacks of ``kind`` ("data", "regional")."""
-    found = {}
-    for stack in output.stacks_of(env):
-        parsed = names.parse(stack)
-        if parsed is not None and parsed.kind == kind and parsed.region:
-            found[parsed.region] = stack
-    return found
+@rule(24, "A versioned bucket that expires objects also expires noncurrent versions and removes expired delete markers",
+      "https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html")
+def delete_markers(output: Output):
+    for stack, name, lifecycle in output.every("aws_s3_bucket_lifecycle_configuration"):
+        buckets = {r.address for r in output.refs(stack, lifecycle.get("bucket"))}
+        versioned = any(
+            {r.address for r in output.refs(stack, v.get("bucket"))} & buckets
+            and any(c.get("status") == "Enabled" for c in as_list(v.get("versioning_configuration")))
+            for v in output.resources(stack, "aws_s3_bucket_versioning").values())
+        rules = [r for r in as_list(lifecycle.get("rule")) if r.get("status") == "Enabled"]
+        expires = any(e.get("days") or e.get("date") for r in rules for e in as_list(r.get("expiration")))
+        if not (versioned and expires):
+            continue
+        markers = any(e.get("expired_object_delete_marker") for r in rules for e in as_list(r.get("expiration")))
+        noncurrent = any(as_list(r.get("noncurrent_version_expiration")) for r in rules)
+        problems = ([] if markers else ["no rule removes expired delete markers (they pile up forever)"]) + \
+                   ([] if noncurrent else ["noncurrent versions never expire (expiry only hides the data)"])
+        yield stack, f"aws_s3_bucket_lifecycle_configuration.{name}", not problems, "; ".join(problems)
 
-
-def _data_stacks(output: Output, env: str) -> dict[str, str]:
-    return _stacks_by_region(output, env, "data")
-
-
-# -- 25: every data store has a replica in the standby region --------------------------------------
 
 def _missing(data: dict[str, str], *regions: str) -> Optional[str]:
     absent = [r for r in regions if r not in data]
@@ -126,20 +122,6 @@ def _bucket_problems(output: Output, data: dict[str, str], regional: dict[str, s
     return problems
 
 
-def stack_after(output: Output, stack: str, upstream: str) -> bool:
-    """True when ``stack`` is applied after ``upstream`` (directly or through others)."""
-    seen, todo = set(), [stack]
-    while todo:
-        current = todo.pop()
-        for dependency in output.dependencies(current):
-            if dependency == upstream:
-                return True
-            if dependency not in seen:
-                seen.add(dependency)
-                todo.append(dependency)
-    return False
-
-
 def _backup_copies(output: Output, data: dict[str, str], region: str, other: str) -> Optional[str]:
     plans = output.resources(data.get(region, ""), "aws_backup_plan")
     copies = [c for plan in plans.values() for r in as_list(plan.get("rule")) for c in as_list(r.get("copy_action"))]
@@ -155,10 +137,10 @@ def _backup_copies(output: Output, data: dict[str, str], region: str, other: str
           "backup copies", "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html")
 def data_replicated(output: Output):
     for env in output.environments:
-        primary, standby = _region_of_alias(output, env, "primary"), _region_of_alias(output, env, "standby")
+        primary, standby = region_of_alias(output, env, "primary"), region_of_alias(output, env, "standby")
         if standby is None:
             continue
-        data, regional = _data_stacks(output, env), _stacks_by_region(output, env, "regional")
+        data, regional = data_stacks(output, env), stacks_by_region(output, env, "regional")
         where = data.get(primary) or names.security(env)
         yield where, "Aurora", (why := _aurora_replicated(output, data, primary, standby)) is None, why
         yield where, "ElastiCache", (why := _cache_replicated(output, data, primary, standby)) is None, why
@@ -179,14 +161,14 @@ def data_replicated(output: Output):
                 "images while the primary region is down")
 
 
-# -- 26: what AWS accepts on global members, and the protection the primary must carry -----------
-
 # Fields AWS takes from the global datastore and rejects on a secondary member (the provider marks
 # them ConflictsWith global_replication_group_id).
 # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/elasticache_replication_group
 CACHE_MEMBER_FORBIDDEN = ("engine", "engine_version", "node_type", "num_node_groups", "parameter_group_name",
                           "at_rest_encryption_enabled", "transit_encryption_enabled", "auth_token",
                           "snapshot_arns", "snapshot_name")
+
+
 # A secondary Aurora cluster gets its users and database from the primary.
 AURORA_MEMBER_FORBIDDEN = ("master_username", "master_password", "manage_master_user_password", "database_name",
                            "snapshot_identifier")
@@ -258,8 +240,6 @@ def global_members(output: Output):
             "it forces replacement, so after a failover every plan replaces the global datastore")
 
 
-# -- 27: a key a data service encrypts with lets that service use it in that region ---------------
-
 KEY_USERS = {
     # resource type -> (attribute path, service)
     "aws_rds_cluster": (("kms_key_id",), "rds"),
@@ -303,15 +283,13 @@ def data_keys_usable(output: Output):
             if value is None:
                 continue
             key = _key_conf(output, stack, value)
-            region = _region(output, stack)
+            region = stack_region(output, stack)
             if key is None or region is None:
                 continue
             yield stack, f"{rtype}.{name}", _allows(key.get("policy", ""), service, region), (
                 f"its key's policy does not let {service} in {region} use it (kms:ViaService "
                 f"{service}.{region}.amazonaws.com): the create fails with a KMS access error")
 
-
-# -- 28: server access logging waits for a target bucket policy that admits it ---------------------
 
 @rule(28, "S3 server access logging targets a bucket whose policy admits logging.s3.amazonaws.com for the source "
           "bucket, and waits for that policy",
@@ -326,7 +304,7 @@ def server_access_logging(output: Output):
         policies = [(n, p) for n, p in output.resources(stack, "aws_s3_bucket_policy").items()
                     if {r.address for r in output.refs(stack, p.get("bucket"))} & targets]
         granted = [n for n, p in policies for s in policy_statements(p.get("policy"))
-                   if s.get("Effect") == "Allow" and _covers(_actions(s), "s3:PutObject")
+                   if s.get("Effect") == "Allow" and covers(actions(s), "s3:PutObject")
                    and (s.get("Principal") or {}).get("Service") == "logging.s3.amazonaws.com"
                    and any(prefix in str(r) for r in as_list(s.get("Resource")))
                    and str(source_name) in json.dumps(s.get("Condition", {}))]
@@ -338,3 +316,33 @@ def server_access_logging(output: Output):
         waits = all(f"aws_s3_bucket_policy.{n}" in output.depends_on(stack, conf) for n in granted)
         yield stack, subject, waits, (f"does not depend_on aws_s3_bucket_policy.{granted[0]}: logging can be "
                                       "turned on before the target admits it, and S3 refuses")
+
+
+@rule(31, "A Global Datastore member sets no engine and ignores the engine it reads back",
+      "https://github.com/hashicorp/terraform-provider-aws/issues/40786")
+def member_engine(output: Output):
+    # hashicorp/aws 5.100.0 defaults `engine` to "redis"; AWS builds the member with the datastore's engine
+    # ("valkey" for a Valkey datastore) and the provider reads that back: every later plan replaces the
+    # member, and with prevent_destroy the plan fails (#41713, #42592).
+    for stack, name, conf in output.every("aws_elasticache_replication_group"):
+        if not conf.get("global_replication_group_id"):
+            continue
+        ignored = as_list((conf.get("lifecycle") or {}).get("ignore_changes"))
+        subject = f"aws_elasticache_replication_group.{name}"
+        if conf.get("engine"):
+            yield stack, subject, False, "sets engine beside global_replication_group_id (AWS refuses it)"
+        else:
+            yield stack, subject, "engine" in ignored or "all" in ignored, (
+                "does not ignore_changes engine: the provider's default 'redis' differs from what AWS reads back "
+                "and every later plan replaces the member")
+
+
+@rule(33, "A compliance-mode Backup vault lock has prevent_destroy (immutable after its grace days, every field "
+          "ForceNew)", "https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html")
+def vault_lock(output: Output):
+    for stack, name, conf in output.every("aws_backup_vault_lock_configuration"):
+        if conf.get("changeable_for_days") is None:
+            continue  # governance mode: an administrator can lift it
+        yield stack, f"aws_backup_vault_lock_configuration.{name}", (conf.get("lifecycle") or {}).get(
+            "prevent_destroy") is True, ("has no prevent_destroy: a retention change plans a delete + create that AWS "
+                                         "refuses half way once the grace days have passed")

@@ -1,6 +1,6 @@
 """The SPOF report: tiers against AZs, regions and providers, from the synthesized output.
 
-    python -m tooling.spof_report [--outdir cdktf.out] [--env prod]
+    python -m tooling.analysis.spof_report [--outdir cdktf.out] [--env prod]
 
 Everything is counted from ``cdktf.out`` (what will be deployed), not from the
 environment files. Availability combines the per-component figures of
@@ -26,7 +26,7 @@ import yaml
 from modules.stacks import names
 from modules.tags import SINGLE_REGION
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 FIGURES = PROJECT / "policies" / "availability.yaml"
 SINGLE_REGION_TAG = SINGLE_REGION
 
@@ -231,8 +231,8 @@ def _data_tiers(stacks: dict[str, dict], regions: list[str], figures: dict[str, 
 
 def _analysed(outdir: Path, only: Optional[str], figures_path: Path):
     """``(env, tiers, request-path availability, declared exception, drilled scenarios)`` per environment."""
-    from policies.deploy_model import Output
-    from tooling.drill import drill
+    from policies.model.output import Output
+    from tooling.analysis.drill import drill
 
     figures = yaml.safe_load(figures_path.read_text())
     drilled = drill(Output.load(outdir), [only] if only else None)
@@ -264,7 +264,7 @@ def _drill_summary(played) -> list[str]:
     """The failure drill's verdict for one environment (make drill has the table)."""
     if not played:
         return []
-    from tooling.drill import failures
+    from tooling.analysis.drill import failures
 
     bad = failures({"env": played})
     declared = [s for s in played if s.verdict == "declared"]
@@ -281,7 +281,7 @@ def _drill_summary(played) -> list[str]:
 def report_data(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> dict:
     """The report as data: per environment, its tiers, request-path availability, declared
     exception and drill verdict (``--format json`` prints this; markdown renders it)."""
-    from tooling.drill import failures
+    from tooling.analysis.drill import failures
 
     return {env: {
         "tiers": [{"tier": t.name, "azs": t.azs, "regions": t.regions, "providers": t.providers,
@@ -312,7 +312,7 @@ def markdown(data: dict) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.spof_report")
+    parser = argparse.ArgumentParser(prog="python -m tooling.analysis.spof_report")
     parser.add_argument("--outdir", default="cdktf.out")
     parser.add_argument("--env")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")

@@ -1,6 +1,6 @@
 """moto's server, with fixes to the few moto behaviours the rehearsal trips over.
 
-    python -m tooling.emulator -H 127.0.0.1 -p 5000      (the rehearsal starts it)
+    python -m tooling.terraform.emulator -H 127.0.0.1 -p 5000      (the rehearsal starts it)
 
 Each fix makes moto do what the AWS API reference says; none of them changes
 what the stacks ask for. :data:`FIXES` is printed in the rehearsal report.
@@ -9,10 +9,21 @@ what the stacks ask for. :data:`FIXES` is printed in the rehearsal report.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections import OrderedDict
 from copy import deepcopy
+from pathlib import Path
+from typing import Optional
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 FIXES: dict[str, str] = {
     "rds:CreateGlobalCluster (DatabaseName)":
@@ -437,6 +448,106 @@ def main(argv=None) -> int:
     serve(argv if argv is not None else sys.argv[1:])
     return 0
 
+
+# -- the emulator server: moto on loopback, with the fixes above ---------------------------------
+
+# Every AWS service the stacks call, pointed at the emulator. A service missing here
+# would be called on real AWS with fake credentials and fail loudly, never silently.
+SERVICES = ("accessanalyzer", "acm", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
+            "ecr", "eks", "elasticache", "elbv2", "guardduty", "iam", "kms", "lambda", "rds", "route53", "s3",
+            "s3control", "secretsmanager", "securityhub", "servicequotas", "sts", "wafv2")
+
+
+FAKE_CREDENTIAL = "rehearsal"
+
+
+EMULATOR_LIFETIME = 3600  # seconds; the emulator is killed after this even if we are not
+
+
+class RehearsalError(Exception):
+    """The rehearsal cannot go on; the message says where and why."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Emulator:
+    """moto's server on 127.0.0.1, stopped on exit, on a signal, or when its lifetime runs out."""
+
+    def __init__(self, *, lifetime: float = EMULATOR_LIFETIME, log: Optional[Path] = None,
+                 account_id: Optional[str] = None):
+        self.port = free_port()
+        self.account_id = account_id
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.lifetime = lifetime
+        self.log = log
+        self._process: Optional[subprocess.Popen] = None
+        self._timer: Optional[threading.Timer] = None
+
+    def __enter__(self) -> "Emulator":
+        env = dict(os.environ)
+        env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
+        if self.account_id:
+            # the environment's account, so the providers' allowed_account_ids check passes as in AWS
+            env["MOTO_ACCOUNT_ID"] = self.account_id
+        command = [sys.executable, "-m", "tooling.terraform.emulator", "-H", "127.0.0.1", "-p", str(self.port)]
+        if shutil.which("timeout"):
+            # bounded even if this process is killed outright and never gets to stop() it
+            command = ["timeout", "--kill-after=10", str(int(self.lifetime)), *command]
+        else:  # no coreutils timeout: bounded as long as this process lives
+            self._timer = threading.Timer(self.lifetime, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+        out = open(self.log, "w") if self.log else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT,
+                                             start_new_session=True)
+        finally:
+            if self.log:
+                out.close()  # the emulator has its own copy of the file
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RehearsalError(f"the emulator (moto) exited at start (code {self._process.returncode}); "
+                                     f"see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RehearsalError(f"the emulator (moto) did not answer on {self.endpoint} within 30 s")
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def seed_parent_zone(endpoint: str, domain: str) -> None:
+    """Create the parent zone a child environment delegates from, as the parent environment would."""
+    import boto3
+
+    client = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL)
+    client.create_hosted_zone(Name=domain, CallerReference=f"rehearsal-parent-{domain}")
 
 if __name__ == "__main__":
     sys.exit(main())

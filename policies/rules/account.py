@@ -1,26 +1,19 @@
-"""Deploy rules of the account and of the second plan (rules 29-34): what exists once per account, what
-the account's quotas allow, and what the real APIs read back.
+"""Account: what exists once per account has one owner, the environments fit the quotas, detection and audit in every region.
 
-Several environments often share one AWS account. Each of them is sound on its own and still fails
-together: a service-linked role created three times, Elastic IPs past the region's quota. And the
-second plan sees what the API returns, not what was sent. Same protocol as the other packs
-(policies/deploy_rules.py imports this module last). Their failing fixture is the output from before
-the account baseline (tests/fixtures/deploy/account-before); today's output passes.
-"""
+One rule, one place: each cites the document it encodes; its failing and passing fixtures are named
+in the registry (:mod:`policies.rules.registry`)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Iterator, Optional
 
+
 from environments.schema.account import QUOTAS
 from modules.stacks import names
-from policies.deploy_model import Output, as_list
-from policies.deploy_rules import rule
+from policies.model.output import Output, as_list
+from policies.rules.registry import rule
 
-ACCOUNT_RULES = ("SPOF_DEPLOY_29", "SPOF_DEPLOY_30", "SPOF_DEPLOY_31", "SPOF_DEPLOY_32", "SPOF_DEPLOY_33",
-                 "SPOF_DEPLOY_34")
 
 # Resource types that exist once per account (None) or once per account and region ("region"), with what
 # makes two of them the same one.
@@ -66,8 +59,6 @@ def _is_account_stack(stack: str) -> bool:
     return parsed is not None and parsed.kind == "account"
 
 
-# -- 29: a singleton of the account has one owner ----------------------------------------------------
-
 @rule(29, "What exists once per account (or account and region) is created once, by the account baseline",
       "https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html")
 def one_owner(output: Output):
@@ -97,8 +88,6 @@ def one_owner(output: Output):
             else:
                 yield stack, subject, True, ""
 
-
-# -- 30: quotas ---------------------------------------------------------------------------------------
 
 def _usage(output: Output) -> dict[tuple[str, str, str, Optional[str]], dict[str, int]]:
     """``{(account, region, quota, zone): {stack: count}}`` of what the output creates."""
@@ -162,78 +151,6 @@ def quotas(output: Output):
             f"{', requested' if quota in entry['quotas'] else ', AWS default'}):"
             " the stack that applies last fails (AddressLimitExceeded / VpcLimitExceeded)")
 
-
-# -- 31: a Global Datastore member leaves its engine to the datastore ----------------------------------
-
-@rule(31, "A Global Datastore member sets no engine and ignores the engine it reads back",
-      "https://github.com/hashicorp/terraform-provider-aws/issues/40786")
-def member_engine(output: Output):
-    # hashicorp/aws 5.100.0 defaults `engine` to "redis"; AWS builds the member with the datastore's engine
-    # ("valkey" for a Valkey datastore) and the provider reads that back: every later plan replaces the
-    # member, and with prevent_destroy the plan fails (#41713, #42592).
-    for stack, name, conf in output.every("aws_elasticache_replication_group"):
-        if not conf.get("global_replication_group_id"):
-            continue
-        ignored = as_list((conf.get("lifecycle") or {}).get("ignore_changes"))
-        subject = f"aws_elasticache_replication_group.{name}"
-        if conf.get("engine"):
-            yield stack, subject, False, "sets engine beside global_replication_group_id (AWS refuses it)"
-        else:
-            yield stack, subject, "engine" in ignored or "all" in ignored, (
-                "does not ignore_changes engine: the provider's default 'redis' differs from what AWS reads back "
-                "and every later plan replaces the member")
-
-
-# -- 32: Cloudflare content as Cloudflare stores it ----------------------------------------------------
-
-NAME_TYPES = ("CNAME", "MX", "NS", "SRV", "PTR")
-_REFERENCE = re.compile(r"data\.terraform_remote_state\.[A-Za-z0-9_-]+\.outputs\.[A-Za-z0-9_-]+|"
-                        r"\b(?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_]+")
-
-
-def _dotted_source(output: Output, stack: str, content: str) -> Optional[str]:
-    """Why ``content`` reaches Cloudflare with a trailing dot, or None."""
-    if not content.startswith("${"):
-        return "a literal ending in '.'" if content.rstrip().endswith(".") else None
-    if "trimsuffix(" in content.replace(" ", ""):
-        return None
-    # the references inside the expression (function calls around them included)
-    inner = [match.group(0) for match in _REFERENCE.finditer(content)]
-    for ref in (r for expression in inner if (r := output.resolve(stack, expression)) is not None):
-        # ACM's validation record names and values, and Route53 record values, end in a dot
-        if ref.type in ("aws_acm_certificate", "aws_route53_record"):
-            return f"{ref.address}.{ref.attribute or ''} of {ref.stack}".rstrip(".")
-    return None
-
-
-@rule(32, "Cloudflare record content has no trailing dot (Cloudflare stores it without, and the provider does not "
-          "normalise it)", "https://github.com/cloudflare/terraform-provider-cloudflare/issues/7286")
-def cloudflare_content(output: Output):
-    for rtype in ("cloudflare_dns_record", "cloudflare_record"):
-        for stack, name, conf in output.every(rtype):
-            if conf.get("type") not in NAME_TYPES:
-                continue
-            content = str(conf.get("content") or conf.get("value") or "")
-            source = _dotted_source(output, stack, content)
-            yield stack, f"{rtype}.{name} ({conf.get('type')})", source is None, (
-                f"content comes from {source}, which keeps the trailing dot: a difference on every plan "
-                "(wrap it in trimsuffix(..., \".\"))")
-
-
-# -- 33: a compliance vault lock is never planned away -------------------------------------------------
-
-@rule(33, "A compliance-mode Backup vault lock has prevent_destroy (immutable after its grace days, every field "
-          "ForceNew)", "https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html")
-def vault_lock(output: Output):
-    for stack, name, conf in output.every("aws_backup_vault_lock_configuration"):
-        if conf.get("changeable_for_days") is None:
-            continue  # governance mode: an administrator can lift it
-        yield stack, f"aws_backup_vault_lock_configuration.{name}", (conf.get("lifecycle") or {}).get(
-            "prevent_destroy") is True, ("has no prevent_destroy: a retention change plans a delete + create that AWS "
-                                         "refuses half way once the grace days have passed")
-
-
-# -- 34: audit and detection cover every region the account uses --------------------------------------
 
 def _account_regions(output: Output) -> dict[str, dict[str, str]]:
     """``{account: {region: the first environment stack creating resources there}}``."""

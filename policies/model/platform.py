@@ -1,0 +1,266 @@
+"""The typed picture of the platform every analysis reads: environments -> regions (primary first) ->
+load balancers (AZs, target groups, detection time), clusters (node groups per AZ and capacity type,
+what the ingress gateway runs on, how many replicas and whether its zone spread is enforced, the GitOps
+engines and the Git hosts they pull from), the DNS failover trees, health checks and Cloudflare pools.
+
+Built once per environment from :class:`policies.model.output.Output` with :func:`build`; the drill,
+the SPOF report, the diagram and the PR review ask it instead of walking the raw JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from modules.stacks import names
+from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION
+from policies.model.output import Output, as_list
+from policies.model.topology import (engines_reconciling, installed_releases, installers, node_groups_of,
+                                     target_group_bindings, target_groups_of)
+
+
+SINGLE_REGION_TAG = SINGLE_REGION
+
+
+ENGINE_CHARTS = {"argocd": "argo-cd", "flux": "flux2"}
+
+
+GIT_HOSTS = {"github.com": "github", "gitlab.com": "gitlab"}
+
+
+# ArgoCD's documented defaults when the chart values set none (argocd-cm: timeout.reconciliation
+# 180s; timeout.reconciliation.jitter 60s). https://argo-cd.readthedocs.io/en/stable/operator-manual/argocd-cm-yaml/
+ARGOCD_DEFAULT_POLL = 180 + 60
+
+
+INF = float("inf")
+
+
+def seconds(value, default: float) -> float:
+    """``"30s"``, ``"1m"``, ``"1m30s"`` or a number, in seconds."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    parts = re.findall(r"(\d+)(h|m|s)", str(value))
+    return float(sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)) if parts else default
+
+
+@dataclass
+class LoadBalancer:
+    region: str
+    key: str
+    address: str
+    zones: frozenset
+    target_groups: tuple
+    detect: float  # target-group health check: interval x unhealthy threshold (worst of its groups)
+
+    @property
+    def label(self) -> str:
+        return f"{self.region} {self.key}"
+
+
+@dataclass
+class Cluster:
+    zones_by_capacity: dict  # capacity type -> AZs of its node group
+    gateway_capacity: Optional[str]  # what the gateway pods select; None: any
+    bound: set  # target group names the gateway is bound to (TargetGroupBinding)
+    reconciling: dict  # engine -> bool
+    active_host: dict  # engine -> the Git host its active sync pulls from
+    hosts: dict  # engine -> Git hosts it knows
+    installed: set  # engines installed
+    poll: dict  # engine -> seconds between Git polls
+    gitops_state_region: Optional[str]
+
+
+@dataclass
+class Region:
+    name: str
+    stack: str
+    lbs: dict
+    cluster: Optional[Cluster]
+
+
+@dataclass
+class Environment:
+    name: str
+    regions: dict  # region name -> Region, primary first
+    names: list  # the platform names (failover trees)
+    route53: dict  # every failover record name -> [(resource name, config)]
+    health_checks: dict  # resource name -> config
+    cloudflare: dict  # platform name -> {"pools": [(lb address, detect)], "fallback": lb address, "ttl": s}
+    both_authoritative: bool
+    declared: Optional[str]
+    kms_regions: set
+    lb_by_address: dict = field(default_factory=dict)
+    output: Optional[Output] = None
+
+    def lb(self, stack: str, expression) -> Optional[LoadBalancer]:
+        """The load balancer an expression of ``stack`` reads (through remote state)."""
+        for ref in self.output.refs(stack, expression) if self.output else []:
+            if ref.type == "aws_lb":
+                return self.lb_by_address.get(f"{ref.address}@{ref.stack}")
+        return None
+
+
+def zones_of(output: Output, stack: str, value) -> frozenset:
+    return frozenset((output.get(r) or {}).get("availability_zone") for r in output.refs(stack, value)
+                     if r.type == "aws_subnet")
+
+
+def region_of(output: Output, stack: str, conf: Optional[dict] = None) -> Optional[str]:
+    return (output.provider_of(stack, conf or {}) or {}).get("region")
+
+
+def state_region(output: Output, stack: str) -> Optional[str]:
+    s3 = ((output.stacks.get(stack, {}).get("terraform") or {}).get("backend") or {}).get("s3")
+    return s3.get("region") if s3 else None
+
+
+def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], bindings) -> Cluster:
+    groups = {g.get("capacity_type", "ON_DEMAND"): zones_of(output, stack, g.get("subnet_ids"))
+              for g in node_groups_of(output, stack, name)}
+    releases = installed_releases(output, gitops) if gitops else {}
+    gateway_capacity, bound = None, set()
+    for key, found in bindings.items():
+        for bound_stack, binding in found:
+            if bound_stack != gitops:
+                continue
+            bound.add(key.split("@")[0].split(".", 1)[1])
+            service = releases.get(binding.get("serviceName"))
+            if service:
+                gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL)
+    state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
+    active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
+    for release in releases.values():
+        chart, values = release["conf"].get("chart"), release["values"]
+        if chart == "argocd-apps":
+            for app in (values.get("applications") or {}).values():
+                host = next((h for d, h in GIT_HOSTS.items() if d in str((app.get("source") or {}).get("repoURL"))),
+                            None)
+                active_host["argocd"] = host
+        elif chart == "flux2-sync":
+            host = next((h for d, h in GIT_HOSTS.items()
+                         if d in str(((values.get("gitRepository") or {}).get("spec") or {}).get("url"))), None)
+            hosts["flux"].add(host)
+            spec = (values.get("kustomization") or {}).get("spec") or {}
+            if not spec.get("suspend"):
+                active_host["flux"] = host
+            spec = (values.get("gitRepository") or {}).get("spec") or {}
+            # a host that hangs is noticed after the fetch timeout (Flux's default: 60 s)
+            poll["flux"] = seconds(spec.get("interval"), 60) + seconds(spec.get("timeout"), 60)
+        elif chart == "argo-cd":
+            cm = ((values.get("configs") or {}).get("cm") or {})
+            if "timeout.reconciliation" in cm:
+                poll["argocd"] = seconds(cm["timeout.reconciliation"], 180) + seconds(
+                    cm.get("timeout.reconciliation.jitter"), 60)
+            else:
+                poll["argocd"] = ARGOCD_DEFAULT_POLL
+        elif not release["conf"].get("repository"):  # spofless's own chart: the Git credentials
+            for repo in values.get("repositories") or []:
+                if repo.get("argocd"):
+                    hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
+    installed = {engine for engine, chart in ENGINE_CHARTS.items()
+                 if any(r["conf"].get("chart") == chart for r in releases.values())}
+    return Cluster(groups, gateway_capacity, bound, state, active_host, hosts, installed, poll,
+                   state_region(output, gitops) if gitops else None)
+
+
+def build(output: Output, env: str) -> Environment:
+    """The request and deployment paths of one environment, from its stacks."""
+    stacks = output.stacks_of(env)
+    bindings = target_group_bindings(output)
+    installed = installers(output)
+    regions: dict[str, Region] = {}
+    lb_by_address: dict[str, LoadBalancer] = {}
+    for stack in stacks:
+        clusters = output.resources(stack, "aws_eks_cluster")
+        lbs = output.resources(stack, "aws_lb")
+        if not clusters and not lbs:
+            continue
+        region = region_of(output, stack)
+        found = {}
+        groups = output.resources(stack, "aws_lb_target_group")
+        for name, conf in lbs.items():
+            key = (conf.get("tags") or {}).get("Role", name)
+            tgs = tuple(target_groups_of(output, stack, name))
+            detect = max((int((as_list(groups[t].get("health_check")) or [{}])[0].get("interval", 30))
+                          * int((as_list(groups[t].get("health_check")) or [{}])[0].get("unhealthy_threshold", 3))
+                          for t in tgs), default=INF)
+            found[key] = LoadBalancer(region, key, f"aws_lb.{name}@{stack}", zones_of(output, stack, conf.get("subnets")),
+                                      tgs, detect)
+            lb_by_address[found[key].address] = found[key]
+        cluster = None
+        for name in clusters:
+            cluster = read_cluster(output, stack, name, installed.get(f"aws_eks_cluster.{name}@{stack}"), bindings)
+        regions[region] = Region(region, stack, found, cluster)
+    route53, health_checks = {}, {}
+    r53 = names.dns_route53(env)
+    for name, conf in output.resources(r53, "aws_route53_record").items():
+        if conf.get("failover_routing_policy") or as_list(conf.get("alias")):  # the failover trees
+            route53.setdefault(str(conf.get("name")).rstrip("."), []).append((name, conf))
+    health_checks = output.resources(r53, "aws_route53_health_check")
+    # primary region first: the region of the PRIMARY record of a platform name
+    order = []
+    for fqdn, records in route53.items():
+        if ".failover." in f".{fqdn}":
+            continue
+        for _, conf in sorted(records, key=lambda rc: (as_list(rc[1].get("failover_routing_policy"))
+                                                        or [{}])[0].get("type") != "PRIMARY"):
+            region = conf.get("set_identifier")
+            if region in regions and region not in order:
+                order.append(region)
+    order += [r for r in regions if r not in order]
+    regions = {r: regions[r] for r in order}
+    cloudflare = cloudflare_pools(output, names.dns_cloudflare(env))
+    security = names.security(env)
+    declared = declared_single_region(output, env)
+    kms_regions = {region_of(output, security, c) for t in ("aws_kms_key", "aws_kms_replica_key")
+                   for c in output.resources(security, t).values()}
+    return Environment(env, regions, sorted(k for k in route53 if ".failover." not in f".{k}"), route53,
+                       health_checks, cloudflare, both_authoritative(output, env), declared, kms_regions,
+                       lb_by_address, output)
+
+
+def cloudflare_pools(output: Output, stack: str) -> dict:
+    found = {}
+    pools = output.resources(stack, "cloudflare_load_balancer_pool")
+    monitors = output.resources(stack, "cloudflare_load_balancer_monitor")
+
+    def pool(expression) -> Optional[tuple[str, float]]:
+        ref = next(iter(output.refs(stack, expression)), None)
+        conf = pools.get(ref.name) if ref else None
+        if conf is None:
+            return None
+        origin = next((o for o in as_list(conf.get("origins")) if o.get("enabled", True)), {})
+        lb = next((f"{r.address}@{r.stack}" for r in output.refs(stack, origin.get("address")) if r.type == "aws_lb"),
+                  None)
+        monitor = monitors.get(next((r.name for r in output.refs(stack, conf.get("monitor"))), ""), {})
+        detect = (int(monitor.get("consecutive_down", 1)) * int(monitor.get("interval", 60))
+                  + int(monitor.get("retries", 2)) * int(monitor.get("timeout", 5))) if monitor else INF
+        return lb, detect
+    for conf in output.resources(stack, "cloudflare_load_balancer").values():
+        found[str(conf.get("name")).rstrip(".")] = {
+            "pools": [pool(p) for p in as_list(conf.get("default_pools"))],
+            "fallback": pool(conf.get("fallback_pool")), "ttl": int(conf.get("ttl", 30))}
+    return found
+
+
+def both_authoritative(output: Output, env: str) -> bool:
+    """The delegation clients follow names both providers' servers (apex NS in Route53, or the parent's)."""
+    zone = names.dns_zone(env)
+    cloudflare = names.dns_cloudflare(env) in output.stacks
+    if not cloudflare:
+        return False
+    for conf in output.resources(zone, "aws_route53_record").values():
+        if conf.get("type") == "NS" and "cloudflare" in json.dumps(conf.get("records")):
+            return True
+    return False
+
+
+def declared_single_region(output: Output, env: str) -> Optional[str]:
+    """The environment's declared single-region reason (the tag on its keys), or None."""
+    return next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(names.security(env), "aws_kms_key").values()
+                 if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
