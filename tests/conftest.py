@@ -51,7 +51,7 @@ def pytest_collection_finish(session):
         report = root / f"{env_name}.json"
         log = open(root / f"{env_name}.log", "w")
         REHEARSALS[env_name] = (subprocess.Popen(
-            [sys.executable, "-m", "tooling.rehearse", "--env", env_name, "--report", str(report)],
+            [sys.executable, "-m", "tooling.terraform.rehearse", "--env", env_name, "--report", str(report)],
             cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT), report)
 
 
@@ -66,7 +66,7 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     import time
 
-    from tooling.deploy import INTERRUPT_GRACE
+    from tooling.terraform.deploy import INTERRUPT_GRACE
 
     for process, _ in REHEARSALS.values():
         if process.poll() is None:
@@ -75,10 +75,13 @@ def pytest_sessionfinish(session, exitstatus):
                 process.wait(timeout=INTERRUPT_GRACE + 30)
             except subprocess.TimeoutExpired:
                 process.kill()
-    # the suite's wall time, for `make bench` (measured by a run, never asserted by a test)
+    # the suite's wall time and the rehearsals' reports, for `make bench` (measured by a run, never asserted)
     if STARTED and not session.config.option.collectonly:
         reports = PROJECT / "reports"
         reports.mkdir(exist_ok=True)
+        for env_name, (_, report) in REHEARSALS.items():
+            if report.is_file():
+                (reports / f"rehearsal-{env_name}.json").write_text(report.read_text())
         (reports / "test-session.json").write_text(json.dumps({
             "seconds": round(time.time() - STARTED[0], 1), "tests": session.testscollected,
             "failed": session.testsfailed, "exitstatus": int(exitstatus), "args": list(session.config.args),
