@@ -17,7 +17,7 @@ from typing import Optional
 from modules.stacks import names
 from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION
 from policies.model.output import Output, as_list
-from policies.model.topology import (engines_reconciling, installed_releases, installers, node_groups_of,
+from policies.model.topology import (data_stacks, engines_reconciling, installed_releases, installers, node_groups_of,
                                      target_group_bindings, target_groups_of)
 
 
@@ -62,6 +62,53 @@ class LoadBalancer:
         return f"{self.region} {self.key}"
 
 
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How one in-cluster piece is scheduled: what decides whether it outlives an AZ.
+
+    ``zone_spread`` is a zone topology spread constraint that blocks scheduling (``DoNotSchedule``,
+    maxSkew 1): only then does the scheduler keep the replicas in different AZs; with
+    ``ScheduleAnyway`` (or none) every replica may land in one AZ.
+    https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
+    """
+
+    release: str
+    component: str  # "" for the release's main workload, else the values key (e.g. "webhook")
+    replicas: int
+    zone_spread: bool
+    capacity: Optional[str]  # the capacity type its nodeSelector asks for; None: any
+
+    @property
+    def label(self) -> str:
+        return f"{self.release}/{self.component}" if self.component else self.release
+
+    def survives_an_az(self) -> bool:
+        """At least one replica is guaranteed outside any single AZ."""
+        return self.replicas >= 2 and self.zone_spread
+
+
+def placements(release: str, values: dict) -> list[Placement]:
+    """The workloads a release's values size: a mapping with ``replicaCount`` or ``replicas`` (Traefik:
+    ``deployment.replicas``), with the spread constraints and node selector beside it."""
+    found = []
+
+    def visit(component: str, node: dict, inherited: Optional[str]) -> None:
+        capacity = (node.get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL, inherited)
+        replicas = node.get("replicaCount", node.get("replicas", (node.get("deployment") or {}).get("replicas")))
+        if isinstance(replicas, int) and not isinstance(replicas, bool):
+            spread = any(c.get("topologyKey") == ZONE_KEY and c.get("whenUnsatisfiable") == "DoNotSchedule"
+                         and int(c.get("maxSkew", 1)) <= 1 for c in node.get("topologySpreadConstraints") or [])
+            found.append(Placement(release, component, replicas, spread, capacity))
+        for key, child in sorted(node.items()):
+            if isinstance(child, dict) and key not in ("deployment", "nodeSelector", "podDisruptionBudget"):
+                visit(f"{component}.{key}" if component else key, child, capacity)
+    visit("", values, ((values.get("global") or {}).get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL))
+    return found
+
+
 @dataclass
 class Cluster:
     zones_by_capacity: dict  # capacity type -> AZs of its node group
@@ -73,6 +120,11 @@ class Cluster:
     installed: set  # engines installed
     poll: dict  # engine -> seconds between Git polls
     gitops_state_region: Optional[str]
+    gateway: Optional[Placement] = None  # the ingress gateway the target groups are bound to
+    pieces: tuple = ()  # Placement of every workload the platform installs
+
+    def gateway_survives_az(self) -> bool:
+        return self.gateway is not None and self.gateway.survives_an_az()
 
 
 @dataclass
@@ -123,7 +175,7 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
     groups = {g.get("capacity_type", "ON_DEMAND"): zones_of(output, stack, g.get("subnet_ids"))
               for g in node_groups_of(output, stack, name)}
     releases = installed_releases(output, gitops) if gitops else {}
-    gateway_capacity, bound = None, set()
+    gateway_capacity, gateway, bound = None, None, set()
     for key, found in bindings.items():
         for bound_stack, binding in found:
             if bound_stack != gitops:
@@ -132,6 +184,7 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
             service = releases.get(binding.get("serviceName"))
             if service:
                 gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL)
+                gateway = next(iter(placements(binding.get("serviceName"), service["values"])), None)
     state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
     active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
     for release in releases.values():
@@ -164,8 +217,9 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                     hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
     installed = {engine for engine, chart in ENGINE_CHARTS.items()
                  if any(r["conf"].get("chart") == chart for r in releases.values())}
+    pieces = tuple(p for name, release in sorted(releases.items()) for p in placements(name, release["values"]))
     return Cluster(groups, gateway_capacity, bound, state, active_host, hosts, installed, poll,
-                   state_region(output, gitops) if gitops else None)
+                   state_region(output, gitops) if gitops else None, gateway, pieces)
 
 
 def build(output: Output, env: str) -> Environment:
@@ -264,3 +318,77 @@ def declared_single_region(output: Output, env: str) -> Optional[str]:
     """The environment's declared single-region reason (the tag on its keys), or None."""
     return next((c["tags"][SINGLE_REGION_TAG] for c in output.resources(names.security(env), "aws_kms_key").values()
                  if SINGLE_REGION_TAG in (c.get("tags") or {})), None)
+
+
+# -- the data tier ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Instance:
+    """One Aurora instance: where it runs and its failover priority (promotion tier 0..15: Aurora promotes
+    the reader with the lowest tier, then the largest, then any)."""
+
+    name: str
+    zone: Optional[str]
+    tier: int
+
+
+@dataclass(frozen=True)
+class DataMember:
+    """One region's copy of the data tier, as the data stack of that region creates it."""
+
+    region: str
+    stack: str
+    after: tuple  # the stacks this one is applied after (the manifest's dependencies)
+    aurora_cluster: bool = False
+    aurora: tuple = ()  # Instance, in the order the stack declares them (the first is the writer)
+    aurora_global: bool = False  # the cluster is in (or creates) a global database
+    aurora_deletion_protection: bool = False
+    cache_nodes: int = 0
+    cache_multi_az: bool = False
+    cache_global: bool = False
+    bucket_rules: tuple = ()  # (destination region, Replication Time Control enabled) per replication rule
+    backup_plans: int = 0
+    backup_continuous: bool = False
+    backup_interval: float = INF  # seconds between scheduled backups
+
+    def failover_order(self) -> list[list[Instance]]:
+        """The readers grouped by promotion tier, lowest first: the order Aurora promotes in."""
+        tiers: dict[int, list[Instance]] = {}
+        for instance in self.aurora[1:]:
+            tiers.setdefault(instance.tier, []).append(instance)
+        return [tiers[t] for t in sorted(tiers)]
+
+
+def hourly_seconds(schedule: str) -> float:
+    """Seconds between runs of an AWS Backup cron: hourly when the hour field is '*', else a day."""
+    fields = schedule[5:-1].split() if schedule.startswith("cron(") else []
+    return 3600.0 if len(fields) == 6 and fields[1] == "*" else 86400.0
+
+
+def data_members(output: Output, env: str) -> dict[str, DataMember]:
+    """``{region: DataMember}`` of ``env``'s data stacks."""
+    found = {}
+    for region, stack in data_stacks(output, env).items():
+        clusters = list(output.resources(stack, "aws_rds_cluster").values())
+        instances = tuple(Instance(name, conf.get("availability_zone"), int(conf.get("promotion_tier", 1)))
+                          for name, conf in output.resources(stack, "aws_rds_cluster_instance").items())
+        groups = list(output.resources(stack, "aws_elasticache_replication_group").values())
+        group = groups[0] if groups else {}
+        rules = tuple(
+            (next((d.get("bucket") for d in as_list(rule.get("destination"))), None),
+             any(t.get("status") == "Enabled" for d in as_list(rule.get("destination"))
+                 for t in as_list(d.get("replication_time"))))
+            for conf in output.resources(stack, "aws_s3_bucket_replication_configuration").values()
+            for rule in as_list(conf.get("rule")))
+        plan_rules = [r for p in output.resources(stack, "aws_backup_plan").values() for r in as_list(p.get("rule"))]
+        found[region] = DataMember(
+            region, stack, tuple(output.dependencies(stack)), bool(clusters), instances,
+            bool(output.resources(stack, "aws_rds_global_cluster"))
+            or any(c.get("global_cluster_identifier") for c in clusters),
+            bool(clusters) and all(c.get("deletion_protection") is True for c in clusters),
+            int(group.get("num_cache_clusters") or (1 if group else 0)), group.get("multi_az_enabled") is True,
+            bool(group.get("global_replication_group_id"))
+            or bool(output.resources(stack, "aws_elasticache_global_replication_group")),
+            rules, len(output.resources(stack, "aws_backup_plan")), any(r.get("enable_continuous_backup") for r in plan_rules),
+            min((hourly_seconds(str(r.get("schedule", ""))) for r in plan_rules), default=INF))
+    return found

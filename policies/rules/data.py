@@ -55,6 +55,12 @@ def _aurora_replicated(output: Output, data: dict[str, str], primary: str, stand
     instances = output.resources(data[standby], "aws_rds_cluster_instance")
     if not instances:
         return f"the secondary cluster in {standby} has no instance: a promoted secondary could not serve"
+    if not stack_after(output, data[standby], data[primary]):
+        # the secondary joins by identifier (no reference Terraform could order by): CreateDBCluster answers
+        # GlobalClusterNotFoundFault until the global database exists
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
+        return (f"{data[standby]} is applied without waiting for {data[primary]}, which creates the global "
+                "database its cluster joins by name")
     return None
 
 
@@ -67,7 +73,13 @@ def _cache_replicated(output: Output, data: dict[str, str], primary: str, standb
     members = [g for g in output.resources(data[standby], "aws_elasticache_replication_group").values()
                if any(r.type == "aws_elasticache_global_replication_group"
                       for r in output.refs(data[standby], g.get("global_replication_group_id")))]
-    return None if members else f"no replication group in {standby} joins the global datastore"
+    if not members:
+        return f"no replication group in {standby} joins the global datastore"
+    if not stack_after(output, data[standby], data[primary]):
+        # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Redis-Global-Datastores-CLI.html
+        return (f"{data[standby]} is applied without waiting for {data[primary]}, which creates the global "
+                "datastore its replication group joins")
+    return None
 
 
 def _buckets(output: Output, regional: dict[str, str]) -> dict[str, tuple[str, str, dict]]:

@@ -48,7 +48,7 @@ if str(PROJECT) not in sys.path:
 from modules.stacks import names  # noqa: E402
 from policies.model.output import Output, as_list  # noqa: E402
 from policies.model.platform import (INF, SINGLE_REGION_TAG, Cluster, Environment, LoadBalancer, Region,  # noqa: E402,F401
-                                     build, declared_single_region)
+                                     build, data_members, declared_single_region)
 from policies.model.topology import region_of_alias  # noqa: E402
 
 TARGETS = PROJECT / "policies" / "drill_targets.yaml"
@@ -132,6 +132,13 @@ def lb_serves(env: Environment, lb: LoadBalancer, down: Failure) -> Optional[str
              for z in cluster.zones_by_capacity.get(c, ()) if not down.has("az", lb.region, z)]
     if not alive:
         return f"no {'/'.join(capacities)} nodes left for the gateway"
+    lost = [z for c in capacities for z in cluster.zones_by_capacity.get(c, ()) if down.has("az", lb.region, z)]
+    gateway = cluster.gateway
+    if lost and gateway is not None and not gateway.survives_an_az():
+        # the scheduler keeps replicas apart only under a blocking zone spread: otherwise every gateway pod
+        # may be in the lost AZ, and the targets stay empty until pods are rescheduled and registered
+        return (f"the gateway ({gateway.replicas} replica{'s' if gateway.replicas != 1 else ''}"
+                f"{', zone spread not enforced' if not gateway.zone_spread else ''}) may have every pod in the lost AZ")
     return None
 
 
@@ -453,12 +460,6 @@ class DataScenario:
                 "verdict": self.verdict}
 
 
-def _hourly_seconds(schedule: str) -> float:
-    """Seconds between runs of an AWS Backup cron: hourly when the hour field is '*', else a day."""
-    fields = schedule[5:-1].split() if schedule.startswith("cron(") else []
-    return 3600.0 if len(fields) == 6 and fields[1] == "*" else 86400.0
-
-
 def _account_scenarios(output: Output, env: str, primary: str, standby: Optional[str], judge) -> None:
     """The account baseline the environment relies on: its audit record when the trail's home region is lost,
     and threat detection in the standby region when the primary is lost."""
@@ -487,10 +488,8 @@ def _account_scenarios(output: Output, env: str, primary: str, standby: Optional
 
 def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:
     """Each store of the data tier against an AZ failure, a primary-region failure and a mistake."""
-    from policies.model.topology import data_stacks
-
     bounds = targets.get("data", {})
-    data = data_stacks(output, env)
+    members = data_members(output, env)
     primary, standby = region_of_alias(output, env, "primary"), region_of_alias(output, env, "standby")
     declared = declared_single_region(output, env) is not None
     played: list[DataScenario] = []
@@ -505,51 +504,43 @@ def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario
         played.append(DataScenario(env, store, failure, how, rto, rpo,
                                    {k: v for k, v in limit.items()}, verdict, problems))
 
-    stack = data.get(primary)
-    if stack is None:
+    member = members.get(primary)
+    if member is None:
         return played
-    clusters = list(output.resources(stack, "aws_rds_cluster").values())
-    zones = {i.get("availability_zone") for i in output.resources(stack, "aws_rds_cluster_instance").values()}
-    if clusters:
+    other = members.get(standby) if standby else None
+    if member.aurora_cluster:
+        zones = {i.zone for i in member.aurora}
         key = "aurora-reader" if len(zones) >= 2 else "aurora-recreate"
         judge("Aurora", f"AZ of the writer in {primary}", "az",
               "a reader in another AZ is promoted" if len(zones) >= 2 else "the writer is recreated (no reader)",
               DATA_FIGURES[key])
-        joined = standby and any(c.get("global_cluster_identifier") for c in
-                                 output.resources(data.get(standby, ""), "aws_rds_cluster").values())
+        joined = other is not None and other.aurora_cluster and other.aurora_global
         judge("Aurora", f"region {primary}", "region",
               f"managed failover to the global database's secondary in {standby}" if joined
               else "no copy in another region", DATA_FIGURES["aurora-global"] if joined else (None, None), True)
-    groups = list(output.resources(stack, "aws_elasticache_replication_group").values())
-    if groups:
-        group = groups[0]
-        multi = int(group.get("num_cache_clusters") or 1) >= 2 and group.get("multi_az_enabled") is True
+    if member.cache_nodes:
+        multi = member.cache_nodes >= 2 and member.cache_multi_az
         judge("cache", f"AZ of the primary node in {primary}", "az",
               "a replica in another AZ is promoted" if multi else "no replica in another AZ",
               DATA_FIGURES["cache-multi-az"] if multi else (None, None))
-        joined = standby and any(g.get("global_replication_group_id") for g in
-                                 output.resources(data.get(standby, ""), "aws_elasticache_replication_group").values())
+        joined = other is not None and other.cache_global
         judge("cache", f"region {primary}", "region",
               f"the global datastore's secondary in {standby} is promoted" if joined else "no copy in another region",
               DATA_FIGURES["cache-global"] if joined else (None, None), True)
-    rules = [r for c in output.resources(stack, "aws_s3_bucket_replication_configuration").values()
-             for r in as_list(c.get("rule"))]
+    rules = member.bucket_rules
     if rules or declared:
-        timed = rules and all(as_list((as_list(r.get("destination")) or [{}])[0].get("replication_time"))
-                              for r in rules)
+        # Replication Time Control bounds the lag (99.99% of objects in 15 min) only where its status is Enabled
+        timed = rules and all(enabled for _, enabled in rules)
         judge("objects", f"region {primary}", "objects",
               "the other region's bucket holds them" + (" (Replication Time Control)" if timed else " (no time bound)")
               if rules else "no copy in another region",
               DATA_FIGURES["s3-rtc"] if timed else ((0, None) if rules else (None, None)), True)
     _account_scenarios(output, env, primary, standby, judge)
-    plans = list(output.resources(stack, "aws_backup_plan").values())
-    if plans:
-        plan_rules = [r for p in plans for r in as_list(p.get("rule"))]
-        continuous = any(r.get("enable_continuous_backup") for r in plan_rules)
-        interval = min((_hourly_seconds(str(r.get("schedule", ""))) for r in plan_rules), default=INF)
+    if member.backup_plans:
         judge("backups", "data deleted or corrupted by mistake", "logical",
-              "point-in-time restore (continuous backup)" if continuous else "restore of the last scheduled backup",
-              DATA_FIGURES["backup-continuous"] if continuous else (None, interval))
+              "point-in-time restore (continuous backup)" if member.backup_continuous
+              else "restore of the last scheduled backup",
+              DATA_FIGURES["backup-continuous"] if member.backup_continuous else (None, member.backup_interval))
     return played
 
 

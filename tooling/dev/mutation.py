@@ -123,6 +123,22 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("schema-default-slow-detection", "environments/schema/dns.py",
            "failure_threshold: int = Field(3, ge=1, le=10)", "failure_threshold: int = Field(10, ge=1, le=10)",
            "DNS failover waits ten failed checks before moving traffic"),
+    # -- in-cluster availability: what the read model carries and the drill plays
+    Mutant("ingress-gateway-single-replica", "modules/stacks/gitops.py",
+           "replicas=2 * len(region.zones)", "replicas=1",
+           "the ingress gateway runs one pod: losing its AZ empties every target group of the region"),
+    Mutant("ingress-gateway-zone-spread-not-enforced", "modules/gitops/addons.py",
+           '_spread("traefik", f"{INGRESS_SERVICE}-{INGRESS_NAMESPACE}")',
+           '_spread("traefik", f"{INGRESS_SERVICE}-{INGRESS_NAMESPACE}", zones_required=False)',
+           "the gateway's zone spread is only a preference: every pod may land in the AZ that is lost"),
+    # -- the data tier's configured protections
+    Mutant("bucket-replication-time-control-disabled", "modules/data/replication.py",
+           '"replication_time"] = {"status": "Enabled", "time": {"minutes": 15}}',
+           '"replication_time"] = {"status": "Disabled", "time": {"minutes": 15}}',
+           "the configured Replication Time Control is off: object replication has no time bound (RPO)"),
+    Mutant("aurora-one-failover-priority", "modules/data/database.py",
+           "promotion_tier=min(index, 15),", "promotion_tier=0,",
+           "every Aurora instance has the same failover priority: no stated order of promotion"),
     # -- the policies that gate merges
     Mutant("deploy-rule-wildcards-cover-everything", "policies/model/output.py",
            'return any(a == wanted or a == "*" or a == "kms:*"',
