@@ -18,7 +18,7 @@ from modules.stacks import names
 from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION
 from policies.model.output import Output, as_list
 from policies.model.topology import (data_stacks, engines_reconciling, installed_releases, installers, node_groups_of,
-                                     target_group_bindings, target_groups_of)
+                                     region_of_alias, target_group_bindings, target_groups_of)
 
 
 SINGLE_REGION_TAG = SINGLE_REGION
@@ -122,6 +122,7 @@ class Cluster:
     gitops_state_region: Optional[str]
     gateway: Optional[Placement] = None  # the ingress gateway the target groups are bound to
     pieces: tuple = ()  # Placement of every workload the platform installs
+    node_groups: tuple = ()  # (capacity type, AZs) of every node group, in the stack's order
 
     def gateway_survives_az(self) -> bool:
         return self.gateway is not None and self.gateway.survives_an_az()
@@ -133,6 +134,8 @@ class Region:
     stack: str
     lbs: dict
     cluster: Optional[Cluster]
+    clusters: int = 0  # EKS clusters in the region's stack
+    buckets: int = 0  # S3 buckets in the region's stack (its load balancers' access logs)
 
 
 @dataclass
@@ -157,6 +160,12 @@ class Environment:
         return None
 
 
+def primary_region(output: Output, env: str) -> Optional[str]:
+    """The environment's primary region (its ``regions.primary``): where its security stack's ``primary``
+    provider is. Every tool that needs to know asks here."""
+    return region_of_alias(output, env, "primary")
+
+
 def zones_of(output: Output, stack: str, value) -> frozenset:
     return frozenset((output.get(r) or {}).get("availability_zone") for r in output.refs(stack, value)
                      if r.type == "aws_subnet")
@@ -172,8 +181,9 @@ def state_region(output: Output, stack: str) -> Optional[str]:
 
 
 def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], bindings) -> Cluster:
-    groups = {g.get("capacity_type", "ON_DEMAND"): zones_of(output, stack, g.get("subnet_ids"))
-              for g in node_groups_of(output, stack, name)}
+    node_groups = tuple((g.get("capacity_type", "ON_DEMAND"), zones_of(output, stack, g.get("subnet_ids")))
+                        for g in node_groups_of(output, stack, name))
+    groups = dict(node_groups)
     releases = installed_releases(output, gitops) if gitops else {}
     gateway_capacity, gateway, bound = None, None, set()
     for key, found in bindings.items():
@@ -219,7 +229,7 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                  if any(r["conf"].get("chart") == chart for r in releases.values())}
     pieces = tuple(p for name, release in sorted(releases.items()) for p in placements(name, release["values"]))
     return Cluster(groups, gateway_capacity, bound, state, active_host, hosts, installed, poll,
-                   state_region(output, gitops) if gitops else None, gateway, pieces)
+                   state_region(output, gitops) if gitops else None, gateway, pieces, node_groups)
 
 
 def build(output: Output, env: str) -> Environment:
@@ -249,15 +259,17 @@ def build(output: Output, env: str) -> Environment:
         cluster = None
         for name in clusters:
             cluster = read_cluster(output, stack, name, installed.get(f"aws_eks_cluster.{name}@{stack}"), bindings)
-        regions[region] = Region(region, stack, found, cluster)
+        regions[region] = Region(region, stack, found, cluster, len(clusters),
+                                 len(output.resources(stack, "aws_s3_bucket")))
     route53, health_checks = {}, {}
     r53 = names.dns_route53(env)
     for name, conf in output.resources(r53, "aws_route53_record").items():
         if conf.get("failover_routing_policy") or as_list(conf.get("alias")):  # the failover trees
             route53.setdefault(str(conf.get("name")).rstrip("."), []).append((name, conf))
     health_checks = output.resources(r53, "aws_route53_health_check")
-    # primary region first: the region of the PRIMARY record of a platform name
-    order = []
+    # primary region first: the configuration's primary (the security stack's "primary" provider), then the
+    # region of each PRIMARY record of a platform name
+    order = [r for r in [primary_region(output, env)] if r in regions]
     for fqdn, records in route53.items():
         if ".failover." in f".{fqdn}":
             continue
@@ -346,6 +358,7 @@ class DataMember:
     cache_nodes: int = 0
     cache_multi_az: bool = False
     cache_global: bool = False
+    cache_zones: int = 0  # AZs the cache's nodes are placed in (preferred_cache_cluster_azs)
     bucket_rules: tuple = ()  # (destination region, Replication Time Control enabled) per replication rule
     backup_plans: int = 0
     backup_continuous: bool = False
@@ -389,6 +402,60 @@ def data_members(output: Output, env: str) -> dict[str, DataMember]:
             int(group.get("num_cache_clusters") or (1 if group else 0)), group.get("multi_az_enabled") is True,
             bool(group.get("global_replication_group_id"))
             or bool(output.resources(stack, "aws_elasticache_global_replication_group")),
+            len(set(group.get("preferred_cache_cluster_azs") or [])),
             rules, len(output.resources(stack, "aws_backup_plan")), any(r.get("enable_continuous_backup") for r in plan_rules),
             min((hourly_seconds(str(r.get("schedule", ""))) for r in plan_rules), default=INF))
+    return found
+
+
+# -- keys and secrets ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Security:
+    """An environment's keys and secrets: multi-region keys with their replicas, secrets with theirs."""
+
+    keys: int
+    replica_keys: int
+    secrets: int
+    replicated_secrets: int
+
+
+def security_of(output: Output, env: str) -> Security:
+    stack = names.security(env)
+    secrets = list(output.resources(stack, "aws_secretsmanager_secret").values())
+    return Security(len(output.resources(stack, "aws_kms_key")), len(output.resources(stack, "aws_kms_replica_key")),
+                    len(secrets), sum(1 for s in secrets if s.get("replica")))
+
+
+# -- the account baseline an environment relies on ----------------------------------------------
+
+@dataclass(frozen=True)
+class BaselineRegion:
+    """One region's baseline stack of the environment's account."""
+
+    region: str
+    stack: str
+    trails: tuple  # (multi-region, log file validation) of each trail this stack creates
+    locked_buckets: tuple  # (bucket name, region) of each bucket with S3 Object Lock
+    replicates: bool  # a bucket replication configuration (the audit record's copy)
+    guardduty: bool  # a GuardDuty detector, created or read
+    standards: bool  # a Security Hub standards subscription
+
+
+def baseline_of(output: Output, env: str) -> dict[str, BaselineRegion]:
+    """``{region: BaselineRegion}`` of the account ``env``'s stacks depend on (empty without one)."""
+    account = output.account_of(env)
+    found = {}
+    for stack in output.account_stacks(account) if account else []:
+        region = (output.providers(stack, "aws") or [{}])[0].get("region")
+        found[region] = BaselineRegion(
+            region, stack,
+            tuple((t.get("is_multi_region_trail") is True, t.get("enable_log_file_validation") is True)
+                  for t in output.resources(stack, "aws_cloudtrail").values()),
+            tuple((b.get("bucket"), (output.provider_of(stack, b) or {}).get("region"))
+                  for b in output.resources(stack, "aws_s3_bucket").values() if b.get("object_lock_enabled")),
+            bool(output.resources(stack, "aws_s3_bucket_replication_configuration")),
+            bool(output.resources(stack, "aws_guardduty_detector")
+                 or output.resources(stack, "aws_guardduty_detector", data=True)),
+            bool(output.resources(stack, "aws_securityhub_standards_subscription")))
     return found

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.topology import ENVIRONMENTS, SINGLE_REGION, each, environments_where, widest
-from tooling.analysis.spof_report import FIGURES, analyse, load_environments, parallel, report, series
+from policies.model.output import Output
+from tooling.analysis.spof_report import FIGURES, analyse, parallel, report, series
 
 # zero-SPOF by configuration: a standby region and a second DNS provider
 ZERO_SPOF = environments_where(lambda env: env.regions.standby is not None and env.dns.cloudflare is not None)
@@ -36,7 +37,7 @@ def test_request_path_combines_dns_with_either_region(synth_dir, env_name):
     import yaml
 
     figures = yaml.safe_load(FIGURES.read_text())
-    tiers, overall, declared = analyse(load_environments(synth_dir)[env_name], figures)
+    tiers, overall, declared = analyse(Output.load(synth_dir), env_name, figures)
     region = series([parallel([figures["load_balancer"]] * 3), figures["eks_control_plane"],
                      parallel([figures["data_plane"]] * 2)])
     assert overall == pytest.approx(series([parallel([figures["dns"]] * 2), parallel([region, region])]))

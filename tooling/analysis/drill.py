@@ -48,7 +48,7 @@ if str(PROJECT) not in sys.path:
 from modules.stacks import names  # noqa: E402
 from policies.model.output import Output, as_list  # noqa: E402
 from policies.model.platform import (INF, SINGLE_REGION_TAG, Cluster, Environment, LoadBalancer, Region,  # noqa: E402,F401
-                                     build, data_members, declared_single_region)
+                                     baseline_of, build, data_members, declared_single_region)
 from policies.model.topology import region_of_alias  # noqa: E402
 
 TARGETS = PROJECT / "policies" / "drill_targets.yaml"
@@ -463,23 +463,17 @@ class DataScenario:
 def _account_scenarios(output: Output, env: str, primary: str, standby: Optional[str], judge) -> None:
     """The account baseline the environment relies on: its audit record when the trail's home region is lost,
     and threat detection in the standby region when the primary is lost."""
-    account = output.account_of(env)
-    stacks = output.account_stacks(account) if account else []
-    region_of = {(output.providers(s, "aws") or [{}])[0].get("region"): s for s in stacks}
-    home = next((s for s in stacks if output.resources(s, "aws_cloudtrail")), None)
+    baseline = baseline_of(output, env)
+    home = next((b for b in baseline.values() if b.trails), None)
     if home is not None:
-        trail_region = (output.providers(home, "aws") or [{}])[0].get("region")
-        locked = [(output.provider_of(home, c) or {}).get("region") for c in output.resources(home, "aws_s3_bucket").values()
-                  if c.get("object_lock_enabled")]
-        replicated = bool(output.resources(home, "aws_s3_bucket_replication_configuration"))
-        copy = next((r for r in locked if r != trail_region), None) if replicated else None
-        judge("audit trail", f"region {trail_region}", "objects",
+        locked = [region for _, region in home.locked_buckets]
+        copy = next((r for r in locked if r != home.region), None) if home.replicates else None
+        judge("audit trail", f"region {home.region}", "objects",
               f"the locked replica in {copy} holds the record (Replication Time Control); the multi-region trail "
               "delivers again when the home region is back" if copy else "no copy of the record in another region",
               DATA_FIGURES["s3-rtc"] if copy else (None, None), True)
-    watcher = region_of.get(standby) if standby else None
-    detects = watcher is not None and bool(output.resources(watcher, "aws_guardduty_detector")
-                                           or output.resources(watcher, "aws_guardduty_detector", data=True))
+    watcher = baseline.get(standby) if standby else None
+    detects = watcher is not None and watcher.guardduty
     judge("detection", f"region {primary}", "region",
           f"GuardDuty, Security Hub and AWS Config in {standby} run on their own" if detects
           else (f"nothing detects threats in {standby}" if standby else "no other region to watch"),

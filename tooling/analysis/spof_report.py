@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Iterable, Optional, Sequence
 
 import yaml
 
-from modules.stacks import names
 from modules.tags import SINGLE_REGION
+from policies.model.output import Output
+from policies.model.platform import baseline_of, build, data_members, security_of
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIGURES = PROJECT / "policies" / "availability.yaml"
@@ -69,60 +69,19 @@ def downtime(availability: float) -> str:
     return f"{seconds:.2f} s/yr"
 
 
-def _resources(stack: dict, rtype: str) -> list[dict]:
-    return list(stack.get("resource", {}).get(rtype, {}).values())
-
-
-def _account_id(stack: dict) -> Optional[str]:
-    """The account a stack's AWS providers are limited to (``allowed_account_ids``)."""
-    providers = stack.get("provider", {}).get("aws", [])
-    for provider in providers if isinstance(providers, list) else [providers]:
-        for account in provider.get("allowed_account_ids") or []:
-            return account
-    return None
-
-
-def load_environments(outdir: Path) -> dict[str, dict[str, dict]]:
-    """``{env: {stack kind or region: stack JSON}}`` from a synthesized output directory; the baseline
-    stacks of the environment's account come along as ``account-<region>``."""
-    envs: dict[str, dict[str, dict]] = {}
-    baselines: dict[Optional[str], dict[str, dict]] = {}
-    for path in sorted((outdir / "stacks").glob("*/cdk.tf.json")):
-        parsed = names.parse(path.parent.name)
-        if parsed is None:
-            continue
-        stack = json.loads(path.read_text())
-        if parsed.kind == "account":
-            baselines.setdefault(_account_id(stack), {})[f"account-{parsed.region}"] = stack
-            continue
-        key = parsed.region + (f"-{parsed.kind}" if parsed.kind in ("gitops", "data") else "") if parsed.region \
-            else parsed.kind
-        envs.setdefault(parsed.env, {})[key] = stack
-    for stacks in envs.values():
-        stacks.update(baselines.get(_account_id(stacks.get("security", {})), {}))
-    return envs
-
-
-def _account_tiers(stacks: dict[str, dict], regions: list[str], declared: Optional[str],
-                   figures: dict[str, float]) -> list[Tier]:
+def _account_tiers(baseline: dict, regions: list[str], declared: Optional[str], figures: dict[str, float]) -> list[Tier]:
     """The account baseline as this environment sees it: the audit trail (does it survive a region's loss?)
     and threat detection (does it run in every region the environment uses?)."""
-    baseline = {key.removeprefix("account-"): stack for key, stack in stacks.items() if key.startswith("account-")}
-    trails = [t for stack in baseline.values() for t in _resources(stack, "aws_cloudtrail")
-              if t.get("is_multi_region_trail") and t.get("enable_log_file_validation")]
-    copies = len({b.get("bucket") for stack in baseline.values() for b in _resources(stack, "aws_s3_bucket")
-                  if b.get("object_lock_enabled")}) if trails else 0
-    replicated = any(_resources(stack, "aws_s3_bucket_replication_configuration") for stack in baseline.values())
+    trails = [t for b in baseline.values() for t in b.trails if all(t)]
+    copies = len({name for b in baseline.values() for name, _ in b.locked_buckets}) if trails else 0
+    replicated = any(b.replicates for b in baseline.values())
     audit_spof = "" if copies >= 2 and replicated else (
         "SPOF: no multi-region trail" if not trails else
         f"declared: one region ({declared})" if declared else "SPOF: the audit bucket in one region")
     tiers = [Tier("audit trail", "3 (S3)", copies, 1,
                   f"multi-region trail, locked bucket{' replicated' if replicated else ''}" if trails else "none",
                   parallel([figures["s3"]] * copies), audit_spof)]
-    detecting = sorted(r for r in regions if r in baseline and (
-        _resources(baseline[r], "aws_guardduty_detector")
-        or baseline[r].get("data", {}).get("aws_guardduty_detector"))
-        and _resources(baseline[r], "aws_securityhub_standards_subscription"))
+    detecting = sorted(r for r in regions if r in baseline and baseline[r].guardduty and baseline[r].standards)
     missing = sorted(set(regions) - set(detecting))
     tiers.append(Tier("detection", "-", len(detecting), 1, "GuardDuty + Security Hub + Config per region",
                       parallel([figures["s3"]] * len(detecting)) if detecting else 0.0,
@@ -130,45 +89,35 @@ def _account_tiers(stacks: dict[str, dict], regions: list[str], declared: Option
     return tiers
 
 
-def _subnet_zones(stack: dict, refs: Sequence[str]) -> set[str]:
-    subnets = stack.get("resource", {}).get("aws_subnet", {})
-    return {subnets[m.group(1)]["availability_zone"] for ref in refs
-            for m in [re.search(r"aws_subnet\.([^.]+)\.id", ref)] if m and m.group(1) in subnets}
+def analyse(output: Output, env: str, figures: dict[str, float]) -> tuple[list[Tier], float, Optional[str]]:
+    """Tiers, request-path availability and the declared single-region reason of one environment, from the
+    read model (:mod:`policies.model.platform`)."""
+    platform = build(output, env)
+    regions = sorted(platform.regions)
+    declared = platform.declared
 
-
-def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Tier], float, Optional[str]]:
-    """Tiers, request-path availability and the declared single-region reason of one environment."""
-    regions = sorted(k for k in stacks if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", k))
-    security = stacks.get("security", {})
-    declared = next((k["tags"][SINGLE_REGION_TAG] for k in _resources(security, "aws_kms_key")
-                     if SINGLE_REGION_TAG in k.get("tags", {})), None)
     def single(count: int, what: str) -> str:
         if count >= 2:
             return ""
         return f"declared: {what}" if declared and what == "region" else f"SPOF: one {what}"
     tiers = []
 
-    providers = []
-    if any("failover_routing_policy" in r or "alias" in r for r in _resources(stacks.get("dns-route53", {}), "aws_route53_record")):
-        providers.append("route53")
-    if _resources(stacks.get("dns-cloudflare", {}), "cloudflare_load_balancer"):
-        providers.append("cloudflare")
+    providers = (["route53"] if platform.route53 else []) + (["cloudflare"] if platform.cloudflare else [])
     dns = parallel([figures["dns"]] * len(providers))
     tiers.append(Tier("DNS", "-", 0, len(providers), " + ".join(providers) or "none", dns, single(len(providers), "provider")))
 
     lb_regions, cp_regions, dp_regions, lb_notes, dp_notes, min_lb_azs, min_dp_azs = [], [], [], [], [], 99, 99
-    for region in regions:
-        stack = stacks[region]
-        lbs = _resources(stack, "aws_lb")
-        zones = [_subnet_zones(stack, lb.get("subnets", [])) for lb in lbs]
-        min_lb_azs = min([min_lb_azs] + [len(z) for z in zones])
+    for name in regions:
+        region = platform.regions[name]
+        lbs = list(region.lbs.values())
+        min_lb_azs = min([min_lb_azs] + [len(lb.zones) for lb in lbs])
         lb_regions.append(parallel([figures["load_balancer"]] * len(lbs)))
         lb_notes.append(f"{len(lbs)} LBs")
-        cp_regions.append(parallel([figures["eks_control_plane"]] * len(_resources(stack, "aws_eks_cluster"))))
-        groups = _resources(stack, "aws_eks_node_group")
-        min_dp_azs = min([min_dp_azs] + [len(_subnet_zones(stack, g.get("subnet_ids", []))) for g in groups])
+        cp_regions.append(parallel([figures["eks_control_plane"]] * region.clusters))
+        groups = region.cluster.node_groups if region.cluster else ()
+        min_dp_azs = min([min_dp_azs] + [len(zones) for _, zones in groups])
         dp_regions.append(parallel([figures["data_plane"]] * len(groups)))
-        dp_notes.append("+".join(sorted(g["capacity_type"] for g in groups)))
+        dp_notes.append("+".join(sorted(capacity for capacity, _ in groups)))
     n = len(regions)
     region_spof = single(n, "region")
     tiers.append(Tier("load balancing", f">={min_lb_azs if n else 0}", n, 1, f"{'/'.join(sorted(set(lb_notes)))} per region",
@@ -177,52 +126,48 @@ def analyse(stacks: dict[str, dict], figures: dict[str, float]) -> tuple[list[Ti
     tiers.append(Tier("compute", f">={min_dp_azs if n else 0}", n, 1, f"{'/'.join(sorted(set(dp_notes)))} groups per region",
                       parallel(dp_regions), region_spof or ("" if min_dp_azs >= 2 else "SPOF: one AZ")))
 
-    engines = [(key.removesuffix("-gitops"), rel["name"]) for key, stack in stacks.items() if key.endswith("-gitops")
-               for rel in _resources(stack, "helm_release") if rel["name"] in ("argocd", "flux")]
+    engines = [(name, engine) for name in regions if platform.regions[name].cluster
+               for engine in sorted(platform.regions[name].cluster.installed)]
     tiers.append(Tier("GitOps", "-", len({r for r, _ in engines}), len({e for _, e in engines}),
                       f"{len(engines)} installs (ArgoCD + Flux each region)",
                       parallel([figures["gitops"]] * len(engines)), single(len({r for r, _ in engines}), "region")))
-    keys, replicas = _resources(security, "aws_kms_key"), _resources(security, "aws_kms_replica_key")
-    key_regions = 2 if replicas else (1 if keys else 0)
-    tiers.append(Tier("keys", "-", key_regions, 1, f"{len(keys)} keys, {len(replicas)} replicas",
+    security = security_of(output, env)
+    key_regions = 2 if security.replica_keys else (1 if security.keys else 0)
+    tiers.append(Tier("keys", "-", key_regions, 1, f"{security.keys} keys, {security.replica_keys} replicas",
                       parallel([figures["kms"]] * key_regions), single(key_regions, "region")))
-    secrets = _resources(security, "aws_secretsmanager_secret")
-    secret_regions = 1 + (1 if secrets and all(s.get("replica") for s in secrets) else 0)
-    tiers.append(Tier("secrets", "-", secret_regions, 1, f"{len(secrets)} secrets, "
-                      f"{sum(1 for s in secrets if s.get('replica'))} replicated",
+    secret_regions = 1 + (1 if security.secrets and security.replicated_secrets == security.secrets else 0)
+    tiers.append(Tier("secrets", "-", secret_regions, 1, f"{security.secrets} secrets, "
+                      f"{security.replicated_secrets} replicated",
                       parallel([figures["secrets"]] * secret_regions), single(secret_regions, "region")))
 
-    tiers += _data_tiers(stacks, regions, figures, single)
-    tiers += _account_tiers(stacks, regions, declared, figures)
+    tiers += _data_tiers(data_members(output, env), platform, regions, figures, single)
+    tiers += _account_tiers(baseline_of(output, env), regions, declared, figures)
 
     request_path = series([dns, parallel(series(parts) for parts in zip(lb_regions, cp_regions, dp_regions))])
     return tiers, request_path, declared
 
 
-def _data_tiers(stacks: dict[str, dict], regions: list[str], figures: dict[str, float], single) -> list[Tier]:
+def _data_tiers(members: dict, platform, regions: list[str], figures: dict[str, float], single) -> list[Tier]:
     """The data tier: Aurora, the cache and the application buckets, by AZs and regions holding a copy."""
-    data = {r: stacks.get(f"{r}-data", {}) for r in regions}
+    data = {r: members[r] for r in regions if r in members}
     tiers = []
-    clusters = {r: _resources(s, "aws_rds_cluster") for r, s in data.items()}
-    linked = {r for r, c in clusters.items() if c and (c[0].get("global_cluster_identifier") or len(regions) == 1)}
-    zones = [len({i.get("availability_zone") for i in _resources(data[r], "aws_rds_cluster_instance")}) for r in linked]
-    instances = "/".join(str(len(_resources(data[r], "aws_rds_cluster_instance"))) for r in sorted(linked))
+    linked = {r for r, m in data.items() if m.aurora_cluster and (m.aurora_global or len(regions) == 1)}
+    zones = [len({i.zone for i in data[r].aurora}) for r in linked]
+    instances = "/".join(str(len(data[r].aurora)) for r in sorted(linked))
     min_zones = min(zones, default=0)
     tiers.append(Tier("database", f">={min_zones}", len(linked), 1,
                       f"Aurora, {instances or 0} instances" + (", global database" if len(linked) > 1 else ""),
                       parallel([figures["database"]] * len(linked)),
                       single(len(linked), "region") or ("" if min_zones >= 2 else "SPOF: one AZ")))
-    groups = {r: _resources(s, "aws_elasticache_replication_group") for r, s in data.items()}
-    joined = {r for r, g in groups.items() if g}
-    nodes = [int(g[0].get("num_cache_clusters") or 1) for r, g in groups.items() if g]
-    cache_zones = min((len(set(g[0].get("preferred_cache_cluster_azs") or [])) for g in groups.values() if g), default=0)
+    joined = {r for r, m in data.items() if m.cache_nodes}
+    nodes = [m.cache_nodes for m in data.values() if m.cache_nodes]
+    cache_zones = min((m.cache_zones for m in data.values() if m.cache_nodes), default=0)
     tiers.append(Tier("cache", f">={cache_zones}", len(joined), 1,
                       f"{'/'.join(map(str, nodes)) or 0} nodes" + (", global datastore" if len(joined) > 1 else ""),
                       parallel([figures["cache"]] * len(joined)),
                       single(len(joined), "region") or ("" if cache_zones >= 2 else "SPOF: one AZ")))
-    replicated = {r for r in regions if _resources(data[r], "aws_s3_bucket_replication_configuration")}
-    copies = len(replicated) if len(replicated) > 1 else (1 if any(_resources(stacks.get(r, {}), "aws_s3_bucket")
-                                                                  for r in regions) else 0)
+    replicated = {r for r, m in data.items() if m.bucket_rules}
+    copies = len(replicated) if len(replicated) > 1 else (1 if any(platform.regions[r].buckets for r in regions) else 0)
     tiers.append(Tier("objects", "3 (S3)", copies, 1,
                       "buckets replicated both ways" if copies > 1 else "one bucket",
                       parallel([figures["s3"]] * copies), single(copies, "region")))
@@ -231,15 +176,15 @@ def _data_tiers(stacks: dict[str, dict], regions: list[str], figures: dict[str, 
 
 def _analysed(outdir: Path, only: Optional[str], figures_path: Path):
     """``(env, tiers, request-path availability, declared exception, drilled scenarios)`` per environment."""
-    from policies.model.output import Output
     from tooling.analysis.drill import drill
 
     figures = yaml.safe_load(figures_path.read_text())
-    drilled = drill(Output.load(outdir), [only] if only else None)
-    for env, stacks in load_environments(outdir).items():
+    output = Output.load(outdir)
+    drilled = drill(output, [only] if only else None)
+    for env in output.environments:
         if only and env != only:
             continue
-        yield (env, *analyse(stacks, figures), drilled.get(env, []))
+        yield (env, *analyse(output, env, figures), drilled.get(env, []))
 
 
 def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:

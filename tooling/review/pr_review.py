@@ -143,13 +143,12 @@ def usage(output, env: str, traffic: Mapping[str, float] = TRAFFIC) -> dict[str,
     aws_cloudwatch_log_group: monthly_data_ingested_gb; aws_data_transfer per region).
     """
     from modules.stacks import names
+    from policies.model import platform
 
     region_of = {s: parsed.region for s in output.stacks_of(env)
                  if (parsed := names.parse(s)) and parsed.kind == "regional"}
     regional = sorted(region_of)
-    # the security stack's default (unaliased) provider is in the primary region
-    primary_region = next((p.get("region") for p in output.providers(names.security(env), "aws")
-                           if "alias" not in p), None)
+    primary_region = platform.primary_region(output, env)
     primary = next((s for s in regional if region_of[s] == primary_region), regional[0] if regional else None)
     resource_usage: dict[str, Any] = {}
     for stack in regional:
