@@ -127,8 +127,8 @@ def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from tooling.terraform import deploy
-    return deploy.emulator_main([args.emulator_command, *(["--env", args.env] if args.env else [])])
+    from tooling.terraform import local_emulator
+    return local_emulator.emulator_main([args.emulator_command, *(["--env", args.env] if args.env else [])])
 
 
 def _diagram(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import yaml
 
 from tooling.analysis import drill
 from policies.model.output import Output
+from policies.model.platform import build
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def _env_with_standby(output):
 
 
 def _regions(output, env):
-    model = drill.build(output, env)
+    model = build(output, env)
     primary, standby = list(model.regions)[:2]
     return primary, standby
 

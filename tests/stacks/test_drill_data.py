@@ -10,7 +10,8 @@ import pytest
 from modules.stacks import names
 from policies.model.output import Output
 from tests.topology import ENVIRONMENTS, MULTI_REGION
-from tooling.analysis.drill import data_scenarios, load_targets
+from tooling.analysis.drill import load_targets
+from tooling.analysis.drill_data import data_scenarios
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def output(synth_dir):
 @pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
 def test_every_store_meets_its_targets(output, env_name):
     played = data_scenarios(output, env_name, load_targets())
-    # and the account baseline the environment relies on (tooling/analysis/drill.py _account_scenarios)
+    # and the account baseline the environment relies on (tooling/analysis/drill_data.py _account_scenarios)
     assert {s.store for s in played} == {"Aurora", "cache", "objects", "backups", "audit trail", "detection"}
     bad = [(s.store, s.failure, s.problems) for s in played if s.verdict not in ("survived", "declared")]
     assert not bad

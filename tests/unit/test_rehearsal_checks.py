@@ -9,7 +9,7 @@ from tests.topology import multi_region, regional_stack, smallest, widest
 from tooling.terraform import emulator
 
 # what the checks are given: environments of the configuration, chosen by the property each test needs
-from tooling.terraform import rehearsal_checks
+from tooling.terraform import leftovers, probes, rehearsal_checks
 ALL_PURPOSES = {"eks", "secrets", "logs", "storage"}
 REPLICATED = widest(lambda env: multi_region(env) and set(env.security.keys) >= ALL_PURPOSES)
 THREE_AZS = widest(lambda env: len(env.regions.primary.zones) == 3)
@@ -22,7 +22,7 @@ def aws(monkeypatch):
     # the environment's account, as the rehearsal's emulator runs (S3 Control answers only its own account)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", ONE.account_id)
     with mock_aws():
-        yield rehearsal_checks._clients(None)  # noqa: SLF001 - endpoint None: moto intercepts in-process
+        yield probes.clients(None)  # noqa: SLF001 - endpoint None: moto intercepts in-process
 
 
 def _by_name(checks):
@@ -83,16 +83,16 @@ def test_a_missing_load_balancer_is_named(aws):
 
 def test_leftovers_name_what_destroy_missed(aws):
     region = ONE.regions.primary.name
-    assert rehearsal_checks.leftovers(ONE, None) == []
+    assert leftovers.leftovers(ONE, None) == []
     aws("ec2", region).create_vpc(CidrBlock="10.0.0.0/16")
     aws("secretsmanager", region).create_secret(Name=f"{ONE.name}/left-behind")
     key = aws("kms", region).create_key()["KeyMetadata"]["KeyId"]
-    left = rehearsal_checks.leftovers(ONE, None)
+    left = leftovers.leftovers(ONE, None)
     assert any(item.startswith(f"vpcs in {region}: vpc-") for item in left)
     assert f"secrets in {region}: {ONE.name}/left-behind" in left
     assert f"kms keys in {region}: {key}" in left
     aws("kms", region).schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
-    assert not any(item.startswith("kms keys") for item in rehearsal_checks.leftovers(ONE, None))
+    assert not any(item.startswith("kms keys") for item in leftovers.leftovers(ONE, None))
 
 
 def test_leftovers_include_what_aws_creates_and_the_pieces_of_a_network(aws):
@@ -105,7 +105,7 @@ def test_leftovers_include_what_aws_creates_and_the_pieces_of_a_network(aws):
     group = ec2.create_security_group(GroupName=left_name, Description="left", VpcId=vpc)["GroupId"]
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
     aws("elbv2", region).create_target_group(Name=left_name, Protocol="HTTP", Port=80, VpcId=vpc)
-    left = rehearsal_checks.leftovers(ONE, None)
+    left = leftovers.leftovers(ONE, None)
     assert f"subnets in {region}: {subnet}" in left
     assert f"security groups in {region}: {group}" in left  # the VPC's own "default" group is not listed
     assert f"network interfaces in {region}: {eni}" in left
@@ -115,12 +115,12 @@ def test_leftovers_include_what_aws_creates_and_the_pieces_of_a_network(aws):
 def test_duplicates_of_unnamed_resources_are_named(aws):
     region = ONE.regions.primary.name
     vpc_name = regional_stack(ONE.name, region)
-    assert rehearsal_checks.duplicates(ONE, None).ok
+    assert leftovers.duplicates(ONE, None).ok
     ec2 = aws("ec2", region)
     for _ in range(2):  # what a killed apply and the next one leave: the same VPC twice
         ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[
             {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": vpc_name}]}])
-    check = rehearsal_checks.duplicates(ONE, None)
+    check = leftovers.duplicates(ONE, None)
     assert not check.ok and check.detail == f"vpcs in {region} named {vpc_name} x2"
 
 

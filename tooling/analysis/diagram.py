@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tooling.analysis.drill import Failure, Part, build, cloudflare_answer, load_targets, route53_answer
+from policies.model.platform import build
+from tooling.analysis.drill import Failure, Part, cloudflare_answer, load_targets, route53_answer
 
 PROJECT = Path(__file__).resolve().parents[2]
 

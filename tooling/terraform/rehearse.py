@@ -184,7 +184,7 @@ class Rehearsal:
 def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFETIME,
              log=print) -> Rehearsal:
     from environments.loader import load_environments
-    from tooling.terraform import rehearsal_checks
+    from tooling.terraform import leftovers, probes, rehearsal_checks
 
     started = time.perf_counter()
     report = Rehearsal(env_name)
@@ -256,7 +256,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                         if outcome.detail.startswith("emulator quirks only: ") else ""
                     detail = ("no changes" + (f" (emulator quirks: {quirks})" if quirks else "")) if clean else \
                         f"{outcome.status}: {outcome.detail}"
-                    report.checks.append(asdict(rehearsal_checks.Check(f"plan after apply {result.stack}", clean,
+                    report.checks.append(asdict(probes.Check(f"plan after apply {result.stack}", clean,
                                                                        detail)))
                     log(f"  plan    {result.stack:<24} {'no changes' if clean else 'CHANGES'}"
                         f"{'':>10}{result.plan_seconds:6.1f}s")
@@ -267,7 +267,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                               f"no changes after {len(normalised)} read-back normalisation(s): "
                               + ", ".join(sorted({n.split(':')[0].rsplit('.', 1)[-1] for n in normalised}))
                               if normalised else "nothing the real APIs read back differently")
-                    report.checks.append(asdict(rehearsal_checks.Check(f"plan after read-back {name}", not problems,
+                    report.checks.append(asdict(probes.Check(f"plan after read-back {name}", not problems,
                                                                        detail)))
                     log(f"  readback {name:<23} {'CHANGES' if problems else 'no changes'} "
                         f"({len(normalised)} normalised)")
@@ -284,7 +284,7 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                 log(f"  destroy {result.stack:<24} {result.left_after_destroy:4d} left      "
                     f"{result.destroy_seconds:6.1f}s" + ("  FAILED" if outcome.failed else ""))
             try:
-                report.leftovers = rehearsal_checks.leftovers(config, emulator.endpoint)
+                report.leftovers = leftovers.leftovers(config, emulator.endpoint)
             except Exception as error:  # noqa: BLE001 - an unlistable emulator is a failed rehearsal
                 report.leftovers = [f"could not list what is left: {type(error).__name__}: {error}"]
         except BaseException:
