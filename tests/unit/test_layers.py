@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-PACKAGES = ("environments", "modules", "policies", "tooling")
+PACKAGES = ("environments", "modules", "policies", "tooling", "tests")
 CONSTRUCTS = ("environments", "modules")
 TOOLS = ("policies", "tooling")
 
