@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -295,30 +295,26 @@ class EnvironmentFiles:
     def path(self, name: str) -> Path:
         return self.directory / f"{name}.yaml"
 
+    @staticmethod
+    def _once(cache: dict, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time, its result (or its ConfigError, raised again) every time."""
+        if name not in cache:
+            try:
+                cache[name] = compute()
+            except ConfigError as exc:
+                cache[name] = exc
+        if isinstance(cache[name], ConfigError):
+            raise cache[name]
+        return cache[name]
+
     def mapping(self, name: str) -> dict:
         """The file's YAML mapping; ConfigError (the same one every time) when it cannot be read."""
-        if name not in self._mappings:
-            try:
-                self._mappings[name] = _read_mapping(self.path(name), ENVIRONMENT_FIELDS)
-            except ConfigError as exc:
-                self._mappings[name] = exc
-        found = self._mappings[name]
-        if isinstance(found, ConfigError):
-            raise found
-        return found
+        return self._once(self._mappings, name, lambda: _read_mapping(self.path(name), ENVIRONMENT_FIELDS))
 
     def config(self, name: str) -> EnvironmentConfig:
         """The file validated; ConfigError (the same one every time) when it does not validate."""
-        if name not in self._configs:
-            try:
-                self._configs[name] = _validated(self.path(name), EnvironmentConfig, ENVIRONMENT_FIELDS,
-                                                 data=self.mapping(name))
-            except ConfigError as exc:
-                self._configs[name] = exc
-        found = self._configs[name]
-        if isinstance(found, ConfigError):
-            raise found
-        return found
+        return self._once(self._configs, name, lambda: _validated(
+            self.path(name), EnvironmentConfig, ENVIRONMENT_FIELDS, data=self.mapping(name)))
 
     def readable(self) -> Iterator[tuple[str, dict]]:
         """``(name, mapping)`` of every file that parses; one that does not is judged when selected."""
