@@ -141,7 +141,7 @@ test: tooling $(VENV_CDKTN)/.installed
 
 # the inner loop: every test but the rehearsals (which apply and destroy against the emulator)
 test-fast: tooling $(VENV_CDKTN)/.installed
-	@$(PY) -m pytest -m "not rehearsal" tests
+	@$(PY) -m pytest -m "not rehearsal" --durations=10 tests
 
 # the unit and stack tests with CDK Terrain synthesizing (the comparison then synthesizes with CDKTF)
 test-cdktn: setup $(VENV_CDKTN)/.tooling

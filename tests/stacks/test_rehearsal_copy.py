@@ -161,7 +161,7 @@ def test_waves_refuse_what_cannot_be_applied():
 
 def test_the_leftovers_check_places_every_resource_type_the_stacks_create(stacks):
     """After destroy the rehearsal lists what is left; a type it cannot see would be left unseen."""
-    from tooling.terraform.rehearsal_checks import CREATED_BY_AWS, COVERAGE, GLOBAL_LISTERS, REGIONAL_LISTERS
+    from tooling.terraform.leftovers import CREATED_BY_AWS, COVERAGE, GLOBAL_LISTERS, REGIONAL_LISTERS
 
     listed = set(REGIONAL_LISTERS) | set(GLOBAL_LISTERS)
     created = {t for stack in stacks.values() for t in stack.get("resource", {}) if t.startswith("aws_")}

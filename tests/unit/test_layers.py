@@ -96,6 +96,49 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def top_level_names(path: Path) -> set[str]:
+    """What a module defines or imports at its top level (what ``from it import name`` can find)."""
+    names = set()
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node in tree.body:
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and node.col_offset == 0:
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.If, ast.Try, ast.With)) \
+                and node in tree.body:
+            for target in ast.walk(node):
+                if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store):
+                    names.add(target.id)
+                elif isinstance(target, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(target.name)
+                elif isinstance(target, (ast.Import, ast.ImportFrom)):
+                    names.update((a.asname or a.name).split(".")[0] for a in target.names)
+    return names
+
+
+def unresolved_imports(modules: dict[str, Path]) -> list[str]:
+    """``from <project module> import name`` where the module defines no such name (lazy imports too: a
+    moved function fails there only when the code runs)."""
+    defined = {name: top_level_names(path) for name, path in modules.items()}
+    missing = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            if base not in modules:
+                continue
+            for alias in node.names:
+                if alias.name != "*" and f"{base}.{alias.name}" not in modules and alias.name not in defined[base]:
+                    missing.append(f"{name}:{node.lineno} imports {alias.name} from {base}, which has none")
+    return missing
+
+
 def layer_violations(edges: dict[str, set[str]]) -> list[str]:
     return [f"{name} imports {target}" for name, targets in sorted(edges.items())
             if name.split(".")[0] in CONSTRUCTS for target in sorted(targets) if target.split(".")[0] in TOOLS]
@@ -112,6 +155,16 @@ def test_no_import_cycle_between_the_projects_modules(graph):
 
 def test_no_private_name_is_imported_from_another_file(graph):
     assert graph[1] == []
+
+
+def test_every_import_of_a_project_module_finds_its_name():
+    assert unresolved_imports(project_modules(PROJECT)) == []
+
+
+def test_the_check_fails_on_a_name_that_moved(tmp_path):
+    _plant(tmp_path, {"tooling/__init__.py": "", "tooling/a.py": "def f():\n    pass\n",
+                      "tooling/b.py": "def g():\n    from tooling.a import moved\n"})
+    assert unresolved_imports(project_modules(tmp_path)) == ["tooling.b:2 imports moved from tooling.a, which has none"]
 
 
 def test_the_constructs_import_neither_the_rules_nor_the_tools(graph):
