@@ -47,3 +47,26 @@ def test_every_figure_is_judged_against_its_target_and_an_unmeasured_one_says_so
     # a partial or failed test session is no figure for the whole suite
     results["recorded"]["test"] = {"seconds": 10.0, "args": ["tests/unit"], "failed": 0}
     assert {r["figure"]: r for r in bench.against_targets(results)}["make test (last run)"]["value"] is None
+
+
+def test_the_rehearsal_floor_is_apply_along_the_graph_the_longest_plan_and_destroy_against_it():
+    """GIVEN a stacks b and c that both read a, WHEN the floor is computed, THEN apply waits a then the
+    longer of b and c, the plans run at once, and destroy takes b and c before a."""
+    report = {"seconds": 120.0, "stacks": [
+        {"stack": "a", "apply_seconds": 10, "plan_seconds": 5, "destroy_seconds": 4},
+        {"stack": "b", "apply_seconds": 30, "plan_seconds": 7, "destroy_seconds": 6},
+        {"stack": "c", "apply_seconds": 20, "plan_seconds": 1, "destroy_seconds": 9}]}
+    floor = bench.rehearsal_floor(report, {"b": ["a"], "c": ["a", "outside"]})
+    assert (floor["apply"], floor["plan"], floor["destroy"], floor["seconds"]) == (40, 7, 13, 60)
+    assert floor["ratio"] == 2.0
+    assert bench.rehearsal_floor({"seconds": 0, "stacks": []}, {}) is None
+
+
+def test_resources_are_counted_across_stacks(tmp_path):
+    import json
+
+    for stack, document in {"s1": {"resource": {"aws_vpc": {"a": {}, "b": {}}}, "data": {"aws_region": {"r": {}}}},
+                            "s2": {"resource": {"aws_lb": {"x": {}}}}}.items():
+        (tmp_path / "stacks" / stack).mkdir(parents=True)
+        (tmp_path / "stacks" / stack / "cdk.tf.json").write_text(json.dumps(document))
+    assert bench.resource_count(tmp_path) == 4
