@@ -38,6 +38,22 @@ class Ref:
         return f"{'data.' if self.data else ''}{self.type}.{self.name}"
 
 
+@dataclass(frozen=True)
+class Unresolved:
+    """An expression that leads to no single resource, and why. ``dangling`` when it names something the
+    output does not have (a stack, an output of its producer, a resource): Terraform fails on it at plan;
+    otherwise it is a value of its own (a variable, a function of several references). Falsy, so
+    ``if ref:`` reads as "found a resource"."""
+
+    stack: str
+    expression: str
+    why: str
+    dangling: bool = False
+
+    def __bool__(self) -> bool:
+        return False
+
+
 def expressions(value: Any) -> Iterator[str]:
     """Every ``${...}`` expression in a value, nested lists and dicts included."""
     if isinstance(value, str):
@@ -188,33 +204,52 @@ class Output:
 
     # -- references -------------------------------------------------------------------------
 
-    def resolve(self, stack: str, expression: str, _depth: int = 0) -> Optional[Ref]:
-        """The resource an expression (with or without ``${}``) reads, following cross-stack outputs."""
+    def resolve(self, stack: str, expression: str, _depth: int = 0) -> "Ref | Unresolved":
+        """The resource an expression (with or without ``${}``) reads, following cross-stack outputs; an
+        :class:`Unresolved` saying why when it leads to no single resource."""
         expression = expression.strip()
         if expression.startswith("${") and expression.endswith("}"):
             expression = expression[2:-1].strip()
         if _depth > 8:
-            return None
+            return Unresolved(stack, expression, "a chain of more than 8 cross-stack outputs")
         remote = REMOTE_STATE.match(expression)
         if remote:
             producer = remote.group(1).removeprefix(REMOTE_STATE_PREFIX)
-            output = self.stacks.get(producer, {}).get("output", {}).get(remote.group(2))
+            if producer not in self.stacks:
+                return Unresolved(stack, expression, f"reads the state of {producer}, which is no stack", True)
+            output = self.stacks[producer].get("output", {}).get(remote.group(2))
             if output is None:
-                return None
+                return Unresolved(stack, expression, f"{producer} declares no output {remote.group(2)}", True)
             inner = list(expressions(output.get("value")))
-            return self.resolve(producer, inner[0], _depth + 1) if len(inner) == 1 else None
+            if len(inner) != 1:
+                return Unresolved(stack, expression, f"{producer}'s output {remote.group(2)} combines "
+                                                     f"{len(inner)} expressions")
+            return self.resolve(producer, inner[0], _depth + 1)
+        if expression.startswith("ephemeral."):
+            _, rtype, name = (expression.split(".") + ["", ""])[:3]
+            if name.split("[")[0] in self.stacks.get(stack, {}).get("ephemeral", {}).get(rtype, {}):
+                return Unresolved(stack, expression, "an ephemeral value: read at apply, never stored")
+            return Unresolved(stack, expression, f"{stack} has no ephemeral.{rtype}.{name}", True)
         match = ADDRESS.match(expression)
-        if not match or match.group(2) in ("var", "local", "each", "count", "path", "terraform"):
-            return None
+        if not match or match.group(2) in ("var", "local", "each", "count", "path", "terraform", "self"):
+            return Unresolved(stack, expression, "not a reference to a resource")
         return Ref(stack, match.group(2), match.group(3), match.group(4) or "", bool(match.group(1)))
 
     def refs(self, stack: str, value: Any) -> list[Ref]:
         """Every resource a value refers to."""
+        return [ref for ref in map(lambda e: self.resolve(stack, e), expressions(value)) if isinstance(ref, Ref)]
+
+    def dangling(self, stack: str, value: Any) -> list[Unresolved]:
+        """The references in a value that name what the output does not have: a stack, an output of its
+        producer, a resource or data source of the stack that reads it."""
         found = []
         for expression in expressions(value):
             ref = self.resolve(stack, expression)
-            if ref is not None:
-                found.append(ref)
+            if isinstance(ref, Unresolved):
+                if ref.dangling:
+                    found.append(ref)
+            elif ref.type != "terraform_remote_state" and self.get(ref) is None:
+                found.append(Unresolved(ref.stack, expression, f"{ref.stack} has no {ref.address}", True))
         return found
 
     def depends_on(self, stack: str, conf: dict) -> set[str]:

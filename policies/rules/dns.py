@@ -193,7 +193,7 @@ def _dotted_source(output: Output, stack: str, content: str) -> Optional[str]:
         return None
     # the references inside the expression (function calls around them included)
     inner = [match.group(0) for match in _REFERENCE.finditer(content)]
-    for ref in (r for expression in inner if (r := output.resolve(stack, expression)) is not None):
+    for ref in (r for expression in inner if (r := output.resolve(stack, expression))):
         # ACM's validation record names and values, and Route53 record values, end in a dot
         if ref.type in ("aws_acm_certificate", "aws_route53_record"):
             return f"{ref.address}.{ref.attribute or ''} of {ref.stack}".rstrip(".")

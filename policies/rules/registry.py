@@ -6,8 +6,8 @@ A rule is one function in its domain's module (:mod:`policies.rules`), registere
 encodes, and it yields ``(stack, subject, passed, message)`` per thing it judged, reading only the read
 model (:mod:`policies.model`). ``fixture`` names where it is shown failing and passing:
 ``before`` (the output from before the fix, ``tests/fixtures/deploy/before``, against today's output),
-``account`` (``tests/fixtures/deploy/account-before``) or ``data`` (today's output mutated into the wrong
-shape, ``tests/policies/test_data_rules.py``).
+``account`` (``tests/fixtures/deploy/account-before``) or ``mutated`` (today's output mutated into the
+wrong shape in the rule's own test: ``tests/policies/test_data_rules.py``, ``test_deploy_rules.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Callable, Iterator, Optional
 
 from policies.model.output import Output
 
-FIXTURES = ("before", "account", "data")
+FIXTURES = ("before", "account", "mutated")
 # where each rule's failing shape lives when it is not the "before" fixture
-_FIXTURE_OF = {26: "data", 27: "data", 28: "data", 29: "account", 30: "account", 31: "account", 32: "account",
-               33: "account", 34: "account"}
+_FIXTURE_OF = {26: "mutated", 27: "mutated", 28: "mutated", 29: "account", 30: "account", 31: "account",
+               32: "account", 33: "account", 34: "account", 35: "mutated"}
 
 
 @dataclass(frozen=True)

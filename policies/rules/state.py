@@ -79,3 +79,18 @@ def version_and_account(output: Output):
         if len(accounts) > 1:
             yield anchor, f"environment {env}", False, (
                 f"its stacks are limited to different accounts ({', '.join(sorted(accounts))})")
+
+
+@rule(35, "Every reference names what the output has: the producer's stack and output for a cross-stack read, "
+          "a resource or data source of the stack otherwise",
+      "https://developer.hashicorp.com/terraform/language/state/remote-state-data")
+def references_resolve(output: Output):
+    # Only root-level outputs of the producer's state are readable, and a reference to a resource the stack
+    # does not declare fails at plan. terraform validate sees the second only in the AWS-only stacks it can
+    # run on; the Cloudflare, Helm and Kubernetes stacks are judged here alone.
+    for stack in sorted(output.stacks):
+        document = output.stacks[stack]
+        dangling = [d for section in ("resource", "data", "ephemeral", "output", "provider")
+                    for d in output.dangling(stack, document.get(section) or {})]
+        yield stack, "references", not dangling, "; ".join(f"{d.expression}: {d.why}" for d in dangling[:5]) + (
+            f" (and {len(dangling) - 5} more)" if len(dangling) > 5 else "")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from policies.model.output import Output
+from policies.model.output import Output, expressions
 from policies.rules import RULES, rules_with_fixture, run_rules
 
 ACCOUNT_RULES = rules_with_fixture("account")
-DATA_RULES = rules_with_fixture("data")
+MUTATED_RULES = rules_with_fixture("mutated")
 
 BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "before"
 # the output of every environment before the account baseline (three environments in one account)
@@ -42,13 +42,13 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 35))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 36))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
 # the data tier's rules judge stores the output from before the fixes does not have: their failing
 # fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py)
-@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in DATA_RULES + ACCOUNT_RULES])
+@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in MUTATED_RULES + ACCOUNT_RULES])
 def test_rule_fails_the_shape_that_was_undeployable(before, rule_id):
     assert before[rule_id][False], f"{rule_id} found nothing wrong with the output from before the fixes"
 
@@ -75,6 +75,29 @@ def test_account_rule_fails_the_output_from_before_the_baseline(account_before, 
 def test_rule_passes_todays_output_of_every_environment(today, rule_id, environments):
     assert not today[rule_id][False], "\n".join(map(str, today[rule_id][False]))
     assert today[rule_id][True], f"{rule_id} judged nothing in today's output"
+
+
+def test_a_cross_stack_read_of_an_output_its_producer_lost_fails_the_reference_rule(synth_dir):
+    """GIVEN today's output with one output a DNS stack reads taken from its producer, and a Cloudflare
+    record reading a resource its stack does not declare, THEN the reference rule names both."""
+    import copy
+
+    output = Output.load(synth_dir)
+    stacks = copy.deepcopy(output.stacks)
+    consumer = next(s for s in sorted(stacks) if s.endswith("-dns-route53"))
+    read = next(e for conf in stacks[consumer]["resource"]["aws_route53_record"].values()
+                for e in expressions(conf)
+                if e.startswith("data.terraform_remote_state."))
+    producer, name = read.split(".")[2].removeprefix("cross-stack-reference-input-"), read.split(".")[4]
+    del stacks[producer]["output"][name]
+    flare = next(s for s in sorted(stacks) if s.endswith("-dns-cloudflare"))
+    record = next(iter(stacks[flare]["resource"]["cloudflare_dns_record"].values()))
+    record["content"] = "${cloudflare_zone.gone.id}"
+    failed = {r.stack: r.message for r in run_rules(Output(stacks, output.manifest), {"SPOF_DEPLOY_35"})
+              if not r.passed}
+    assert f"{producer} declares no output {name}" in failed[consumer]
+    assert f"{flare} has no cloudflare_zone.gone" in failed[flare]
+    assert len(failed) == 2
 
 
 def test_standby_state_rule_judges_every_two_region_environment(today, environments, synth_dir):
