@@ -23,11 +23,13 @@ class PolicyStatements(list):
         self.append(statement)
 
 
-def service_assume_role_policy(service: str, source_account: Optional[str] = None) -> str:
+def service_assume_role_policy(service: str, source_account: Optional[str] = None,
+                               source_arn: Optional[str] = None) -> str:
     """Trust policy letting one AWS service principal assume a role.
 
-    ``source_account`` adds the ``aws:SourceAccount`` condition that guards
-    against the confused-deputy problem.
+    ``source_account`` (and ``source_arn``, a pattern of the resources acting) add the
+    ``aws:SourceAccount``/``aws:SourceArn`` conditions that guard against the confused-deputy
+    problem, for the services that document them (CONFUSED_DEPUTY_KEYS).
     """
     statement: dict[str, Any] = {
         "Effect": "Allow",
@@ -36,6 +38,8 @@ def service_assume_role_policy(service: str, source_account: Optional[str] = Non
     }
     if source_account:
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    if source_arn:
+        statement.setdefault("Condition", {})["ArnLike"] = {"aws:SourceArn": source_arn}
     return policy_document([statement])
 
 

@@ -17,6 +17,7 @@ from modules.stacks.names import physical
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
+FORCE_SSL = "rds.force_ssl"
 _PASSWORD = "aurora_master_password"  # the ephemeral resource's name
 # Role of the RDS-provided policy for Enhanced Monitoring (the agent on each instance publishes
 # OS metrics to CloudWatch Logs as monitoring.rds.amazonaws.com).
@@ -38,7 +39,7 @@ class AuroraRegion(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str,
                  role: Literal["primary", "standby"], config: AuroraConfig, vpc_id: str,
                  subnet_ids: list[str], zones: tuple[str, ...], nodes_security_group_id: str,
-                 storage_key: RegionalKey, secrets_key: RegionalKey, partition: str,
+                 storage_key: RegionalKey, secrets_key: RegionalKey, partition: str, account_id: str,
                  multi_region: bool, tags: dict[str, str], retention_days: int, standby_region: Optional[str] = None,
                  standby_secrets_key: Optional[RegionalKey] = None):
         super().__init__(scope, construct_id)
@@ -57,7 +58,11 @@ class AuroraRegion(Construct):
             description="PostgreSQL from the EKS nodes (pods use the nodes' security group)")
         monitoring = aws("iam_role").IamRole(
             self, "monitoring-role", name=physical(f"{name}-monitoring", 64),
-            assume_role_policy=service_assume_role_policy("monitoring.rds.amazonaws.com"),
+            # confused-deputy keys as RDS recommends for this role: only this account's databases
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html
+            assume_role_policy=service_assume_role_policy(
+                "monitoring.rds.amazonaws.com", source_account=account_id,
+                source_arn=f"arn:{partition}:rds:{region}:{account_id}:db:*"),
             description=f"{name}: Enhanced Monitoring publishes OS metrics")
         monitoring_policy = aws("iam_role_policy_attachment").IamRolePolicyAttachment(
             self, "monitoring-policy", role=monitoring.name, policy_arn=MONITORING_POLICY.format(partition=partition))
@@ -69,8 +74,14 @@ class AuroraRegion(Construct):
         self.parameters = params.RdsClusterParameterGroup(
             self, "parameters", name=name, family=f"aurora-postgresql{config.engine_version.split('.')[0]}",
             description=f"{name}: query logging",
+            # TLS required for every connection (Aurora PostgreSQL 16 and older default to 0). Applied with
+            # pending-reboot, which AWS accepts for static and dynamic parameters alike and which reads
+            # back unchanged (immediate leaves a diff on a static one); a new cluster starts with it.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html
             parameter=[params.RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
-                       params.RdsClusterParameterGroupParameter(name="log_min_duration_statement", value="1000")])
+                       params.RdsClusterParameterGroupParameter(name="log_min_duration_statement", value="1000"),
+                       params.RdsClusterParameterGroupParameter(name=FORCE_SSL, value="1",
+                                                                apply_method="pending-reboot")])
         common = dict(
             cluster_identifier=name,
             engine=ENGINE,

@@ -45,6 +45,16 @@ NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnl
 # the same in every regional stack); the moved block is a no-op on a fresh account.
 NODES_SG_BEFORE_2026_11 = "aws_security_group.lb_nodes-sg_037332A5"
 
+def pod_identity_trust(cluster_arn: str, namespace: str, service_account: str) -> str:
+    """Trust for EKS Pod Identity limited to one cluster's service account (session-tag conditions)."""
+    return policy_document([{
+        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": cluster_arn,
+                                       "aws:RequestTag/kubernetes-namespace": namespace,
+                                       "aws:RequestTag/kubernetes-service-account": service_account}}}])
+
+
 class Cluster(Construct):
     """EKS cluster with ON_DEMAND and SPOT managed node groups spanning the private subnets of every AZ.
 
@@ -230,7 +240,7 @@ class Cluster(Construct):
             identities = None
             if name in ADDON_IDENTITIES:
                 service_account, policy = ADDON_IDENTITIES[name]
-                role = self._pod_role(name)
+                role = self._pod_role(name, "kube-system", service_account)
                 aws("iam_role_policy_attachment").IamRolePolicyAttachment(
                     self, f"{name}-policy", role=role.name, policy_arn=managed(policy))
                 identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
@@ -248,18 +258,23 @@ class Cluster(Construct):
         values = {**ADDON_CONFIGURATION.get(name, {}), **ADDON_PLACEMENT.get(name, {})}
         return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else None
 
-    def _pod_role(self, key: str):
-        """An IAM role that EKS Pod Identity hands to pods (trust: the Pod Identity agent's service)."""
+    def _pod_role(self, key: str, namespace: str, service_account: str):
+        """An IAM role that EKS Pod Identity hands to one service account of this cluster only.
+
+        The trust names the cluster, namespace and service account through the session tags the
+        Pod Identity agent sets: without them any association in the account (another environment's
+        cluster included) could be given this role.
+        https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html
+        https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html
+        """
         return aws("iam_role").IamRole(
             self, f"{key}-role", name=physical(f"{self.name}-{key}", 64),
-            assume_role_policy=policy_document([{
-                "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"]}]))
+            assume_role_policy=pod_identity_trust(self.cluster.arn, namespace, service_account))
 
     def pod_identity(self, construct_id: str, *, namespace: str, service_account: str,
                      statements: list[dict]) -> None:
         """An IAM role for one service account through EKS Pod Identity (the agent add-on is pinned)."""
-        role = self._pod_role(construct_id)
+        role = self._pod_role(construct_id, namespace, service_account)
         aws("iam_role_policy").IamRolePolicy(self, f"{construct_id}-policy", role=role.id, name=construct_id,
                                              policy=policy_document(statements))
         aws("eks_pod_identity_association").EksPodIdentityAssociation(

@@ -11,12 +11,11 @@ from modules.outputs import stack_output
 from modules.security.keys import RegionalKey
 from modules.providers import aws
 
-# Tags the AWS load balancer controller uses to find subnets for public and internal LBs.
-_LB_ROLE_TAGS = {
-    "public": {"kubernetes.io/role/elb": "1"},
-    "private": {"kubernetes.io/role/internal-elb": "1"},
-    "database": {},
-}
+# No kubernetes.io/role/elb or internal-elb tag on any subnet: those let the load balancer
+# controller (and EKS's cloud provider) place load balancers no one declared. Every load balancer
+# of the platform names its subnets in Terraform.
+# https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html (subnet discovery)
+LB_DISCOVERY_TAGS = ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
 
 
 class Network(Construct):
@@ -68,7 +67,7 @@ class Network(Construct):
                     cidr_block=cidr,
                     availability_zone=zone,
                     map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-{tier}-{zone[-1]}", "Tier": tier, **_LB_ROLE_TAGS[tier]},
+                    tags={"Name": f"{name}-{tier}-{zone[-1]}", "Tier": tier},
                 )
                 self._subnet_ids[tier][zone] = self.subnets[tier][zone].id
 

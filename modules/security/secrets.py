@@ -44,12 +44,13 @@ class SecretSet(Construct):
         self._env_name = env_name
         self._secrets: dict[str, Any] = {}
         self.rotation_function = None
-        if any(s.rotation_period and config.rotation_function(s) is None for s in config.secrets):
-            purposes = sorted({s.key for s in config.secrets if s.rotation_period})
+        rotated = [s for s in config.secrets if s.rotation_period and config.rotation_function(s) is None]
+        if rotated:
             self.rotation_function = RotationFunction(
                 self, "rotation-function", env_name=env_name, region=keys.primary_region, provider=primary_provider,
                 account=account, logs_key=keys.key("logs", keys.primary_region),
-                keys=[keys.key(p, keys.primary_region) for p in purposes])
+                keys=[keys.key(p, keys.primary_region) for p in sorted({s.key for s in rotated})],
+                secrets=[s.name for s in rotated])
         for secret in config.secrets:
             module = aws("secretsmanager_secret")
             replicas = []
@@ -80,7 +81,7 @@ class SecretSet(Construct):
                     # generated: the function creates the first value now, inside AWS
                     rotate_immediately=True,
                     # Secrets Manager invokes the function at once: it must be allowed to first
-                    depends_on=[self.rotation_function.permission] if own else None,
+                    depends_on=[self.rotation_function.allow(secret.name, resource.arn)] if own else None,
                 )
             self._secrets[secret.name] = (resource, secret.key)
 

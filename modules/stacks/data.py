@@ -48,6 +48,7 @@ class DataStack(SpoflessStack):
             self, "aurora", env_name=env.name, region=region.name, role=role, config=env.data.aurora,
             vpc_id=network.vpc_id, subnet_ids=database_subnets, zones=zones, nodes_security_group_id=nodes_sg,
             storage_key=region_keys.storage, secrets_key=region_keys.secrets, partition=account.partition,
+            account_id=env.account_id,
             multi_region=multi_region, tags=tags, retention_days=env.data.aurora_retention_days,
             standby_region=env.regions.standby.name if multi_region else None,
             standby_secrets_key=keys.key("secrets", env.regions.standby.name) if multi_region else None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from constructs import Construct
@@ -22,7 +20,22 @@ from modules.security.secrets import secret_arn_pattern
 from modules.stacks.base import SpoflessStack
 
 
-LBC_POLICY = Path(__file__).resolve().parents[1] / "eks" / "policies" / "aws-load-balancer-controller.json"
+# What the load balancer controller calls when all it does is TargetGroupBindings of ip targets with a
+# known VPC: the subset the controller's installation guide gives for "add and remove IPs to already
+# existing target groups", the calls that change anything limited to this region's target groups.
+# https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/docs/deploy/installation.md
+LBC_DESCRIBE = ("ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
+                "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth")
+LBC_TARGETS = ("elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyTargetGroup",
+               "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets")
+
+
+def lbc_statements(target_group_arns: list[str]) -> list[dict]:
+    """The load balancer controller's policy: reads everywhere (they take no resource), target changes on
+    ``target_group_arns`` only. No security group, listener, rule, WAF, Shield or load balancer call."""
+    return [{"Sid": "Discover", "Effect": "Allow", "Action": list(LBC_DESCRIBE), "Resource": "*"},
+            {"Sid": "RegisterPodsInOwnTargetGroups", "Effect": "Allow", "Action": list(LBC_TARGETS),
+             "Resource": list(target_group_arns)}]
 
 
 class RegionalStack(SpoflessStack):
@@ -118,10 +131,9 @@ class RegionalStack(SpoflessStack):
                              account: AccountContext) -> None:
         """AWS roles of the in-cluster platform pieces the gitops stack installs (EKS Pod Identity)."""
         namespace, service_account = LBC_SERVICE_ACCOUNT
-        # The controller's published policy: https://github.com/kubernetes-sigs/aws-load-balancer-controller
-        # docs/install/iam_policy.json at v3.5.0 (the chart's app version).
         self.cluster.pod_identity("lb-controller", namespace=namespace, service_account=service_account,
-                                  statements=json.loads(LBC_POLICY.read_text())["Statement"])
+                                  statements=lbc_statements(
+                                      [lb.target_group_arn for _, lb in sorted(self.load_balancing.load_balancers.items())]))
         self._autoscaler_identity(region, account)
         # External Secrets reads the Git tokens from this region's copy (the replica in the standby).
         names = {env.gitops.github_token_secret, env.gitops.gitlab_token_secret} if env.gitops.sources else set()
