@@ -24,6 +24,7 @@ LBC_CHART_VERSION = "3.5.0"        # AWS Load Balancer Controller v3.5.0 (Pod Id
 ESO_CHART_VERSION = "2.9.0"        # External Secrets Operator v2.9.0 (external-secrets.io/v1 API)
 TRAEFIK_CHART_VERSION = "41.3.0"   # Traefik v3.7.11
 
+CLUSTER_CHART_VERSION = "1.1.0"    # modules/gitops/charts/spofless-cluster/Chart.yaml
 LBC_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 ESO_SERVICE_ACCOUNT = ("external-secrets", "external-secrets")
 AUTOSCALER_SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
@@ -121,26 +122,47 @@ def argocd(version: str, namespace: str) -> HelmAddon:
     )
 
 
+# What a Git push may change: the workload namespace, nothing cluster-wide. Argo CD applies through
+# the AppProject (destinations, no cluster-scoped kinds); Flux impersonates GITOPS_DEPLOYER, bound
+# to the namespace's admin role only (modules/gitops/guards.py).
+WORKLOAD_NAMESPACE = "default"
+IN_CLUSTER = "https://kubernetes.default.svc"
+GITOPS_PROJECT = "workloads"
+GITOPS_DEPLOYER = "gitops-deployer"
+
+
 def argocd_applications(version: str, namespace: str, sources, git_host: str, automated: bool) -> HelmAddon:
-    """One ArgoCD Application per source, pulling from the chosen Git host.
+    """One ArgoCD Application per source, pulling from the chosen Git host, in the ``workloads`` project.
 
     With ``automated`` false the Applications still fetch and show drift, but
     nothing is applied until someone syncs by hand or the knob names this ArgoCD.
+    The project (not ``default``, which allows every repository, destination and kind) admits the
+    sources' repositories on both hosts, the workload namespace of this cluster and no
+    cluster-scoped kind (an empty whitelist), so a push cannot bind cluster-admin or reach
+    the platform's namespaces.
+    https://argo-cd.readthedocs.io/en/stable/user-guide/projects/
     """
     sync = {"automated": {"prune": True, "selfHeal": True}} if automated else {}
     applications = {
         source.name: {
             "namespace": namespace,
-            "project": "default",
+            "project": GITOPS_PROJECT,
             "source": {"repoURL": getattr(source, git_host), "targetRevision": source.revision,
                        "path": source.path},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
-            "syncPolicy": {**sync, "syncOptions": ["CreateNamespace=true"]},
+            "destination": {"server": IN_CLUSTER, "namespace": WORKLOAD_NAMESPACE},
+            "syncPolicy": {**sync},
         }
         for source in sources
     }
+    project = {
+        "namespace": namespace,
+        "description": "What the GitOps repositories may change: the workload namespace only",
+        "sourceRepos": sorted({getattr(s, host) for s in sources for host in ("github", "gitlab")}),
+        "destinations": [{"server": IN_CLUSTER, "namespace": WORKLOAD_NAMESPACE}],
+        "clusterResourceWhitelist": [],
+    }
     return HelmAddon(name="argocd-apps", namespace=namespace, repository=ARGO_HELM, chart="argocd-apps",
-                     version=version, values={"applications": applications})
+                     version=version, values={"applications": applications, "projects": {GITOPS_PROJECT: project}})
 
 
 FLUX_CONTROLLERS = ("sourceController", "kustomizeController", "helmController", "notificationController")
@@ -149,8 +171,12 @@ FLUX_CONTROLLERS = ("sourceController", "kustomizeController", "helmController",
 def flux(version: str, namespace: str) -> HelmAddon:
     """The Flux controllers (source, kustomize, helm, notification), on on-demand nodes (the flux2
     chart has no global placement: each controller has its own nodeSelector)."""
+    # Multi-tenancy lockdown: every Kustomization applies as a service account (GITOPS_DEPLOYER unless
+    # it names another) and may not read sources in other namespaces.
+    # https://fluxcd.io/flux/installation/configuration/multitenancy/
     return HelmAddon(name="flux", namespace=namespace, repository=FLUX_HELM, chart="flux2", version=version,
-                     values={"imageAutomationController": {"create": False},
+                     values={"multitenancy": {"enabled": True, "defaultServiceAccount": GITOPS_DEPLOYER},
+                             "imageAutomationController": {"create": False},
                              "imageReflectionController": {"create": False},
                              **{controller: {"nodeSelector": on_demand()} for controller in FLUX_CONTROLLERS}})
 
@@ -166,14 +192,27 @@ def flux_sync(version: str, namespace: str, source, host: str, secret_name: str,
             "gitRepository": {"spec": {"url": getattr(source, host), "ref": {"branch": source.revision},
                                        "interval": f"{GIT_POLL_SECONDS}s", "timeout": f"{GIT_FETCH_TIMEOUT}s",
                                        "secretRef": {"name": secret_name}}},
+            # applied as GITOPS_DEPLOYER into the workload namespace: what a push can reach
             "kustomization": {"spec": {"path": source.path, "prune": True, "interval": "10m",
-                                       "suspend": suspended}},
+                                       "suspend": suspended, "serviceAccountName": GITOPS_DEPLOYER,
+                                       "targetNamespace": WORKLOAD_NAMESPACE}},
         },
     )
 
 
+# The load balancer controller's jobs spofless does not use, switched off: its Service controller
+# (LoadBalancer Services), the Gateway API controllers, and the IngressClass it would create. The
+# Ingress controller has no switch (v3.5.0 main.go always starts it); with no IngressClass, no
+# rights to create a load balancer and the admission policy refusing class ``alb``, it has nothing
+# to act on. https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/docs/deploy/configurations.md
+LBC_FEATURE_GATES = {"EnableServiceController": False, "NLBGatewayAPI": False, "ALBGatewayAPI": False}
+LBC_INGRESS_CLASS = "alb"
+
+
 def load_balancer_controller(cluster_name: str, region: str, vpc_id: str) -> HelmAddon:
-    """AWS Load Balancer Controller: registers pod IPs in the Terraform-made target groups (TargetGroupBinding).
+    """AWS Load Balancer Controller: registers pod IPs in the Terraform-made target groups (TargetGroupBinding),
+    and does nothing else (LBC_FEATURE_GATES; its AWS role can only register targets in this region's
+    three target groups).
 
     Region and VPC are given so the controller needs no instance metadata (IMDS hop limit 1);
     the Service mutator webhook is off: spofless never asks it to create load balancers.
@@ -189,7 +228,17 @@ def load_balancer_controller(cluster_name: str, region: str, vpc_id: str) -> Hel
                 "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1}, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("aws-load-balancer-controller", "aws-load-balancer-controller",
                                                      zones_required=False),
-                "enableServiceMutatorWebhook": False, "keepTLSSecret": True})
+                "enableServiceMutatorWebhook": False, "keepTLSSecret": True,
+                "controllerConfig": {"featureGates": dict(LBC_FEATURE_GATES)},
+                "createIngressClassResource": False, "ingressClass": LBC_INGRESS_CLASS})
+
+
+# The chart aggregates ExternalSecret/SecretStore creation into the built-in edit and admin roles
+# (values rbac.aggregateToEdit/aggregateToAdmin, default true): any namespace editor could then point
+# an ExternalSecret at the cluster store, or a SecretStore without auth at the controller's own Pod
+# Identity, and read the Git tokens. Off: only cluster administrators create them.
+# https://github.com/external-secrets/external-secrets/blob/helm-chart-2.9.0/deploy/charts/external-secrets/values.yaml
+ESO_RBAC = {"aggregateToEdit": False, "aggregateToAdmin": False}
 
 
 def external_secrets() -> HelmAddon:
@@ -199,7 +248,7 @@ def external_secrets() -> HelmAddon:
         name="external-secrets", namespace=namespace, repository=ESO_HELM, chart="external-secrets",
         version=ESO_CHART_VERSION,
         values={"installCRDs": True, "replicaCount": 2, "leaderElect": True,
-                "serviceAccount": {"create": True, "name": account},
+                "serviceAccount": {"create": True, "name": account}, "rbac": dict(ESO_RBAC),
                 "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("external-secrets", "external-secrets", zones_required=False),
                 "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
@@ -256,8 +305,8 @@ def _middleware(name: str, spec: dict) -> dict:
             "metadata": {"name": name, "namespace": INGRESS_NAMESPACE}, "spec": spec}
 
 
-def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path: str, vpc_cidr: str,
-                    rate_limit: int, body_limit_kib: int) -> HelmAddon:
+def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path: str,
+                    load_balancer_cidrs: Sequence[str], rate_limit: int, body_limit_kib: int) -> HelmAddon:
     """Traefik, the in-cluster ingress every load balancer of the region sends traffic to.
 
     Why Traefik: maintained (ingress-nginx is retired since March 2026,
@@ -269,9 +318,10 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
 
     Two entrypoints, because WAF protects the ALBs and cannot be associated with an NLB:
     - ``websecure`` (``app_port``): the ALBs' path, behind WAF; X-Forwarded-For is trusted
-      from the VPC (the ALBs) only.
+      from the load balancers' subnets only (not the VPC: pod addresses are VPC addresses, and a
+      pod could otherwise claim any client address).
     - ``nlb`` (``nlb_port``): the NLB's path. The NLB sends a proxy protocol v2 header,
-      trusted from the VPC only, so the client's address is the connection's; the entrypoint
+      trusted from the load balancers' subnets only, so the client's address is the connection's; the entrypoint
       applies a per-client rate limit (the WAF rule's figure, per 5 minutes; counted per
       gateway pod) and a per-client concurrency limit, which WAF would otherwise have applied.
     The body-size knob holds on both paths: WAF enforces 8 KiB on the ALBs' path; the gateway
@@ -281,7 +331,7 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
     https://doc.traefik.io/traefik/reference/install-configuration/entrypoints/ (proxyProtocol)
     https://doc.traefik.io/traefik/middlewares/http/ratelimit/
     """
-    trusted = [vpc_cidr]
+    trusted = list(load_balancer_cidrs)
     body = middleware_ref(BODY_LIMIT)
     alb_chain = [body] if body_limit_kib > WAF_BODY_LIMIT_KIB else []
     return HelmAddon(
@@ -316,12 +366,16 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
         })
 
 
-def cluster_objects(path: str, *, region: str, repositories: list[dict], target_groups: list[dict]) -> HelmAddon:
+def cluster_objects(path: str, *, region: str, repositories: list[dict], target_groups: list[dict],
+                    store_namespaces: Sequence[str], objects: Sequence[dict]) -> HelmAddon:
     """spofless's own chart (modules/gitops/charts/spofless-cluster, shipped as a Terraform asset):
-    the secret store, the Git credentials as ExternalSecrets, and the TargetGroupBindings.
+    the secret store (serving ``store_namespaces`` only), the Git credentials as ExternalSecrets,
+    the TargetGroupBindings, and whole ``objects`` (modules/gitops/guards.py).
 
     A Helm release, not kubernetes_manifest: these kinds only exist once the controllers'
     charts are installed, and kubernetes_manifest needs the CRDs at plan time."""
-    return HelmAddon(name="spofless-cluster", namespace="kube-system", repository="", chart=path, version="1.0.0",
+    return HelmAddon(name="spofless-cluster", namespace="kube-system", repository="", chart=path,
+                     version=CLUSTER_CHART_VERSION,
                      values={"region": region, "repositories": repositories, "targetGroups": target_groups,
-                             "refreshInterval": "15m"})
+                             "refreshInterval": "15m", "secretStoreNamespaces": sorted(store_namespaces),
+                             "objects": list(objects)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from environments.schema import EksConfig, GitopsConfig, LoadBalancingConfig
-from modules.gitops import addons
+from modules.gitops import addons, guards
 from modules.gitops.engines import reconciling
 from modules.providers import kubernetes
 
@@ -30,7 +30,8 @@ class GitopsBootstrap(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, config: GitopsConfig,
-                 vpc_cidr: str, vpc_id: str, cluster_name: str, replicas: int, eks: EksConfig,
+                 load_balancer_cidrs: tuple[str, ...], vpc_id: str, cluster_name: str, replicas: int,
+                 eks: EksConfig,
                  load_balancing: LoadBalancingConfig, target_groups: dict[str, tuple[str, int]], chart_path: str,
                  helm_provider, kubernetes_provider):
         super().__init__(scope, construct_id)
@@ -39,8 +40,10 @@ class GitopsBootstrap(Construct):
                                                                 addons.ESO_SERVICE_ACCOUNT[0],
                                                                 addons.INGRESS_NAMESPACE)}
         for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE, addons.INGRESS_NAMESPACE):
-            self._network_policies(name, namespaces[name], vpc_cidr)
+            self._network_policies(name, namespaces[name])
         self._ingress_to_workloads(namespaces[addons.INGRESS_NAMESPACE])
+        self._from_load_balancers(namespaces[addons.INGRESS_NAMESPACE], load_balancer_cidrs,
+                                  (load_balancing.app_port, load_balancing.nlb_target_port))
 
         controller = addons.load_balancer_controller(cluster_name, region, vpc_id).install(
             self, provider=helm_provider)
@@ -51,7 +54,8 @@ class GitopsBootstrap(Construct):
             self, provider=helm_provider, depends_on=[namespaces[addons.ESO_SERVICE_ACCOUNT[0]]])
         gateway = addons.ingress_gateway(
             replicas=replicas, app_port=load_balancing.app_port, nlb_port=load_balancing.nlb_target_port,
-            health_path=load_balancing.health_check.path, vpc_cidr=vpc_cidr, rate_limit=load_balancing.waf_rate_limit,
+            health_path=load_balancing.health_check.path, load_balancer_cidrs=load_balancer_cidrs,
+            rate_limit=load_balancing.waf_rate_limit,
             body_limit_kib=load_balancing.request_body_limit_kib).install(
             self, provider=helm_provider, depends_on=[namespaces[addons.INGRESS_NAMESPACE]])
         objects = addons.cluster_objects(
@@ -60,6 +64,12 @@ class GitopsBootstrap(Construct):
             target_groups=[{"name": f"{addons.INGRESS_SERVICE}-{key}", "namespace": addons.INGRESS_NAMESPACE,
                             "targetGroupARN": arn, "serviceName": addons.INGRESS_SERVICE, "servicePort": port}
                            for key, (arn, port) in target_groups.items()],
+            store_namespaces=(ARGOCD_NAMESPACE, FLUX_NAMESPACE),
+            objects=[*guards.admission_policies(ingress_namespace=addons.INGRESS_NAMESPACE,
+                                                target_group_arns=[arn for arn, _ in target_groups.values()],
+                                                ingress_class=addons.LBC_INGRESS_CLASS),
+                     *guards.gitops_deployer(name=addons.GITOPS_DEPLOYER, namespace=FLUX_NAMESPACE,
+                                             workload_namespace=addons.WORKLOAD_NAMESPACE)],
         ).install(self, provider=helm_provider,
                   depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
 
@@ -112,8 +122,25 @@ class GitopsBootstrap(Construct):
             self, f"ns-{name}", provider=self._kubernetes,
             metadata=module.NamespaceV1Metadata(name=name, labels={"app.kubernetes.io/managed-by": "spofless"}))
 
-    def _network_policies(self, name: str, namespace, vpc_cidr: str) -> None:
-        """Default deny in and out, then: within the namespace, DNS, HTTPS out, and in from the VPC."""
+    def _from_load_balancers(self, namespace, cidrs: tuple[str, ...], ports: tuple[int, ...]) -> None:
+        """The gateway admits the load balancers (their subnets) on its two entrypoints, and nothing else
+        from outside its namespace. Not the VPC: with the VPC CNI every pod has a VPC address.
+        Kubelet probes need no rule: the VPC CNI's policy agent always admits the node's own address
+        (https://github.com/aws/aws-network-policy-agent/pull/65)."""
+        np = kubernetes("network_policy_v1")
+        np.NetworkPolicyV1(
+            self, "ingress-from-load-balancers", provider=self._kubernetes,
+            metadata=np.NetworkPolicyV1Metadata(name="allow-from-load-balancers", namespace=namespace.metadata.name),
+            spec=np.NetworkPolicyV1Spec(
+                pod_selector=np.NetworkPolicyV1SpecPodSelector(), policy_types=["Ingress"],
+                ingress=[np.NetworkPolicyV1SpecIngress(
+                    from_=[np.NetworkPolicyV1SpecIngressFrom(ip_block=np.NetworkPolicyV1SpecIngressFromIpBlock(cidr=c))
+                           for c in cidrs],
+                    ports=[np.NetworkPolicyV1SpecIngressPorts(port=str(p), protocol="TCP") for p in ports])]))
+
+    def _network_policies(self, name: str, namespace) -> None:
+        """Default deny in and out, then: within the namespace, DNS and HTTPS out. Nothing comes in from
+        outside the namespace: the engines serve no one (the UI is reached by port-forward)."""
         np = kubernetes("network_policy_v1")
         namespace_name = namespace.metadata.name  # one call into node, not one per policy
         meta = lambda policy: np.NetworkPolicyV1Metadata(name=policy, namespace=namespace_name)  # noqa: E731
@@ -145,10 +172,3 @@ class GitopsBootstrap(Construct):
                 pod_selector=everything, policy_types=["Egress"],
                 egress=[np.NetworkPolicyV1SpecEgress(
                     ports=[np.NetworkPolicyV1SpecEgressPorts(port="443", protocol="TCP")])]))
-        # Webhooks and UI reach the controllers through the VPC's load balancers only.
-        np.NetworkPolicyV1(
-            self, f"{name}-allow-vpc", provider=self._kubernetes, metadata=meta("allow-from-vpc"),
-            spec=np.NetworkPolicyV1Spec(
-                pod_selector=everything, policy_types=["Ingress"],
-                ingress=[np.NetworkPolicyV1SpecIngress(from_=[np.NetworkPolicyV1SpecIngressFrom(
-                    ip_block=np.NetworkPolicyV1SpecIngressFromIpBlock(cidr=vpc_cidr))])]))

@@ -15,6 +15,7 @@ from constructs import Construct
 from environments.schema import EnvironmentConfig, RegionConfig
 from modules.eks.cluster import Cluster
 from modules.gitops.bootstrap import GitopsBootstrap
+from modules.network.layout import plan_subnets
 from modules.gitops.engines import Role
 from modules.providers import helm, kubernetes
 
@@ -51,7 +52,8 @@ class GitopsStack(SpoflessStack):
         chart = TerraformAsset(self, "cluster-chart", path=str(CLUSTER_CHART), type=AssetType.DIRECTORY)
         self.bootstrap = GitopsBootstrap(
             self, "bootstrap", env_name=env.name, region=region.name, config=env.gitops,
-            vpc_cidr=region.vpc_cidr, vpc_id=cluster.vpc_id, cluster_name=cluster.cluster_name,
+            # every load balancer of the region lives in the public subnets (modules/loadbalancing)
+            load_balancer_cidrs=plan_subnets(region.vpc_cidr, len(region.zones)).public, vpc_id=cluster.vpc_id, cluster_name=cluster.cluster_name,
             # two ingress pods per AZ: one AZ lost and one pod disrupted still leave a pod per AZ left
             replicas=2 * len(region.zones), eks=env.eks, load_balancing=env.load_balancing,
             target_groups=target_groups,

@@ -1,0 +1,68 @@
+"""Who may change what inside a cluster: the objects spofless's own chart adds beside the controllers.
+
+- Admission policies (ValidatingAdmissionPolicy, the cluster's own API, GA since Kubernetes 1.30):
+  no Service of type LoadBalancer (EKS's cloud provider would make a load balancer for it with no
+  WAF), no Ingress of the load balancer controller's class, and TargetGroupBindings only in the
+  ingress namespace, only for this region's target groups. The platform declares every load
+  balancer in Terraform; these keep a namespace editor from adding or hijacking one.
+  https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/
+- The identity a Flux Kustomization applies as: a service account bound to the admin role of the
+  workload namespace only (Argo CD's equivalent is its AppProject, modules/gitops/addons.py).
+  https://fluxcd.io/flux/installation/configuration/multitenancy/
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+ADMISSION_API = "admissionregistration.k8s.io/v1"
+
+
+def _policy(name: str, group: str, resource: str, expression: str, message: str) -> list[dict]:
+    """A ValidatingAdmissionPolicy on one resource (create and update) and its cluster-wide binding."""
+    return [
+        {"apiVersion": ADMISSION_API, "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
+         "spec": {"failurePolicy": "Fail",
+                  "matchConstraints": {"resourceRules": [{"apiGroups": [group], "apiVersions": ["*"],
+                                                          "operations": ["CREATE", "UPDATE"],
+                                                          "resources": [resource]}]},
+                  "validations": [{"expression": expression, "message": message}]}},
+        {"apiVersion": ADMISSION_API, "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
+         "spec": {"policyName": name, "validationActions": ["Deny"]}},
+    ]
+
+
+def _cel_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def admission_policies(*, ingress_namespace: str, target_group_arns: Sequence[str], ingress_class: str) -> list[dict]:
+    annotation = "kubernetes.io/ingress.class"
+    return [
+        *_policy("spofless-no-load-balancer-services", "", "services",
+                 "object.spec.type != 'LoadBalancer'",
+                 "Services of type LoadBalancer are refused: the platform's load balancers are declared in "
+                 "Terraform (route traffic through the ingress gateway)"),
+        *_policy("spofless-no-load-balancer-ingresses", "networking.k8s.io", "ingresses",
+                 f"!(has(object.spec.ingressClassName) && object.spec.ingressClassName == '{ingress_class}') && "
+                 f"!(has(object.metadata.annotations) && '{annotation}' in object.metadata.annotations && "
+                 f"object.metadata.annotations['{annotation}'] == '{ingress_class}')",
+                 f"Ingresses of class {ingress_class} are refused: they would create a load balancer outside "
+                 "the platform's (route traffic through the ingress gateway)"),
+        *_policy("spofless-target-group-bindings", "elbv2.k8s.aws", "targetgroupbindings",
+                 f"request.namespace == '{ingress_namespace}' && "
+                 f"object.spec.targetGroupARN in {_cel_list(target_group_arns)}",
+                 f"TargetGroupBindings are the platform's: namespace {ingress_namespace}, this region's "
+                 "target groups only"),
+    ]
+
+
+def gitops_deployer(*, name: str, namespace: str, workload_namespace: str) -> list[dict]:
+    """The service account Flux applies as, admin of the workload namespace and nothing else."""
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": name, "namespace": workload_namespace},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]},
+    ]
