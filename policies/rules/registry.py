@@ -6,7 +6,8 @@ A rule is one function in its domain's module (:mod:`policies.rules`), registere
 encodes, and it yields ``(stack, subject, passed, message)`` per thing it judged, reading only the read
 model (:mod:`policies.model`). ``fixture`` names where it is shown failing and passing:
 ``before`` (the output from before the fix, ``tests/fixtures/deploy/before``, against today's output),
-``account`` (``tests/fixtures/deploy/account-before``) or ``mutated`` (today's output mutated into the
+``account`` (``tests/fixtures/deploy/account-before``), ``privilege``
+(``tests/fixtures/deploy/privilege-before``) or ``mutated`` (today's output mutated into the
 wrong shape in the rule's own test: ``tests/policies/test_data_rules.py``, ``test_deploy_rules.py``).
 """
 
@@ -17,10 +18,11 @@ from typing import Callable, Iterator, Optional
 
 from policies.model.output import Output
 
-FIXTURES = ("before", "account", "mutated")
+FIXTURES = ("before", "account", "privilege", "mutated")
 # where each rule's failing shape lives when it is not the "before" fixture
 _FIXTURE_OF = {26: "mutated", 27: "mutated", 28: "mutated", 29: "account", 30: "account", 31: "account",
-               32: "account", 33: "account", 34: "account", 35: "mutated"}
+               32: "account", 33: "account", 34: "account", 35: "mutated",
+               **{n: "privilege" for n in range(36, 44)}}
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,13 @@ from policies.rules import RULES, rules_with_fixture, run_rules
 
 ACCOUNT_RULES = rules_with_fixture("account")
 MUTATED_RULES = rules_with_fixture("mutated")
+PRIVILEGE_RULES = rules_with_fixture("privilege")
 
 BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "before"
 # the output of every environment before the account baseline (three environments in one account)
 ACCOUNT_BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "account-before"
+# prod's output before the privileges inside the platform were narrowed
+PRIVILEGE_BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "privilege-before"
 RULE_IDS = [r.id for r in RULES]
 
 
@@ -42,13 +45,14 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 36))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 44))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
 # the data tier's rules judge stores the output from before the fixes does not have: their failing
 # fixtures are today's output with one thing taken away (tests/policies/test_data_rules.py)
-@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS if r not in MUTATED_RULES + ACCOUNT_RULES])
+@pytest.mark.parametrize("rule_id", [r for r in RULE_IDS
+                                     if r not in MUTATED_RULES + ACCOUNT_RULES + PRIVILEGE_RULES])
 def test_rule_fails_the_shape_that_was_undeployable(before, rule_id):
     assert before[rule_id][False], f"{rule_id} found nothing wrong with the output from before the fixes"
 
@@ -68,6 +72,30 @@ def account_before():
 ])
 def test_account_rule_fails_the_output_from_before_the_baseline(account_before, rule_id, expected):
     failures = account_before[rule_id][False]
+    assert any(expected in str(r) for r in failures), "\n".join(map(str, failures)) or f"{rule_id} found nothing"
+
+
+@pytest.fixture(scope="module")
+def privilege_before():
+    return _verdicts(Output.load(PRIVILEGE_BEFORE))
+
+
+PRIVILEGE_EXPECTED = [
+    ("SPOF_DEPLOY_36", "allows ec2:AuthorizeSecurityGroupIngress"),  # the full upstream controller policy
+    ("SPOF_DEPLOY_37", "carries kubernetes.io/role/elb"),  # public subnets open to discovery
+    ("SPOF_DEPLOY_38", "the ClusterSecretStore has no conditions"),
+    ("SPOF_DEPLOY_39", "argocd/allow-from-vpc admits 10.32.0.0/16"),  # the whole VPC into the GitOps namespaces
+    ("SPOF_DEPLOY_40", "uses project 'default'"),
+    ("SPOF_DEPLOY_41", "without aws:RequestTag/eks-cluster-arn"),  # any association in the account
+    ("SPOF_DEPLOY_42", "has no source_arn"),
+    ("SPOF_DEPLOY_43", "does not set rds.force_ssl = 1"),
+]
+
+
+@pytest.mark.parametrize("rule_id, expected", PRIVILEGE_EXPECTED)
+def test_privilege_rule_fails_the_output_from_before_the_narrowing(privilege_before, rule_id, expected):
+    assert set(PRIVILEGE_RULES) == {r for r, _ in PRIVILEGE_EXPECTED}
+    failures = privilege_before[rule_id][False]
     assert any(expected in str(r) for r in failures), "\n".join(map(str, failures)) or f"{rule_id} found nothing"
 
 
