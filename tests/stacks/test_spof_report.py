@@ -63,3 +63,45 @@ def test_an_environment_without_its_standby_shows_undeclared_spofs(tmp_path):
     text, undeclared = report(tmp_path / "cdktf.out", env.name)
     assert undeclared >= 5
     assert "SPOF: one region" in text
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_the_security_section_names_exactly_who_reaches_tokens_load_balancers_and_clusters(synth_dir, env_name):
+    """Derived from the configuration: per region, the operator's role reads the Git tokens and the store
+    serves the engines' namespaces; the controller's role changes only its region's three target groups;
+    a push reaches the workload namespace only."""
+    from policies.model.access import access
+
+    env = ENVIRONMENTS[env_name]
+    regions = [r.name for r in env.regions.all]
+    found = access(Output.load(synth_dir), env_name)
+    tokens = sorted(f"{env_name}/{s}" for s in (env.gitops.github_token_secret, env.gitops.gitlab_token_secret))
+    roles = [g for g in found.git_tokens if g.how.startswith("Pod Identity")]
+    assert sorted(g.how for g in roles) == sorted(f"Pod Identity external-secrets/external-secrets in {env_name}-{r}"
+                                                  for r in regions)
+    assert all(g.reach == ", ".join(tokens) for g in roles)
+    stores = [g for g in found.git_tokens if g.how.startswith("ClusterSecretStore")]
+    assert len(stores) == len(regions) and {g.who for g in stores} == {"namespaces argocd, flux-system"}
+    assert len(found.git_tokens) == 2 * len(regions)  # nothing else: not the rotation function
+    controllers = [g for g in found.load_balancers if g.how.startswith("Pod Identity")]
+    assert len(controllers) == len(regions) and all(g.reach.count("aws_lb_target_group.") == 3 and "*" not in g.reach
+                                                    for g in controllers)
+    bindings = [g for g in found.load_balancers if g.how.startswith("TargetGroupBinding")]
+    assert {g.who for g in bindings} == {"namespace ingress"} and len(bindings) == len(regions)
+    pushes = [g for g in found.clusters if g.who.startswith("a push to")]
+    assert len(pushes) == len(regions) * len(env.gitops.sources) * 3  # Argo CD on one host, Flux on both
+    assert not any("cluster-wide" in g.reach for g in pushes)
+
+
+def test_the_security_section_shows_the_wider_reach_of_the_output_from_before_the_narrowing():
+    from pathlib import Path
+
+    from policies.model.access import access
+
+    before = Path(__file__).resolve().parents[1] / "fixtures" / "deploy" / "privilege-before"
+    found = access(Output.load(before), "prod")
+    assert any(g.who == "prod-secret-rotation" for g in found.git_tokens)
+    assert any(g.who.startswith("every namespace") for g in found.git_tokens)
+    assert any(g.who == "any namespace editor" for g in found.load_balancers)
+    assert any("AuthorizeSecurityGroupIngress" in g.reach for g in found.load_balancers)
+    assert any("cluster-wide" in g.reach for g in found.clusters)

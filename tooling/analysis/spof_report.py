@@ -23,6 +23,7 @@ from typing import Iterable, Optional, Sequence
 import yaml
 
 from modules.tags import SINGLE_REGION
+from policies.model.access import Access, access
 from policies.model.output import Output
 from policies.model.platform import baseline_of, build, data_members, security_of
 
@@ -174,12 +175,11 @@ def _data_tiers(members: dict, platform, regions: list[str], figures: dict[str, 
     return tiers
 
 
-def _analysed(outdir: Path, only: Optional[str], figures_path: Path):
+def _analysed(output: Output, only: Optional[str], figures_path: Path):
     """``(env, tiers, request-path availability, declared exception, drilled scenarios)`` per environment."""
     from tooling.analysis.drill import drill
 
     figures = yaml.safe_load(figures_path.read_text())
-    output = Output.load(outdir)
     drilled = drill(output, [only] if only else None)
     for env in output.environments:
         if only and env != only:
@@ -190,7 +190,8 @@ def _analysed(outdir: Path, only: Optional[str], figures_path: Path):
 def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURES) -> tuple[str, int]:
     """The printed report and the number of undeclared single points of failure."""
     lines, undeclared = [], 0
-    for env, tiers, overall, declared, played in _analysed(outdir, only, figures_path):
+    output = Output.load(outdir)
+    for env, tiers, overall, declared, played in _analysed(output, only, figures_path):
         lines.append(f"{env}")
         lines.append(f"  {'tier':<15} {'AZs':<8} {'regions':<8} {'providers':<10} {'redundancy':<40} "
                      f"{'availability':<14} {'downtime':>12}  single point of failure")
@@ -201,8 +202,23 @@ def report(outdir: Path, only: Optional[str] = None, figures_path: Path = FIGURE
             lines.append(f"  declared exception: {declared}")
         undeclared += sum(1 for t in tiers if t.spof.startswith("SPOF"))
         lines += _drill_summary(played)
+        lines += _security_lines(access(output, env))
         lines.append("")
     return "\n".join(lines), undeclared
+
+
+SECURITY_HEADINGS = {"git_tokens": "read the Git tokens", "load_balancers": "change a load balancer",
+                     "clusters": "write to a cluster"}
+
+
+def _security_lines(found: Access) -> list[str]:
+    """Who can read the Git tokens, change a load balancer, write to a cluster (policies/model/access.py)."""
+    lines = ["  security: who can (from the output; account principals with IAM rights of their own are not "
+             "counted)"]
+    for key, heading in SECURITY_HEADINGS.items():
+        lines.append(f"    {heading}:")
+        lines += [f"      {grant}" for grant in getattr(found, key)] or ["      no one the output declares"]
+    return lines
 
 
 def _drill_summary(played) -> list[str]:
@@ -228,7 +244,9 @@ def report_data(outdir: Path, only: Optional[str] = None, figures_path: Path = F
     exception and drill verdict (``--format json`` prints this; markdown renders it)."""
     from tooling.analysis.drill import failures
 
+    output = Output.load(outdir)
     return {env: {
+        "security": access(output, env).as_dict(),
         "tiers": [{"tier": t.name, "azs": t.azs, "regions": t.regions, "providers": t.providers,
                    "redundancy": t.redundancy, "availability": t.availability, "downtime": downtime(t.availability),
                    "spof": t.spof or None} for t in tiers],
@@ -236,7 +254,7 @@ def report_data(outdir: Path, only: Optional[str] = None, figures_path: Path = F
         "declared_exception": declared,
         "drill": {"scenarios": len(played),
                   "not_survived_or_late": [" + ".join(s.failed) for s in failures({env: played})]},
-    } for env, tiers, overall, declared, played in _analysed(outdir, only, figures_path)}
+    } for env, tiers, overall, declared, played in _analysed(output, only, figures_path)}
 
 
 def markdown(data: dict) -> str:
@@ -253,6 +271,11 @@ def markdown(data: dict) -> str:
         drill = item["drill"]
         lines += [f"Failure drill: {drill['scenarios']} scenarios, {len(drill['not_survived_or_late'])} not survived "
                   "or late.", ""]
+        for key, heading in SECURITY_HEADINGS.items():
+            grants = item.get("security", {}).get(key, [])
+            lines += [f"Who can {heading}:", ""]
+            lines += [f"- {g['who']} ({g['how']}): {g['reach']}" for g in grants] or ["- no one the output declares"]
+            lines.append("")
     return "\n".join(lines)
 
 

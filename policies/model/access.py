@@ -1,0 +1,172 @@
+"""Who can do what inside one environment, read from the output: who can read the Git tokens, who can change
+a load balancer, who can write to a cluster.
+
+Only what the output declares is counted: principals of the account with IAM rights of their own (an
+administrator's user, an SSO role) are outside it. The SPOF report prints this as its ``security`` section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from policies.model.output import Output, actions, as_list, covers, policy_statements
+from policies.model.topology import cluster_of_provider, installed_releases
+
+# calls that change a load balancer, its listeners, targets, security groups or protection
+LB_WRITE_PREFIXES = ("elasticloadbalancing:", "wafv2:Associate", "wafv2:Disassociate", "shield:",
+                     "ec2:AuthorizeSecurityGroup", "ec2:RevokeSecurityGroup", "ec2:CreateSecurityGroup",
+                     "ec2:DeleteSecurityGroup")
+
+
+@dataclass(frozen=True)
+class Grant:
+    who: str    # a role, a principal, a namespace, a Git repository
+    how: str    # how it gets there: Pod Identity, a service, an access entry, a secret store, a project
+    reach: str  # what exactly it reaches
+
+    def __str__(self) -> str:
+        return f"{self.who} ({self.how}): {self.reach}"
+
+
+@dataclass
+class Access:
+    git_tokens: list[Grant] = field(default_factory=list)
+    load_balancers: list[Grant] = field(default_factory=list)
+    clusters: list[Grant] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"git_tokens": [asdict(g) for g in self.git_tokens],
+                "load_balancers": [asdict(g) for g in self.load_balancers],
+                "clusters": [asdict(g) for g in self.clusters]}
+
+
+def _changes_load_balancers(action: str) -> bool:
+    verb = action.split(":", 1)[-1]
+    return action == "*" or (action.startswith(LB_WRITE_PREFIXES) and not verb.startswith(("Describe", "Get", "List")))
+
+
+def _roles(output: Output, stack: str) -> Iterator[tuple[str, dict, list[dict]]]:
+    roles = output.resources(stack, "aws_iam_role")
+    statements: dict[str, list[dict]] = {}
+    for conf in output.resources(stack, "aws_iam_role_policy").values():
+        for ref in output.refs(stack, conf.get("role")):
+            if ref.type == "aws_iam_role":
+                statements.setdefault(ref.name, []).extend(
+                    s for s in policy_statements(conf.get("policy")) if s.get("Effect") == "Allow")
+    for name in sorted(roles):
+        yield name, roles[name], statements.get(name, [])
+
+
+def _role_user(output: Output, stack: str, name: str, role: dict) -> tuple[str, str]:
+    """``(who, how)`` of a role: its name, and the service account or service that assumes it."""
+    who = str(role.get("name") or name)
+    for conf in output.resources(stack, "aws_eks_pod_identity_association").values():
+        if any(r.name == name for r in output.refs(stack, conf.get("role_arn")) if r.type == "aws_iam_role"):
+            return who, f"Pod Identity {conf.get('namespace')}/{conf.get('service_account')} in {stack}"
+    services = sorted({str(s) for st in policy_statements(role.get("assume_role_policy"))
+                       for s in as_list((st.get("Principal") or {}).get("Service")
+                                        if isinstance(st.get("Principal"), dict) else None)})
+    return who, f"assumed by {', '.join(services) or 'principals of the account'} in {stack}"
+
+
+def _reach(output: Output, stack: str, resources: list) -> str:
+    named = []
+    for resource in resources:
+        refs = output.refs(stack, resource)
+        named += [r.address for r in refs] if refs else [str(resource)]
+    return ", ".join(sorted(set(named)))
+
+
+def _reads_secret(statement: dict, env: str, key: str) -> bool:
+    if not covers(actions(statement), "secretsmanager:GetSecretValue"):
+        return False
+    for resource in as_list(statement.get("Resource")):
+        text = str(resource)
+        tail = text.split(":secret:", 1)[1] if ":secret:" in text else None
+        if text == "*" or tail in ("*", f"{env}/*") or (tail or "").startswith(f"{key}-"):
+            return True
+    return False
+
+
+def access(output: Output, env: str) -> Access:
+    found = Access()
+    stacks = output.stacks_of(env)
+    token_keys = sorted({str(r.get("remoteKey")) for s in stacks
+                         for release in installed_releases(output, s).values()
+                         for r in release["values"].get("repositories") or [] if r.get("remoteKey")})
+    for stack in stacks:
+        for name, role, statements in _roles(output, stack):
+            who, how = _role_user(output, stack, name, role)
+            tokens = [k for k in token_keys if any(_reads_secret(s, env, k) for s in statements)]
+            if tokens:
+                found.git_tokens.append(Grant(who, how, ", ".join(tokens)))
+            writes = [s for s in statements if any(_changes_load_balancers(a) for a in actions(s))]
+            if writes:
+                calls = sorted({a for s in writes for a in actions(s) if _changes_load_balancers(a)})
+                resources = [r for s in writes for r in as_list(s.get("Resource"))]
+                found.load_balancers.append(Grant(who, how, f"{len(calls)} calls "
+                                                  f"({', '.join(c.split(':', 1)[1] for c in calls[:4])}"
+                                                  f"{', ...' if len(calls) > 4 else ''}) on "
+                                                  f"{_reach(output, stack, resources)}"))
+        for conf in sorted(output.resources(stack, "aws_eks_access_policy_association").values(),
+                           key=lambda c: str(c.get("principal_arn"))):
+            scope = conf.get("access_scope") or {}
+            scope = (as_list(scope) or [{}])[0] if not isinstance(scope, dict) else scope
+            where = ("the whole cluster" if scope.get("type") == "cluster"
+                     else f"namespaces {', '.join(as_list(scope.get('namespaces')))}")
+            found.clusters.append(Grant(str(conf.get("principal_arn")), f"EKS access entry in {stack}",
+                                        f"{str(conf.get('policy_arn')).rsplit('/', 1)[-1]} on {where}"))
+        _in_cluster(output, stack, found)
+    return found
+
+
+def _in_cluster(output: Output, stack: str, found: Access) -> None:
+    """What the cluster's own objects grant: the secret store's namespaces, who binds target groups,
+    what a Git push applies."""
+    cluster = cluster_of_provider(output, stack)
+    releases = installed_releases(output, stack)
+    if cluster is None or not releases:
+        return
+    objects_release = releases.get("spofless-cluster") or {"values": {}}
+    values = objects_release["values"]
+    objects = [o for o in values.get("objects") or [] if isinstance(o, dict)]
+    if "external-secrets" in releases and values.get("repositories"):
+        served = values.get("secretStoreNamespaces") or []
+        edit = (releases["external-secrets"]["values"].get("rbac") or {}).get("aggregateToEdit") is not False
+        who = f"namespaces {', '.join(served)}" if served else "every namespace"
+        found.git_tokens.append(Grant(who + (", and any namespace editor (ExternalSecret creation)" if edit else ""),
+                                      f"ClusterSecretStore in {stack}", "the tokens as ExternalSecrets"))
+    if "aws-load-balancer-controller" in releases:
+        guarded = [o for o in objects if o.get("kind") == "ValidatingAdmissionPolicy"
+                   and "targetgroupbindings" in str(o.get("spec", {}).get("matchConstraints"))]
+        who = ("namespace " + next((e.split("'")[1] for o in guarded for v in o["spec"].get("validations", [])
+                                    for e in [v.get("expression", "")] if "request.namespace ==" in e), "?")
+               if guarded else "any namespace editor")
+        found.load_balancers.append(Grant(who, f"TargetGroupBinding in {stack}",
+                                          "registers pods in this region's target groups" if guarded else
+                                          "registers any pod in any target group the controller may change"))
+    for release in releases.values():
+        chart = release["conf"].get("chart")
+        if chart == "argocd-apps":
+            projects = release["values"].get("projects") or {}
+            for name, app in sorted((release["values"].get("applications") or {}).items()):
+                project = projects.get(app.get("project"))
+                reach = ("anything, cluster-wide (project default)" if project is None else
+                         "namespaces " + ", ".join(str(d.get("namespace")) for d in project.get("destinations") or [])
+                         + (", no cluster-scoped kind" if not project.get("clusterResourceWhitelist")
+                            else ", and cluster-scoped kinds"))
+                found.clusters.append(Grant(f"a push to {(app.get('source') or {}).get('repoURL')}",
+                                            f"Argo CD application {name} in {stack}", reach))
+        if chart == "flux2-sync":
+            spec = ((release["values"].get("kustomization") or {}).get("spec") or {})
+            account = spec.get("serviceAccountName")
+            url = ((release["values"].get("gitRepository") or {}).get("spec") or {}).get("url")
+            bound = [o for o in objects if o.get("kind") in ("RoleBinding", "ClusterRoleBinding")
+                     and any(s.get("name") == account for s in o.get("subjects") or [])]
+            reach = ("anything, cluster-wide (the controller's own rights)" if not account else
+                     "; ".join(f"{o['roleRef']['name']} of "
+                               f"{'the cluster' if o['kind'] == 'ClusterRoleBinding' else 'namespace ' + o['metadata']['namespace']}"
+                               for o in bound) or f"what {account} is granted")
+            found.clusters.append(Grant(f"a push to {url}", f"Flux {release['conf'].get('name')} in {stack}", reach))
+
