@@ -52,6 +52,14 @@ class Autoscaler:
     """cluster-autoscaler chart version (https://kubernetes.github.io/autoscaler)."""
     image: str
     """Image tag, the same minor as the cluster."""
+    digest: str
+    """The tag's image index digest (``sha256:...``): the image is pulled by it, so a re-pushed tag
+    cannot change what runs."""
+
+    @property
+    def reference(self) -> str:
+        """``<tag>@<digest>``: what the chart's ``image.tag`` renders after ``<repository>:``."""
+        return f"{self.image}@{self.digest}"
 
 
 @dataclass(frozen=True)
@@ -85,8 +93,10 @@ VERSIONS: dict[str, EksVersion] = {v.version: v for v in (
             "aws-ebs-csi-driver": "v1.61.1-eksbuild.1",  # describe-addon-versions, 1.35
             "eks-pod-identity-agent": "v1.3.10-eksbuild.3",  # describe-addon-versions, 1.35
         },
-        # chart 9.59.0's appVersion is 1.35.0
-        autoscaler=Autoscaler(chart="9.59.0", image="v1.35.0"),
+        # chart 9.59.0's appVersion is 1.35.0; the digest is registry.k8s.io's multi-arch index for
+        # autoscaling/cluster-autoscaler:v1.35.0 (`crane digest` / `docker buildx imagetools inspect`)
+        autoscaler=Autoscaler(chart="9.59.0", image="v1.35.0",
+                              digest="sha256:2fc9433dd3b47baef0e68d6b1110b770a3c93db10c7bead4c5bc6cb21c72b875"),
     ),
     EksVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
 )}

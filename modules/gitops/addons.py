@@ -257,7 +257,7 @@ def external_secrets() -> HelmAddon:
                                    "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}})
 
 
-def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image_tag: str) -> HelmAddon:
+def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image: str) -> HelmAddon:
     """Cluster Autoscaler: grows a node group when pods are pending, shrinks it when nodes sit idle.
 
     Why Cluster Autoscaler, not Karpenter: it drives the EKS managed node groups this
@@ -265,7 +265,8 @@ def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image
     so the node groups, their launch template, taint and update policy stay the one
     definition of capacity; Karpenter would replace them with its own NodePools, its own
     node role and an interruption queue per region, a second model of capacity beside them.
-    The image's minor matches the cluster's (environments/eks_versions.py).
+    The image's minor matches the cluster's (environments/eks_versions.py); ``image`` is its tag and
+    digest (``v1.35.0@sha256:...``), which the chart renders after ``<repository>:``.
     Two replicas (leader election), spread over zones, one down at a time (the chart's PDB),
     on on-demand nodes; its AWS role comes from EKS Pod Identity (the regional stack).
     https://docs.aws.amazon.com/eks/latest/best-practices/cas.html
@@ -277,7 +278,7 @@ def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image
         version=chart_version,
         values={"cloudProvider": "aws", "awsRegion": region, "autoDiscovery": {"clusterName": cluster_name},
                 "nameOverride": "cluster-autoscaler", "fullnameOverride": "cluster-autoscaler",
-                "image": {"tag": image_tag},
+                "image": {"tag": image},
                 "rbac": {"serviceAccount": {"create": True, "name": account}},
                 "replicaCount": 2, "nodeSelector": on_demand(),
                 "topologySpreadConstraints": _spread("cluster-autoscaler", "cluster-autoscaler",

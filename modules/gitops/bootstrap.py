@@ -48,7 +48,7 @@ class GitopsBootstrap(Construct):
         controller = addons.load_balancer_controller(cluster_name, region, vpc_id).install(
             self, provider=helm_provider)
         autoscaler = eks.release.autoscaler
-        addons.cluster_autoscaler(cluster_name, region, autoscaler.chart, autoscaler.image).install(
+        addons.cluster_autoscaler(cluster_name, region, autoscaler.chart, autoscaler.reference).install(
             self, provider=helm_provider)
         eso = addons.external_secrets().install(
             self, provider=helm_provider, depends_on=[namespaces[addons.ESO_SERVICE_ACCOUNT[0]]])

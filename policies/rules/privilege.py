@@ -310,3 +310,27 @@ def aurora_requires_tls(output: Output):
                      for p in as_list((group or {}).get("parameter")))
         yield stack, f"aws_rds_cluster.{name}", forced, (
             "its cluster parameter group does not set rds.force_ssl = 1: clients may connect in plaintext")
+
+
+def _images(values, path: str = "") -> Iterator[tuple[str, dict]]:
+    if isinstance(values, dict):
+        for key, value in sorted(values.items()):
+            where = f"{path}.{key}" if path else str(key)
+            if key == "image" and isinstance(value, dict) and ("tag" in value or "digest" in value):
+                yield where, value
+            else:
+                yield from _images(value, where)
+    elif isinstance(values, list):
+        for index, value in enumerate(values):
+            yield from _images(value, f"{path}[{index}]")
+
+
+@rule(44, "Every image spofless chooses for a chart is pulled by digest: a tag can be moved to other content",
+      "https://kubernetes.io/docs/concepts/containers/images/#image-names")
+def images_by_digest(output: Output):
+    for stack in sorted(output.stacks):
+        for release, found in sorted(installed_releases(output, stack).items()):
+            for where, image in _images(found["values"]):
+                pinned = "@sha256:" in str(image.get("tag", "")) or str(image.get("digest", "")).startswith("sha256:")
+                yield stack, f"{release} {where}", pinned, (
+                    f"pulls {image.get('repository', 'the chart default repository')}:{image.get('tag')} by tag only")

@@ -45,7 +45,7 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 44))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 45))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
@@ -89,6 +89,7 @@ PRIVILEGE_EXPECTED = [
     ("SPOF_DEPLOY_41", "without aws:RequestTag/eks-cluster-arn"),  # any association in the account
     ("SPOF_DEPLOY_42", "has no source_arn"),
     ("SPOF_DEPLOY_43", "does not set rds.force_ssl = 1"),
+    ("SPOF_DEPLOY_44", ":v1.35.0 by tag only"),  # the Cluster Autoscaler's image
 ]
 
 

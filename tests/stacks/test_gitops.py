@@ -233,7 +233,9 @@ def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections
 def test_the_autoscaler_matches_the_cluster_version(stacks, stack_name):
     env, region = _region_of(stack_name)
     values = _releases(stacks[stack_name])["cluster-autoscaler"]["_values"]
-    assert values["image"]["tag"] == env.eks.release.autoscaler.image
+    autoscaler = env.eks.release.autoscaler
+    assert values["image"]["tag"] == f"{autoscaler.image}@{autoscaler.digest}"  # tag and the index digest
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", autoscaler.digest)
     assert values["image"]["tag"].lstrip("v").startswith(env.eks.version + ".")
     assert values["awsRegion"] == region.name and values["replicaCount"] >= 2
     assert "cross-stack-reference-input-" in values["autoDiscovery"]["clusterName"]
