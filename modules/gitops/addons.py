@@ -156,7 +156,8 @@ def argocd_applications(version: str, namespace: str, sources, git_host: str, au
     }
     project = {
         "namespace": namespace,
-        "description": "What the GitOps repositories may change: the workload namespace only",
+        # the chart writes the description unquoted (argocd-apps 2.0.2 templates/projects.yaml): no ": "
+        "description": "What the GitOps repositories may change - the workload namespace only",
         "sourceRepos": sorted({getattr(s, host) for s in sources for host in ("github", "gitlab")}),
         "destinations": [{"server": IN_CLUSTER, "namespace": WORKLOAD_NAMESPACE}],
         "clusterResourceWhitelist": [],
@@ -172,10 +173,13 @@ def flux(version: str, namespace: str) -> HelmAddon:
     """The Flux controllers (source, kustomize, helm, notification), on on-demand nodes (the flux2
     chart has no global placement: each controller has its own nodeSelector)."""
     # Multi-tenancy lockdown: every Kustomization applies as a service account (GITOPS_DEPLOYER unless
-    # it names another) and may not read sources in other namespaces.
+    # it names another), may not read sources in other namespaces, and the controllers' own binding is
+    # the impersonator role instead of cluster-admin.
     # https://fluxcd.io/flux/installation/configuration/multitenancy/
     return HelmAddon(name="flux", namespace=namespace, repository=FLUX_HELM, chart="flux2", version=version,
-                     values={"multitenancy": {"enabled": True, "defaultServiceAccount": GITOPS_DEPLOYER},
+                     values={"multitenancy": {"enabled": True, "defaultServiceAccount": GITOPS_DEPLOYER,
+                                              # the controllers impersonate, and hold no cluster-admin themselves
+                                              "privileged": False},
                              "imageAutomationController": {"create": False},
                              "imageReflectionController": {"create": False},
                              **{controller: {"nodeSelector": on_demand()} for controller in FLUX_CONTROLLERS}})

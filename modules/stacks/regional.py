@@ -21,17 +21,20 @@ from modules.stacks.base import SpoflessStack
 
 
 # What the load balancer controller calls when all it does is TargetGroupBindings of ip targets with a
-# known VPC: the subset the controller's installation guide gives for "add and remove IPs to already
-# existing target groups", the calls that change anything limited to this region's target groups.
+# known VPC (v3.5.0): the webhooks DescribeTargetGroups (webhooks/elbv2/targetgroup_helper.go), the
+# reconciler DescribeTargetHealth, RegisterTargets, DeregisterTargets (pkg/targetgroupbinding/
+# targets_manager.go) and DescribeVpcs (resource_manager.go), and the networking clean-up
+# DescribeSecurityGroups even without a networking section (pkg/networking/networking_manager.go).
+# The installation guide's subset for "add and remove IPs to already existing target groups" adds
+# ModifyTargetGroup(Attributes) and DescribeInstances, which this path never calls (vpcId is set).
 # https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/docs/deploy/installation.md
-LBC_DESCRIBE = ("ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
+LBC_DESCRIBE = ("ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
                 "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth")
-LBC_TARGETS = ("elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyTargetGroup",
-               "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets")
+LBC_TARGETS = ("elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets")
 
 
 def lbc_statements(target_group_arns: list[str]) -> list[dict]:
-    """The load balancer controller's policy: reads everywhere (they take no resource), target changes on
+    """The load balancer controller's policy: reads everywhere (they take no resource), target registration on
     ``target_group_arns`` only. No security group, listener, rule, WAF, Shield or load balancer call."""
     return [{"Sid": "Discover", "Effect": "Allow", "Action": list(LBC_DESCRIBE), "Resource": "*"},
             {"Sid": "RegisterPodsInOwnTargetGroups", "Effect": "Allow", "Action": list(LBC_TARGETS),

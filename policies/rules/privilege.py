@@ -14,11 +14,10 @@ from policies.model.topology import cluster_of_provider, installed_releases, val
 from policies.rules.registry import rule
 
 LBC_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
-# what the controller needs to bind pods to existing target groups (its installation guide's subset)
-LBC_READS = {"ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
+# what the controller calls to bind pods to existing target groups (v3.5.0, ip targets, vpcId set)
+LBC_READS = {"ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
              "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}
-LBC_WRITES = {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-              "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes"}
+LBC_WRITES = {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}
 LB_DISCOVERY_TAGS = ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
 POD_IDENTITY = "pods.eks.amazonaws.com"
 POD_IDENTITY_TAGS = ("kubernetes-namespace", "kubernetes-service-account")
@@ -51,7 +50,7 @@ def _associated_role(output: Output, stack: str, namespace: str, account: str) -
 
 
 @rule(36, "The load balancer controller's role registers targets in its own region's target groups and does "
-          "nothing else: no security group, listener, WAF, Shield or load balancer call",
+          "nothing else: no security group, listener, target group, WAF, Shield or load balancer change",
       "https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/docs/deploy/installation.md")
 def load_balancer_controller_role(output: Output):
     for stack in sorted(output.stacks):
@@ -221,9 +220,12 @@ def gitops_push_scope(output: Output):
                        for d in project.get("destinations") or []):
                     problems.append(f"project {app.get('project')} allows every namespace or cluster")
         flux = next((r for r in releases.values() if r["conf"].get("chart") == "flux2"), None)
-        if syncs and not ((flux or {}).get("values", {}).get("multitenancy") or {}).get("enabled"):
+        tenancy = (flux or {}).get("values", {}).get("multitenancy") or {}
+        if syncs and not tenancy.get("enabled"):
             problems.append("Flux runs without multitenancy: a Kustomization naming no service account applies "
                             "as the controller (cluster-admin)")
+        elif syncs and tenancy.get("privileged") is not False:
+            problems.append("Flux's controllers keep cluster-admin (multitenancy.privileged is not false)")
         for release in syncs:
             spec = values_at(release["values"], ("kustomization", "spec")) or {}
             if not spec.get("serviceAccountName"):

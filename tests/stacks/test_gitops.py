@@ -283,6 +283,8 @@ def test_a_git_push_reaches_the_workload_namespace_only(stacks, stack_name):
     project = apps["projects"][GITOPS_PROJECT]
     assert project["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": WORKLOAD_NAMESPACE}]
     assert not project.get("clusterResourceWhitelist")
+    # argocd-apps writes the description unquoted: it must read back as the same plain scalar
+    assert yaml.safe_load(f"description: {project['description']}") == {"description": project["description"]}
     assert project["sourceRepos"] == sorted({getattr(s, h) for s in env.gitops.sources for h in ("github", "gitlab")})
     syncs = [r["_values"]["kustomization"]["spec"] for r in releases.values() if r["chart"] == "flux2-sync"]
     assert syncs and all(s["serviceAccountName"] == GITOPS_DEPLOYER for s in syncs)
