@@ -46,14 +46,14 @@ def _changes_load_balancers(action: str) -> bool:
     return action == "*" or (action.startswith(LB_WRITE_PREFIXES) and not verb.startswith(("Describe", "Get", "List")))
 
 
-def _roles(output: Output, stack: str) -> Iterator[tuple[str, dict, list[dict]]]:
+def roles_with_policies(output: Output, stack: str) -> Iterator[tuple[str, dict, list[dict]]]:
+    """``(role name, role, statements of its inline policies)`` for every role of a stack."""
     roles = output.resources(stack, "aws_iam_role")
     statements: dict[str, list[dict]] = {}
     for conf in output.resources(stack, "aws_iam_role_policy").values():
         for ref in output.refs(stack, conf.get("role")):
             if ref.type == "aws_iam_role":
-                statements.setdefault(ref.name, []).extend(
-                    s for s in policy_statements(conf.get("policy")) if s.get("Effect") == "Allow")
+                statements.setdefault(ref.name, []).extend(policy_statements(conf.get("policy")))
     for name in sorted(roles):
         yield name, roles[name], statements.get(name, [])
 
@@ -96,7 +96,8 @@ def access(output: Output, env: str) -> Access:
                          for release in installed_releases(output, s).values()
                          for r in release["values"].get("repositories") or [] if r.get("remoteKey")})
     for stack in stacks:
-        for name, role, statements in _roles(output, stack):
+        for name, role, statements in roles_with_policies(output, stack):
+            statements = [s for s in statements if s.get("Effect") == "Allow"]
             who, how = _role_user(output, stack, name, role)
             tokens = [k for k in token_keys if any(_reads_secret(s, env, k) for s in statements)]
             if tokens:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterator, Optional
 
+from policies.model.access import roles_with_policies
 from policies.model.output import Output, Ref, actions, as_list, policy_statements
 from policies.model.topology import cluster_of_provider, installed_releases, values_at
 from policies.rules.registry import rule
@@ -29,18 +30,6 @@ CONFUSED_DEPUTY_DOCUMENTED = {
 }
 
 
-def _roles_with_policies(output: Output, stack: str) -> Iterator[tuple[str, dict, list[dict]]]:
-    """``(role name, role, statements of its inline policies)`` for every role of a stack."""
-    roles = output.resources(stack, "aws_iam_role")
-    attached: dict[str, list[dict]] = {}
-    for conf in output.resources(stack, "aws_iam_role_policy").values():
-        for ref in output.refs(stack, conf.get("role")):
-            if ref.type == "aws_iam_role":
-                attached.setdefault(ref.name, []).extend(policy_statements(conf.get("policy")))
-    for name in sorted(roles):
-        yield name, roles[name], attached.get(name, [])
-
-
 def _associated_role(output: Output, stack: str, namespace: str, account: str) -> Optional[str]:
     for conf in output.resources(stack, "aws_eks_pod_identity_association").values():
         if (conf.get("namespace"), conf.get("service_account")) == (namespace, account):
@@ -57,7 +46,7 @@ def load_balancer_controller_role(output: Output):
         role = _associated_role(output, stack, *LBC_ACCOUNT)
         if role is None:
             continue
-        statements = dict((n, s) for n, _, s in _roles_with_policies(output, stack))[role]
+        statements = dict((n, s) for n, _, s in roles_with_policies(output, stack))[role]
         problems = []
         own_groups = {f"aws_lb_target_group.{n}" for n in output.resources(stack, "aws_lb_target_group")}
         for statement in statements:
@@ -248,7 +237,7 @@ def _service_statements(role: dict) -> Iterator[tuple[str, dict]]:
       "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html")
 def service_trust_conditions(output: Output):
     for stack in sorted(output.stacks):
-        for name, role, _ in _roles_with_policies(output, stack):
+        for name, role, _ in roles_with_policies(output, stack):
             for service, statement in _service_statements(role):
                 condition = statement.get("Condition") or {}
                 equals = condition.get("StringEquals") or {}
@@ -275,7 +264,7 @@ def rotation_function_scope(output: Output):
             for ref in output.refs(stack, conf.get("rotation_lambda_arn")):
                 if ref.type == "aws_lambda_function":
                     functions[ref.name] = output.get(ref) or {}
-        roles = {n: s for n, _, s in _roles_with_policies(output, stack)}
+        roles = {n: s for n, _, s in roles_with_policies(output, stack)}
         for name, function in sorted(functions.items()):
             problems = []
             role = next((r.name for r in output.refs(stack, function.get("role")) if r.type == "aws_iam_role"), None)
