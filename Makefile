@@ -62,7 +62,7 @@ help:
 	@echo "make plan       terraform plan every stack of ENVS (needs credentials); review in reports/pr/<env>.md"
 	@echo "make diff       what deploy would change, per stack, in dependency order (EMULATOR=1: the local emulator)"
 	@echo "ENVS=dev make deploy   plan and apply ENVS in dependency order (EMULATOR=1: the local emulator)"
-	@echo "ENVS=dev make destroy  destroy ENVS, dependents first (EMULATOR=1: the local emulator)"
+	@echo "ENVS=dev make destroy  destroy ENVS, dependents first, after typing each name (EMULATOR=1: the local emulator)"
 	@echo "make diagram    Mermaid diagrams of the stacks and the request path: reports/diagram-<env>.md"
 	@echo "make rehearse   apply, verify and destroy every AWS stack of ENV (default dev) against a local AWS emulator"
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
@@ -166,7 +166,7 @@ deploy: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) deploy $(STACK_FLAGS)
 
 destroy: tooling cdktf.out/manifest.json
-	@$(SPOFLESS) destroy $(STACK_FLAGS)
+	@$(SPOFLESS) destroy $(STACK_FLAGS) $(if $(EMULATOR),,--allow-destructive)
 
 diagram: setup cdktf.out/manifest.json
 	@$(SPOFLESS) diagram

@@ -122,7 +122,8 @@ def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
                             *sum((["--env", e] for e in _envs(args.env)), []),
                             *(["--emulator"] if args.emulator else []), *(["--quiet"] if args.quiet else []),
                             *(["--auto-approve"] if getattr(args, "auto_approve", False) else []),
-                            *(["--allow-destructive"] if args.allow_destructive else [])])
+                            *(["--allow-destructive"] if args.allow_destructive else []),
+                            *sum((["--confirm", e] for e in getattr(args, "confirm", None) or []), [])])
     return run
 
 
@@ -206,11 +207,14 @@ def parser() -> argparse.ArgumentParser:
                        help="against the local AWS emulator (AWS-only stacks; `spofless emulator stop` ends it)")
         p.add_argument("--jobs", type=int, default=2, help="stacks at a time, where the dependencies allow")
         p.add_argument("--quiet", action="store_true", help="print the summary only (CI)")
+        # SPOFLESS_ALLOW_DESTRUCTIVE=1 stands for it in deploy and plan (read by the deploy tool), never in destroy
         p.add_argument("--allow-destructive", action="store_true",
-                       default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1",
-                       help="let a stateful resource be replaced or destroyed")
+                       help="let a stateful resource be replaced or destroyed; destroy needs it always")
         if action in ("deploy", "destroy"):
             p.add_argument("--auto-approve", action="store_true", help="do not ask before each stack")
+        if action == "destroy":
+            p.add_argument("--confirm", action="append", metavar="ENV",
+                           help="the environment's name, instead of typing it at the prompt (CI)")
     emulator = command("emulator", _emulator, "start, stop or show the local AWS emulator deploy --emulator uses",
                        out=False)
     emulator.add_argument("emulator_command", choices=("start", "stop", "status"))

@@ -247,3 +247,66 @@ def test_a_diff_of_applied_stacks_can_run_them_all_at_once(output, environments,
     latest_start = max(start for start, _ in fake.spans.values())
     earliest_end = min(end for _, end in fake.spans.values())
     assert latest_start < earliest_end, "a stack waited for another"
+
+
+# -- destroy: consent, and the public path last --------------------------------------------------
+
+def test_destroy_keeps_the_public_names_until_everything_off_the_request_path_is_gone(output, environments,
+                                                                                      monkeypatch):
+    from modules.stacks import names
+
+    fake = FakeTerraform()
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    for env in environments:
+        stacks = output.stacks_of(env)
+        deploy.run("destroy", output, stacks, Target(Path("unused")), jobs=2, quiet=True)
+        kinds = {s: names.parse(s).kind for s in stacks}
+        public = [s for s in stacks if kinds[s] in deploy.PUBLIC_PATH_KINDS]
+        off_path = [s for s in stacks if kinds[s] in deploy.OFF_PATH_KINDS]
+        assert public and off_path
+        for name in public:
+            for other in off_path:
+                assert _before(fake.spans, other, name), f"{name} (public names) destroyed before {other}"
+
+
+def _destroy(synth_dir, tmp_path, monkeypatch, env, *flags):
+    fake = FakeTerraform()
+    monkeypatch.setattr(deploy, "run_stack", fake)
+    monkeypatch.setattr(deploy, "CLI_CONFIG", synth_dir / "manifest.json")  # no set-up
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    status = deploy.main(["destroy", "-e", env, "--auto-approve", "--out", str(synth_dir),
+                          "--reports", str(tmp_path), "--quiet", *flags])
+    return status, fake
+
+
+@pytest.mark.parametrize("flags, why", [
+    ((), "it needs --allow-destructive"),
+    (("--allow-destructive",), "name was not confirmed"),
+    (("--allow-destructive", "--confirm", "not-this-one"), "name was not confirmed"),
+])
+def test_destroy_refuses_without_consent_and_names_what_it_would_remove(synth_dir, tmp_path, monkeypatch, capsys,
+                                                                         output, environments, flags, why):
+    monkeypatch.setenv("SPOFLESS_ALLOW_DESTRUCTIVE", "1")  # never a stand-in for the flag in destroy
+    for env in environments:
+        status, fake = _destroy(synth_dir, tmp_path, monkeypatch, env, *flags)
+        error = capsys.readouterr().err
+        assert status == 2 and not fake.spans, "a stack was destroyed without consent"
+        assert why in error and f"--confirm {env}" in error
+        stacks = output.stacks_of(env)
+        assert f"would remove {len(stacks)} stacks of {env}" in error
+        assert all(f"{s} (" in error for s in stacks)
+
+
+def test_destroy_runs_with_the_flag_and_the_environments_name(synth_dir, tmp_path, monkeypatch, output,
+                                                              environments):
+    env = sorted(environments)[0]
+    status, fake = _destroy(synth_dir, tmp_path, monkeypatch, env, "--allow-destructive", "--confirm", env)
+    assert status == 0 and sorted(fake.spans) == sorted(output.stacks_of(env))
+
+
+def test_destroy_asks_for_the_name_at_a_terminal(output, environments):
+    env = sorted(environments)[0]
+    stacks = output.stacks_of(env)
+    deploy.destroy_consent([env], stacks, output, allowed=True, confirmed=[], ask=lambda prompt: env)
+    with pytest.raises(deploy.DeployError, match="not confirmed"):
+        deploy.destroy_consent([env], stacks, output, allowed=True, confirmed=[], ask=lambda prompt: "yes")

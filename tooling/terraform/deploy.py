@@ -425,7 +425,8 @@ def run(action: str, output, stacks: Sequence[str], target: Target, *, jobs: int
     upstream = output.upstream(stacks)
     downstream = {s: sorted(d for d in upstream if s in upstream[d]) for s in upstream}
     # what must be done before a stack: its upstreams, or for destroy the stacks that read from it
-    before = downstream if action == "destroy" else upstream
+    # (and, for the public names, every stack off the request path: destroy_order)
+    before = destroy_order(stacks, downstream) if action == "destroy" else upstream
     sorter = graphlib.TopologicalSorter({s: before[s] if ordered else [] for s in before})
     sorter.prepare()
     outcomes: dict[str, Outcome] = {}
@@ -479,6 +480,47 @@ def run(action: str, output, stacks: Sequence[str], target: Target, *, jobs: int
     return [outcomes[s] for s in order]
 
 
+# Stacks that answer the public names: destroyed after everything of their environment that is off
+# the request path (GitOps, data), so the names keep resolving to serving load balancers longest.
+PUBLIC_PATH_KINDS = ("dns-route53", "dns-cloudflare")
+OFF_PATH_KINDS = ("gitops", "data")
+
+
+def destroy_order(stacks: Sequence[str], dependents: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """``{stack: stacks destroyed before it}``: its dependents, and for a public-name stack every stack of
+    its environment off the request path (they never read the DNS stacks, so no cycle is possible)."""
+    from modules.stacks import names
+
+    parsed = {s: names.parse(s) for s in stacks}
+    order = {s: list(dependents.get(s, [])) for s in stacks}
+    for stack, name in parsed.items():
+        if name is not None and name.kind in PUBLIC_PATH_KINDS:
+            order[stack] = sorted(set(order[stack]) | {t for t, n in parsed.items() if n is not None
+                                                       and n.env == name.env and n.kind in OFF_PATH_KINDS})
+    return order
+
+
+def destroy_consent(envs: Sequence[str], stacks: Sequence[str], output, *, allowed: bool,
+                    confirmed: Sequence[str], ask: Optional[Callable[[str], str]]) -> None:
+    """Destroying real infrastructure needs ``--allow-destructive`` and each environment's name, typed at
+    the prompt (``ask``) or given as ``--confirm <env>``; no environment variable stands in for either.
+    Raises :class:`DeployError` naming what would be removed."""
+    missing = sorted(set(envs) - set(confirmed))
+    if allowed and missing and ask is not None:
+        typed = ask(f"destroy {', '.join(envs)}: {len(stacks)} stacks. Type the environment name"
+                    f"{'s' if len(envs) > 1 else ''} to confirm: ")
+        missing = sorted(set(envs) - set(typed.replace(",", " ").split()))
+    if allowed and not missing:
+        return
+    counts = {s: sum(len(v) for v in output.stacks[s].get("resource", {}).values()) for s in stacks}
+    listing = ", ".join(f"{s} ({counts[s]})" for s in stacks)
+    why = ("it needs --allow-destructive" if not allowed else "the environment's name was not confirmed")
+    raise DeployError(f"spofless destroy would remove {len(stacks)} stacks of {', '.join(envs)}, "
+                      f"{sum(counts.values())} resources: {listing}; {why}, and each environment's name typed "
+                      f"at the prompt or given as --confirm {' --confirm '.join(envs)} (no environment variable "
+                      "replaces either)")
+
+
 def summary(action: str, outcomes: Sequence[Outcome]) -> str:
     lines = [f"{'stack':<30} {'result':<12} {'seconds':>7}  changes / detail"]
     for o in outcomes:
@@ -519,13 +561,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     parser.add_argument("--emulator", action="store_true")
     parser.add_argument("--auto-approve", action="store_true")
-    parser.add_argument("--allow-destructive", action="store_true",
-                        default=os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1")
+    # SPOFLESS_ALLOW_DESTRUCTIVE=1 stands for the flag in deploy and plan, never in destroy
+    parser.add_argument("--allow-destructive", action="store_true")
+    parser.add_argument("--confirm", action="append", default=[], metavar="ENV",
+                        help="destroy: the environment's name, instead of typing it at the prompt")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--parallelism", type=int, default=10)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--reports", default="reports")
     args = parser.parse_args(argv)
+    if args.action != "destroy" and os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1":
+        args.allow_destructive = True
     envs = [e.strip() for value in args.env or [os.environ.get("SPOFLESS_ENVS", "")]
             for e in value.split(",") if e.strip()]
     try:
@@ -551,6 +597,10 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
     envs = envs or output.environments
     if args.action in ("deploy", "destroy") and not args.auto_approve and not sys.stdin.isatty():
         raise DeployError(f"spofless {args.action} asks before each stack; without a terminal pass --auto-approve")
+    if args.action == "destroy" and not args.emulator:  # the emulator's copy is local and disposable
+        real, _ = select_stacks(output, envs, emulated=False, action="destroy")
+        destroy_consent(envs, real, output, allowed=args.allow_destructive, confirmed=args.confirm,
+                        ask=input if sys.stdin.isatty() else None)
     if not CLI_CONFIG.exists():
         setup()
     target = Target(outdir)
