@@ -10,7 +10,8 @@
   ``.<out>.old-<pid>`` if a crash fell between them.
 - **Leftovers**: a killed run leaves ``.<out>.tmp-<pid>`` / ``.<out>.old-<pid>``; the next run
   reclaims them under the lock (no live run can own them then), and the ``.<out>.scratch-<pid>``
-  temporary folder (jsii's runtime and kernel folders) of any run whose process is gone.
+  temporary folder (jsii's runtime and kernel folders) of any run whose process is gone (a zombie
+  counts as gone).
   ``.gitignore`` ignores them.
 """
 
@@ -119,13 +120,19 @@ def _remove_scratch(path: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """True while ``pid`` runs. A zombie (killed, not yet reaped by its parent: a caller that killed a
+    synthesis and has not waited for it yet) answers ``kill(pid, 0)`` but runs nothing: dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
         pass
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill()
+    return state not in ("Z", "X")
 
 
 def _stop_orphans(scratch: Path) -> None:
@@ -155,7 +162,8 @@ def private_tempdir(outdir: Path) -> Path:
         scratch.mkdir(parents=True, exist_ok=True)
     except OSError:
         return Path(tempfile.gettempdir())  # an unwritable location: synthesize() reports it in one line
-    atexit.register(shutil.rmtree, scratch, True)
+    # removed like a killed run's: jsii's node child may still be writing in it as Python exits
+    atexit.register(_remove_scratch, scratch)
     tempfile.tempdir = str(scratch)
     os.environ["TMPDIR"] = str(scratch)  # node's os.tmpdir(), for the jsii kernel
     return scratch

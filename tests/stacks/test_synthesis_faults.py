@@ -103,3 +103,26 @@ def test_an_unwritable_location_is_one_line_and_changes_nothing(tmp_path):
     assert line.endswith(")") and "(E" in line  # the cause, with its errno name
     assert kept.endswith("was left as it was")
     assert blocker.read_text().startswith("a file")
+
+
+def test_kills_of_whole_process_groups_at_several_moments_then_one_synth_leave_nothing(earlier, names):
+    """Synths killed with their jsii node child (the process group) at several moments in a row, not yet
+    reaped by whoever killed them (zombies), then one normal synth: no folder of any run is left."""
+    import os
+    import signal
+
+    killed = []
+    for after in (1.0, 2.0, 3.0):
+        process = subprocess.Popen([sys.executable, "-O", str(PROJECT / "main.py")], cwd=PROJECT,
+                                   env={"PATH": "/usr/bin:/bin", "CDKTF_OUTDIR": str(earlier),
+                                        "SPOFLESS_ENVS": names[1], "HOME": str(earlier.parent)},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(after)
+        os.killpg(process.pid, signal.SIGKILL)
+        killed.append(process)  # not waited for yet: a zombie until the end of the test
+    try:
+        assert run_main(env={"CDKTF_OUTDIR": str(earlier), "SPOFLESS_ENVS": names[0]}).returncode == 0
+        assert _leftovers(earlier) == []
+    finally:
+        for process in killed:
+            process.wait()
