@@ -84,16 +84,30 @@ class FakeGitHub:
         return {"id": comment_id}
 
 
+BOT = {"login": pr_review.POSTER, "type": "Bot"}
+
+
 def test_posting_updates_the_comment_of_the_same_environment_or_creates_one():
     body = _review()
-    others = [{"id": i, "body": "lgtm"} for i in range(150)]
-    github = FakeGitHub(others + [{"id": 7, "body": "<!-- spofless-plan: staging -->\nold"},
-                                  {"id": 8, "body": "<!-- spofless-plan: prod -->\nold"}])
+    others = [{"id": i, "body": "lgtm", "user": {"login": "someone"}} for i in range(150)]
+    github = FakeGitHub(others + [{"id": 7, "body": "<!-- spofless-plan: staging -->\nold", "user": BOT},
+                                  {"id": 8, "body": "<!-- spofless-plan: prod -->\nold", "user": BOT}])
     assert pr_review.upsert(github, "o/r", 1, body) == "updated 8"
     assert ("update", 8) in github.calls and not [c for c in github.calls if c[0] == "create"]
     github = FakeGitHub(others)
     assert pr_review.upsert(github, "o/r", 1, body) == "created 999"
     assert [c[0] for c in github.calls] == ["list", "list", "create"]
+
+
+def test_posting_never_edits_a_comment_someone_else_wrote_with_the_marker():
+    """Anyone can start a comment with the marker; the poster edits only its own and otherwise creates one."""
+    body = _review()
+    planted = {"id": 5, "body": "<!-- spofless-plan: prod -->\nall clear, merge", "user": {"login": "attacker"}}
+    github = FakeGitHub([planted])
+    assert pr_review.upsert(github, "o/r", 1, body) == "created 999"
+    assert ("update", 5) not in github.calls
+    github = FakeGitHub([planted, {"id": 6, "body": "<!-- spofless-plan: prod -->\nold", "user": BOT}])
+    assert pr_review.upsert(github, "o/r", 1, body) == "updated 6"
 
 
 def test_the_usage_file_puts_the_traffic_on_the_primary_alb_and_the_standby_at_rest(synth_dir, environments,

@@ -257,13 +257,21 @@ class GitHub:
 MAX_PAGES = 30  # 3,000 comments: a bound, not a limit anyone meets
 
 
-def upsert(github, repo: str, pr: int, body: str) -> str:
-    """Update the comment carrying ``body``'s marker, or create it: "updated <id>" / "created <id>"."""
+# The account the workflow's GITHUB_TOKEN comments as. Only its comments are ever edited: anyone can
+# write a comment that starts with the marker, and the poster must not overwrite (or be steered by) it.
+# https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication
+POSTER = "github-actions[bot]"
+
+
+def upsert(github, repo: str, pr: int, body: str, author: str = POSTER) -> str:
+    """Update ``author``'s comment carrying ``body``'s marker, or create one: "updated <id>" / "created <id>".
+    A comment with the marker written by anyone else is left alone."""
     marker = body.splitlines()[0]
     for page in range(1, MAX_PAGES + 1):
         comments = github.comments(repo, pr, page)
         for comment in comments:
-            if (comment.get("body") or "").startswith(marker):
+            if ((comment.get("user") or {}).get("login") == author
+                    and (comment.get("body") or "").startswith(marker)):
                 github.update(repo, comment["id"], body)
                 return f"updated {comment['id']}"
         if len(comments) < 100:
@@ -278,6 +286,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     post = sub.add_parser("post", help="create or update one comment per environment on a pull request")
     post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"))
     post.add_argument("--pr", type=int, required=True)
+    post.add_argument("--author", default=os.environ.get("SPOFLESS_COMMENT_AUTHOR", POSTER),
+                      help=f"the account the token comments as; only its comments are edited (default {POSTER})")
     post.add_argument("comments", nargs="+", type=Path)
     args = parser.parse_args(argv)
     token = os.environ.get("GITHUB_TOKEN")
@@ -290,7 +300,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not body.startswith("<!-- spofless-plan:"):
             print(f"error: {path}: not a spofless plan comment (no marker on its first line)", file=sys.stderr)
             return 2
-        print(f"{path.name}: {upsert(github, args.repo, args.pr, body)}")
+        print(f"{path.name}: {upsert(github, args.repo, args.pr, body, args.author)}")
     return 0
 
 
