@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -50,12 +52,13 @@ class RotationFunction(Construct):
         super().__init__(scope, construct_id)
         name = f"{env_name}-secret-rotation"
         zipped = package()
-        # named by content: the same source always lands in the same file, nothing piles up
-        digest = hashlib.sha256(zipped).hexdigest()[:16]
-        path = Path(tempfile.gettempdir()) / f"spofless-rotation-{digest}" / "rotation.zip"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.is_file() or path.read_bytes() != zipped:
-            path.write_bytes(zipped)
+        # written into a folder of its own (mkdtemp: 0700, a name no one can guess in advance), so no
+        # other local user can swap the file between hashing and the asset copy; removed at exit. The
+        # output's copy is checked against source_code_hash (tests/stacks/test_security.py).
+        folder = Path(tempfile.mkdtemp(prefix="spofless-rotation-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "rotation.zip"
+        path.write_bytes(zipped)
         asset = TerraformAsset(self, "code", path=str(path), type=AssetType.FILE)
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "logs", provider=provider, name=f"/aws/lambda/{name}", retention_in_days=log_retention_days,

@@ -226,3 +226,23 @@ def test_no_secret_value_is_committed_to_the_repository():
                                   '{"secret_string": "${var.x}"}'])
 def test_the_secret_scan_catches_a_leak(text):
     assert _leaks(text)
+
+
+def test_the_shipped_rotation_package_is_the_one_its_hash_names(synth_dir, stacks):
+    """The zip Terraform uploads (the output's asset copy) has the digest the function's source_code_hash
+    records, and it is the package built from the handler in this repository."""
+    import base64
+    import hashlib
+
+    from modules.security.rotation_function import package
+
+    found = 0
+    for stack_name, stack in stacks.items():
+        for function in resources(stack, "aws_lambda_function").values():
+            shipped = (synth_dir / "stacks" / stack_name / function["filename"]).read_bytes()
+            assert base64.b64encode(hashlib.sha256(shipped).digest()).decode() == function["source_code_hash"]
+            assert shipped == package()
+            found += 1
+    assert found == sum(1 for e in ENVIRONMENTS.values()
+                        if any(s.rotation_period and e.security.rotation_function(s) is None
+                               for s in e.security.secrets))

@@ -287,3 +287,37 @@ def test_a_trail_is_deleted_by_its_arn_as_by_its_name():
         cloudtrail.delete_trail(Name=arn)
         cloudtrail.delete_trail(Name="by-name")
         assert cloudtrail.describe_trails(includeShadowTrails=False)["trailList"] == []
+
+
+def test_the_emulator_inherits_no_aws_credentials_and_serves_no_cross_origin_request():
+    from tooling.terraform.emulator import emulator_environment
+
+    env = emulator_environment({"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIAREAL", "AWS_SECRET_ACCESS_KEY": "s",
+                                "AWS_SESSION_TOKEN": "t", "AWS_PROFILE": "prod-admin",
+                                "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token"})
+    assert not [k for k in env if k.startswith("AWS_")] and env["PATH"] == "/usr/bin"
+    assert env["MOTO_DISABLE_GLOBAL_CORS"] == "true"
+
+
+def test_stop_signals_only_a_process_that_is_the_emulator(tmp_path, monkeypatch):
+    """A recorded pid the system gave to another process since (here: a sleep in its own group) is not signalled."""
+    import json
+    import os
+    import signal
+    import subprocess
+
+    from tooling.terraform import local_emulator
+    from tooling.terraform.emulator import is_emulator
+
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        (tmp_path / "emulator.json").write_text(json.dumps({"pid": other.pid, "endpoint": "http://127.0.0.1:9"}))
+        assert not is_emulator(other.pid)
+        signalled = []
+        monkeypatch.setattr(os, "killpg", lambda pid, sig: signalled.append((pid, sig)))
+        assert local_emulator.stop_emulator(tmp_path) is not None
+        assert signalled == [] and other.poll() is None
+        assert local_emulator.emulator_info(tmp_path) is None  # nor is it taken for a running emulator
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait()

@@ -474,6 +474,27 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+EMULATOR_MODULE = "tooling.terraform.emulator"
+
+
+def emulator_environment(environ) -> dict[str, str]:
+    """The emulator's environment: the caller's without any ``AWS_*`` variable (real credentials, a profile,
+    a web identity) and with moto's global CORS off, so a web page the user opens cannot call it."""
+    env = {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+    env["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+    return env
+
+
+def is_emulator(pid: int) -> bool:
+    """True when ``pid`` is an emulator this project started (its command line names the module), so a
+    recorded pid that the system has since given to another process is never signalled."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return EMULATOR_MODULE.encode() in command
+
+
 class Emulator:
     """moto's server on 127.0.0.1, stopped on exit, on a signal, or when its lifetime runs out."""
 
@@ -488,7 +509,7 @@ class Emulator:
         self._timer: Optional[threading.Timer] = None
 
     def __enter__(self) -> "Emulator":
-        env = dict(os.environ)
+        env = emulator_environment(os.environ)
         env["MOTO_ACM_VALIDATION_WAIT"] = "0"  # certificates are issued as soon as they are read
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonEKSClusterPolicy & co. exist, as in AWS
         if self.account_id:

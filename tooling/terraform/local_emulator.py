@@ -29,10 +29,13 @@ class DeployError(Exception):
 
 def emulator_info(root: Path = EMULATOR_ROOT) -> Optional[dict[str, Any]]:
     """The running emulator this project started, or None (a stale record is removed)."""
+    from tooling.terraform.emulator import is_emulator
+
     record = root / "emulator.json"
     try:
         info = json.loads(record.read_text())
-        os.kill(int(info["pid"]), 0)
+        if not is_emulator(int(info["pid"])):
+            raise ProcessLookupError(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         if record.exists():
             record.unlink()
@@ -77,9 +80,13 @@ def stop_emulator(root: Path = EMULATOR_ROOT) -> Optional[dict[str, Any]]:
         info = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
+    from tooling.terraform.emulator import is_emulator
+
     try:
-        os.killpg(int(info["pid"]), signal.SIGTERM)
-    except (ProcessLookupError, PermissionError, ValueError, KeyError):
+        pid = int(info["pid"])
+        if is_emulator(pid):  # a recycled pid belongs to someone else: never signal it
+            os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, ValueError, KeyError, TypeError):
         pass
     record.unlink(missing_ok=True)
     return info
