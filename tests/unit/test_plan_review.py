@@ -110,3 +110,87 @@ def test_the_account_baselines_singletons_are_stateful():
     for rtype in ("aws_iam_service_linked_role", "aws_cloudtrail", "aws_guardduty_detector", "aws_securityhub_account",
                   "aws_config_configuration_recorder", "aws_s3_account_public_access_block"):
         assert rtype in STATEFUL_TYPES
+
+
+# -- dangerous by default ------------------------------------------------------------------------
+
+def test_every_type_in_the_output_is_classified_stateful_or_stateless(synth_dir):
+    """A type the stacks gain is dangerous until someone puts it on one list, with a reason."""
+    from tooling.review.plan_review import STATELESS_TYPES
+
+    types = {t for p in (synth_dir / "stacks").glob("*/cdk.tf.json")
+             for t in json.loads(p.read_text()).get("resource", {})}
+    assert not types - set(STATEFUL_TYPES) - set(STATELESS_TYPES), "classify these types in plan_review.py"
+    assert not set(STATEFUL_TYPES) & set(STATELESS_TYPES)
+    assert all(STATELESS_TYPES.values())
+
+
+def _change(rtype, name, actions, before=None, after=None):
+    return {"address": f"{rtype}.{name}", "type": rtype, "name": name,
+            "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}}}
+
+
+# one plan change of each shape the review must flag (and the words it must use)
+FLAGGED = [
+    (_change("aws_secretsmanager_secret_version", "v", ["delete", "create"]), "REPLACE secret value"),
+    (_change("aws_backup_selection", "s", ["delete"]), "DESTROY backup selection"),
+    (_change("aws_backup_vault_lock_configuration", "l", ["delete"], {"changeable_for_days": None}),
+     "DESTROY backup vault lock"),
+    (_change("helm_release", "external-secrets", ["delete"]), "DESTROY Helm release"),
+    (_change("kubernetes_namespace_v1", "ns", ["delete"]), "DESTROY namespace"),
+    (_change("aws_wafv2_web_acl_association", "a", ["delete"]), "DESTROY WAF association"),
+    (_change("aws_s3_bucket_public_access_block", "b", ["delete"]), "DESTROY bucket public access block"),
+    (_change("aws_s3_bucket_policy", "p", ["delete"]), "DESTROY bucket policy"),
+    (_change("aws_eks_access_entry", "e", ["delete"]), "DESTROY EKS access entry"),
+    (_change("aws_eks_node_group", "g", ["create", "delete"]), "REPLACE node group"),
+    (_change("aws_rds_cluster_instance", "i", ["delete"]), "DESTROY database instance"),
+    (_change("aws_some_future_type", "x", ["delete"]), "not on the stateless list"),
+    (_change("aws_rds_cluster", "c", ["update"], {"deletion_protection": True}, {"deletion_protection": False}),
+     "UNPROTECT Aurora cluster `aws_rds_cluster.c`: deletion_protection True -> False"),
+    (_change("aws_rds_cluster", "c", ["update"], {"skip_final_snapshot": False}, {"skip_final_snapshot": True}),
+     "skip_final_snapshot False -> True"),
+    (_change("aws_kms_key", "k", ["update"], {"is_enabled": True}, {"is_enabled": False}), "is_enabled True -> False"),
+    (_change("aws_s3_bucket_versioning", "v", ["update"], {"versioning_configuration": [{"status": "Enabled"}]},
+             {"versioning_configuration": [{"status": "Suspended"}]}), "versioning is suspended"),
+]
+
+
+@pytest.mark.parametrize("change, words", FLAGGED, ids=[c["address"] + ":" + "-".join(c["change"]["actions"])
+                                                        for c, _ in FLAGGED])
+def test_each_dangerous_shape_is_flagged(change, words):
+    summary = summarize_plan("prod-x", {"resource_changes": [change]})
+    assert len(summary.dangerous) == 1 and words in summary.dangerous[0], summary.dangerous
+    _, status = review({"prod-x": {"resource_changes": [change]}}, allow_destructive=False)
+    assert status == 1
+
+
+def test_routine_replacements_pass():
+    changes = [_change("aws_iam_role_policy", "p", ["delete", "create"]),
+               _change("aws_vpc_security_group_ingress_rule", "r", ["delete", "create"]),
+               _change("aws_rds_cluster", "c", ["update"], {"deletion_protection": False}, {"deletion_protection": True})]
+    assert summarize_plan("prod-x", {"resource_changes": changes}).dangerous == []
+
+
+def test_a_replacement_others_keep_depending_on_names_them():
+    """Renumbering a VPC replaces its target groups while their listeners are only updated: AWS refuses to
+    delete a target group a listener uses, half way through the apply."""
+    plan = {"resource_changes": [_change("aws_lb_target_group", "tg", ["create", "delete"]),
+                                 _change("aws_lb_listener", "https", ["update"])],
+            "configuration": {"root_module": {"resources": [
+                {"address": "aws_lb_target_group.tg", "expressions": {"vpc_id": {"references": ["aws_vpc.v.id", "aws_vpc.v"]}}},
+                {"address": "aws_lb_listener.https", "expressions": {"default_action": [
+                    {"target_group_arn": {"references": ["aws_lb_target_group.tg.arn", "aws_lb_target_group.tg"]}}]}},
+            ]}}}
+    (danger,) = summarize_plan("dev-us-east-1", plan).dangerous
+    assert danger.startswith("REPLACE target group `aws_lb_target_group.tg`")
+    assert "1 kept in place depend on it: aws_lb_listener.https" in danger
+
+
+def test_a_failed_plan_never_gets_a_reassuring_headline():
+    from tooling.review.pr_review import render
+    from tooling.terraform.deploy import Outcome
+
+    body = render("dev", [Outcome("dev-us-east-1", "plan", "failed", detail="failed: no valid credential sources"),
+                          Outcome("dev-security", "plan", "no changes")], {}, {})
+    assert "No stateful resource" not in body
+    assert "**The plan failed for dev-us-east-1: what it would change is unknown" in body

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from tooling.review.plan_review import STATEFUL_TYPES, action_kind, membership_change
+from tooling.review.plan_review import dangerous_change, dependents_in_place
 
 MARKER = "<!-- spofless-plan: {env} -->"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
@@ -53,14 +53,19 @@ def _reason(change: Mapping[str, Any]) -> str:
 
 
 def stateful_changes(plan: Mapping[str, Any]) -> list[str]:
-    """Every replacement or destruction of a stateful resource, with the reason from the plan."""
+    """Every dangerous change (plan_review.dangerous_change), with the reason from the plan."""
     found = []
+    dependents = dependents_in_place(dict(plan))
     for change in plan.get("resource_changes", []):
-        kind = action_kind(change.get("change", {}).get("actions", []))
-        if kind in ("replace", "destroy") and change.get("type") in STATEFUL_TYPES:
-            found.append(f"{kind.upper()} {STATEFUL_TYPES[change['type']]} `{change['address']}`: {_reason(change)}")
-        elif (detach := membership_change(change)) is not None:
-            found.append(f"{detach}: it stops replicating; the other region keeps a copy that no longer follows it")
+        danger = dangerous_change(change, dependents)
+        if danger is None:
+            continue
+        if danger.startswith("DETACH"):
+            found.append(f"{danger}: it stops replicating; the other region keeps a copy that no longer follows it")
+        elif danger.startswith(("REPLACE", "DESTROY")):
+            found.append(f"{danger}: {_reason(change)}")
+        else:
+            found.append(danger)
     return found
 
 
@@ -99,11 +104,16 @@ def render(env: str, outcomes: Sequence[Any], plans: Mapping[str, Mapping[str, A
     """The markdown comment of one environment (``outcomes``: :class:`tooling.terraform.deploy.Outcome`)."""
     lines = [MARKER.format(env=env), f"## spofless plan: `{env}`", ""]
     dangerous = [(stack, item) for stack in sorted(plans) for item in stateful_changes(plans[stack])]
+    unplanned = [o.stack for o in outcomes if getattr(o, "failed", False)]
+    if unplanned:  # never a reassuring headline over stacks nobody could plan
+        lines += [f"**The plan failed for {', '.join(unplanned)}: what {'they' if len(unplanned) > 1 else 'it'} "
+                  "would change is unknown, and nothing below speaks for "
+                  f"{'them' if len(unplanned) > 1 else 'it'}.**", ""]
     if dangerous:
-        lines += ["**Stateful resources would be replaced or destroyed; the plan job fails until "
-                  "`--allow-destructive` says it is intended:**", ""]
+        lines += ["**Stateful resources would be replaced or destroyed, or lose a protection; the plan job fails "
+                  "until `--allow-destructive` says it is intended:**", ""]
         lines += [f"- **{stack}: {item}**" for stack, item in dangerous]
-    else:
+    elif not unplanned:
         lines.append("No stateful resource is replaced or destroyed.")
     lines += ["", "| stack | add | change | replace | destroy | result |", "| --- | ---: | ---: | ---: | ---: | --- |"]
     for o in outcomes:
