@@ -310,3 +310,17 @@ def test_destroy_asks_for_the_name_at_a_terminal(output, environments):
     deploy.destroy_consent([env], stacks, output, allowed=True, confirmed=[], ask=lambda prompt: env)
     with pytest.raises(deploy.DeployError, match="not confirmed"):
         deploy.destroy_consent([env], stacks, output, allowed=True, confirmed=[], ask=lambda prompt: "yes")
+
+
+def test_diff_and_plan_take_no_state_lock_and_deploy_does(monkeypatch, tmp_path):
+    """A read-only plan role can plan: -lock=false writes no lock object into the state bucket."""
+    seen = []
+
+    def terraform(args, work, env, timeout):
+        seen.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+    monkeypatch.setattr(deploy, "terraform", terraform)
+    deploy._plan(Outcome("s", "plan"), tmp_path, {}, read_only=True)
+    deploy._plan(Outcome("s", "deploy"), tmp_path, {})
+    assert "-lock=false" in seen[0] and not any(a.startswith("-lock-timeout") for a in seen[0])
+    assert "-lock-timeout=60s" in seen[1] and "-lock=false" not in seen[1]

@@ -38,8 +38,14 @@ def test_checkouts_keep_no_credentials_and_jobs_get_only_what_they_use():
             assert step.get("with", {}).get("persist-credentials") is False, name
     writers = {name: job.get("permissions", {}) for name, job in workflow["jobs"].items()}
     assert [n for n, p in writers.items() if p.get("security-events") == "write"] == ["code-scanning"]
-    assert [n for n, p in writers.items() if p.get("pull-requests") == "write"] == ["plan"]
-    assert [n for n, p in writers.items() if p.get("id-token") == "write"] == ["plan"]
+    # the job that runs the pull request's code with cloud credentials cannot comment, and the one that
+    # comments has no cloud credentials and runs the base branch's code
+    assert [n for n, p in writers.items() if p.get("pull-requests") == "write"] == ["comment"]
+    assert sorted(n for n, p in writers.items() if p.get("id-token") == "write") == ["drift", "plan"]
+    jobs = workflow["jobs"]
+    assert jobs["plan"]["environment"] == jobs["drift"]["environment"] == "plan"
+    (checkout,) = [s for s in jobs["comment"]["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
 
 
 def test_sarif_is_uploaded_only_where_code_scanning_exists_and_never_for_a_fork():
@@ -55,10 +61,10 @@ def test_every_pull_request_runs_the_readme_test_command_and_the_plan_comment_is
     assert workflow["concurrency"]["group"]
     assert any(step.get("run") == "bash .ci/run" for _, _, step in _steps({"jobs": {"t": workflow["jobs"]["test"]}}))
     assert "make test" in (PROJECT / ".ci" / "run").read_text()
-    plan = workflow["jobs"]["plan"]
-    post = [s for s in plan["steps"] if "tooling.review.pr_review post" in s.get("run", "")]
+    plan, comment = workflow["jobs"]["plan"], workflow["jobs"]["comment"]
+    post = [s for s in comment["steps"] if "tooling.review.pr_review post" in s.get("run", "")]
     assert len(post) == 1 and "hashFiles('reports/pr/*.md')" in post[0]["if"]
-    assert "head.repo.full_name == github.repository" in plan["if"]
+    assert "head.repo.full_name == github.repository" in plan["if"] and comment["needs"] == "plan"
 
 
 def test_pre_commit_runs_ruff_the_schema_check_and_the_gate():

@@ -264,6 +264,37 @@ class GitHub:
         return self._call("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", {"body": body})
 
 
+class GitLab:
+    """A merge request's notes through GitLab's REST API, in the shape ``upsert`` reads (``user.login``)."""
+
+    def __init__(self, token: str, api: str, project: str, mr: int):
+        self.token, self.api, self.project, self.mr = token, api.rstrip("/"), urllib.request.quote(project, safe=""), mr
+
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        request = urllib.request.Request(f"{self.api}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"PRIVATE-TOKEN": self.token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def login(self) -> str:
+        """The token's own user (a project access token's bot user): the only author whose notes are edited."""
+        return str(self._call("GET", "/user").get("username"))
+
+    def comments(self, repo: str, pr: int, page: int) -> list[dict]:
+        notes = self._call("GET", f"/projects/{self.project}/merge_requests/{pr}/notes"
+                                  f"?per_page=100&page={page}&sort=asc")
+        return [{"id": n.get("id"), "body": n.get("body"), "user": {"login": (n.get("author") or {}).get("username")}}
+                for n in notes]
+
+    def create(self, repo: str, pr: int, body: str) -> dict:
+        return self._call("POST", f"/projects/{self.project}/merge_requests/{pr}/notes", {"body": body})
+
+    def update(self, repo: str, comment_id: int, body: str) -> dict:
+        return self._call("PUT", f"/projects/{self.project}/merge_requests/{self.mr}/notes/{comment_id}",
+                          {"body": body})
+
+
 MAX_PAGES = 30  # 3,000 comments: a bound, not a limit anyone meets
 
 
@@ -293,18 +324,26 @@ def upsert(github, repo: str, pr: int, body: str, author: str = POSTER) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.review.pr_review")
     sub = parser.add_subparsers(dest="command", required=True)
-    post = sub.add_parser("post", help="create or update one comment per environment on a pull request")
-    post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"))
-    post.add_argument("--pr", type=int, required=True)
-    post.add_argument("--author", default=os.environ.get("SPOFLESS_COMMENT_AUTHOR", POSTER),
-                      help=f"the account the token comments as; only its comments are edited (default {POSTER})")
+    post = sub.add_parser("post", help="create or update one comment per environment on a pull/merge request")
+    post.add_argument("--host", choices=("github", "gitlab"), default="github")
+    post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY") or os.environ.get("CI_PROJECT_ID"))
+    post.add_argument("--pr", type=int, required=True, help="the pull request's number, or the merge request's iid")
+    post.add_argument("--author", default=os.environ.get("SPOFLESS_COMMENT_AUTHOR"),
+                      help=f"the account the token comments as; only its comments are edited (default: {POSTER} "
+                           "on GitHub, the token's own user on GitLab)")
     post.add_argument("comments", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    token = os.environ.get("GITHUB_TOKEN")
+    variable = "GITHUB_TOKEN" if args.host == "github" else "GITLAB_NOTE_TOKEN"
+    token = os.environ.get(variable)
     if not token or not args.repo:
-        print("error: post needs GITHUB_TOKEN and --repo (or GITHUB_REPOSITORY)", file=sys.stderr)
+        print(f"error: post needs {variable} and --repo (or GITHUB_REPOSITORY / CI_PROJECT_ID)", file=sys.stderr)
         return 2
-    github = GitHub(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+    if args.host == "github":
+        github = GitHub(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+        args.author = args.author or POSTER
+    else:
+        github = GitLab(token, os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4"), args.repo, args.pr)
+        args.author = args.author or github.login()
     for path in args.comments:
         body = path.read_text()
         if not body.startswith("<!-- spofless-plan:"):

@@ -240,13 +240,15 @@ def _init(outcome: Outcome, work: Path, env: Mapping[str, str], timeout: float =
 
 def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool = False,
           reports: Optional[Path] = None, emulated: bool = False, parallelism: int = 10,
-          timeout: float = TERRAFORM_TIMEOUT) -> None:
+          timeout: float = TERRAFORM_TIMEOUT, read_only: bool = False) -> None:
     """``terraform plan -out`` (and ``show -json`` when it changes something) into ``outcome``: status,
     counts, the stateful changes; with ``reports``, the plan JSON and its text are kept there.
+    ``read_only`` (diff, plan): no state lock, so a role that can only read the state bucket plans.
 
     A destroy plan is not inspected (everything in it goes): its counts come from the plan's summary line.
     """
-    args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock-timeout=60s", "-out=spofless.tfplan",
+    lock = "-lock=false" if read_only else "-lock-timeout=60s"
+    args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", lock, "-out=spofless.tfplan",
             f"-parallelism={parallelism}"]
     run = terraform(args + (["-destroy"] if destroy else []), work, env, timeout)
     if run.returncode == 0:
@@ -314,7 +316,7 @@ def run_stack(action: str, stack: str, target: Target, *, approve: Callable[[Out
         # on the emulator, a diff discounts the attributes it is known to read back differently
         _plan(outcome, work, env, destroy=action == "destroy", reports=reports,
               emulated=target.emulated and action in ("diff", "plan"), parallelism=parallelism,
-              timeout=target.timeout)
+              timeout=target.timeout, read_only=action in ("diff", "plan"))
         if action in ("diff", "plan") or outcome.status != "changes":
             return outcome
         if outcome.dangerous and action == "deploy" and not allow_destructive:

@@ -1,0 +1,87 @@
+"""Both Git hosts run the same pipeline: GitHub's commands are checked against the definition
+(tooling/review/pipelines.py), GitLab's file is rendered from it; a step one side gains or loses fails."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import yaml
+
+from tooling.review import pipelines
+from tooling.review.drift import verdicts
+
+
+def _files():
+    return (yaml.safe_load(pipelines.GITHUB_WORKFLOW.read_text()),
+            yaml.safe_load(pipelines.GITLAB_PIPELINE.read_text()))
+
+
+def test_both_hosts_run_what_the_definition_says_and_gitlab_is_its_rendering():
+    github, gitlab = _files()
+    assert pipelines.parity(github, gitlab) == []
+    assert pipelines.GITLAB_PIPELINE.read_text() == pipelines.gitlab_pipeline()
+    assert pipelines.main(["check"]) == 0
+
+
+def test_a_step_removed_from_one_side_or_added_to_the_other_fails_the_check():
+    github, gitlab = _files()
+    fewer = copy.deepcopy(github)
+    fewer["jobs"]["check"]["steps"] = [s for s in fewer["jobs"]["check"]["steps"] if s.get("run") != "make dns-check"]
+    assert any("github job check" in p for p in pipelines.parity(fewer, gitlab))
+    more = copy.deepcopy(gitlab)
+    more["test"]["script"].append("make test-fast")
+    assert any("gitlab job test" in p for p in pipelines.parity(github, more))
+    extra = copy.deepcopy(gitlab)
+    extra["deploy"] = {"stage": "deploy", "script": ["make deploy"]}
+    assert any("gitlab job deploy" in p for p in pipelines.parity(github, extra))
+
+
+def test_gitlab_plans_by_oidc_from_the_protected_environment_and_comments_from_the_default_branch():
+    _, gitlab = _files()
+    for name in ("plan", "drift"):
+        job = gitlab[name]
+        assert job["environment"]["name"] == "plan" and job["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "sts.amazonaws.com"
+        assert job["variables"]["AWS_ROLE_ARN"] == "$AWS_PLAN_ROLE_ARN"
+    comment = gitlab["comment"]
+    assert comment["variables"]["GIT_STRATEGY"] == "none" and "id_tokens" not in comment
+    assert any('--branch "$CI_DEFAULT_BRANCH"' in line for line in comment["before_script"])
+    assert comment["needs"] == [{"job": "plan", "artifacts": True}]
+
+
+def test_drift_names_each_environment_and_fails_on_a_change_or_an_unplanned_stack(tmp_path):
+    report = {"environments": ["dev", "prod", "staging"], "stacks": [
+        {"stack": "dev-us-east-1", "status": "no changes"},
+        {"stack": "prod-us-east-1", "status": "changes", "counts": {"create": 0, "update": 2, "replace": 0,
+                                                                     "destroy": 0}},
+        {"stack": "staging-security", "status": "failed", "detail": "no valid credential sources"}]}
+    found = verdicts(report)
+    assert found["dev"] == ("matches main", [])
+    assert found["prod"] == ("DRIFTED", ["prod-us-east-1 +0 ~2 -/+0 -0"])
+    assert found["staging"][0] == "UNKNOWN"
+    path = tmp_path / "diff.json"
+    path.write_text(json.dumps(report))
+    from tooling.review import drift
+    assert drift.main([str(path)]) == 1
+    path.write_text(json.dumps({"environments": ["dev"], "stacks": [{"stack": "dev-security", "status": "no changes"}]}))
+    assert drift.main([str(path)]) == 0
+
+
+def test_the_gitlab_poster_reads_notes_in_the_shape_the_upsert_matches(monkeypatch):
+    from tooling.review import pr_review
+
+    client = pr_review.GitLab("token", "https://gitlab.example/api/v4", "group/project", 7)
+    calls = []
+
+    def call(method, path, body=None):
+        calls.append((method, path))
+        if method == "GET" and path == "/user":
+            return {"username": "project_1_bot"}
+        if method == "GET":
+            return [{"id": 3, "body": "<!-- spofless-plan: prod -->\nplanted", "author": {"username": "someone"}},
+                    {"id": 4, "body": "<!-- spofless-plan: prod -->\nold", "author": {"username": "project_1_bot"}}]
+        return {"id": 4}
+    monkeypatch.setattr(client, "_call", call)
+    body = "<!-- spofless-plan: prod -->\nnew"
+    assert pr_review.upsert(client, "group/project", 7, body, client.login()) == "updated 4"
+    assert ("PUT", "/projects/group%2Fproject/merge_requests/7/notes/4") in calls

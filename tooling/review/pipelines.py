@@ -1,0 +1,156 @@
+"""The pipelines on both Git hosts, from one definition: what runs, in which job, with which rights.
+
+    python -m tooling.review.pipelines gitlab > .gitlab-ci.yml     (the GitLab pipeline is generated)
+    python -m tooling.review.pipelines check                       (both files against the definition)
+
+GitHub Actions (``.github/workflows/check.yml``) carries what only GitHub has (pinned actions, caches,
+code scanning's upload); every command it runs is checked against :data:`PIPELINE`, and GitLab CI
+(``.gitlab-ci.yml``) is rendered from it. A job or step one host gains and the other lacks fails
+``check`` (tests/unit/test_pipelines.py), so the two cannot drift.
+
+Rights, the same on both hosts:
+- ``plan`` plans with the read-only plan role (``-lock=false``: no state lock, no write to state), by
+  OIDC from a protected environment named ``plan``; it has no right to comment.
+- ``comment`` posts the plan job's reviews from its artifact with the host's comment right, runs the
+  default branch's code (not the merge request's) and has no cloud credentials.
+- ``drift`` runs on a schedule from the default branch with the same read-only role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+GITHUB_WORKFLOW = PROJECT / ".github" / "workflows" / "check.yml"
+GITLAB_PIPELINE = PROJECT / ".gitlab-ci.yml"
+
+# the host-specific words of a command: {pr} the change's number, {host} the host
+HOSTS = {
+    "github": {"pr": '"${{ github.event.pull_request.number }}"', "host": "github"},
+    "gitlab": {"pr": '"$CI_MERGE_REQUEST_IID"', "host": "gitlab"},
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    steps: tuple[str, ...]
+    when: str = "change"          # "change" (every push and pull/merge request), "review" (pull/merge requests), "schedule"
+    rights: str = "none"          # "none", "plan" (the read-only cloud role), "comment" (the host's comment right)
+    needs: tuple[str, ...] = ()
+
+    def commands(self, host: str) -> list[str]:
+        return [step.format(**HOSTS[host]) for step in self.steps]
+
+
+PIPELINE: tuple[Job, ...] = (
+    Job("check", ("make check", "make dns-check", "make diagram",
+                  ".venv/bin/python -m tooling.review.sarif reports/results_sarif.sarif --out reports/spofless.sarif")),
+    Job("test", ("bash .ci/run",)),
+    Job("engines", ("make test-cdktn",)),
+    Job("plan", ("make plan STACK_FLAGS=--quiet",), when="review", rights="plan", needs=("check",)),
+    Job("comment", ("python3 -m tooling.review.pr_review post --host {host} --pr {pr} reports/pr/*.md",),
+        when="review", rights="comment", needs=("plan",)),
+    Job("drift", ("make diff STACK_FLAGS=--quiet", ".venv/bin/python -m tooling.review.drift reports/diff.json"),
+        when="schedule", rights="plan"),
+)
+
+TERRAFORM_VERSION = "1.11.4"
+# What the GitHub jobs get from actions/setup-*: Node (the CDKTF CLI), Terraform from HashiCorp's signed apt
+# repository (the key over HTTPS, as setup-terraform trusts releases.hashicorp.com), unzip.
+GITLAB_TOOLS = (
+    "apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm unzip gnupg > /dev/null",
+    "curl -fsSL https://apt.releases.hashicorp.com/gpg | gpg --dearmor -o /usr/share/keyrings/hashicorp.gpg",
+    'echo "deb [signed-by=/usr/share/keyrings/hashicorp.gpg] https://apt.releases.hashicorp.com bookworm main"'
+    " > /etc/apt/sources.list.d/hashicorp.list",
+    'apt-get update -qq && apt-get install -y -qq "terraform=${TERRAFORM_VERSION}-1" > /dev/null',
+)
+
+_RULES = {
+    "change": [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
+               {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"'}],
+    "review": [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event" && $AWS_PLAN_ROLE_ARN'}],
+    "schedule": [{"if": '$CI_PIPELINE_SOURCE == "schedule" && $AWS_PLAN_ROLE_ARN'}],
+}
+
+
+def gitlab_pipeline() -> str:
+    """``.gitlab-ci.yml``, rendered from :data:`PIPELINE` (deterministic)."""
+    jobs: dict = {}
+    for job in PIPELINE:
+        conf: dict = {"stage": job.name, "rules": [dict(rule) for rule in _RULES[job.when]],
+                      "script": job.commands("gitlab") if job.rights != "plan" else
+                      ['printf %s "$AWS_ID_TOKEN" > "$CI_BUILDS_DIR/aws-web-identity"', *job.commands("gitlab")]}
+        if job.needs:
+            conf["needs"] = [{"job": n, "artifacts": n == "plan"} for n in job.needs]
+        if job.rights == "plan":
+            # OIDC: the role's trust names this project's protected environment (README)
+            conf["environment"] = {"name": "plan", "action": "access"}
+            conf["id_tokens"] = {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
+            conf["variables"] = {"AWS_ROLE_ARN": "$AWS_PLAN_ROLE_ARN",
+                                 "AWS_WEB_IDENTITY_TOKEN_FILE": "$CI_BUILDS_DIR/aws-web-identity"}
+        if job.rights == "comment":
+            # the default branch's code posts; the merge request's code never holds the note token
+            conf["variables"] = {"GIT_STRATEGY": "none"}
+            conf["before_script"] = ['git clone --depth 1 --branch "$CI_DEFAULT_BRANCH" "$CI_REPOSITORY_URL" .poster',
+                                     "cd .poster && mkdir -p reports && cp -r ../reports/pr reports/"]
+        if job.name in ("check", "plan", "drift"):
+            conf["artifacts"] = {"when": "always", "paths": ["reports/"], "expire_in": "30 days"}
+        jobs[job.name] = conf
+    document = {
+        "default": {"image": "python:3.11-bookworm", "before_script": list(GITLAB_TOOLS)},
+        "variables": {"TERRAFORM_VERSION": TERRAFORM_VERSION},
+        "stages": [job.name for job in PIPELINE],
+        **jobs,
+    }
+    return (f"# Generated by `python -m tooling.review.pipelines gitlab` from {Path(__file__).relative_to(PROJECT)}:\n"
+            "# edit the definition there, not this file (`make test` fails when they differ).\n"
+            + yaml.safe_dump(document, sort_keys=False, width=120))
+
+
+def github_commands(workflow: dict) -> dict[str, list[str]]:
+    """``{job: [run commands]}`` of the GitHub workflow."""
+    return {name: [step["run"] for step in job.get("steps", []) if "run" in step]
+            for name, job in (workflow.get("jobs") or {}).items()}
+
+
+def gitlab_commands(pipeline: dict) -> dict[str, list[str]]:
+    """``{job: [script commands]}`` of a GitLab pipeline (the identity-token line of plan jobs aside)."""
+    return {name: [c for c in conf.get("script", []) if "AWS_ID_TOKEN" not in c]
+            for name, conf in pipeline.items() if isinstance(conf, dict) and "script" in conf}
+
+
+def parity(github: dict, gitlab: dict) -> list[str]:
+    """Every job and command of :data:`PIPELINE` on each host, and nothing either host runs beside them."""
+    problems = []
+    for host, found in (("github", github_commands(github)), ("gitlab", gitlab_commands(gitlab))):
+        wanted = {job.name: job.commands(host) for job in PIPELINE}
+        for name in sorted(set(wanted) | {n for n in found if n != "code-scanning"}):
+            if found.get(name, []) != wanted.get(name, []):
+                problems.append(f"{host} job {name}: runs {found.get(name)}, the definition says {wanted.get(name)}")
+    return problems
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tooling.review.pipelines")
+    parser.add_argument("command", choices=("gitlab", "check"))
+    args = parser.parse_args(argv)
+    if args.command == "gitlab":
+        sys.stdout.write(gitlab_pipeline())
+        return 0
+    problems = parity(yaml.safe_load(GITHUB_WORKFLOW.read_text()), yaml.safe_load(GITLAB_PIPELINE.read_text()))
+    if GITLAB_PIPELINE.read_text() != gitlab_pipeline():
+        problems.append(f"{GITLAB_PIPELINE.name} is not what the definition renders: regenerate it")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
