@@ -73,3 +73,11 @@ def test_pre_commit_runs_ruff_the_schema_check_and_the_gate():
     assert {"ruff", "check-jsonschema", "spofless-check", "spofless-schema"} <= set(hooks)
     assert all(rev for repo, rev, _ in hooks.values() if repo != "local")
     assert hooks["check-jsonschema"][2]["args"] == ["--schemafile", "environments/schema.json"]
+
+
+def test_remote_hooks_are_pinned_to_a_commit_with_the_tag_beside_it():
+    text = (PROJECT / ".pre-commit-config.yaml").read_text()
+    revs = re.findall(r"^\s+rev: (.*)$", text, re.MULTILINE)
+    assert revs
+    for rev in revs:
+        assert re.fullmatch(r"[0-9a-f]{40}  # frozen: v?\d+(\.\d+)*", rev), rev
