@@ -85,3 +85,33 @@ def test_the_gitlab_poster_reads_notes_in_the_shape_the_upsert_matches(monkeypat
     body = "<!-- spofless-plan: prod -->\nnew"
     assert pr_review.upsert(client, "group/project", 7, body, client.login()) == "updated 4"
     assert ("PUT", "/projects/group%2Fproject/merge_requests/7/notes/4") in calls
+
+
+class FakeIssues:
+    def __init__(self, issues):
+        self.issues, self.calls = issues, []
+
+    def open_issues(self):
+        return list(self.issues)
+
+    def create(self, title, body):
+        self.calls.append(("create", title))
+
+    def update(self, number, body):
+        self.calls.append(("update", number))
+
+    def close(self, number, body):
+        self.calls.append(("close", number))
+
+
+def test_drift_keeps_one_issue_per_environment_and_closes_it_when_main_matches_again():
+    from tooling.review.drift import publish
+
+    bot = "github-actions[bot]"
+    found = {"dev": ("matches main", []), "prod": ("DRIFTED", ["prod-us-east-1 +0 ~2 -/+0 -0"]),
+             "staging": ("UNKNOWN", ["staging-security failed: no credentials"])}
+    host = FakeIssues([{"id": 11, "title": "spofless drift: dev", "author": bot},
+                       {"id": 12, "title": "spofless drift: prod", "author": bot},
+                       {"id": 13, "title": "spofless drift: staging", "author": "someone"}])  # not ours: left alone
+    assert publish(host, bot, found) == ["dev: closed #11", "prod: updated #12", "staging: opened"]
+    assert host.calls == [("close", 11), ("update", 12), ("create", "spofless drift: staging")]

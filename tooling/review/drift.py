@@ -1,19 +1,28 @@
 """Drift: does the real infrastructure still match main? Read from ``spofless diff``'s report.
 
-    python -m tooling.review.drift reports/diff.json
+    python -m tooling.review.drift reports/diff.json [--publish github|gitlab]
 
 One line per environment (``matches main``, ``DRIFTED`` with the stacks and their counts, or ``UNKNOWN``
 when a stack could not be planned); exit 1 when any environment drifted or could not be read, so the
-scheduled pipeline run fails and its host notifies.
+scheduled pipeline run fails and its host notifies. With ``--publish`` it also keeps one issue per
+environment on the Git host (label ``spofless-drift``, title ``spofless drift: <env>``): opened or updated
+while the environment drifts, closed when it matches main again. Only issues the pipeline's own account
+opened are touched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+LABEL = "spofless-drift"
+TITLE = "spofless drift: {env}"
 
 
 def verdicts(report: dict) -> dict[str, tuple[str, list[str]]]:
@@ -36,9 +45,92 @@ def verdicts(report: dict) -> dict[str, tuple[str, list[str]]]:
     return found
 
 
+class _Host:
+    def __init__(self, api: str, headers: dict[str, str]):
+        self.api, self.headers = api.rstrip("/"), headers
+
+    def call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        request = urllib.request.Request(f"{self.api}{path}", method=method, headers=self.headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+
+class GitHubIssues(_Host):
+    """Open issues with the drift label, and create/update/close, in the shape :func:`publish` reads."""
+
+    def __init__(self, token: str, repo: str, api: str = "https://api.github.com"):
+        super().__init__(api, {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
+                               "X-GitHub-Api-Version": "2022-11-28"})
+        self.repo = repo
+
+    def open_issues(self) -> list[dict]:
+        found = self.call("GET", f"/repos/{self.repo}/issues?state=open&labels={LABEL}&per_page=100")
+        return [{"id": i["number"], "title": i.get("title"), "author": (i.get("user") or {}).get("login")}
+                for i in found if "pull_request" not in i]
+
+    def create(self, title: str, body: str) -> None:
+        self.call("POST", f"/repos/{self.repo}/issues", {"title": title, "body": body, "labels": [LABEL]})
+
+    def update(self, number: int, body: str) -> None:
+        self.call("PATCH", f"/repos/{self.repo}/issues/{number}", {"body": body})
+
+    def close(self, number: int, body: str) -> None:
+        self.call("PATCH", f"/repos/{self.repo}/issues/{number}", {"body": body, "state": "closed"})
+
+
+class GitLabIssues(_Host):
+    def __init__(self, token: str, project: str, api: str):
+        super().__init__(api, {"PRIVATE-TOKEN": token, "Content-Type": "application/json"})
+        self.project = urllib.parse.quote(project, safe="")
+
+    def login(self) -> str:
+        return str(self.call("GET", "/user").get("username"))
+
+    def open_issues(self) -> list[dict]:
+        found = self.call("GET", f"/projects/{self.project}/issues?state=opened&labels={LABEL}&per_page=100")
+        return [{"id": i["iid"], "title": i.get("title"), "author": (i.get("author") or {}).get("username")}
+                for i in found]
+
+    def create(self, title: str, body: str) -> None:
+        self.call("POST", f"/projects/{self.project}/issues", {"title": title, "description": body, "labels": LABEL})
+
+    def update(self, number: int, body: str) -> None:
+        self.call("PUT", f"/projects/{self.project}/issues/{number}", {"description": body})
+
+    def close(self, number: int, body: str) -> None:
+        self.call("PUT", f"/projects/{self.project}/issues/{number}", {"description": body, "state_event": "close"})
+
+
+def publish(host, author: str, found: dict[str, tuple[str, list[str]]], run: str = "") -> list[str]:
+    """One issue per environment: open/update while it drifts (or cannot be planned), close when it matches."""
+    mine = {i["title"]: i for i in host.open_issues() if i.get("author") == author}
+    done = []
+    for env, (verdict, details) in sorted(found.items()):
+        title = TITLE.format(env=env)
+        issue = mine.get(title)
+        if verdict == "matches main":
+            if issue:
+                host.close(issue["id"], f"`{env}` matches main again{f' ({run})' if run else ''}.")
+                done.append(f"{env}: closed #{issue['id']}")
+            continue
+        body = "\n".join([f"`{env}`: {verdict}{f' ({run})' if run else ''}", "",
+                          *[f"- {d}" for d in details], "",
+                          f"`spofless diff -e {env}` shows the changes; apply main or change main to match."])
+        if issue:
+            host.update(issue["id"], body)
+            done.append(f"{env}: updated #{issue['id']}")
+        else:
+            host.create(title, body)
+            done.append(f"{env}: opened")
+    return done
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.review.drift")
     parser.add_argument("report", type=Path, nargs="?", default=Path("reports/diff.json"))
+    parser.add_argument("--publish", choices=("github", "gitlab"),
+                        help="keep one issue per environment on this Git host (GITHUB_TOKEN or GITLAB_NOTE_TOKEN)")
     args = parser.parse_args(argv)
     try:
         report = json.loads(args.report.read_text())
@@ -48,6 +140,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     found = verdicts(report)
     for env, (verdict, details) in sorted(found.items()):
         print(f"{env}: {verdict}" + (f" ({'; '.join(details)})" if details else ""))
+    if args.publish:
+        variable = "GITHUB_TOKEN" if args.publish == "github" else "GITLAB_NOTE_TOKEN"
+        token = os.environ.get(variable)
+        where = os.environ.get("GITHUB_REPOSITORY" if args.publish == "github" else "CI_PROJECT_ID")
+        if not token or not where:
+            print(f"error: --publish {args.publish} needs {variable} and the repository", file=sys.stderr)
+            return 2
+        if args.publish == "github":
+            host, author = GitHubIssues(token, where, os.environ.get("GITHUB_API_URL", "https://api.github.com")), \
+                "github-actions[bot]"
+        else:
+            host = GitLabIssues(token, where, os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4"))
+            author = host.login()
+        run = os.environ.get("GITHUB_RUN_ID") or os.environ.get("CI_PIPELINE_URL") or ""
+        for line in publish(host, author, found, f"run {run}" if run else ""):
+            print(line)
     return 1 if any(v != "matches main" for v, _ in found.values()) else 0
 
 

@@ -13,7 +13,8 @@ Rights, the same on both hosts:
   OIDC from a protected environment named ``plan``; it has no right to comment.
 - ``comment`` posts the plan job's reviews from its artifact with the host's comment right, runs the
   default branch's code (not the merge request's) and has no cloud credentials.
-- ``drift`` runs on a schedule from the default branch with the same read-only role.
+- ``drift`` runs on a schedule from the default branch with the same read-only role, and keeps one issue
+  per environment (the host's issue right; GitLab: ``GITLAB_NOTE_TOKEN``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ PIPELINE: tuple[Job, ...] = (
     Job("plan", ("make plan STACK_FLAGS=--quiet",), when="review", rights="plan", needs=("check",)),
     Job("comment", ("python3 -m tooling.review.pr_review post --host {host} --pr {pr} reports/pr/*.md",),
         when="review", rights="comment", needs=("plan",)),
-    Job("drift", ("make diff STACK_FLAGS=--quiet", ".venv/bin/python -m tooling.review.drift reports/diff.json"),
+    Job("drift", ("make diff STACK_FLAGS=--quiet",
+                  ".venv/bin/python -m tooling.review.drift reports/diff.json --publish {host}"),
         when="schedule", rights="plan"),
 )
 
