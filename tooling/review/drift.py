@@ -16,10 +16,10 @@ import argparse
 import json
 import os
 import sys
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
+
+from tooling.review import hosts
 
 LABEL = "spofless-drift"
 TITLE = "spofless drift: {env}"
@@ -45,24 +45,11 @@ def verdicts(report: dict) -> dict[str, tuple[str, list[str]]]:
     return found
 
 
-class _Host:
-    def __init__(self, api: str, headers: dict[str, str]):
-        self.api, self.headers = api.rstrip("/"), headers
-
-    def call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
-        request = urllib.request.Request(f"{self.api}{path}", method=method, headers=self.headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-
-class GitHubIssues(_Host):
+class GitHubIssues:
     """Open issues with the drift label, and create/update/close, in the shape :func:`publish` reads."""
 
-    def __init__(self, token: str, repo: str, api: str = "https://api.github.com"):
-        super().__init__(api, {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                               "X-GitHub-Api-Version": "2022-11-28"})
-        self.repo = repo
+    def __init__(self, token: str, repo: str, api: str = hosts.ENVIRONMENT["github"][3]):
+        self.call, self.repo = hosts.github(token, api).call, repo
 
     def open_issues(self) -> list[dict]:
         found = self.call("GET", f"/repos/{self.repo}/issues?state=open&labels={LABEL}&per_page=100")
@@ -79,13 +66,12 @@ class GitHubIssues(_Host):
         self.call("PATCH", f"/repos/{self.repo}/issues/{number}", {"body": body, "state": "closed"})
 
 
-class GitLabIssues(_Host):
-    def __init__(self, token: str, project: str, api: str):
-        super().__init__(api, {"PRIVATE-TOKEN": token, "Content-Type": "application/json"})
-        self.project = urllib.parse.quote(project, safe="")
+class GitLabIssues:
+    def __init__(self, token: str, project: str, api: str = hosts.ENVIRONMENT["gitlab"][3]):
+        self.call, self.project = hosts.gitlab(token, api).call, hosts.project_path(project)
 
     def login(self) -> str:
-        return str(self.call("GET", "/user").get("username"))
+        return hosts.gitlab_login(self.call)
 
     def open_issues(self) -> list[dict]:
         found = self.call("GET", f"/projects/{self.project}/issues?state=opened&labels={LABEL}&per_page=100")
@@ -141,17 +127,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for env, (verdict, details) in sorted(found.items()):
         print(f"{env}: {verdict}" + (f" ({'; '.join(details)})" if details else ""))
     if args.publish:
-        variable = "GITHUB_TOKEN" if args.publish == "github" else "GITLAB_NOTE_TOKEN"
-        token = os.environ.get(variable)
-        where = os.environ.get("GITHUB_REPOSITORY" if args.publish == "github" else "CI_PROJECT_ID")
+        token, where, api = hosts.from_environment(args.publish)
         if not token or not where:
-            print(f"error: --publish {args.publish} needs {variable} and the repository", file=sys.stderr)
+            variable, project_variable = hosts.ENVIRONMENT[args.publish][:2]
+            print(f"error: --publish {args.publish} needs {variable} and {project_variable}", file=sys.stderr)
             return 2
         if args.publish == "github":
-            host, author = GitHubIssues(token, where, os.environ.get("GITHUB_API_URL", "https://api.github.com")), \
-                "github-actions[bot]"
+            host, author = GitHubIssues(token, where, api), hosts.GITHUB_ACTIONS
         else:
-            host = GitLabIssues(token, where, os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4"))
+            host = GitLabIssues(token, where, api)
             author = host.login()
         run = os.environ.get("GITHUB_RUN_ID") or os.environ.get("CI_PIPELINE_URL") or ""
         for line in publish(host, author, found, f"run {run}" if run else ""):

@@ -25,10 +25,10 @@ import argparse
 import json
 import os
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from tooling.review import hosts
 from tooling.review.plan_review import dangerous_change, dependents_in_place
 
 MARKER = "<!-- spofless-plan: {env} -->"
@@ -242,17 +242,8 @@ def write(output, envs: Iterable[str], outcomes: Sequence[Any], plans_dir: Optio
 class GitHub:
     """The three REST calls ``upsert`` needs (tests pass a fake with the same methods)."""
 
-    def __init__(self, token: str, api: str = "https://api.github.com"):
-        self.token, self.api = token, api.rstrip("/")
-
-    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
-        request = urllib.request.Request(f"{self.api}{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Accept": "application/vnd.github+json",
-                                                  "X-GitHub-Api-Version": "2022-11-28"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+    def __init__(self, token: str, api: str = hosts.ENVIRONMENT["github"][3]):
+        self._call = hosts.github(token, api).call
 
     def comments(self, repo: str, pr: int, page: int) -> list[dict]:
         return self._call("GET", f"/repos/{repo}/issues/{pr}/comments?per_page=100&page={page}")
@@ -268,18 +259,12 @@ class GitLab:
     """A merge request's notes through GitLab's REST API, in the shape ``upsert`` reads (``user.login``)."""
 
     def __init__(self, token: str, api: str, project: str, mr: int):
-        self.token, self.api, self.project, self.mr = token, api.rstrip("/"), urllib.request.quote(project, safe=""), mr
-
-    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
-        request = urllib.request.Request(f"{self.api}{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"PRIVATE-TOKEN": self.token, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        self._call = hosts.gitlab(token, api).call
+        self.project, self.mr = hosts.project_path(project), mr
 
     def login(self) -> str:
-        """The token's own user (a project access token's bot user): the only author whose notes are edited."""
-        return str(self._call("GET", "/user").get("username"))
+        """The only author whose notes are edited."""
+        return hosts.gitlab_login(self._call)
 
     def comments(self, repo: str, pr: int, page: int) -> list[dict]:
         notes = self._call("GET", f"/projects/{self.project}/merge_requests/{pr}/notes"
@@ -300,8 +285,7 @@ MAX_PAGES = 30  # 3,000 comments: a bound, not a limit anyone meets
 
 # The account the workflow's GITHUB_TOKEN comments as. Only its comments are ever edited: anyone can
 # write a comment that starts with the marker, and the poster must not overwrite (or be steered by) it.
-# https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication
-POSTER = "github-actions[bot]"
+POSTER = hosts.GITHUB_ACTIONS
 
 
 def upsert(github, repo: str, pr: int, body: str, author: str = POSTER) -> str:
@@ -326,23 +310,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     post = sub.add_parser("post", help="create or update one comment per environment on a pull/merge request")
     post.add_argument("--host", choices=("github", "gitlab"), default="github")
-    post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY") or os.environ.get("CI_PROJECT_ID"))
+    post.add_argument("--repo", help="owner/name, or the GitLab project (default: the pipeline job's)")
     post.add_argument("--pr", type=int, required=True, help="the pull request's number, or the merge request's iid")
     post.add_argument("--author", default=os.environ.get("SPOFLESS_COMMENT_AUTHOR"),
                       help=f"the account the token comments as; only its comments are edited (default: {POSTER} "
                            "on GitHub, the token's own user on GitLab)")
     post.add_argument("comments", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    variable = "GITHUB_TOKEN" if args.host == "github" else "GITLAB_NOTE_TOKEN"
-    token = os.environ.get(variable)
+    token, project, api = hosts.from_environment(args.host)
+    args.repo = args.repo or project
     if not token or not args.repo:
-        print(f"error: post needs {variable} and --repo (or GITHUB_REPOSITORY / CI_PROJECT_ID)", file=sys.stderr)
+        variable, project_variable = hosts.ENVIRONMENT[args.host][:2]
+        print(f"error: post needs {variable} and --repo (or {project_variable})", file=sys.stderr)
         return 2
     if args.host == "github":
-        github = GitHub(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+        github = GitHub(token, api)
         args.author = args.author or POSTER
     else:
-        github = GitLab(token, os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4"), args.repo, args.pr)
+        github = GitLab(token, api, args.repo, args.pr)
         args.author = args.author or github.login()
     for path in args.comments:
         body = path.read_text()
