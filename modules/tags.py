@@ -11,3 +11,8 @@ ON_DEMAND with it. https://docs.aws.amazon.com/eks/latest/userguide/managed-node
 SINGLE_REGION = "spofless:single-region"
 """On the keys and secrets of an environment declared single-region: the declared reason. The SPOF
 report, the failure drill and the checkov pack read it to show the exception as declared."""
+
+LB_DISCOVERY_TAGS = ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
+"""Subnet tags the AWS load balancer controller (and EKS's cloud provider) look for to place load
+balancers no one declared; spofless sets neither (modules/network), and the gate fails a subnet that has one.
+https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html"""

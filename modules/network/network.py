@@ -11,11 +11,8 @@ from modules.outputs import stack_output
 from modules.security.keys import RegionalKey
 from modules.providers import aws
 
-# No kubernetes.io/role/elb or internal-elb tag on any subnet: those let the load balancer
-# controller (and EKS's cloud provider) place load balancers no one declared. Every load balancer
-# of the platform names its subnets in Terraform.
-# https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html (subnet discovery)
-LB_DISCOVERY_TAGS = ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
+# No subnet carries a load balancer discovery tag (modules.tags.LB_DISCOVERY_TAGS): every load
+# balancer of the platform names its subnets in Terraform.
 
 
 class Network(Construct):

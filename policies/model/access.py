@@ -58,15 +58,32 @@ def roles_with_policies(output: Output, stack: str) -> Iterator[tuple[str, dict,
         yield name, roles[name], statements.get(name, [])
 
 
+def pod_identities(output: Output, stack: str) -> dict[str, tuple[str, str]]:
+    """``{role name: (namespace, service account)}`` of the stack's EKS Pod Identity associations."""
+    found = {}
+    for conf in output.resources(stack, "aws_eks_pod_identity_association").values():
+        for ref in output.refs(stack, conf.get("role_arn")):
+            if ref.type == "aws_iam_role":
+                found[ref.name] = (str(conf.get("namespace")), str(conf.get("service_account")))
+    return found
+
+
+def trusted_services(role: dict) -> Iterator[tuple[str, dict]]:
+    """``(service principal, statement)`` of every Allow statement of a role's trust that names a service."""
+    for statement in policy_statements(role.get("assume_role_policy")):
+        principal = statement.get("Principal")
+        if statement.get("Effect") == "Allow" and isinstance(principal, dict):
+            for service in as_list(principal.get("Service")):
+                yield str(service), statement
+
+
 def _role_user(output: Output, stack: str, name: str, role: dict) -> tuple[str, str]:
     """``(who, how)`` of a role: its name, and the service account or service that assumes it."""
     who = str(role.get("name") or name)
-    for conf in output.resources(stack, "aws_eks_pod_identity_association").values():
-        if any(r.name == name for r in output.refs(stack, conf.get("role_arn")) if r.type == "aws_iam_role"):
-            return who, f"Pod Identity {conf.get('namespace')}/{conf.get('service_account')} in {stack}"
-    services = sorted({str(s) for st in policy_statements(role.get("assume_role_policy"))
-                       for s in as_list((st.get("Principal") or {}).get("Service")
-                                        if isinstance(st.get("Principal"), dict) else None)})
+    identity = pod_identities(output, stack).get(name)
+    if identity:
+        return who, f"Pod Identity {identity[0]}/{identity[1]} in {stack}"
+    services = sorted({service for service, _ in trusted_services(role)})
     return who, f"assumed by {', '.join(services) or 'principals of the account'} in {stack}"
 
 

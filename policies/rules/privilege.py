@@ -7,11 +7,12 @@ cites the document it encodes; its failing fixture is prod's output from before 
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterator, Optional
+from typing import Iterator
 
-from policies.model.access import roles_with_policies
-from policies.model.output import Output, Ref, actions, as_list, policy_statements
+from policies.model.access import pod_identities, roles_with_policies, trusted_services
+from policies.model.output import Output, Ref, actions, as_list
 from policies.model.topology import cluster_of_provider, installed_releases, values_at
+from modules.tags import LB_DISCOVERY_TAGS
 from policies.rules.registry import rule
 
 LBC_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
@@ -19,7 +20,6 @@ LBC_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 LBC_READS = {"ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
              "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}
 LBC_WRITES = {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}
-LB_DISCOVERY_TAGS = ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
 POD_IDENTITY = "pods.eks.amazonaws.com"
 POD_IDENTITY_TAGS = ("kubernetes-namespace", "kubernetes-service-account")
 # service principals whose documentation gives aws:SourceAccount/aws:SourceArn for the role's trust
@@ -30,20 +30,12 @@ CONFUSED_DEPUTY_DOCUMENTED = {
 }
 
 
-def _associated_role(output: Output, stack: str, namespace: str, account: str) -> Optional[str]:
-    for conf in output.resources(stack, "aws_eks_pod_identity_association").values():
-        if (conf.get("namespace"), conf.get("service_account")) == (namespace, account):
-            ref = next((r for r in output.refs(stack, conf.get("role_arn")) if r.type == "aws_iam_role"), None)
-            return ref.name if ref else None
-    return None
-
-
 @rule(36, "The load balancer controller's role registers targets in its own region's target groups and does "
           "nothing else: no security group, listener, target group, WAF, Shield or load balancer change",
       "https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/docs/deploy/installation.md")
 def load_balancer_controller_role(output: Output):
     for stack in sorted(output.stacks):
-        role = _associated_role(output, stack, *LBC_ACCOUNT)
+        role = next((n for n, account in pod_identities(output, stack).items() if account == LBC_ACCOUNT), None)
         if role is None:
             continue
         statements = dict((n, s) for n, _, s in roles_with_policies(output, stack))[role]
@@ -222,23 +214,13 @@ def gitops_push_scope(output: Output):
         yield stack, "gitops", not problems, "; ".join(problems)
 
 
-def _service_statements(role: dict) -> Iterator[tuple[str, dict]]:
-    for statement in policy_statements(role.get("assume_role_policy")):
-        if statement.get("Effect") != "Allow":
-            continue
-        services = (statement.get("Principal") or {}).get("Service") if isinstance(statement.get("Principal"),
-                                                                                    dict) else None
-        for service in as_list(services):
-            yield service, statement
-
-
 @rule(41, "A role a service assumes names who may use it: Pod Identity roles their cluster, namespace and "
           "service account; roles of services that document it aws:SourceAccount",
       "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html")
 def service_trust_conditions(output: Output):
     for stack in sorted(output.stacks):
         for name, role, _ in roles_with_policies(output, stack):
-            for service, statement in _service_statements(role):
+            for service, statement in trusted_services(role):
                 condition = statement.get("Condition") or {}
                 equals = condition.get("StringEquals") or {}
                 if service == POD_IDENTITY:

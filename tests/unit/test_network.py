@@ -7,7 +7,7 @@ import json
 import pytest
 
 from environments.schema import NetworkConfig, RegionConfig
-from modules.network.network import LB_DISCOVERY_TAGS
+from modules.tags import LB_DISCOVERY_TAGS
 from tests.conftest import resources
 
 
