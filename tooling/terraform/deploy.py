@@ -599,9 +599,10 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
     envs = envs or output.environments
     if args.action in ("deploy", "destroy") and not args.auto_approve and not sys.stdin.isatty():
         raise DeployError(f"spofless {args.action} asks before each stack; without a terminal pass --auto-approve")
+    # selected once, before any set-up: an unknown environment or a refused destroy changes nothing
+    stacks, left_out = select_stacks(output, envs, args.emulator, args.action)
     if args.action == "destroy" and not args.emulator:  # the emulator's copy is local and disposable
-        real, _ = select_stacks(output, envs, emulated=False, action="destroy")
-        destroy_consent(envs, real, output, allowed=args.allow_destructive, confirmed=args.confirm,
+        destroy_consent(envs, stacks, output, allowed=args.allow_destructive, confirmed=args.confirm,
                         ask=input if sys.stdin.isatty() else None)
     if not CLI_CONFIG.exists():
         setup()
@@ -619,7 +620,6 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
         target = Target(outdir, endpoint=info["endpoint"])
         if args.action == "deploy":
             seed_parent_zones(info["endpoint"], configs)
-    stacks, left_out = select_stacks(output, envs, target.emulated, args.action)
     if not args.quiet:
         where = f"the emulator on {target.endpoint}" if target.emulated else "the accounts in the stacks' providers"
         print(f"{args.action} {', '.join(envs)}: {len(stacks)} stacks against {where}", file=sys.stderr, flush=True)
