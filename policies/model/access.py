@@ -77,10 +77,10 @@ def trusted_services(role: dict) -> Iterator[tuple[str, dict]]:
                 yield str(service), statement
 
 
-def _role_user(output: Output, stack: str, name: str, role: dict) -> tuple[str, str]:
-    """``(who, how)`` of a role: its name, and the service account or service that assumes it."""
+def _role_user(stack: str, name: str, role: dict, identities: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """``(who, how)`` of a role: its name, and the service account (``identities``) or service that assumes it."""
     who = str(role.get("name") or name)
-    identity = pod_identities(output, stack).get(name)
+    identity = identities.get(name)
     if identity:
         return who, f"Pod Identity {identity[0]}/{identity[1]} in {stack}"
     services = sorted({service for service, _ in trusted_services(role)})
@@ -113,9 +113,10 @@ def access(output: Output, env: str) -> Access:
                          for release in installed_releases(output, s).values()
                          for r in release["values"].get("repositories") or [] if r.get("remoteKey")})
     for stack in stacks:
+        identities = pod_identities(output, stack)
         for name, role, statements in roles_with_policies(output, stack):
             statements = [s for s in statements if s.get("Effect") == "Allow"]
-            who, how = _role_user(output, stack, name, role)
+            who, how = _role_user(stack, name, role, identities)
             tokens = [k for k in token_keys if any(_reads_secret(s, env, k) for s in statements)]
             if tokens:
                 found.git_tokens.append(Grant(who, how, ", ".join(tokens)))
