@@ -45,6 +45,24 @@ class HealthCheckConfig(Frozen):
         return self
 
 
+class NlbInspectionConfig(Frozen):
+    """The web application firewall on the NLB's path (ModSecurity with the OWASP Core Rule Set, in
+    the cluster), because AWS WAF cannot be associated with an NLB."""
+
+    paranoia_level: int = Field(1, ge=1, le=4)
+    """CRS blocking paranoia level, 1-4: higher levels add rules and false positives. Left out: 1,
+    the level CRS recommends for every site and the closest to AWS WAF's managed rule groups."""
+
+    anomaly_threshold: int = Field(5, ge=1, le=100)
+    """Inbound anomaly score at which a request is refused (403), 1-100: a critical rule match scores
+    5, an error 4, a warning 3, a notice 2. Left out: 5 (one critical match blocks), CRS's default."""
+
+    inspected_port: int = Field(8445, ge=1024, le=65535)
+    """Port of the gateway's internal entrypoint the firewall forwards inspected requests to; only
+    pods of the gateway's namespace reach it. Left out: 8445; must differ from ``app_port`` and
+    ``nlb_target_port``."""
+
+
 class LoadBalancingConfig(Frozen):
     """The three load balancers of every region: two ALBs and a backup NLB."""
 
@@ -63,6 +81,10 @@ class LoadBalancingConfig(Frozen):
     above the limit. Above 8, WAF's size rule only counts and the gateway holds the limit on
     both paths. The gateway's limit also buffers responses (no streaming through it).
     Left out: 8 (WAF's own limit)."""
+
+    nlb_inspection: NlbInspectionConfig = Field(default_factory=NlbInspectionConfig)
+    """The firewall on the NLB's path: OWASP CRS paranoia level and anomaly threshold. Left out:
+    paranoia 1, threshold 5 (CRS's defaults)."""
 
     idle_timeout_seconds: int = Field(60, ge=1, le=4000)
     """ALB idle connection timeout, 1-4000. Left out: 60."""
@@ -93,6 +115,11 @@ class LoadBalancingConfig(Frozen):
             raise schema_error("nlb_target_port", "is app_port too; allowed: another port (the NLB's path speaks proxy "
                                            "protocol, the ALBs' does not)", field="nlb_target_port",
                         value=self.nlb_target_port)
+        inspected = self.nlb_inspection.inspected_port
+        if inspected in (self.app_port, self.nlb_target_port):
+            raise schema_error("inspected_port", "is app_port or nlb_target_port too; allowed: another port (the "
+                                                 "firewall's internal entrypoint is reached from the namespace only)",
+                               field="nlb_inspection.inspected_port", value=inspected)
         return self
 
     @field_validator("certificate_names")

@@ -294,6 +294,24 @@ def cluster_autoscaler(cluster_name: str, region: str, chart_version: str, image
                 "extraArgs": {"expander": "least-waste", "scale-down-unneeded-time": "10m"}})
 
 
+# The web application firewall on the NLB's path: ModSecurity v3 (maintained by OWASP since Trustwave's
+# end of support in 2024) with the OWASP Core Rule Set, in the CRS project's own nginx image
+# (https://github.com/coreruleset/modsecurity-crs-docker; environment variables: its README).
+# CRS 4.29.0, pinned by the tag's image index digest.
+NLB_FIREWALL = "nlb-firewall"
+NLB_FIREWALL_PORT = 8080  # the image's plain-HTTP port (the gateway's TLS ends before it)
+NLB_FIREWALL_IMAGE = ("docker.io/owasp/modsecurity-crs:4.29.0-nginx-202609301109"
+                      "@sha256:ac057618e2c42e8192c000cb918ae1dff11446cf12beb6b23d4fa0065b0fe5be")
+INSPECTED_ENTRYPOINT = "inspected"
+# CRS rules a load balancer's health check matches by its nature: no Accept (920300) or User-Agent
+# (920320) header, the target's address as Host (920350). Removed for the health path only; the
+# request is still inspected by every other rule.
+HEALTH_CHECK_RULES = (920300, 920320, 920350)
+FIREWALL_EXCLUSIONS = "/etc/modsecurity.d/owasp-crs/rules/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"
+# Audit log parts: A (header), H (the rules that matched), Z (end). Not B/I/J (request headers and
+# body: tokens and cookies would reach the logs) nor E/F (the response).
+FIREWALL_AUDIT_PARTS = "AHZ"
+
 # Middlewares of the gateway's entrypoints (namespace "ingress"; referenced as <ns>-<name>@kubernetescrd).
 BODY_LIMIT, RATE_LIMIT, IN_FLIGHT_LIMIT = "request-body-limit", "client-rate-limit", "client-in-flight-limit"
 NLB_ENTRYPOINT = "nlb"
@@ -310,8 +328,93 @@ def _middleware(name: str, spec: dict) -> dict:
             "metadata": {"name": name, "namespace": INGRESS_NAMESPACE}, "spec": spec}
 
 
+def _labels(name: str) -> dict:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+
+
+def firewall_exclusions(health_path: str) -> str:
+    """The rules file the image reads before CRS (its README: mount REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf)."""
+    removals = ",".join(f"ctl:ruleRemoveById={rule}" for rule in HEALTH_CHECK_RULES)
+    return ("# the load balancers' health checks carry no Accept or User-Agent header and an address as Host\n"
+            f'SecRule REQUEST_FILENAME "@streq {health_path}" "id:1000,phase:1,pass,nolog,{removals}"\n')
+
+
+def nlb_firewall(*, replicas: int, backend_port: int, pod_cidrs: Sequence[str], inspection,
+                 body_limit_kib: int, health_path: str) -> list[dict]:
+    """The firewall on the NLB's path, as whole objects of the gateway's release: a Deployment of
+    ModSecurity + CRS spread over the zones like the gateway, its Service, a PodDisruptionBudget,
+    and the route that sends every request of the NLB's entrypoint to it.
+
+    The gateway's NLB entrypoint ends TLS, reads the proxy protocol header and applies the limits,
+    then routes everything to this Service; the firewall inspects the request (headers, arguments
+    and the whole body up to the body limit, which AWS WAF caps at 8 KB on an ALB) and forwards what
+    passes to the gateway's ``inspected`` entrypoint, where the workloads' routes are. The client's
+    address arrives as X-Real-Ip, trusted from the pod subnets: only pods of the gateway's
+    namespace reach the firewall's port (default deny, allow-same-namespace).
+    """
+    name = NLB_FIREWALL
+    body = body_limit_kib * 1024
+    env = {
+        "BACKEND": f"https://{INGRESS_SERVICE}.{INGRESS_NAMESPACE}.svc.cluster.local:{backend_port}",
+        "MODSEC_RULE_ENGINE": "On",
+        "BLOCKING_PARANOIA": str(inspection.paranoia_level),
+        "ANOMALY_INBOUND": str(inspection.anomaly_threshold),
+        # the whole accepted body is inspected (the gateway refused larger ones with 413 already)
+        "MODSEC_REQ_BODY_LIMIT": str(body), "MODSEC_REQ_BODY_NOFILES_LIMIT": str(body),
+        # requests only, as AWS WAF on an ALB: no response buffering, so streaming still works
+        "MODSEC_RESP_BODY_ACCESS": "Off",
+        "MODSEC_AUDIT_LOG_PARTS": FIREWALL_AUDIT_PARTS,
+        "SET_REAL_IP_FROM": ",".join(pod_cidrs),
+        "REAL_IP_HEADER": "X-Real-Ip",
+        "SERVER_HEADER": "",
+    }
+    probe = {"httpGet": {"path": "/healthz", "port": NLB_FIREWALL_PORT}}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": name, "namespace": INGRESS_NAMESPACE, "labels": _labels(name)},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": _labels(name)},
+                  "template": {
+                      "metadata": {"labels": _labels(name)},
+                      "spec": {
+                          "automountServiceAccountToken": False,
+                          "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101,
+                                              "seccompProfile": {"type": "RuntimeDefault"}},
+                          "nodeSelector": on_demand(),
+                          "topologySpreadConstraints": _spread(name, name),
+                          "volumes": [{"name": "exclusions", "configMap": {"name": f"{name}-exclusions"}}],
+                          "containers": [{
+                              "name": "modsecurity", "image": NLB_FIREWALL_IMAGE,
+                              "volumeMounts": [{"name": "exclusions", "mountPath": FIREWALL_EXCLUSIONS,
+                                                "subPath": "exclusions.conf", "readOnly": True}],
+                              "ports": [{"name": "http", "containerPort": NLB_FIREWALL_PORT}],
+                              "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+                              "readinessProbe": {**probe, "periodSeconds": 5},
+                              "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+                              "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                                            "limits": {"memory": "512Mi"}},
+                              "securityContext": {"allowPrivilegeEscalation": False,
+                                                  "capabilities": {"drop": ["ALL"]}}}]}}}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"{name}-exclusions", "namespace": INGRESS_NAMESPACE},
+         "data": {"exclusions.conf": firewall_exclusions(health_path)}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": name, "namespace": INGRESS_NAMESPACE, "labels": _labels(name)},
+         "spec": {"type": "ClusterIP", "selector": _labels(name),
+                  "ports": [{"name": "http", "port": NLB_FIREWALL_PORT, "targetPort": NLB_FIREWALL_PORT}]}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+         "metadata": {"name": name, "namespace": INGRESS_NAMESPACE},
+         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels(name)}}},
+        {"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+         "metadata": {"name": name, "namespace": INGRESS_NAMESPACE},
+         "spec": {"entryPoints": [NLB_ENTRYPOINT],
+                  "routes": [{"kind": "Rule", "match": "PathPrefix(`/`)",
+                              "services": [{"name": name, "port": NLB_FIREWALL_PORT}]}]}},
+    ]
+
+
 def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path: str,
-                    load_balancer_cidrs: Sequence[str], rate_limit: int, body_limit_kib: int) -> HelmAddon:
+                    load_balancer_cidrs: Sequence[str], pod_cidrs: Sequence[str], rate_limit: int,
+                    body_limit_kib: int, inspection) -> HelmAddon:
     """Traefik, the in-cluster ingress every load balancer of the region sends traffic to.
 
     Why Traefik: maintained (ingress-nginx is retired since March 2026,
@@ -328,7 +431,13 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
     - ``nlb`` (``nlb_port``): the NLB's path. The NLB sends a proxy protocol v2 header,
       trusted from the load balancers' subnets only, so the client's address is the connection's; the entrypoint
       applies a per-client rate limit (the WAF rule's figure, per 5 minutes; counted per
-      gateway pod) and a per-client concurrency limit, which WAF would otherwise have applied.
+      gateway pod) and a per-client concurrency limit, which WAF would otherwise have applied,
+      then sends every request to the firewall (``nlb_firewall``): no workload route is on it.
+    - ``inspected`` (``inspection.inspected_port``): what the firewall passes. Reached from the
+      namespace only; X-Forwarded-For and X-Real-Ip are trusted from the pod subnets (the firewall).
+    The workloads' routes attach to the default entrypoints, ``websecure`` and ``inspected``:
+    a route on ``nlb`` would skip the firewall, and the admission policies refuse one outside
+    the gateway's namespace (modules/gitops/guards.py).
     The body-size knob holds on both paths: WAF enforces 8 KiB on the ALBs' path; the gateway
     enforces the knob where WAF does not (the NLB's path always, the ALBs' path when the knob
     is above 8 KiB). The gateway's only body limit is the buffering middleware, which also
@@ -338,6 +447,7 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
     """
     trusted = list(load_balancer_cidrs)
     body = middleware_ref(BODY_LIMIT)
+    inspected_port = inspection.inspected_port
     alb_chain = [body] if body_limit_kib > WAF_BODY_LIMIT_KIB else []
     return HelmAddon(
         name=INGRESS_SERVICE, namespace=INGRESS_NAMESPACE, repository=TRAEFIK_HELM, chart="traefik",
@@ -347,6 +457,7 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
             "service": {"spec": {"type": "ClusterIP"}},
             "ports": {"web": None,
                       "websecure": {"port": app_port, "exposedPort": app_port, "expose": {"default": True},
+                                    "asDefault": True,
                                     "forwardedHeaders": {"trustedIPs": list(trusted)},
                                     "http": {"tls": {"enabled": True}, **({"middlewares": alb_chain}
                                                                           if alb_chain else {})}},
@@ -354,7 +465,11 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
                                        "protocol": "TCP", "proxyProtocol": {"trustedIPs": list(trusted)},
                                        "http": {"tls": {"enabled": True},
                                                 "middlewares": [middleware_ref(RATE_LIMIT),
-                                                                middleware_ref(IN_FLIGHT_LIMIT), body]}}},
+                                                                middleware_ref(IN_FLIGHT_LIMIT), body]}},
+                      INSPECTED_ENTRYPOINT: {"port": inspected_port, "exposedPort": inspected_port,
+                                             "expose": {"default": True}, "asDefault": True,
+                                             "forwardedHeaders": {"trustedIPs": list(pod_cidrs)},
+                                             "http": {"tls": {"enabled": True}}}},
             "extraObjects": [
                 _middleware(BODY_LIMIT, {"buffering": {"maxRequestBodyBytes": body_limit_kib * 1024}}),
                 # depth 0: the connection's address, which the trusted proxy protocol header set
@@ -362,8 +477,12 @@ def ingress_gateway(*, replicas: int, app_port: int, nlb_port: int, health_path:
                                                        "sourceCriterion": {"ipStrategy": {"depth": 0}}}}),
                 _middleware(IN_FLIGHT_LIMIT, {"inFlightReq": {"amount": IN_FLIGHT_PER_CLIENT,
                                                               "sourceCriterion": {"ipStrategy": {"depth": 0}}}}),
+                *nlb_firewall(replicas=replicas, backend_port=inspected_port, pod_cidrs=pod_cidrs,
+                              inspection=inspection, body_limit_kib=body_limit_kib, health_path=health_path),
             ],
-            "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["websecure", NLB_ENTRYPOINT],
+            # not on the NLB's entrypoint: the NLB's health checks take the firewall's path, so a
+            # region whose firewall is down is not sent the NLB's traffic
+            "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["websecure", INSPECTED_ENTRYPOINT],
                                              "matchRule": f"Path(`{health_path}`)"}},
             "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
             "nodeSelector": on_demand(),

@@ -30,7 +30,7 @@ class GitopsBootstrap(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str, region: str, config: GitopsConfig,
-                 load_balancer_cidrs: tuple[str, ...], vpc_id: str, cluster_name: str, replicas: int,
+                 load_balancer_cidrs: tuple[str, ...], pod_cidrs: tuple[str, ...], vpc_id: str, cluster_name: str, replicas: int,
                  eks: EksConfig,
                  load_balancing: LoadBalancingConfig, target_groups: dict[str, tuple[str, int]], chart_path: str,
                  helm_provider, kubernetes_provider):
@@ -55,8 +55,9 @@ class GitopsBootstrap(Construct):
         gateway = addons.ingress_gateway(
             replicas=replicas, app_port=load_balancing.app_port, nlb_port=load_balancing.nlb_target_port,
             health_path=load_balancing.health_check.path, load_balancer_cidrs=load_balancer_cidrs,
-            rate_limit=load_balancing.waf_rate_limit,
-            body_limit_kib=load_balancing.request_body_limit_kib).install(
+            pod_cidrs=pod_cidrs, rate_limit=load_balancing.waf_rate_limit,
+            body_limit_kib=load_balancing.request_body_limit_kib,
+            inspection=load_balancing.nlb_inspection).install(
             self, provider=helm_provider, depends_on=[namespaces[addons.INGRESS_NAMESPACE]])
         objects = addons.cluster_objects(
             chart_path, region=region,
@@ -67,7 +68,8 @@ class GitopsBootstrap(Construct):
             store_namespaces=(ARGOCD_NAMESPACE, FLUX_NAMESPACE),
             objects=[*guards.admission_policies(ingress_namespace=addons.INGRESS_NAMESPACE,
                                                 target_group_arns=[arn for arn, _ in target_groups.values()],
-                                                ingress_class=addons.LBC_INGRESS_CLASS),
+                                                ingress_class=addons.LBC_INGRESS_CLASS,
+                                                firewalled_entrypoint=addons.NLB_ENTRYPOINT),
                      *guards.gitops_deployer(name=addons.GITOPS_DEPLOYER, namespace=FLUX_NAMESPACE,
                                              workload_namespace=addons.WORKLOAD_NAMESPACE)],
         ).install(self, provider=helm_provider,

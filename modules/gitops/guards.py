@@ -18,14 +18,16 @@ from typing import Sequence
 ADMISSION_API = "admissionregistration.k8s.io/v1"
 
 
-def _policy(name: str, group: str, resource: str, expression: str, message: str) -> list[dict]:
-    """A ValidatingAdmissionPolicy on one resource (create and update) and its cluster-wide binding."""
+def _policy(name: str, group: str, resource: str | Sequence[str], expression: str, message: str) -> list[dict]:
+    """A ValidatingAdmissionPolicy on resources of one API group (create and update) and its cluster-wide
+    binding."""
+    resources = [resource] if isinstance(resource, str) else list(resource)
     return [
         {"apiVersion": ADMISSION_API, "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
          "spec": {"failurePolicy": "Fail",
                   "matchConstraints": {"resourceRules": [{"apiGroups": [group], "apiVersions": ["*"],
                                                           "operations": ["CREATE", "UPDATE"],
-                                                          "resources": [resource]}]},
+                                                          "resources": resources}]},
                   "validations": [{"expression": expression, "message": message}]}},
         {"apiVersion": ADMISSION_API, "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
          "spec": {"policyName": name, "validationActions": ["Deny"]}},
@@ -36,8 +38,10 @@ def _cel_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def admission_policies(*, ingress_namespace: str, target_group_arns: Sequence[str], ingress_class: str) -> list[dict]:
+def admission_policies(*, ingress_namespace: str, target_group_arns: Sequence[str], ingress_class: str,
+                       firewalled_entrypoint: str) -> list[dict]:
     annotation = "kubernetes.io/ingress.class"
+    entrypoints = "traefik.ingress.kubernetes.io/router.entrypoints"
     return [
         *_policy("spofless-no-load-balancer-services", "", "services",
                  "object.spec.type != 'LoadBalancer'",
@@ -54,6 +58,20 @@ def admission_policies(*, ingress_namespace: str, target_group_arns: Sequence[st
                  f"object.spec.targetGroupARN in {_cel_list(target_group_arns)}",
                  f"TargetGroupBindings are the platform's: namespace {ingress_namespace}, this region's "
                  "target groups only"),
+        # The NLB's entrypoint sends everything to the firewall; a workload route on it would skip the
+        # inspection (HTTP and TCP routes alike: a TCP route takes the connection before HTTP routing).
+        *_policy("spofless-firewalled-entrypoint-routes", "traefik.io",
+                 ["ingressroutes", "ingressroutetcps", "ingressrouteudps"],
+                 f"request.namespace == '{ingress_namespace}' || !has(object.spec.entryPoints) || "
+                 f"!('{firewalled_entrypoint}' in object.spec.entryPoints)",
+                 f"Routes on the entrypoint {firewalled_entrypoint} are the platform's: it sends every request "
+                 "through the web application firewall (leave entryPoints out, or name websecure/inspected)"),
+        *_policy("spofless-firewalled-entrypoint-ingresses", "networking.k8s.io", "ingresses",
+                 f"!(has(object.metadata.annotations) && '{entrypoints}' in object.metadata.annotations && "
+                 f"object.metadata.annotations['{entrypoints}'].split(',').exists(e, e.trim() == "
+                 f"'{firewalled_entrypoint}'))",
+                 f"Ingresses on the entrypoint {firewalled_entrypoint} are refused: it sends every request "
+                 "through the web application firewall"),
     ]
 
 

@@ -50,10 +50,13 @@ class GitopsStack(SpoflessStack):
             exec=[_exec_auth(k8s_module, "KubernetesProvider", cluster, region.name)])
         # spofless's own chart travels with the stack (assets/), so the output stays self-contained.
         chart = TerraformAsset(self, "cluster-chart", path=str(CLUSTER_CHART), type=AssetType.DIRECTORY)
+        # every load balancer of the region lives in the public subnets (modules/loadbalancing);
+        # nodes and pods (VPC CNI: pod addresses come from the node's subnet) in the private ones
+        subnets = plan_subnets(region.vpc_cidr, len(region.zones))
         self.bootstrap = GitopsBootstrap(
             self, "bootstrap", env_name=env.name, region=region.name, config=env.gitops,
-            # every load balancer of the region lives in the public subnets (modules/loadbalancing)
-            load_balancer_cidrs=plan_subnets(region.vpc_cidr, len(region.zones)).public, vpc_id=cluster.vpc_id, cluster_name=cluster.cluster_name,
+            load_balancer_cidrs=subnets.public, pod_cidrs=subnets.private, vpc_id=cluster.vpc_id,
+            cluster_name=cluster.cluster_name,
             # two ingress pods per AZ: one AZ lost and one pod disrupted still leave a pod per AZ left
             replicas=2 * len(region.zones), eks=env.eks, load_balancing=env.load_balancing,
             target_groups=target_groups,

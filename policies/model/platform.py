@@ -90,21 +90,42 @@ class Placement:
         return self.replicas >= 2 and self.zone_spread
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def _spread_by_zone(constraints) -> bool:
+    return any(c.get("topologyKey") == ZONE_KEY and c.get("whenUnsatisfiable") == "DoNotSchedule"
+               and int(c.get("maxSkew", 1)) <= 1 for c in constraints or [])
+
+
 def placements(release: str, values: dict) -> list[Placement]:
     """The workloads a release's values size: a mapping with ``replicaCount`` or ``replicas`` (Traefik:
-    ``deployment.replicas``), with the spread constraints and node selector beside it."""
+    ``deployment.replicas``), with the spread constraints and node selector beside it; and whole
+    Deployments or StatefulSets a release carries as objects (e.g. ``extraObjects``)."""
     found = []
+
+    def visit_object(component: str, node: dict) -> None:
+        spec = node.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        name = (node.get("metadata") or {}).get("name", "")
+        found.append(Placement(release, f"{component}.{node['kind']}/{name}", int(spec.get("replicas", 1)),
+                               _spread_by_zone(pod.get("topologySpreadConstraints")),
+                               (pod.get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL)))
 
     def visit(component: str, node: dict, inherited: Optional[str]) -> None:
         capacity = (node.get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL, inherited)
         replicas = node.get("replicaCount", node.get("replicas", (node.get("deployment") or {}).get("replicas")))
         if isinstance(replicas, int) and not isinstance(replicas, bool):
-            spread = any(c.get("topologyKey") == ZONE_KEY and c.get("whenUnsatisfiable") == "DoNotSchedule"
-                         and int(c.get("maxSkew", 1)) <= 1 for c in node.get("topologySpreadConstraints") or [])
+            spread = _spread_by_zone(node.get("topologySpreadConstraints"))
             found.append(Placement(release, component, replicas, spread, capacity))
         for key, child in sorted(node.items()):
+            where = f"{component}.{key}" if component else key
             if isinstance(child, dict) and key not in ("deployment", "nodeSelector", "podDisruptionBudget"):
-                visit(f"{component}.{key}" if component else key, child, capacity)
+                visit(where, child, capacity)
+            elif isinstance(child, list):
+                for item in child:
+                    if isinstance(item, dict) and item.get("kind") in WORKLOAD_KINDS:
+                        visit_object(where, item)
     visit("", values, ((values.get("global") or {}).get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL))
     return found
 

@@ -6,6 +6,7 @@ apply order between stacks. Shared by the deploy rules and the platform model; i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import yaml
@@ -91,6 +92,39 @@ def target_group_bindings(output: Output) -> dict[str, list[tuple[str, dict]]]:
                 for ref in output.refs(stack, binding.get("targetGroupARN")):
                     found.setdefault(f"{ref.address}@{ref.stack}", []).append((stack, binding))
     return found
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """The in-cluster gateway's entrypoint a target group's traffic reaches."""
+
+    stack: str  # the stack that installs the gateway
+    release: str
+    namespace: str
+    name: str  # its key under the release's ``ports``
+    conf: dict
+    values: dict  # the whole release's values
+
+
+def gateway_entrypoint(output: Output, bindings: dict, stack: str, tg_name: str) -> tuple[Optional[Entrypoint], str]:
+    """The gateway entrypoint ``aws_lb_target_group.<tg_name>`` of ``stack`` sends to, or why there is none.
+    ``bindings``: :func:`target_group_bindings`."""
+    found = bindings.get(f"aws_lb_target_group.{tg_name}@{stack}")
+    if not found:
+        return None, "no TargetGroupBinding sends its traffic into a cluster"
+    gitops, binding = found[0]
+    service = binding.get("serviceName")
+    release = installed_releases(output, gitops).get(service)
+    if release is None:
+        return None, f"the bound service {service!r} comes from no release of {gitops}"
+    values = release["values"]
+    port = binding.get("servicePort")
+    entries = [(key, e) for key, e in sorted((values.get("ports") or {}).items())
+               if isinstance(e, dict) and port in (e.get("exposedPort"), e.get("port"))]
+    if not entries:
+        return None, f"the gateway release {service!r} has no entrypoint on port {port}"
+    key, entry = entries[0]
+    return Entrypoint(gitops, str(service), str(release["conf"].get("namespace", "")), key, entry, values), ""
 
 
 def target_groups_of(output: Output, stack: str, lb_name: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Optional
 
 
 from policies.model.output import Output, actions, as_list, covers, policy_statements
-from policies.model.topology import (cluster_of_provider, installed_releases,
+from policies.model.topology import (cluster_of_provider, gateway_entrypoint, installed_releases,
                                      target_group_bindings, target_groups_of)
 from policies.rules.registry import rule
 
@@ -123,23 +123,12 @@ def _middlewares(values: dict) -> dict[str, dict]:
 
 def _entrypoint(output: Output, bindings, stack: str, tg_name: str) -> tuple[Optional[dict], list[dict], str]:
     """The gateway port entry a target group's traffic reaches, the specs of its middlewares, or why not."""
-    found = bindings.get(f"aws_lb_target_group.{tg_name}@{stack}")
-    if not found:
-        return None, [], "no TargetGroupBinding sends its traffic into a cluster"
-    gitops, binding = found[0]
-    release = installed_releases(output, gitops).get(binding.get("serviceName"))
-    if release is None:
-        return None, [], f"the bound service {binding.get('serviceName')!r} comes from no release of {gitops}"
-    values = release["values"]
-    port = binding.get("servicePort")
-    entries = [e for e in (values.get("ports") or {}).values()
-               if isinstance(e, dict) and port in (e.get("exposedPort"), e.get("port"))]
-    if not entries:
-        return None, [], f"the gateway release {binding.get('serviceName')!r} has no entrypoint on port {port}"
-    entry = entries[0]
-    known = _middlewares(values)
-    specs = [known.get(ref, {"missing": ref}) for ref in ((entry.get("http") or {}).get("middlewares") or [])]
-    return entry, specs, ""
+    found, why = gateway_entrypoint(output, bindings, stack, tg_name)
+    if found is None:
+        return None, [], why
+    known = _middlewares(found.values)
+    specs = [known.get(ref, {"missing": ref}) for ref in ((found.conf.get("http") or {}).get("middlewares") or [])]
+    return found.conf, specs, ""
 
 
 def _lbs_behind(output: Output, stack: str, acl_name: str) -> list[tuple[str, dict]]:

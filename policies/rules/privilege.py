@@ -7,11 +7,13 @@ cites the document it encodes; its failing fixture is prod's output from before 
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterator
+from typing import Iterator, Optional
 
 from policies.model.access import pod_identities, roles_with_policies, trusted_services
 from policies.model.output import Output, Ref, actions, as_list
-from policies.model.topology import cluster_of_provider, installed_releases, values_at
+from policies.model.platform import placements
+from policies.model.topology import (Entrypoint, cluster_of_provider, gateway_entrypoint, installed_releases,
+                                     target_group_bindings, target_groups_of, values_at)
 from modules.tags import LB_DISCOVERY_TAGS
 from policies.rules.registry import rule
 
@@ -132,6 +134,36 @@ def _pod_subnets(output: Output, cluster: Ref) -> list:
     return cidrs
 
 
+def _namespace_of(output: Output, stack: str, meta: dict) -> str:
+    for ref in output.refs(stack, meta.get("namespace")):  # the namespace resource's own name
+        return str((as_list((output.get(ref) or {}).get("metadata")) or [{}])[0].get("name") or meta.get("namespace"))
+    return str(meta.get("namespace"))
+
+
+def _admitted_from_outside(output: Output, stack: str) -> dict[str, tuple[bool, Optional[set]]]:
+    """``{namespace: (default deny of ingress, ports admitted from outside the namespace or None for all)}``
+    from the stack's NetworkPolicies. A source with an ipBlock or a namespaceSelector, or no source at all,
+    is outside; a podSelector alone is the namespace's own pods."""
+    found: dict[str, tuple[bool, Optional[set]]] = {}
+    for policy in output.resources(stack, "kubernetes_network_policy_v1").values():
+        meta = (as_list(policy.get("metadata")) or [{}])[0]
+        namespace = _namespace_of(output, stack, meta)
+        deny, ports = found.get(namespace, (False, set()))
+        for spec in as_list(policy.get("spec")):
+            rules = as_list(spec.get("ingress"))
+            if "Ingress" in (spec.get("policy_types") or []) and not rules and not any(
+                    (as_list(spec.get("pod_selector")) or [{}])[0].values()):
+                deny = True
+            for ingress in rules:
+                sources = as_list(ingress.get("from"))
+                if sources and not any(s.get("ip_block") or s.get("namespace_selector") for s in sources):
+                    continue
+                listed = {str(p.get("port")) for p in as_list(ingress.get("ports"))}
+                ports = None if ports is None or not listed else ports | listed
+        found[namespace] = (deny, ports)
+    return found
+
+
 @rule(39, "No NetworkPolicy or trusted-proxy range admits the cluster's pod addresses from outside a namespace: "
           "with the VPC CNI, pods have VPC addresses",
       "https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html")
@@ -154,9 +186,7 @@ def network_policies_exclude_pods(output: Output):
 
         for name, policy in sorted(output.resources(stack, "kubernetes_network_policy_v1").items()):
             meta = dict((as_list(policy.get("metadata")) or [{}])[0])
-            for ref in output.refs(stack, meta.get("namespace")):  # the namespace resource's own name
-                meta["namespace"] = ((as_list((output.get(ref) or {}).get("metadata")) or [{}])[0].get("name")
-                                     or meta.get("namespace"))
+            meta["namespace"] = _namespace_of(output, stack, meta)
             for spec in as_list(policy.get("spec")):
                 for ingress in as_list(spec.get("ingress")):
                     for source in as_list(ingress.get("from")):
@@ -164,15 +194,22 @@ def network_policies_exclude_pods(output: Output):
                             if overlapping(str(block.get("cidr"))):
                                 problems.append(f"{meta.get('namespace')}/{meta.get('name')} admits "
                                                 f"{block.get('cidr')}, where pods get their addresses")
+        admission = _admitted_from_outside(output, stack)
         for release, found in sorted(installed_releases(output, stack).items()):
+            # trusting pod addresses is safe only on a port that pods of other namespaces cannot reach
+            deny, outside = admission.get(str(found["conf"].get("namespace")), (False, None))
             for port, conf in sorted((found["values"].get("ports") or {}).items()):
                 if not isinstance(conf, dict):
                     continue
+                own_namespace_only = deny and outside is not None and str(conf.get("port")) not in outside
                 for key in ("forwardedHeaders", "proxyProtocol"):
                     trusted = (conf.get(key) or {}).get("trustedIPs") or []
-                    if any(overlapping(str(c)) for c in trusted):
+                    if (conf.get(key) or {}).get("insecure"):
+                        trusted = ["0.0.0.0/0"]
+                    if any(overlapping(str(c)) for c in trusted) and not own_namespace_only:
                         problems.append(f"{release} entrypoint {port} trusts {key} from pod addresses "
-                                        f"({', '.join(map(str, trusted))}): a pod can claim any client address")
+                                        f"({', '.join(map(str, trusted))}) and pods of other namespaces reach it: "
+                                        "a pod can claim any client address")
         yield stack, f"{cluster.address} of {cluster.stack}", not problems, "; ".join(problems)
 
 
@@ -291,6 +328,11 @@ def _images(values, path: str = "") -> Iterator[tuple[str, dict]]:
             where = f"{path}.{key}" if path else str(key)
             if key == "image" and isinstance(value, dict) and ("tag" in value or "digest" in value):
                 yield where, value
+            elif key == "image" and isinstance(value, str):  # a container of a whole object
+                reference, at, digest = value.partition("@")
+                repository, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else (
+                    reference, "", "latest")
+                yield where, {"repository": repository, "tag": f"{tag}@{digest}" if at else tag}
             else:
                 yield from _images(value, where)
     elif isinstance(values, list):
@@ -307,3 +349,111 @@ def images_by_digest(output: Output):
                 pinned = "@sha256:" in str(image.get("tag", "")) or str(image.get("digest", "")).startswith("sha256:")
                 yield stack, f"{release} {where}", pinned, (
                     f"pulls {image.get('repository', 'the chart default repository')}:{image.get('tag')} by tag only")
+
+
+CRS_IMAGES = ("modsecurity-crs", "coraza")
+
+
+def _route_services(route: dict) -> list[str]:
+    return [str(svc.get("name")) for r in (route.get("spec") or {}).get("routes") or []
+            for svc in r.get("services") or []]
+
+
+def _inspection_problems(output: Output, entry: Entrypoint) -> list[str]:
+    objects = [o for o in entry.values.get("extraObjects") or [] if isinstance(o, dict)]
+    problems = []
+    routes = [o for o in objects if o.get("kind") == "IngressRoute"
+              and entry.name in ((o.get("spec") or {}).get("entryPoints") or [])]
+    catch_all = [r for r in routes if any(x.get("match") == "PathPrefix(`/`)"
+                                          for x in (r.get("spec") or {}).get("routes") or [])]
+    services = {str((o.get("metadata") or {}).get("name")): o for o in objects if o.get("kind") == "Service"}
+    deployments = [o for o in objects if o.get("kind") == "Deployment"]
+    firewalls = set()
+    for route in catch_all:
+        for name in _route_services(route):
+            selector = ((services.get(name) or {}).get("spec") or {}).get("selector") or {}
+            for deployment in deployments:
+                labels = (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+                if selector and selector.items() <= (labels or {}).items():
+                    firewalls.add((name, id(deployment)))
+                    problems += _firewall_problems(entry, deployment)
+    if not firewalls:
+        problems.append(f"no route sends every request of the entrypoint {entry.name} to a firewall Service "
+                        "of the release: WAF cannot be associated with an NLB, so SQL injection and known bad "
+                        "inputs reach the workloads")
+    bypass = sorted({n for r in routes for n in _route_services(r)} - {n for n, _ in firewalls})
+    if bypass:
+        problems.append(f"routes on {entry.name} reach {', '.join(bypass)} without the firewall")
+    health = ((entry.values.get("ingressRoute") or {}).get("healthcheck") or {})
+    if health.get("enabled") and entry.name in (health.get("entryPoints") or []):
+        problems.append(f"the health check route is on {entry.name}: the NLB's health checks skip the firewall, "
+                        "so a region whose firewall is down still gets the NLB's traffic")
+    ports = {k: v for k, v in (entry.values.get("ports") or {}).items() if isinstance(v, dict)}
+    if entry.conf.get("asDefault") or not any(v.get("asDefault") for v in ports.values()):
+        problems.append(f"{entry.name} is a default entrypoint: workload routes that name none attach to it "
+                        "and skip the firewall")
+    if not _routes_guarded(output, entry):
+        problems.append(f"no admission policy refuses workload routes on {entry.name} outside the namespace "
+                        f"{entry.namespace}")
+    return problems
+
+
+def _firewall_problems(entry: Entrypoint, deployment: dict) -> list[str]:
+    problems = []
+    name = (deployment.get("metadata") or {}).get("name")
+    containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    engines = [c for c in containers if any(i in str(c.get("image", "")) for i in CRS_IMAGES)]
+    if not engines:
+        return [f"the Deployment {name} behind {entry.name} runs no OWASP CRS engine ({', '.join(CRS_IMAGES)})"]
+    env = {e.get("name"): str(e.get("value", "")) for c in engines for e in c.get("env") or []}
+    if env.get("MODSEC_RULE_ENGINE", "On").lower() != "on":
+        problems.append(f"{name}'s rule engine is {env.get('MODSEC_RULE_ENGINE')}, not On: it detects and lets through")
+    inspected = {str(v.get("port")) for k, v in (entry.values.get("ports") or {}).items()
+                 if isinstance(v, dict) and k != entry.name}
+    backend = env.get("BACKEND", "")
+    host, _, port = backend.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not host.startswith(f"{entry.release}.{entry.namespace}") or port not in inspected:
+        problems.append(f"{name} forwards to {backend or 'nothing'}, not to another entrypoint of the gateway "
+                        f"{entry.release}")
+    placement = [p for p in placements(entry.release, entry.values) if p.component.endswith(f"Deployment/{name}")]
+    if not placement or not placement[0].survives_an_az():
+        problems.append(f"{name} does not survive an AZ (two replicas or more, spread over zones with "
+                        "DoNotSchedule)")
+    return problems
+
+
+def _routes_guarded(output: Output, entry: Entrypoint) -> bool:
+    for found in installed_releases(output, entry.stack).values():
+        objects = [o for o in found["values"].get("objects") or [] if isinstance(o, dict)]
+        denied = {(o.get("spec") or {}).get("policyName") for o in objects
+                  if o.get("kind") == "ValidatingAdmissionPolicyBinding"
+                  and "Deny" in ((o.get("spec") or {}).get("validationActions") or [])}
+        for policy in objects:
+            if policy.get("kind") != "ValidatingAdmissionPolicy" or (policy.get("metadata") or {}).get("name") not in denied:
+                continue
+            spec = policy.get("spec") or {}
+            resources = {r for rule_ in (spec.get("matchConstraints") or {}).get("resourceRules") or []
+                         for r in rule_.get("resources") or []}
+            if {"ingressroutes", "ingressroutetcps"} <= resources and any(
+                    f"'{entry.name}'" in str(v.get("expression")) and f"'{entry.namespace}'" in str(v.get("expression"))
+                    for v in spec.get("validations") or []):
+                return True
+    return False
+
+
+@rule(45, "The NLB's path is inspected by a web application firewall with the OWASP Core Rule Set before any "
+          "workload route (WAF cannot be associated with an NLB), and its health checks take that path",
+      "https://docs.aws.amazon.com/waf/latest/developerguide/waf-chapter.html")
+def nlb_path_inspected(output: Output):
+    bindings = target_group_bindings(output)
+    for stack, name, lb in output.every("aws_lb"):
+        if lb.get("load_balancer_type") != "network":
+            continue
+        for tg_name in target_groups_of(output, stack, name) or [None]:
+            subject = f"aws_lb.{name} -> aws_lb_target_group.{tg_name}"
+            if tg_name is None:
+                yield stack, f"aws_lb.{name}", False, "forwards to no target group"
+                continue
+            entry, why = gateway_entrypoint(output, bindings, stack, tg_name)
+            problems = [why] if entry is None else _inspection_problems(output, entry)
+            yield stack, subject, not problems, "; ".join(problems)

@@ -45,7 +45,7 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 45))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 46))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
@@ -90,6 +90,7 @@ PRIVILEGE_EXPECTED = [
     ("SPOF_DEPLOY_42", "has no source_arn"),
     ("SPOF_DEPLOY_43", "does not set rds.force_ssl = 1"),
     ("SPOF_DEPLOY_44", ":v1.35.0 by tag only"),  # the Cluster Autoscaler's image
+    ("SPOF_DEPLOY_45", "no route sends every request of the entrypoint nlb to a firewall"),
 ]
 
 
@@ -224,7 +225,7 @@ def _bigger_bodies_on_one_path(stacks):
     """The NLB's path accepts 1 MiB while WAF holds the ALBs' path at 8 KB."""
     _, values, save = _release(stacks, "traefik")
     for item in values["extraObjects"]:
-        if "buffering" in item["spec"]:
+        if "buffering" in item.get("spec", {}):
             item["spec"]["buffering"]["maxRequestBodyBytes"] = 1 << 20
     save()
 
@@ -282,6 +283,63 @@ def _wrong_actions_on_the_log_bucket(stacks):
     conf["policy"] = _json.dumps(policy)
 
 
+def _firewall(values: dict) -> dict:
+    return next(o for o in values["extraObjects"] if o["kind"] == "Deployment")
+
+
+def _firewall_detects_only(stacks):
+    _, values, save = _release(stacks, "traefik")
+    for env in _firewall(values)["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if env["name"] == "MODSEC_RULE_ENGINE":
+            env["value"] = "DetectionOnly"
+    save()
+
+
+def _firewall_in_one_zone(stacks):
+    _, values, save = _release(stacks, "traefik")
+    for constraint in _firewall(values)["spec"]["template"]["spec"]["topologySpreadConstraints"]:
+        constraint["whenUnsatisfiable"] = "ScheduleAnyway"
+    save()
+
+
+def _health_checks_skip_the_firewall(stacks):
+    _, values, save = _release(stacks, "traefik")
+    values["ingressRoute"]["healthcheck"]["entryPoints"].append("nlb")
+    save()
+
+
+def _workload_routes_default_to_the_nlb_entrypoint(stacks):
+    _, values, save = _release(stacks, "traefik")
+    values["ports"]["nlb"]["asDefault"] = True
+    save()
+
+
+def _a_route_past_the_firewall(stacks):
+    _, values, save = _release(stacks, "traefik")
+    values["extraObjects"].append({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+                                   "metadata": {"name": "shortcut", "namespace": "ingress"},
+                                   "spec": {"entryPoints": ["nlb"], "routes": [
+                                       {"kind": "Rule", "match": "Host(`app.example.com`)",
+                                        "services": [{"name": "app", "port": 80}]}]}})
+    save()
+
+
+def _nlb_routes_unguarded(stacks):
+    import yaml
+    _, conf = _first(stacks, "helm_release", lambda c: c.get("name") == "spofless-cluster")
+    values = yaml.safe_load(conf["values"][0])
+    values["objects"] = [o for o in values["objects"]
+                         if "firewalled-entrypoint-routes" not in str(o.get("metadata", {}).get("name"))
+                         and "firewalled-entrypoint-routes" not in str(o.get("spec", {}).get("policyName"))]
+    conf["values"] = [yaml.safe_dump(values)]
+
+
+def _inspected_port_from_the_load_balancers(stacks):
+    _, conf = _first(stacks, "kubernetes_network_policy_v1",
+                     lambda c: c["metadata"]["name"] == "allow-from-load-balancers")
+    conf["spec"]["ingress"][0]["ports"].append({"port": "8445", "protocol": "TCP"})
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -295,6 +353,10 @@ MUTATIONS = {
     "SPOF_DEPLOY_22": [_untagged_volumes],
     "SPOF_DEPLOY_23": [_no_version_floor, _any_account],
     "SPOF_DEPLOY_24": [_markers_kept],
+    "SPOF_DEPLOY_39": [_inspected_port_from_the_load_balancers],
+    "SPOF_DEPLOY_45": [_firewall_detects_only, _firewall_in_one_zone, _health_checks_skip_the_firewall,
+                       _workload_routes_default_to_the_nlb_entrypoint, _a_route_past_the_firewall,
+                       _nlb_routes_unguarded],
 }
 
 

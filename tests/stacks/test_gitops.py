@@ -230,6 +230,47 @@ def test_each_load_balancer_path_reaches_its_own_entrypoint_with_its_protections
 
 
 @pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_the_nlb_path_goes_through_the_firewall_before_any_workload_route(stacks, stack_name):
+    """nlb -> the firewall (ModSecurity + CRS at the configured paranoia and threshold, every zone) ->
+    inspected (the workloads' routes, X-Forwarded-For trusted from the pods); the health checks too."""
+    env, region = _region_of(stack_name)
+    config = env.load_balancing
+    inspection = config.nlb_inspection
+    values = _releases(stacks[stack_name])["traefik"]["_values"]
+    ports = values["ports"]
+    subnets = plan_subnets(region.vpc_cidr, len(region.zones))
+    inspected = ports["inspected"]
+    assert inspected["port"] == inspection.inspected_port and inspected["http"]["tls"] == {"enabled": True}
+    assert inspected["forwardedHeaders"] == {"trustedIPs": list(subnets.private)}
+    assert [k for k, v in ports.items() if v and v.get("asDefault")] == ["inspected", "websecure"]
+    assert "nlb" not in values["ingressRoute"]["healthcheck"]["entryPoints"]
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in values["extraObjects"]}
+    route = objects[("IngressRoute", "nlb-firewall")]["spec"]
+    assert route["entryPoints"] == ["nlb"] and route["routes"][0]["match"] == "PathPrefix(`/`)"
+    assert [k for k, o in objects.items() if k[0] == "IngressRoute"] == [("IngressRoute", "nlb-firewall")]
+    deployment = objects[("Deployment", "nlb-firewall")]["spec"]
+    assert deployment["replicas"] == 2 * len(region.zones)
+    container = deployment["template"]["spec"]["containers"][0]
+    assert re.fullmatch(r"docker\.io/owasp/modsecurity-crs:4\.\d+\.\d+-nginx-\d+@sha256:[0-9a-f]{64}",
+                        container["image"])
+    environment = {e["name"]: e["value"] for e in container["env"]}
+    assert environment["BACKEND"] == f"https://traefik.ingress.svc.cluster.local:{inspection.inspected_port}"
+    assert environment["MODSEC_RULE_ENGINE"] == "On"
+    assert environment["BLOCKING_PARANOIA"] == str(inspection.paranoia_level)
+    assert environment["ANOMALY_INBOUND"] == str(inspection.anomaly_threshold)
+    assert environment["SET_REAL_IP_FROM"] == ",".join(subnets.private)
+    assert environment["MODSEC_REQ_BODY_LIMIT"] == str(config.request_body_limit_kib * 1024)
+    assert not set(environment["MODSEC_AUDIT_LOG_PARTS"]) & set("BIJEF")  # no headers or bodies in the logs
+    assert objects[("PodDisruptionBudget", "nlb-firewall")]["spec"]["maxUnavailable"] == 1
+    # the health checks' own quirks (no Accept or User-Agent, an address as Host) are excused on their path only
+    exclusions = objects[("ConfigMap", "nlb-firewall-exclusions")]["data"]["exclusions.conf"]
+    assert f'"@streq {config.health_check.path}"' in exclusions
+    assert re.findall(r"ruleRemoveById=(\d+)", exclusions) == ["920300", "920320", "920350"]
+    mount = container["volumeMounts"][0]
+    assert mount["mountPath"].endswith("/rules/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf")
+
+
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_the_autoscaler_matches_the_cluster_version(stacks, stack_name):
     env, region = _region_of(stack_name)
     values = _releases(stacks[stack_name])["cluster-autoscaler"]["_values"]

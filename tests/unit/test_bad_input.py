@@ -442,6 +442,17 @@ def test_rejects_the_nlb_path_on_the_app_port(tmp_path):
     _assert_rejected(*_attempt(tmp_path, text), "load_balancing.nlb_target_port: 9443 is app_port too")
 
 
+def test_rejects_the_firewall_entrypoint_on_a_load_balancer_port(tmp_path):
+    text = GOOD.format(name="broken") + "load_balancing:\n  nlb_inspection:\n    inspected_port: 8444\n"
+    _assert_rejected(*_attempt(tmp_path, text),
+                     "load_balancing.nlb_inspection.inspected_port: 8444 is app_port or nlb_target_port too")
+
+
+def test_rejects_a_firewall_threshold_no_request_can_stay_below(tmp_path):
+    text = GOOD.format(name="broken") + "load_balancing:\n  nlb_inspection:\n    anomaly_threshold: 0\n"
+    _assert_rejected(*_attempt(tmp_path, text), "load_balancing.nlb_inspection.anomaly_threshold: 0")
+
+
 # -- hostile and malformed files ---------------------------------------------------------------------
 
 def test_rejects_a_duplicate_key_at_any_depth(tmp_path):

@@ -154,6 +154,10 @@ MUTANTS: tuple[Mutant, ...] = (
            'moved = {"RemoveFromVersionId": current} if current else {}',
            'moved = {"RemoveFromVersionId": current}',
            "the first rotation of a new secret fails (botocore refuses RemoveFromVersionId=None)"),
+    Mutant("nlb-health-checks-skip-the-firewall", "modules/gitops/addons.py",
+           '"entryPoints": ["websecure", INSPECTED_ENTRYPOINT],',
+           '"entryPoints": ["websecure", NLB_ENTRYPOINT],',
+           "the NLB's health checks skip the firewall: a region whose firewall is down gets the NLB's traffic"),
     # -- the policies that gate merges
     Mutant("deploy-rule-wildcards-cover-everything", "policies/model/output.py",
            'return any(a == wanted or a == "*" or a == "kms:*"',
