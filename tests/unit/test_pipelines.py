@@ -37,6 +37,23 @@ def test_a_step_removed_from_one_side_or_added_to_the_other_fails_the_check():
     assert any("gitlab job deploy" in p for p in pipelines.parity(github, extra))
 
 
+def test_a_failed_diff_still_publishes_the_drift_and_fails_the_job_on_both_hosts():
+    """A stack that could not be planned is drift too: the issue step runs after `make diff` failed."""
+    github, gitlab = _files()
+    script = gitlab["drift"]["script"]
+    assert script[-1] == pipelines.FAILED_AT_THE_END
+    assert script.index("make diff STACK_FLAGS=--quiet || STEP_FAILED=1") < next(
+        i for i, c in enumerate(script) if "tooling.review.drift" in c)
+    stopping = copy.deepcopy(gitlab)
+    stopping["drift"]["script"] = [c.removesuffix(pipelines.TOLERATED) for c in script]
+    assert any("gitlab job drift" in p for p in pipelines.parity(github, stopping))
+    skipping = copy.deepcopy(github)
+    for step in skipping["jobs"]["drift"]["steps"]:
+        if "tooling.review.drift" in step.get("run", ""):
+            step["if"] = "${{ success() }}"
+    assert any("github job drift" in p for p in pipelines.parity(skipping, gitlab))
+
+
 def test_gitlab_plans_by_oidc_from_the_protected_environment_and_comments_from_the_default_branch():
     _, gitlab = _files()
     for name in ("plan", "drift"):

@@ -45,6 +45,8 @@ class Job:
     when: str = "change"          # "change" (every push and pull/merge request), "review" (pull/merge requests), "schedule"
     rights: str = "none"          # "none", "plan" (the read-only cloud role), "comment" (the host's comment right)
     needs: tuple[str, ...] = ()
+    # a step whose failure must not skip the later ones (they report it); the job still fails at the end
+    tolerated: str = ""
 
     def commands(self, host: str) -> list[str]:
         return [step.format(**HOSTS[host]) for step in self.steps]
@@ -58,9 +60,10 @@ PIPELINE: tuple[Job, ...] = (
     Job("plan", ("make plan STACK_FLAGS=--quiet",), when="review", rights="plan", needs=("check",)),
     Job("comment", ("python3 -m tooling.review.pr_review post --host {host} --pr {pr} reports/pr/*.md",),
         when="review", rights="comment", needs=("plan",)),
+    # a stack that could not be planned is drift too: the issue is written whatever `make diff` returned
     Job("drift", ("make diff STACK_FLAGS=--quiet",
                   ".venv/bin/python -m tooling.review.drift reports/diff.json --publish {host}"),
-        when="schedule", rights="plan"),
+        when="schedule", rights="plan", tolerated="make diff STACK_FLAGS=--quiet"),
 )
 
 TERRAFORM_VERSION = "1.11.4"
@@ -73,6 +76,16 @@ GITLAB_TOOLS = (
     " > /etc/apt/sources.list.d/hashicorp.list",
     'apt-get update -qq && apt-get install -y -qq "terraform=${TERRAFORM_VERSION}-1" > /dev/null',
 )
+
+# GitLab runs a job's script lines in one shell and stops at the first failure: a tolerated step records
+# its failure instead, and the last line fails the job. (GitHub: the later steps run `if: !cancelled()`.)
+TOLERATED, FAILED_AT_THE_END = " || STEP_FAILED=1", 'test -z "${STEP_FAILED:-}"'
+
+
+def _gitlab_script(job: Job) -> list[str]:
+    script = [f"{c}{TOLERATED}" if c == job.tolerated else c for c in job.commands("gitlab")]
+    return [*script, FAILED_AT_THE_END] if job.tolerated else script
+
 
 _RULES = {
     "change": [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
@@ -87,8 +100,8 @@ def gitlab_pipeline() -> str:
     jobs: dict = {}
     for job in PIPELINE:
         conf: dict = {"stage": job.name, "rules": [dict(rule) for rule in _RULES[job.when]],
-                      "script": job.commands("gitlab") if job.rights != "plan" else
-                      ['printf %s "$AWS_ID_TOKEN" > "$CI_BUILDS_DIR/aws-web-identity"', *job.commands("gitlab")]}
+                      "script": _gitlab_script(job) if job.rights != "plan" else
+                      ['printf %s "$AWS_ID_TOKEN" > "$CI_BUILDS_DIR/aws-web-identity"', *_gitlab_script(job)]}
         if job.needs:
             conf["needs"] = [{"job": n, "artifacts": n == "plan"} for n in job.needs]
         if job.rights == "plan":
@@ -123,9 +136,27 @@ def github_commands(workflow: dict) -> dict[str, list[str]]:
 
 
 def gitlab_commands(pipeline: dict) -> dict[str, list[str]]:
-    """``{job: [script commands]}`` of a GitLab pipeline (the identity-token line of plan jobs aside)."""
-    return {name: [c for c in conf.get("script", []) if "AWS_ID_TOKEN" not in c]
+    """``{job: [script commands]}`` of a GitLab pipeline (the identity-token line of plan jobs and the
+    tolerated-step bookkeeping aside)."""
+    return {name: [c.removesuffix(TOLERATED) for c in conf.get("script", [])
+                   if "AWS_ID_TOKEN" not in c and c != FAILED_AT_THE_END]
             for name, conf in pipeline.items() if isinstance(conf, dict) and "script" in conf}
+
+
+def _tolerance(github: dict, gitlab: dict) -> list[str]:
+    """After a tolerated step, GitHub's later steps run unless cancelled and GitLab records and fails at the end."""
+    problems = []
+    for job in (j for j in PIPELINE if j.tolerated):
+        steps = ((github.get("jobs") or {}).get(job.name) or {}).get("steps") or []
+        runs = [step for step in steps if "run" in step]
+        after = runs[[s["run"] for s in runs].index(job.tolerated) + 1:] if job.tolerated in [s["run"] for s in runs] else []
+        if any("!cancelled()" not in str(step.get("if", "")) for step in after):
+            problems.append(f"github job {job.name}: a step after {job.tolerated!r} does not run when it fails "
+                            "(if: !cancelled())")
+        script = (gitlab.get(job.name) or {}).get("script") or []
+        if f"{job.tolerated}{TOLERATED}" not in script or script[-1:] != [FAILED_AT_THE_END]:
+            problems.append(f"gitlab job {job.name}: a failure of {job.tolerated!r} stops the later lines")
+    return problems
 
 
 def parity(github: dict, gitlab: dict) -> list[str]:
@@ -136,7 +167,7 @@ def parity(github: dict, gitlab: dict) -> list[str]:
         for name in sorted(set(wanted) | {n for n in found if n != "code-scanning"}):
             if found.get(name, []) != wanted.get(name, []):
                 problems.append(f"{host} job {name}: runs {found.get(name)}, the definition says {wanted.get(name)}")
-    return problems
+    return problems + _tolerance(github, gitlab)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
