@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from environments.schema.common import Frozen, schema_error
+from environments.schema.openpgp import NotAPublicKey, key_ids
 
 
 GITOPS_ENGINES = ("argocd", "flux")
@@ -88,6 +89,34 @@ class GitopsConfig(Frozen):
 
     gitlab_token_secret: str = "gitops/gitlab-token"
     """Name (in security.secrets) of the GitLab read token. Left out: gitops/gitlab-token."""
+
+    signing_keys: tuple[str, ...] = ()
+    """ASCII-armored OpenPGP public keys (``gpg --export --armor <key>``) whose signatures the engines
+    require: Flux verifies the signature of the commit it applies, Argo CD syncs only commits signed
+    by one of them (the primary key or a subkey). A push by someone without a key, or a compromised
+    Git host, then changes nothing. Left out: commits are applied unsigned."""
+
+    @property
+    def signing_key_ids(self) -> dict[str, tuple[str, ...]]:
+        """``{armored key: (primary key ID, subkey IDs...)}``, in the file's order."""
+        return {key: key_ids(key) for key in self.signing_keys}
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: dict[str, int] = {}
+        for index, key in enumerate(value):
+            try:
+                primary = key_ids(key)[0]
+            except NotAPublicKey as error:
+                raise schema_error("signing_key", f"{error}; allowed: an ASCII-armored OpenPGP public key "
+                                                  "(gpg --export --armor <key ID>)", field=str(index),
+                                   value=(key.strip().splitlines() or [""])[0][:60]) from None
+            if primary in seen:
+                raise schema_error("signing_key", "is the key of entry {first} again; allowed: each key once",
+                                   field=str(index), value=primary, first=seen[primary])
+            seen[primary] = index
+        return value
 
     @field_validator("argocd_chart_version", "argocd_apps_chart_version", "flux_chart_version",
                      "flux_sync_chart_version")

@@ -97,12 +97,16 @@ class HelmAddon:
         )
 
 
-def argocd(version: str, namespace: str) -> HelmAddon:
+def argocd(version: str, namespace: str, signing_keys: Mapping[str, Sequence[str]] = {}) -> HelmAddon:
     """ArgoCD in HA mode: two of every stateless component and Redis HA (three replicas with Sentinel).
 
     On on-demand nodes: ``global.nodeSelector`` does not reach the redis-ha subchart, which
     has its own (argo-helm argo-cd 7.7.11 values.yaml; redis-ha 4.29.4).
+    ``signing_keys`` (armored key -> its key IDs, primary first) go into Argo CD's GnuPG keyring
+    (argocd-gpg-keys-cm, by primary key ID); the project names which of them it requires.
+    https://argo-cd.readthedocs.io/en/stable/user-guide/gpg-verification/
     """
+    gpg = {"gpg": {"keys": {ids[0]: key for key, ids in signing_keys.items()}}} if signing_keys else {}
     return HelmAddon(
         name="argocd", namespace=namespace, repository=ARGO_HELM, chart="argo-cd", version=version,
         values={
@@ -117,7 +121,7 @@ def argocd(version: str, namespace: str) -> HelmAddon:
             # https://argo-cd.readthedocs.io/en/stable/operator-manual/argocd-cm-yaml/
             "configs": {"params": {"application.namespaces": namespace},
                         "cm": {"timeout.reconciliation": f"{GIT_POLL_SECONDS}s",
-                               "timeout.reconciliation.jitter": "0s"}},
+                               "timeout.reconciliation.jitter": "0s"}, **gpg},
         },
     )
 
@@ -129,9 +133,12 @@ WORKLOAD_NAMESPACE = "default"
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITOPS_PROJECT = "workloads"
 GITOPS_DEPLOYER = "gitops-deployer"
+# The Secret (in Flux's namespace) holding the public keys a GitRepository verifies commits with.
+SIGNING_KEYS_SECRET = "git-signing-keys"
 
 
-def argocd_applications(version: str, namespace: str, sources, git_host: str, automated: bool) -> HelmAddon:
+def argocd_applications(version: str, namespace: str, sources, git_host: str, automated: bool,
+                        signature_key_ids: Sequence[str] = ()) -> HelmAddon:
     """One ArgoCD Application per source, pulling from the chosen Git host, in the ``workloads`` project.
 
     With ``automated`` false the Applications still fetch and show drift, but
@@ -139,7 +146,7 @@ def argocd_applications(version: str, namespace: str, sources, git_host: str, au
     The project (not ``default``, which allows every repository, destination and kind) admits the
     sources' repositories on both hosts, the workload namespace of this cluster and no
     cluster-scoped kind (an empty whitelist), so a push cannot bind cluster-admin or reach
-    the platform's namespaces.
+    the platform's namespaces. With ``signature_key_ids`` it syncs only commits signed by one of them.
     https://argo-cd.readthedocs.io/en/stable/user-guide/projects/
     """
     sync = {"automated": {"prune": True, "selfHeal": True}} if automated else {}
@@ -161,6 +168,7 @@ def argocd_applications(version: str, namespace: str, sources, git_host: str, au
         "sourceRepos": sorted({getattr(s, host) for s in sources for host in ("github", "gitlab")}),
         "destinations": [{"server": IN_CLUSTER, "namespace": WORKLOAD_NAMESPACE}],
         "clusterResourceWhitelist": [],
+        **({"signatureKeys": [{"keyID": key} for key in signature_key_ids]} if signature_key_ids else {}),
     }
     return HelmAddon(name="argocd-apps", namespace=namespace, repository=ARGO_HELM, chart="argocd-apps",
                      version=version, values={"applications": applications, "projects": {GITOPS_PROJECT: project}})
@@ -185,8 +193,12 @@ def flux(version: str, namespace: str) -> HelmAddon:
                              **{controller: {"nodeSelector": on_demand()} for controller in FLUX_CONTROLLERS}})
 
 
-def flux_sync(version: str, namespace: str, source, host: str, secret_name: str, suspended: bool) -> HelmAddon:
-    """A GitRepository on one host and its Kustomization, suspended unless Flux is active on that host."""
+def flux_sync(version: str, namespace: str, source, host: str, secret_name: str, suspended: bool,
+              verify: bool = False) -> HelmAddon:
+    """A GitRepository on one host and its Kustomization, suspended unless Flux is active on that host.
+    With ``verify`` the source refuses a HEAD commit not signed by a key of SIGNING_KEYS_SECRET.
+    https://fluxcd.io/flux/components/source/gitrepositories/#verification"""
+    verification = {"verify": {"mode": "HEAD", "secretRef": {"name": SIGNING_KEYS_SECRET}}} if verify else {}
     return HelmAddon(
         name=f"flux-{source.name}-{host}", namespace=namespace, repository=FLUX_HELM, chart="flux2-sync",
         version=version,
@@ -195,7 +207,7 @@ def flux_sync(version: str, namespace: str, source, host: str, secret_name: str,
             # GitRepository's Ready condition within the failover table's 30 s (make drill)
             "gitRepository": {"spec": {"url": getattr(source, host), "ref": {"branch": source.revision},
                                        "interval": f"{GIT_POLL_SECONDS}s", "timeout": f"{GIT_FETCH_TIMEOUT}s",
-                                       "secretRef": {"name": secret_name}}},
+                                       "secretRef": {"name": secret_name}, **verification}},
             # applied as GITOPS_DEPLOYER into the workload namespace: what a push can reach
             "kustomization": {"spec": {"path": source.path, "prune": True, "interval": "10m",
                                        "suspend": suspended, "serviceAccountName": GITOPS_DEPLOYER,

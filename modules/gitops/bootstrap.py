@@ -59,6 +59,7 @@ class GitopsBootstrap(Construct):
             body_limit_kib=load_balancing.request_body_limit_kib,
             inspection=load_balancing.nlb_inspection).install(
             self, provider=helm_provider, depends_on=[namespaces[addons.INGRESS_NAMESPACE]])
+        signing_keys = config.signing_key_ids  # parsed once: armored key -> its key IDs
         objects = addons.cluster_objects(
             chart_path, region=region,
             repositories=self._repositories(env_name, config),
@@ -71,7 +72,9 @@ class GitopsBootstrap(Construct):
                                                 ingress_class=addons.LBC_INGRESS_CLASS,
                                                 firewalled_entrypoint=addons.NLB_ENTRYPOINT),
                      *guards.gitops_deployer(name=addons.GITOPS_DEPLOYER, namespace=FLUX_NAMESPACE,
-                                             workload_namespace=addons.WORKLOAD_NAMESPACE)],
+                                             workload_namespace=addons.WORKLOAD_NAMESPACE),
+                     *guards.signing_keys(name=addons.SIGNING_KEYS_SECRET, namespace=FLUX_NAMESPACE,
+                                          keys=signing_keys)],
         ).install(self, provider=helm_provider,
                   depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
 
@@ -79,10 +82,11 @@ class GitopsBootstrap(Construct):
         flux_on = reconciling(config, "flux", region)
         self.argocd_automated = argocd_on
         self.flux_suspended = not flux_on
-        argocd = addons.argocd(config.argocd_chart_version, ARGOCD_NAMESPACE).install(
+        argocd = addons.argocd(config.argocd_chart_version, ARGOCD_NAMESPACE, signing_keys).install(
             self, provider=helm_provider, depends_on=[namespaces[ARGOCD_NAMESPACE], objects])
         addons.argocd_applications(config.argocd_apps_chart_version, ARGOCD_NAMESPACE, config.sources,
-                                   config.git_host, automated=argocd_on).install(
+                                   config.git_host, automated=argocd_on,
+                                   signature_key_ids=[i for ids in signing_keys.values() for i in ids]).install(
             self, provider=helm_provider, depends_on=[argocd])
         flux = addons.flux(config.flux_chart_version, FLUX_NAMESPACE).install(
             self, provider=helm_provider, depends_on=[namespaces[FLUX_NAMESPACE], objects])
@@ -91,7 +95,8 @@ class GitopsBootstrap(Construct):
                 # Only the chosen host's Kustomization may ever run; the other is the mirror.
                 suspended = not (flux_on and host == config.git_host)
                 addons.flux_sync(config.flux_sync_chart_version, FLUX_NAMESPACE, source, host,
-                                 f"git-{host}", suspended).install(self, provider=helm_provider, depends_on=[flux])
+                                 f"git-{host}", suspended, verify=bool(signing_keys)).install(
+                    self, provider=helm_provider, depends_on=[flux])
 
     @staticmethod
     def _repositories(env_name: str, config: GitopsConfig) -> list[dict]:

@@ -9,11 +9,12 @@
 - The identity a Flux Kustomization applies as: a service account bound to the admin role of the
   workload namespace only (Argo CD's equivalent is its AppProject, modules/gitops/addons.py).
   https://fluxcd.io/flux/installation/configuration/multitenancy/
+- The public keys Flux verifies commits with (``gitops.signing_keys``).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 ADMISSION_API = "admissionregistration.k8s.io/v1"
 
@@ -73,6 +74,16 @@ def admission_policies(*, ingress_namespace: str, target_group_arns: Sequence[st
                  f"Ingresses on the entrypoint {firewalled_entrypoint} are refused: it sends every request "
                  "through the web application firewall"),
     ]
+
+
+def signing_keys(*, name: str, namespace: str, keys: Mapping[str, Sequence[str]]) -> list[dict]:
+    """The public keys Flux verifies commits with, as the Secret its GitRepositories name (public keys:
+    nothing secret, but Flux reads them from a Secret only). None when no key is declared."""
+    if not keys:
+        return []
+    return [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+             "metadata": {"name": name, "namespace": namespace},
+             "stringData": {f"{ids[0]}.asc": key for key, ids in keys.items()}}]
 
 
 def gitops_deployer(*, name: str, namespace: str, workload_namespace: str) -> list[dict]:

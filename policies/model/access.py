@@ -140,6 +140,10 @@ def access(output: Output, env: str) -> Access:
     return found
 
 
+def _signed(keys) -> str:
+    return f" signed by key {', '.join(keys)}" if keys else " (any commit: no signature required)"
+
+
 def _in_cluster(output: Output, stack: str, found: Access) -> None:
     """What the cluster's own objects grant: the secret store's namespaces, who binds target groups,
     what a Git push applies."""
@@ -175,17 +179,23 @@ def _in_cluster(output: Output, stack: str, found: Access) -> None:
                          "namespaces " + ", ".join(str(d.get("namespace")) for d in project.get("destinations") or [])
                          + (", no cluster-scoped kind" if not project.get("clusterResourceWhitelist")
                             else ", and cluster-scoped kinds"))
-                found.clusters.append(Grant(f"a push to {(app.get('source') or {}).get('repoURL')}",
+                keys = [k.get("keyID") for k in (project or {}).get("signatureKeys") or []]
+                found.clusters.append(Grant(f"a push to {(app.get('source') or {}).get('repoURL')}{_signed(keys)}",
                                             f"Argo CD application {name} in {stack}", reach))
         if chart == "flux2-sync":
             spec = ((release["values"].get("kustomization") or {}).get("spec") or {})
             account = spec.get("serviceAccountName")
-            url = ((release["values"].get("gitRepository") or {}).get("spec") or {}).get("url")
+            source = (release["values"].get("gitRepository") or {}).get("spec") or {}
+            url = source.get("url")
+            secret = ((source.get("verify") or {}).get("secretRef") or {}).get("name")
+            keys = sorted(k.removesuffix(".asc") for o in objects if o.get("kind") == "Secret"
+                          and (o.get("metadata") or {}).get("name") == secret for k in o.get("stringData") or {})
             bound = [o for o in objects if o.get("kind") in ("RoleBinding", "ClusterRoleBinding")
                      and any(s.get("name") == account for s in o.get("subjects") or [])]
             reach = ("anything, cluster-wide (the controller's own rights)" if not account else
                      "; ".join(f"{o['roleRef']['name']} of "
                                f"{'the cluster' if o['kind'] == 'ClusterRoleBinding' else 'namespace ' + o['metadata']['namespace']}"
                                for o in bound) or f"what {account} is granted")
-            found.clusters.append(Grant(f"a push to {url}", f"Flux {release['conf'].get('name')} in {stack}", reach))
+            found.clusters.append(Grant(f"a push to {url}{_signed(keys)}", f"Flux {release['conf'].get('name')} in {stack}",
+                                        reach))
 

@@ -457,3 +457,60 @@ def nlb_path_inspected(output: Output):
             entry, why = gateway_entrypoint(output, bindings, stack, tg_name)
             problems = [why] if entry is None else _inspection_problems(output, entry)
             yield stack, subject, not problems, "; ".join(problems)
+
+
+def _verification(output: Output, stack: str) -> Optional[dict]:
+    """What the GitOps engines of a stack require of a commit: ``{"argocd": {application: key IDs},
+    "argocd_keyring": IDs, "flux": {sync: (mode, secret)}, "flux_keys": {secret: IDs}}``; None without engines."""
+    releases = installed_releases(output, stack)
+    apps = [r for r in releases.values() if r["conf"].get("chart") == "argocd-apps"]
+    syncs = {name: r for name, r in releases.items() if r["conf"].get("chart") == "flux2-sync"}
+    if not apps and not syncs:
+        return None
+    found: dict = {"argocd": {}, "argocd_keyring": set(), "flux": {}, "flux_keys": {}}
+    for release in releases.values():
+        if release["conf"].get("chart") == "argo-cd":
+            found["argocd_keyring"] |= set((((release["values"].get("configs") or {}).get("gpg") or {})
+                                             .get("keys") or {}))
+        for item in release["values"].get("objects") or []:
+            if isinstance(item, dict) and item.get("kind") == "Secret":
+                name = (item.get("metadata") or {}).get("name")
+                found["flux_keys"][name] = {k.removesuffix(".asc") for k in (item.get("stringData") or {})}
+    for release in apps:
+        projects = release["values"].get("projects") or {}
+        for name, app in sorted((release["values"].get("applications") or {}).items()):
+            project = projects.get(app.get("project")) or {}
+            found["argocd"][name] = {k.get("keyID") for k in project.get("signatureKeys") or []}
+    for name, release in sorted(syncs.items()):
+        verify = (((release["values"].get("gitRepository") or {}).get("spec") or {}).get("verify") or {})
+        found["flux"][name] = (verify.get("mode"), (verify.get("secretRef") or {}).get("name"))
+    return found
+
+
+@rule(46, "Where commits must be signed, both GitOps engines require it, with the same keys: a failover to the "
+          "other engine never applies an unsigned commit",
+      "https://fluxcd.io/flux/components/source/gitrepositories/#verification")
+def signed_commits(output: Output):
+    for stack in sorted(output.stacks):
+        found = _verification(output, stack)
+        if found is None or not (any(found["argocd"].values()) or any(s for _, s in found["flux"].values())):
+            continue  # no engine requires signatures here (reported by make spof-report)
+        problems = []
+        unsigned = sorted(a for a, keys in found["argocd"].items() if not keys)
+        if unsigned:
+            problems.append(f"Argo CD applications {', '.join(unsigned)} sync unsigned commits")
+        if any(found["argocd"].values()) and not found["argocd_keyring"]:
+            problems.append("Argo CD's project requires keys its GnuPG keyring does not hold (configs.gpg.keys): "
+                            "nothing would sync")
+        flux_keys = set()
+        for sync, (mode, secret) in sorted(found["flux"].items()):
+            if mode not in ("HEAD", "TagAndHEAD") or not secret:
+                problems.append(f"Flux {sync} applies commits without verifying their signature")
+            elif secret not in found["flux_keys"]:
+                problems.append(f"Flux {sync} verifies with Secret {secret}, which the platform does not create")
+            else:
+                flux_keys |= found["flux_keys"][secret]
+        if found["flux"] and found["argocd"] and flux_keys != found["argocd_keyring"]:
+            problems.append(f"the engines trust different keys (Argo CD {sorted(found['argocd_keyring'])}, "
+                            f"Flux {sorted(flux_keys)})")
+        yield stack, "GitOps commit verification", not problems, "; ".join(problems)

@@ -22,7 +22,7 @@ FIXTURES = ("before", "account", "privilege", "mutated")
 # where each rule's failing shape lives when it is not the "before" fixture
 _FIXTURE_OF = {26: "mutated", 27: "mutated", 28: "mutated", 29: "account", 30: "account", 31: "account",
                32: "account", 33: "account", 34: "account", 35: "mutated",
-               **{n: "privilege" for n in range(36, 46)}}
+               **{n: "privilege" for n in range(36, 46)}, 46: "mutated"}
 
 
 @dataclass(frozen=True)

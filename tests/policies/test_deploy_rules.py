@@ -45,7 +45,7 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 46))
+    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 47))
     assert all(r.source.startswith("https://") for r in RULES)
 
 
@@ -334,6 +334,22 @@ def _nlb_routes_unguarded(stacks):
     conf["values"] = [yaml.safe_dump(values)]
 
 
+def _flux_applies_unsigned_commits(stacks):
+    import yaml
+    _, conf = _first(stacks, "helm_release", lambda c: c.get("chart") == "flux2-sync" and "verify" in c["values"][0])
+    values = yaml.safe_load(conf["values"][0])
+    del values["gitRepository"]["spec"]["verify"]
+    conf["values"] = [yaml.safe_dump(values)]
+
+
+def _argocd_keyring_empty(stacks):
+    import yaml
+    _, conf = _first(stacks, "helm_release", lambda c: c.get("chart") == "argo-cd" and "gpg" in c["values"][0])
+    values = yaml.safe_load(conf["values"][0])
+    del values["configs"]["gpg"]
+    conf["values"] = [yaml.safe_dump(values)]
+
+
 def _inspected_port_from_the_load_balancers(stacks):
     _, conf = _first(stacks, "kubernetes_network_policy_v1",
                      lambda c: c["metadata"]["name"] == "allow-from-load-balancers")
@@ -357,6 +373,7 @@ MUTATIONS = {
     "SPOF_DEPLOY_45": [_firewall_detects_only, _firewall_in_one_zone, _health_checks_skip_the_firewall,
                        _workload_routes_default_to_the_nlb_entrypoint, _a_route_past_the_firewall,
                        _nlb_routes_unguarded],
+    "SPOF_DEPLOY_46": [_flux_applies_unsigned_commits, _argocd_keyring_empty],
 }
 
 

@@ -271,6 +271,32 @@ def test_the_nlb_path_goes_through_the_firewall_before_any_workload_route(stacks
 
 
 @pytest.mark.parametrize("stack_name", sorted(GITOPS))
+def test_both_engines_require_the_declared_signing_keys_or_neither_does(stacks, stack_name):
+    env, _ = _region_of(stack_name)
+    keys = env.gitops.signing_key_ids
+    releases = _releases(stacks[stack_name])
+    keyring = releases["argocd"]["_values"]["configs"].get("gpg", {}).get("keys", {})
+    assert keyring == {ids[0]: key for key, ids in keys.items()}
+    apps = releases["argocd-apps"]["_values"]
+    for app in apps["applications"].values():
+        required = [k["keyID"] for k in apps["projects"][app["project"]].get("signatureKeys", [])]
+        assert required == [i for ids in keys.values() for i in ids]
+    secrets = {o["metadata"]["name"]: o for o in releases["spofless-cluster"]["_values"]["objects"]
+               if o["kind"] == "Secret"}
+    for name, release in releases.items():
+        if release["chart"] != "flux2-sync":
+            continue
+        verify = release["_values"]["gitRepository"]["spec"].get("verify")
+        if not keys:
+            assert verify is None and not secrets
+            continue
+        assert verify["mode"] == "HEAD"
+        secret = secrets[verify["secretRef"]["name"]]
+        assert secret["metadata"]["namespace"] == release["namespace"]
+        assert secret["stringData"] == {f"{ids[0]}.asc": key for key, ids in keys.items()}
+
+
+@pytest.mark.parametrize("stack_name", sorted(GITOPS))
 def test_the_autoscaler_matches_the_cluster_version(stacks, stack_name):
     env, region = _region_of(stack_name)
     values = _releases(stacks[stack_name])["cluster-autoscaler"]["_values"]

@@ -453,6 +453,14 @@ def test_rejects_a_firewall_threshold_no_request_can_stay_below(tmp_path):
     _assert_rejected(*_attempt(tmp_path, text), "load_balancing.nlb_inspection.anomaly_threshold: 0")
 
 
+def test_rejects_a_signing_key_that_is_not_a_public_key(tmp_path):
+    text = GOOD.format(name="broken") + ("gitops:\n  signing_keys:\n    - |\n"
+                                         "      -----BEGIN PGP PRIVATE KEY BLOCK-----\n      xyz\n")
+    _assert_rejected(*_attempt(tmp_path, text),
+                     "gitops.signing_keys.0: '-----BEGIN PGP PRIVATE KEY BLOCK-----' does not start with "
+                     "-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
 # -- hostile and malformed files ---------------------------------------------------------------------
 
 def test_rejects_a_duplicate_key_at_any_depth(tmp_path):
