@@ -75,3 +75,20 @@ def test_a_finding_the_scoped_skip_list_accepts_is_suppressed_with_its_reason(ou
 def test_a_finding_it_cannot_place_is_left_as_checkov_wrote_it(output):
     finding = _finding("nosuch-stack", "x", "CKV_X")
     assert sarif.map_sarif({"runs": [{"results": [finding]}]}, output)["runs"][0]["results"] == [finding]
+
+
+def test_gitlab_gets_the_open_findings_as_a_code_quality_report(output, environments):
+    """GitLab's Code Quality report: the mapped location, a severity from the SARIF level, a fingerprint that is
+    the same on every run, and nothing a scoped skip accepts."""
+    skip = load_skips()[0]
+    stack, name = next((stack, name) for stack, document in sorted(output.stacks.items())
+                       for rtype, group in document.get("resource", {}).items() for name in group
+                       if skip.matches(skip.check, f"{rtype}.{name}"))
+    findings = {"runs": [{"results": [_finding(stack, name, skip.check), _finding(stack, name, "CKV_OTHER")]}]}
+    report = sarif.code_quality(sarif.map_sarif(findings, output, load_skips()))
+    assert [r["check_name"] for r in report] == ["CKV_OTHER"]
+    (entry,) = report
+    assert entry["location"]["path"] == f"environments/{output.environment_of(stack)}.yaml"
+    assert entry["location"]["lines"]["begin"] >= 1 and entry["severity"] == "major"
+    assert re.fullmatch(r"[0-9a-f]{64}", entry["fingerprint"])
+    assert sarif.code_quality(sarif.map_sarif(findings, output, load_skips())) == report

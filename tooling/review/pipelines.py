@@ -54,7 +54,8 @@ class Job:
 
 PIPELINE: tuple[Job, ...] = (
     Job("check", ("make check", "make dns-check", "make diagram",
-                  ".venv/bin/python -m tooling.review.sarif reports/results_sarif.sarif --out reports/spofless.sarif")),
+                  ".venv/bin/python -m tooling.review.sarif reports/results_sarif.sarif --out reports/spofless.sarif"
+                  " --codequality reports/codequality.json")),
     Job("test", ("bash .ci/run",)),
     Job("engines", ("make test-cdktn",)),
     Job("plan", ("make plan STACK_FLAGS=--quiet",), when="review", rights="plan", needs=("check",)),
@@ -117,6 +118,9 @@ def gitlab_pipeline() -> str:
                                      "cd .poster && mkdir -p reports && cp -r ../reports/pr reports/"]
         if job.name in ("check", "plan", "drift"):
             conf["artifacts"] = {"when": "always", "paths": ["reports/"], "expire_in": "30 days"}
+        if job.name == "check":
+            # GitLab's code scanning in every tier: the gate's findings in the merge request (tooling/review/sarif.py)
+            conf["artifacts"]["reports"] = {"codequality": "reports/codequality.json"}
         jobs[job.name] = conf
     document = {
         "default": {"image": "python:3.11-bookworm", "before_script": list(GITLAB_TOOLS)},

@@ -1,6 +1,7 @@
 """checkov's SARIF, mapped back to the files a pull request changes.
 
     python -m tooling.review.sarif reports/results_sarif.sarif [--outdir cdktf.out] [--out reports/spofless.sarif]
+                                   [--codequality reports/codequality.json]
 
 checkov scans the synthesized, git-ignored ``cdktf.out``, so its findings point at
 files code scanning cannot show in a diff. Each finding here is moved to what
@@ -16,11 +17,16 @@ produced the resource:
   after the scan), and a SARIF consumer shows a suppressed result as closed rather
   than open. Where code scanning still opens them, the advanced-security/dismiss-alerts
   action dismisses alerts from exactly these entries.
+
+GitLab has no SARIF upload outside its paid security dashboards; its Code Quality report (every
+tier: the merge request widget and the diff) gets the same findings, suppressed ones left out, with
+``--codequality``. https://docs.gitlab.com/ci/testing/code_quality/#code-quality-report-format
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -123,6 +129,30 @@ def map_sarif(sarif: dict[str, Any], output, skips: Sequence[Any] = (), root: Pa
     return mapped
 
 
+# SARIF levels -> GitLab Code Quality severities
+_SEVERITY = {"error": "major", "warning": "minor", "note": "info", "none": "info"}
+
+
+def code_quality(mapped: dict[str, Any]) -> list[dict[str, Any]]:
+    """GitLab's Code Quality report of the mapped findings that no scoped skip accepts, in SARIF order.
+    The fingerprint is stable across runs for the same rule, file, line and message."""
+    found = []
+    for run in mapped.get("runs", []):
+        for result in run.get("results", []):
+            if result.get("suppressions"):
+                continue
+            physical = ((result.get("locations") or [{}])[0]).get("physicalLocation", {})
+            path = physical.get("artifactLocation", {}).get("uri", "")
+            line = int(physical.get("region", {}).get("startLine", 1))
+            rule_id = str(result.get("ruleId", ""))
+            text = result.get("message", {}).get("text", "")
+            fingerprint = hashlib.sha256(f"{rule_id}\0{path}\0{line}\0{text}".encode()).hexdigest()
+            found.append({"description": f"{rule_id}: {text}", "check_name": rule_id, "fingerprint": fingerprint,
+                          "severity": _SEVERITY.get(str(result.get("level", "error")), "major"),
+                          "location": {"path": path, "lines": {"begin": line}}})
+    return found
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from policies.model.output import Output
     from tooling.review.gate import load_skips
@@ -131,6 +161,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("sarif", type=Path)
     parser.add_argument("--outdir", default="cdktf.out", type=Path)
     parser.add_argument("--out", type=Path, default=Path("reports/spofless.sarif"))
+    parser.add_argument("--codequality", type=Path, help="also write GitLab's Code Quality report here")
     args = parser.parse_args(argv)
     try:
         sarif = json.loads(args.sarif.read_text())
@@ -146,6 +177,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     suppressed = sum(1 for r in results if r.get("suppressions"))
     print(f"{args.out}: {len(results)} findings, {moved} mapped to environment files, {suppressed} suppressed "
           "by the scoped skip list")
+    if args.codequality is not None:
+        report = code_quality(mapped)
+        args.codequality.parent.mkdir(parents=True, exist_ok=True)
+        args.codequality.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"{args.codequality}: {len(report)} open findings (GitLab Code Quality)")
     return 0
 
 
