@@ -18,14 +18,16 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20,22,24
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-# uv installs the pins in seconds where pip takes minutes. It is pinned and set up once in
-# .spofless/uv (from PyPI, like everything else); pip is the fallback where that fails, or with
-# SPOFLESS_INSTALLER=pip. $(call install,<pip install arguments>)
-UV_VERSION := 0.13.9
+# uv installs the pins in seconds where pip takes minutes. It is pinned with its hashes
+# (tooling/dev/uv.txt) and set up once in .spofless/uv (from PyPI, like everything else, in pip's
+# hash-checking mode); pip is the fallback where that fails, or with SPOFLESS_INSTALLER=pip.
+# Every requirement file carries the hashes of its pins (python -m tooling.dev.pins refreshes
+# them), and is installed with --require-hashes. $(call install,<pip install arguments>)
 UV := $(CURDIR)/.spofless/uv/bin/uv
 define install
 if [ "$${SPOFLESS_INSTALLER:-uv}" = uv ] && { test -x $(UV) || { rm -rf .spofless/uv && $(PYTHON) -m venv .spofless/uv \
-    && .spofless/uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); } >/dev/null 2>&1; }; then \
+    && .spofless/uv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+       -r tooling/dev/uv.txt; } >/dev/null 2>&1; }; then \
   $(UV) pip install --quiet --python $(PY) $(1); \
 else \
   $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; \
@@ -79,7 +81,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
 	@echo "setup: python venv from requirements.txt (synthesis)"
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
-	@$(call install,-r requirements.txt)
+	@$(call install,--require-hashes -r requirements.txt)
 	@# the `spofless` command (pyproject.toml), editable: it runs this checkout's code
 	@$(call install,--no-deps --no-build-isolation -e .)
 	@touch $@
@@ -91,20 +93,20 @@ $(VENV_CDKTN)/.installed: requirements-cdktn.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (set PYTHON=...)"; exit 2; }
 	@echo "setup: python venv $(VENV_CDKTN) from requirements-cdktn.txt (synthesis with CDK Terrain)"
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV_CDKTN)
-	@$(call install,-r requirements-cdktn.txt)
+	@$(call install,--require-hashes -r requirements-cdktn.txt)
 	@touch $@
 
 $(VENV_CDKTN)/.tooling: PY := $(PY_CDKTN)
 $(VENV_CDKTN)/.tooling: requirements-tooling.txt $(VENV_CDKTN)/.installed
 	@echo "setup: the tools in $(VENV_CDKTN) from requirements-tooling.txt"
 	@sed '/^-r /d' requirements-tooling.txt > $(VENV_CDKTN)/requirements-tooling.txt
-	@$(call install,-r requirements-cdktn.txt -r $(VENV_CDKTN)/requirements-tooling.txt)
+	@$(call install,--require-hashes -r requirements-cdktn.txt -r $(VENV_CDKTN)/requirements-tooling.txt)
 	@$(call install,--no-deps --no-build-isolation -e .)
 	@touch $@
 
 $(VENV)/.tooling: requirements-tooling.txt $(VENV)/.installed
 	@echo "setup: the tools (checkov, moto, boto3, pytest) from requirements-tooling.txt"
-	@$(call install,-r requirements-tooling.txt)
+	@$(call install,--require-hashes -r requirements-tooling.txt)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
