@@ -34,8 +34,15 @@ else \
   $(PY) -m pip install --quiet --disable-pip-version-check $(1); \
 fi
 endef
+# One variable selects environments for every target: ENVS (comma-separated), exported to the
+# spofless command as SPOFLESS_ENVS, which checks every name (a typo stops it with exit 2).
 ifneq ($(strip $(ENVS)),)
 export SPOFLESS_ENVS := $(ENVS)
+endif
+ifneq ($(strip $(ENV)),)
+ifeq ($(strip $(ENVS)),)
+$(warning ENV=$(ENV) is not read: select environments with ENVS=$(ENV))
+endif
 endif
 
 # CDK=cdktn (or SPOFLESS_ENGINE=cdktn): synthesize with CDK Terrain, CDKTF's maintained fork, instead
@@ -66,7 +73,7 @@ help:
 	@echo "ENVS=dev make deploy   plan and apply ENVS in dependency order (EMULATOR=1: the local emulator)"
 	@echo "ENVS=dev make destroy  destroy ENVS, dependents first, after typing each name (EMULATOR=1: the local emulator)"
 	@echo "make diagram    Mermaid diagrams of the stacks and the request path: reports/diagram-<env>.md"
-	@echo "make rehearse   apply, verify and destroy every AWS stack of ENV (default dev) against a local AWS emulator"
+	@echo "make rehearse   apply, verify and destroy every AWS stack of ENVS (default dev) against a local AWS emulator"
 	@echo "make spof-report  tiers x AZs/regions/providers and availability, from cdktf.out"
 	@echo "make bench      synthesis wall time and peak memory (floor, synth, stock, growth); reports/bench.json"
 	@echo "make dns-check  compare the static records of the Route53 and Cloudflare stacks"
@@ -173,9 +180,9 @@ destroy: tooling cdktf.out/manifest.json
 diagram: setup cdktf.out/manifest.json
 	@$(SPOFLESS) diagram
 
-# ENV=prod make rehearse; the report lands in reports/rehearsal-<env>.json
+# ENVS=prod make rehearse (default dev); the report lands in reports/rehearsal-<env>.json
 rehearse: tooling
-	@$(SPOFLESS) rehearse --env $(or $(ENV),dev)
+	@$(SPOFLESS) rehearse $(if $(strip $(ENVS)),,--env dev)
 
 spof-report: tooling cdktf.out/manifest.json
 	@$(SPOFLESS) report
@@ -183,9 +190,9 @@ spof-report: tooling cdktf.out/manifest.json
 dns-check: tooling
 	@$(SPOFLESS) dns-check
 
-# every failure scenario played against cdktf.out; reports/drill.md and drill.json (ENV=prod for one)
+# every failure scenario played against cdktf.out; reports/drill.md and drill.json (ENVS=prod for one)
 drill: tooling cdktf.out/manifest.json
-	@$(SPOFLESS) drill $(if $(ENV),--env $(ENV))
+	@$(SPOFLESS) drill
 
 bench: tooling $(VENV_CDKTN)/.installed
 	@$(SPOFLESS) bench

@@ -104,10 +104,12 @@ def _drill(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from tooling.analysis import spof_report
     envs = _envs(args.env)
-    if len(envs) > 1:
-        print("error: spofless report takes at most one --env", file=sys.stderr)
-        return 2
-    return spof_report.main(["--outdir", args.out, "--format", args.format, *(["--env", envs[0]] if envs else [])])
+    if not envs:
+        return spof_report.main(["--outdir", args.out, "--format", args.format])
+    status = 0
+    for env in envs:
+        status = spof_report.main(["--outdir", args.out, "--format", args.format, "--env", env]) or status
+    return status
 
 
 def _dns_check(args: argparse.Namespace) -> int:
@@ -260,8 +262,37 @@ def missing_tools(command: str) -> list[str]:
     return [name for name in NEEDS_TOOLING.get(command, ()) if importlib.util.find_spec(name) is None]
 
 
+def selected_environments(args: argparse.Namespace) -> list[str]:
+    """The environments a command was given: ``-e`` (repeated or comma-separated), else ``SPOFLESS_ENVS``
+    (what the Makefile's ``ENVS`` exports), else none (the command's default)."""
+    given = getattr(args, "env", None)
+    names = _envs(given if isinstance(given, list) else [given] if given else [])
+    return names or _envs([os.environ.get("SPOFLESS_ENVS", "")])
+
+
+def unknown_environment(names: Sequence[str]) -> Optional[str]:
+    """One line naming the first name that is no declared environment, with the closest one; None if all exist."""
+    import difflib
+
+    declared = declared_environments()
+    for name in names:
+        if name not in declared:
+            hint = difflib.get_close_matches(name, declared, n=1)
+            return (f"error: environment {name!r}: environments/{name}.yaml does not exist"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "") + f"; allowed: {', '.join(declared)}")
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if hasattr(args, "env"):
+        names = selected_environments(args)
+        problem = unknown_environment(names)
+        if problem:  # a typo never runs a command on no environment (or on every one)
+            print(problem, file=sys.stderr)
+            return 2
+        if names and args.command != "emulator":
+            args.env = names
     missing = missing_tools(args.command)
     if getattr(args, "emulator", False) is True:
         missing += [name for name in ("moto", "boto3") if name not in missing and not _installed(name)]

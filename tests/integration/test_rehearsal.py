@@ -3,7 +3,7 @@ verified and destroyed against moto.
 
 Started by conftest.py as soon as collection selects it, so it runs beside the
 rest of the suite; this test collects its report. Select alone with
-``-m rehearsal``; ``ENV=prod make rehearse`` runs the same for prod.
+``-m rehearsal``; ``ENVS=prod make rehearse`` runs the same for prod.
 """
 
 from __future__ import annotations

@@ -110,12 +110,10 @@ def test_a_tool_command_without_the_tooling_set_up_says_how_to_get_it(tmp_path):
 
 
 def _pins(path: Path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith(("#", "-r ")):
-            name, version = line.split("==")
-            pins[name.lower().replace("_", "-")] = version
-    return pins
+    from tooling.dev.pins import entries
+
+    return {name.lower().replace("_", "-"): version
+            for _, pin, _ in entries(path.read_text()) if pin is not None for name, version in [pin]}
 
 
 def test_synthesis_installs_only_what_synthesis_needs():
@@ -134,3 +132,28 @@ def test_synthesis_installs_only_what_synthesis_needs():
     for requirement in project["optional-dependencies"]["tooling"]:
         name, version = requirement.split("==")
         assert tools[name.split("[")[0].lower()] == version, requirement
+
+
+@pytest.mark.parametrize("argv", [["drill", "-e", "prd"], ["report", "-e", "prd"], ["diagram", "-e", "dev,prd"],
+                                  ["plan", "-e", "prd"], ["rehearse", "-e", "prd"], ["emulator", "start", "-e", "prd"]])
+def test_a_mistyped_environment_stops_every_command_with_one_line_and_exit_2(argv, capsys):
+    from tooling import cli
+
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "environment 'prd'" in err[0] and "did you mean 'prod'?" in err[0], err
+    assert "allowed: " + ", ".join(cli.declared_environments()) in err[0]
+
+
+def test_the_makefiles_environments_variable_reaches_every_command_and_is_checked(monkeypatch, capsys):
+    from tooling import cli
+
+    monkeypatch.setenv("SPOFLESS_ENVS", "stagin")
+    assert cli.main(["drill"]) == 2
+    assert "did you mean 'staging'?" in capsys.readouterr().err
+    args = cli.parser().parse_args(["report"])
+    monkeypatch.setenv("SPOFLESS_ENVS", "dev,prod")
+    assert cli.selected_environments(args) == ["dev", "prod"]
+    makefile = (PROJECT / "Makefile").read_text()
+    # no target reads ENV (it only triggers the warning that names ENVS)
+    assert [line for line in makefile.splitlines() if line.startswith("\t") and "$(ENV)" in line] == []

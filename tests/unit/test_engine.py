@@ -96,8 +96,9 @@ def test_cdktn_is_told_the_terraform_versions_the_stacks_require():
 
 def test_the_cdktn_pins_differ_from_cdktfs_only_in_the_engine_and_its_packages():
     def pins(name: str) -> dict[str, str]:
-        lines = (PROJECT / name).read_text().splitlines()
-        return dict(line.lower().replace("_", "-").split("==") for line in lines if "==" in line)
+        from tooling.dev.pins import entries
+
+        return {pin[0].lower().replace("_", "-"): pin[1] for _, pin, _ in entries((PROJECT / name).read_text()) if pin}
 
     cdktf, cdktn = pins("requirements.txt"), pins("requirements-cdktn.txt")
     engine_packages = {"constructs"} | {p for p in cdktf | cdktn if p.startswith(("cdktf", "cdktn"))}

@@ -616,7 +616,8 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
             raise DeployError(f"--emulator serves one account at a time; {', '.join(envs)} span {len(accounts)}")
         info = start_emulator(accounts.pop(), envs[0]) if args.action == "deploy" else emulator_info()
         if info is None:
-            raise DeployError(f"no emulator is running; `spofless deploy -e {envs[0]} --emulator` starts one")
+            raise DeployError(f"no emulator is running; start one with `spofless emulator start -e {envs[0]}` "
+                              "(empty: deploy into it first to have something to plan against)")
         target = Target(outdir, endpoint=info["endpoint"])
         if args.action == "deploy":
             seed_parent_zones(info["endpoint"], configs)

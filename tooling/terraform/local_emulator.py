@@ -111,7 +111,7 @@ def seed_parent_zones(endpoint: str, configs) -> None:
 def emulator_main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spofless emulator")
     parser.add_argument("command", choices=("start", "stop", "status"))
-    parser.add_argument("-e", "--env", default=os.environ.get("ENV") or "dev")
+    parser.add_argument("-e", "--env", default="dev")
     parser.add_argument("--lifetime", type=float, default=EMULATOR_LIFETIME)
     args = parser.parse_args(argv)
     if args.command == "stop":

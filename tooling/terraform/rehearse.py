@@ -332,7 +332,7 @@ def format_report(report: Rehearsal) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.terraform.rehearse")
-    parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
+    parser.add_argument("--env", default="dev")
     parser.add_argument("--report", help="JSON report path (default reports/rehearsal-<env>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (state, logs)")
     parser.add_argument("--lifetime", type=float, default=EMULATOR_LIFETIME,
@@ -340,7 +340,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     from environments.loader import ConfigError, available
     if args.env not in available():
-        print(f"error: ENV={args.env}: no such environment; allowed: {', '.join(available())}", file=sys.stderr)
+        print(f"error: --env {args.env}: no such environment; allowed: {', '.join(available())}", file=sys.stderr)
         return 2
     work_root = Path(tempfile.mkdtemp(prefix=f"spofless-rehearse-{args.env}-"))
     # SIGTERM (CI cancelling, a test runner's clean-up) unwinds like Ctrl-C, so the emulator stops.
