@@ -117,8 +117,18 @@ def _dns_check(args: argparse.Namespace) -> int:
     return dns_check.main(["--outdir", args.out, "--format", args.format])
 
 
+def _synth_diff(args: argparse.Namespace) -> int:
+    """``diff --against REF``: the generated Terraform of REF against this checkout's, no credentials."""
+    from tooling.review import synth_diff
+    status = ensure_complete(Path(args.out))
+    return status or synth_diff.main(["--against", args.against, "--out", args.out, "--reports", args.reports,
+                                      *sum((["--env", e] for e in _envs(args.env)), [])])
+
+
 def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        if getattr(args, "against", None):
+            return _synth_diff(args)
         from tooling.terraform import deploy
         return deploy.main([action, "--out", args.out, "--reports", args.reports, "--jobs", str(args.jobs),
                             *sum((["--env", e] for e in _envs(args.env)), []),
@@ -212,6 +222,10 @@ def parser() -> argparse.ArgumentParser:
         # SPOFLESS_ALLOW_DESTRUCTIVE=1 stands for it in deploy and plan (read by the deploy tool), never in destroy
         p.add_argument("--allow-destructive", action="store_true",
                        help="let a stateful resource be replaced or destroyed; destroy needs it always")
+        if action == "diff":
+            p.add_argument("--against", metavar="REF",
+                           help="no plan: compare the generated Terraform with REF's (a commit, branch or tag), "
+                                "by stack, resource and attribute; reports/synth-diff.md (no credentials)")
         if action in ("deploy", "destroy"):
             p.add_argument("--auto-approve", action="store_true", help="do not ask before each stack")
         if action == "destroy":
