@@ -22,6 +22,17 @@ def test_gate_writes_cli_sarif_and_junit_reports(synth_dir, tmp_path):
     junit = ET.parse(tmp_path / "results_junitxml.xml").getroot()
     assert junit.tag == "testsuites" and len(junit) > 0
     assert "Passed checks:" in (tmp_path / "results_cli.txt").read_text()
+    # the files on disk say what the gate decided: the scoped skips are skipped, with their reason
+    assert run.skipped > 0
+    assert int(junit.get("failures")) == run.failed == 0
+    skipped = [c.find("skipped") for c in junit.iter("testcase") if c.find("skipped") is not None]
+    assert sum(int(suite.get("skipped", 0)) for suite in junit.iter("testsuite")) == run.skipped
+    assert skipped and all(s.get("message", "").startswith("scoped skip: ") for s in skipped)
+    cli = (tmp_path / "results_cli.txt").read_text()
+    assert f"Failed checks: {run.failed}," in cli and "\tFAILED for resource" not in cli
+    assert "\tSKIPPED (scoped skip: " in cli
+    open_results = [r for r in sarif["runs"][0]["results"] if not r.get("suppressions")]
+    assert len(open_results) == run.failed
 
 
 def test_gate_fails_naming_the_check_when_an_environment_loses_its_standby_region(tmp_path):
