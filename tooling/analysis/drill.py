@@ -48,7 +48,7 @@ if str(PROJECT) not in sys.path:
 from modules.stacks import names  # noqa: E402
 from policies.model.output import Output, as_list  # noqa: E402
 from policies.model.platform import INF, Environment, LoadBalancer, Region, build  # noqa: E402
-from tooling.analysis.drill_data import (DataScenario, data_failures, data_markdown, data_scenarios,  # noqa: E402
+from tooling.analysis.drill_data import (DataScenario, folded_rows, data_failures, data_markdown, data_scenarios,  # noqa: E402
                                          data_text, fmt_seconds)
 
 TARGETS = PROJECT / "policies" / "drill_targets.yaml"
@@ -430,6 +430,11 @@ def markdown(results: dict[str, list[Scenario]]) -> str:
     return "\n".join(lines)
 
 
+# the widest a text column grows before its cells fold onto more lines (at spaces, never mid-word)
+TEXT_COLUMNS = (("scenario", 44, "<"), ("answered by (route53 / cloudflare)", 50, "<"), ("deploys", 34, "<"),
+                ("detect", 8, ">"), ("down", 18, ">"), ("verdict", 14, "<"))
+
+
 def text(results: dict[str, list[Scenario]], *, singles_only: bool = False) -> str:
     lines = []
     for env, played in results.items():
@@ -440,14 +445,14 @@ def text(results: dict[str, list[Scenario]], *, singles_only: bool = False) -> s
                      f"{sum(len(s.failed) == 2 for s in played)} pairs), {len(bad)} not survived or late"
                      + (f", {len(declared)} declared" if declared else ""))
         regions = " | ".join(d.region for d in (played[0].deploy if played else []))
-        lines.append(f"  {'scenario':<44} {'answered by (route53 / cloudflare)':<50} "
-                     f"{'deploys (' + regions + ')':<34} {'detect':>6} {'down':>6}  verdict")
+        rows = [["scenario", "answered by (route53 / cloudflare)", f"deploys ({regions})", "detect", "down",
+                 "verdict"]]
         for scenario in shown:
             row = scenario.row()
-            answered = f"{row['route53']} / {row['cloudflare']}"
-            deploys = " | ".join(_deploy_short(d) for d in scenario.deploy)
-            lines.append(f"  {row['scenario'][:44]:<44} {answered[:50]:<50} {deploys:<34} {row['detect']:>6} "
-                         f"{row['downtime']:>6}  {row['verdict']}")
+            rows.append([str(row["scenario"]), f"{row['route53']} / {row['cloudflare']}",
+                         " | ".join(_deploy_short(d) for d in scenario.deploy), str(row["detect"]),
+                         str(row["downtime"]), str(row["verdict"])])
+        lines += folded_rows(rows, TEXT_COLUMNS)
         lines.append("  (deploys: engine/Git host per region; * after a knob change, - blocked)")
         for scenario in bad + declared:
             lines.append(f"  {' + '.join(scenario.failed)}: " + "; ".join(scenario.problems))

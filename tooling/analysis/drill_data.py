@@ -7,7 +7,7 @@ Reads the read model (:func:`policies.model.platform.data_members`, :func:`basel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from policies.model.output import Output
 from policies.model.platform import INF, baseline_of, data_members, declared_single_region
@@ -145,16 +145,37 @@ def data_failures(results: dict[str, list[DataScenario]]) -> list[DataScenario]:
     return [s for played in results.values() for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
 
 
+def folded_rows(rows: list[list[str]], columns: Sequence[tuple[str, int, str]]) -> list[str]:
+    """Rows of cells as aligned text lines: each column as wide as its widest cell up to its column's limit,
+    a longer cell folded at spaces onto the next lines of the same column."""
+    import textwrap
+
+    # as wide as the content up to the limit, and never narrower than the column's longest word
+    widths = [max(min(limit, max(len(r[i]) for r in rows)), max(len(w) for r in rows for w in r[i].split() or ['']))
+              for i, (_, limit, _) in enumerate(columns)]
+    lines = []
+    for row in rows:
+        cells = [textwrap.wrap(cell, width, break_long_words=False, break_on_hyphens=False) or [""]
+                 for cell, width in zip(row, widths)]
+        for depth in range(max(len(c) for c in cells)):
+            parts = [f"{(c[depth] if depth < len(c) else ''):{align}{width}}"
+                     for c, width, (_, _, align) in zip(cells, widths, columns)]
+            lines.append(("  " + " ".join(parts)).rstrip())
+    return lines
+
+
+DATA_TEXT_COLUMNS = (("store", 10, "<"), ("failure", 40, "<"), ("how", 62, "<"), ("RTO", 6, ">"), ("RPO", 6, ">"),
+                     ("verdict", 14, "<"))
+
+
 def data_text(results: dict[str, list[DataScenario]]) -> str:
     lines = []
     for env, played in results.items():
         bad = [s for s in played if s.verdict in ("NOT SURVIVED", "MISSED TARGET")]
         lines.append(f"{env} data: {len(played)} scenarios, {len(bad)} not survived or late")
-        lines.append(f"  {'store':<8} {'failure':<40} {'how':<62} {'RTO':>6} {'RPO':>6}  verdict")
-        for s in played:
-            row = s.row()
-            lines.append(f"  {s.store:<8} {s.failure[:40]:<40} {s.how[:62]:<62} {row['rto']:>6} {row['rpo']:>6}  "
-                         f"{s.verdict}")
+        rows = [[name for name, _, _ in DATA_TEXT_COLUMNS]]
+        rows += [[s.store, s.failure, s.how, str(s.row()["rto"]), str(s.row()["rpo"]), s.verdict] for s in played]
+        lines += folded_rows(rows, DATA_TEXT_COLUMNS)
         lines += [f"  {s.store}, {s.failure}: " + "; ".join(s.problems) for s in bad]
     return "\n".join(lines)
 
