@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,8 @@ def pytest_collection_finish(session):
         log = open(root / f"{env_name}.log", "w")
         REHEARSALS[env_name] = (subprocess.Popen(
             [sys.executable, "-m", "tooling.terraform.rehearse", "--env", env_name, "--report", str(report)],
-            cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT), report)
+            cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}), report)  # its progress reaches the log as it happens
 
 
 STARTED: list[float] = []
@@ -88,12 +90,45 @@ def pytest_sessionfinish(session, exitstatus):
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")
 
 
+# what the rehearsal's log says that a person waiting on `make test` wants to see
+PROGRESS = re.compile(r"^\s*(rehearse |apply |destroy |plan |deploy |\.\.\. |error)")
+
+
 @pytest.fixture(scope="session")
-def rehearsal():
-    """``rehearsal(env)`` -> (exit code, report dict, console output) of that environment's rehearsal."""
+def rehearsal(pytestconfig):
+    """``rehearsal(env)`` -> (exit code, report dict, console output) of that environment's rehearsal.
+    While it waits, the rehearsal's progress (each stack applied, planned again, destroyed) goes to the
+    terminal, and a line every minute when nothing moved: the rehearsal is the suite's last minutes."""
+    import time
+
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():  # past the test's output capture, to the terminal
+            reporter.write_line(line)
+            reporter.flush()
+
     def collect(env_name: str, timeout: int = 1800):
         process, report = REHEARSALS[env_name]
-        process.wait(timeout=timeout)
+        log, shown, started = report.with_suffix(".log"), 0, time.monotonic()
+        quiet_since = started
+        say(f"rehearsal {env_name}: waiting for it to finish (it has run beside the suite)")
+        while process.poll() is None and time.monotonic() - started < timeout:
+            time.sleep(5)
+            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+            news = [line.strip() for line in lines[shown:] if PROGRESS.match(line)]
+            shown = len(lines)
+            for line in news:
+                say(f"rehearsal {env_name}: {line}")
+            if news:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 60:
+                say(f"rehearsal {env_name}: still running ({int(time.monotonic() - started)} s)")
+                quiet_since = time.monotonic()
+        process.wait(timeout=max(1, timeout - (time.monotonic() - started)))
         output = report.with_suffix(".log").read_text()
         return process.returncode, (json.loads(report.read_text()) if report.exists() else None), output
     return collect
