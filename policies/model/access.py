@@ -8,7 +8,7 @@ administrator's user, an SSO role) are outside it. The SPOF report prints this a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import Iterator, Optional
 
 from policies.model.output import Output, actions, as_list, covers, policy_statements
 from policies.model.topology import cluster_of_provider, installed_releases
@@ -140,6 +140,35 @@ def access(output: Output, env: str) -> Access:
     return found
 
 
+def commit_verification(output: Output, stack: str, releases: Optional[dict] = None) -> Optional[dict]:
+    """What the GitOps engines of a stack require of a commit, for rule 46 and the access report:
+    ``{"argocd": {application: key IDs}, "argocd_keyring": IDs, "flux": {sync: (mode, secret)},
+    "flux_keys": {secret: IDs}}``; None without engines. ``releases``: the stack's, when already read."""
+    releases = installed_releases(output, stack) if releases is None else releases
+    apps = [r for r in releases.values() if r["conf"].get("chart") == "argocd-apps"]
+    syncs = {name: r for name, r in releases.items() if r["conf"].get("chart") == "flux2-sync"}
+    if not apps and not syncs:
+        return None
+    found: dict = {"argocd": {}, "argocd_keyring": set(), "flux": {}, "flux_keys": {}}
+    for release in releases.values():
+        if release["conf"].get("chart") == "argo-cd":
+            found["argocd_keyring"] |= set((((release["values"].get("configs") or {}).get("gpg") or {})
+                                             .get("keys") or {}))
+        for item in release["values"].get("objects") or []:
+            if isinstance(item, dict) and item.get("kind") == "Secret":
+                name = (item.get("metadata") or {}).get("name")
+                found["flux_keys"][name] = {k.removesuffix(".asc") for k in (item.get("stringData") or {})}
+    for release in apps:
+        projects = release["values"].get("projects") or {}
+        for name, app in sorted((release["values"].get("applications") or {}).items()):
+            project = projects.get(app.get("project")) or {}
+            found["argocd"][name] = {k.get("keyID") for k in project.get("signatureKeys") or []}
+    for name, release in sorted(syncs.items()):
+        verify = (((release["values"].get("gitRepository") or {}).get("spec") or {}).get("verify") or {})
+        found["flux"][name] = (verify.get("mode"), (verify.get("secretRef") or {}).get("name"))
+    return found
+
+
 def _signed(keys) -> str:
     return f" signed by key {', '.join(keys)}" if keys else " (any commit: no signature required)"
 
@@ -169,6 +198,7 @@ def _in_cluster(output: Output, stack: str, found: Access) -> None:
         found.load_balancers.append(Grant(who, f"TargetGroupBinding in {stack}",
                                           "registers pods in this region's target groups" if guarded else
                                           "registers any pod in any target group the controller may change"))
+    verification = commit_verification(output, stack, releases) or {"argocd": {}, "flux": {}, "flux_keys": {}}
     for release in releases.values():
         chart = release["conf"].get("chart")
         if chart == "argocd-apps":
@@ -179,7 +209,7 @@ def _in_cluster(output: Output, stack: str, found: Access) -> None:
                          "namespaces " + ", ".join(str(d.get("namespace")) for d in project.get("destinations") or [])
                          + (", no cluster-scoped kind" if not project.get("clusterResourceWhitelist")
                             else ", and cluster-scoped kinds"))
-                keys = [k.get("keyID") for k in (project or {}).get("signatureKeys") or []]
+                keys = sorted(verification["argocd"].get(name) or ())
                 found.clusters.append(Grant(f"a push to {(app.get('source') or {}).get('repoURL')}{_signed(keys)}",
                                             f"Argo CD application {name} in {stack}", reach))
         if chart == "flux2-sync":
@@ -187,9 +217,8 @@ def _in_cluster(output: Output, stack: str, found: Access) -> None:
             account = spec.get("serviceAccountName")
             source = (release["values"].get("gitRepository") or {}).get("spec") or {}
             url = source.get("url")
-            secret = ((source.get("verify") or {}).get("secretRef") or {}).get("name")
-            keys = sorted(k.removesuffix(".asc") for o in objects if o.get("kind") == "Secret"
-                          and (o.get("metadata") or {}).get("name") == secret for k in o.get("stringData") or {})
+            _, secret = verification["flux"].get(release["conf"].get("name"), (None, None))
+            keys = sorted(verification["flux_keys"].get(secret) or ())
             bound = [o for o in objects if o.get("kind") in ("RoleBinding", "ClusterRoleBinding")
                      and any(s.get("name") == account for s in o.get("subjects") or [])]
             reach = ("anything, cluster-wide (the controller's own rights)" if not account else

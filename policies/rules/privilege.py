@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterator, Optional
 
-from policies.model.access import pod_identities, roles_with_policies, trusted_services
+from policies.model.access import commit_verification, pod_identities, roles_with_policies, trusted_services
 from policies.model.output import Output, Ref, actions, as_list
 from policies.model.platform import placements
 from policies.model.topology import (Entrypoint, cluster_of_provider, gateway_entrypoint, installed_releases,
@@ -58,6 +58,24 @@ def load_balancer_controller_role(output: Output):
         yield stack, f"aws_iam_role.{role}", not problems, "; ".join(problems)
 
 
+def _denying_policies(objects) -> list[tuple[dict, set, list[str]]]:
+    """``(spec, resources it matches, its validation expressions)`` of every ValidatingAdmissionPolicy among
+    ``objects`` that a binding enforces with Deny."""
+    objects = [o for o in objects or [] if isinstance(o, dict)]
+    denied = {(o.get("spec") or {}).get("policyName") for o in objects
+              if o.get("kind") == "ValidatingAdmissionPolicyBinding"
+              and "Deny" in ((o.get("spec") or {}).get("validationActions") or [])}
+    found = []
+    for policy in objects:
+        if policy.get("kind") != "ValidatingAdmissionPolicy" or (policy.get("metadata") or {}).get("name") not in denied:
+            continue
+        spec = policy.get("spec") or {}
+        resources = {r for rule_ in (values_at(spec, ("matchConstraints",)) or {}).get("resourceRules") or []
+                     for r in rule_.get("resources") or []}
+        found.append((spec, resources, [str(v.get("expression", "")) for v in spec.get("validations") or []]))
+    return found
+
+
 @rule(37, "Nothing in a cluster can make a load balancer: no subnet discovery tags, the controller's Service "
           "controller off, and admission policies refusing LoadBalancer Services, its Ingress class and "
           "TargetGroupBindings outside the ingress namespace",
@@ -79,19 +97,12 @@ def no_undeclared_load_balancers(output: Output):
             problems.append("the controller's Service controller is on (featureGates.EnableServiceController)")
         if values.get("createIngressClassResource") is not False:
             problems.append("the chart creates the controller's IngressClass (createIngressClassResource)")
-        objects = (releases.get("spofless-cluster") or {}).get("values", {}).get("objects") or []
-        policies = {o["metadata"]["name"]: o for o in objects if isinstance(o, dict)
-                    and o.get("kind") == "ValidatingAdmissionPolicy"}
-        bound = {o["spec"].get("policyName") for o in objects if isinstance(o, dict)
-                 and o.get("kind") == "ValidatingAdmissionPolicyBinding"
-                 and "Deny" in (o.get("spec", {}).get("validationActions") or [])}
+        policies = _denying_policies((releases.get("spofless-cluster") or {}).get("values", {}).get("objects"))
         wanted = {"services": "'LoadBalancer'", "ingresses": "ingressClassName",
                   "targetgroupbindings": "request.namespace"}
         for resource, needle in wanted.items():
-            found = [n for n, p in policies.items() if n in bound and p["spec"].get("failurePolicy") == "Fail"
-                     and any(resource in r.get("resources", [])
-                             for r in values_at(p["spec"], ("matchConstraints",)).get("resourceRules", []))
-                     and any(needle in v.get("expression", "") for v in p["spec"].get("validations", []))]
+            found = [spec for spec, resources, expressions in policies if spec.get("failurePolicy") == "Fail"
+                     and resource in resources and any(needle in e for e in expressions)]
             if not found:
                 problems.append(f"no admission policy (bound, Deny, failurePolicy Fail) guards {resource}")
         yield stack, "aws-load-balancer-controller", not problems, "; ".join(problems)
@@ -423,22 +434,10 @@ def _firewall_problems(entry: Entrypoint, deployment: dict) -> list[str]:
 
 
 def _routes_guarded(output: Output, entry: Entrypoint) -> bool:
-    for found in installed_releases(output, entry.stack).values():
-        objects = [o for o in found["values"].get("objects") or [] if isinstance(o, dict)]
-        denied = {(o.get("spec") or {}).get("policyName") for o in objects
-                  if o.get("kind") == "ValidatingAdmissionPolicyBinding"
-                  and "Deny" in ((o.get("spec") or {}).get("validationActions") or [])}
-        for policy in objects:
-            if policy.get("kind") != "ValidatingAdmissionPolicy" or (policy.get("metadata") or {}).get("name") not in denied:
-                continue
-            spec = policy.get("spec") or {}
-            resources = {r for rule_ in (spec.get("matchConstraints") or {}).get("resourceRules") or []
-                         for r in rule_.get("resources") or []}
-            if {"ingressroutes", "ingressroutetcps"} <= resources and any(
-                    f"'{entry.name}'" in str(v.get("expression")) and f"'{entry.namespace}'" in str(v.get("expression"))
-                    for v in spec.get("validations") or []):
-                return True
-    return False
+    return any({"ingressroutes", "ingressroutetcps"} <= resources
+               and any(f"'{entry.name}'" in e and f"'{entry.namespace}'" in e for e in expressions)
+               for found in installed_releases(output, entry.stack).values()
+               for _, resources, expressions in _denying_policies(found["values"].get("objects")))
 
 
 @rule(45, "The NLB's path is inspected by a web application firewall with the OWASP Core Rule Set before any "
@@ -459,40 +458,12 @@ def nlb_path_inspected(output: Output):
             yield stack, subject, not problems, "; ".join(problems)
 
 
-def _verification(output: Output, stack: str) -> Optional[dict]:
-    """What the GitOps engines of a stack require of a commit: ``{"argocd": {application: key IDs},
-    "argocd_keyring": IDs, "flux": {sync: (mode, secret)}, "flux_keys": {secret: IDs}}``; None without engines."""
-    releases = installed_releases(output, stack)
-    apps = [r for r in releases.values() if r["conf"].get("chart") == "argocd-apps"]
-    syncs = {name: r for name, r in releases.items() if r["conf"].get("chart") == "flux2-sync"}
-    if not apps and not syncs:
-        return None
-    found: dict = {"argocd": {}, "argocd_keyring": set(), "flux": {}, "flux_keys": {}}
-    for release in releases.values():
-        if release["conf"].get("chart") == "argo-cd":
-            found["argocd_keyring"] |= set((((release["values"].get("configs") or {}).get("gpg") or {})
-                                             .get("keys") or {}))
-        for item in release["values"].get("objects") or []:
-            if isinstance(item, dict) and item.get("kind") == "Secret":
-                name = (item.get("metadata") or {}).get("name")
-                found["flux_keys"][name] = {k.removesuffix(".asc") for k in (item.get("stringData") or {})}
-    for release in apps:
-        projects = release["values"].get("projects") or {}
-        for name, app in sorted((release["values"].get("applications") or {}).items()):
-            project = projects.get(app.get("project")) or {}
-            found["argocd"][name] = {k.get("keyID") for k in project.get("signatureKeys") or []}
-    for name, release in sorted(syncs.items()):
-        verify = (((release["values"].get("gitRepository") or {}).get("spec") or {}).get("verify") or {})
-        found["flux"][name] = (verify.get("mode"), (verify.get("secretRef") or {}).get("name"))
-    return found
-
-
 @rule(46, "Where commits must be signed, both GitOps engines require it, with the same keys: a failover to the "
           "other engine never applies an unsigned commit",
       "https://fluxcd.io/flux/components/source/gitrepositories/#verification")
 def signed_commits(output: Output):
     for stack in sorted(output.stacks):
-        found = _verification(output, stack)
+        found = commit_verification(output, stack)
         if found is None or not (any(found["argocd"].values()) or any(s for _, s in found["flux"].values())):
             continue  # no engine requires signatures here (reported by make spof-report)
         problems = []
