@@ -48,7 +48,7 @@ def on_demand() -> dict:
 def _spread(name: str, instance: str, zones_required: bool = True) -> list[dict]:
     """Spread pods over zones (and hosts): losing one AZ never takes every replica."""
     def selector() -> dict:  # a fresh dict each time: YAML would otherwise write anchors
-        return {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}}
+        return {"matchLabels": _labels(name, instance)}
     return [
         {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
          "whenUnsatisfiable": "DoNotSchedule" if zones_required else "ScheduleAnyway", "labelSelector": selector()},
@@ -340,8 +340,9 @@ def _middleware(name: str, spec: dict) -> dict:
             "metadata": {"name": name, "namespace": INGRESS_NAMESPACE}, "spec": spec}
 
 
-def _labels(name: str) -> dict:
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+def _labels(name: str, instance: str = "") -> dict:
+    """The recommended name and instance labels (instance: the name when not given), a fresh dict each call."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance or name}
 
 
 def firewall_exclusions(health_path: str) -> str:

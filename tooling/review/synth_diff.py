@@ -57,11 +57,13 @@ def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             key = (f"{item['kind']}/{item['metadata'].get('namespace', '')}/{item['metadata']['name']}"
                    if named else index)
             yield from _leaves(item, f"{path}[{key}]")
-    elif isinstance(value, str) and (_embedded(value, path) is not None):
-        # a policy document (JSON) or a chart's values (YAML) held as a string: compared by their fields
-        yield from _leaves(_embedded(value, path), path)
     else:
-        yield path, value
+        # a policy document (JSON) or a chart's values (YAML) held as a string: compared by their fields
+        inner = _embedded(value, path) if isinstance(value, str) else None
+        if inner is not None:
+            yield from _leaves(inner, path)
+        else:
+            yield path, value
 
 
 def _embedded(value: str, path: str) -> Any:
