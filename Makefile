@@ -68,6 +68,7 @@ help:
 	@echo "make validate   terraform init + validate every AWS-only stack in cdktf.out"
 	@echo "make check      the pre-merge gate: synth if inputs changed, one checkov run, reports in reports/"
 	@echo "make checkov    one checkov run over cdktf.out/stacks, no reports"
+	@echo "make lock       refresh .terraform.lock.hcl: every provider's checksums (needs registry access)"
 	@echo "make plan       terraform plan every stack of ENVS (needs credentials); review in reports/pr/<env>.md"
 	@echo "make diff       what deploy would change, per stack, in dependency order (EMULATOR=1: the local emulator)"
 	@echo "ENVS=dev make deploy   plan and apply ENVS in dependency order (EMULATOR=1: the local emulator)"
@@ -158,6 +159,10 @@ test-cdktn: setup $(VENV_CDKTN)/.tooling
 
 validate: tooling
 	@$(SPOFLESS) validate
+
+# refresh .terraform.lock.hcl: the providers' checksums for every platform (needs registry access)
+lock: tooling cdktf.out/manifest.json
+	@$(SPOFLESS) lock --update
 
 checkov: tooling
 	@$(PY) -m tooling.review.gate

@@ -95,6 +95,11 @@ def _validate(args: argparse.Namespace) -> int:
     return terraform.main(["validate", "--outdir", args.out])
 
 
+def _lock(args: argparse.Namespace) -> int:
+    from tooling.terraform import locks
+    return locks.main(["update" if args.update else "check", "--outdir", args.out])
+
+
 def _drill(args: argparse.Namespace) -> int:
     from tooling.analysis import drill
     return drill.main(["--outdir", args.out, "--reports", args.reports, "--format", args.format,
@@ -209,6 +214,10 @@ def parser() -> argparse.ArgumentParser:
     command("check", _judge(_check), "the pre-merge gate: checkov and the deploy rules over every environment",
             reports=True)
     command("validate", _judge(_validate), "terraform init (offline mirror) + validate every AWS-only stack")
+    command("lock", _judge(_lock), "does .terraform.lock.hcl hold the checksums of every provider the stacks "
+            "pin? (--update: refresh it from the registry and the mirror)").add_argument(
+        "--update", action="store_true", help="record the registry's checksums for every platform, then the "
+                                              "mirror's packages (needs Terraform; registry access for the first)")
     for action, text in (
             ("deploy", "plan and apply the stacks of -e ENV in dependency order, stopping at the first failure"),
             ("diff", "terraform plan every stack of the environments, in dependency order: what deploy would change"),

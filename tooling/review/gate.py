@@ -281,7 +281,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.reports:
         print(f"reports: {', '.join(f'{args.reports}/results_{k}' for k in ('cli.txt', 'sarif.sarif', 'junitxml.xml'))}")
     deploy_problems = deploy_gate(Path(args.outdir), Path(args.reports) if args.reports else None)
-    return 1 if run.problems or deploy_problems else 0
+    lock_problems = lock_gate(Path(args.outdir))
+    return 1 if run.problems or deploy_problems or lock_problems else 0
+
+
+def lock_gate(outdir: Path) -> list[str]:
+    """Every provider the stacks pin has its checksums in the committed lock (tooling/terraform/locks.py)."""
+    from tooling.terraform import locks
+    from tooling.terraform.mirror import pinned_providers
+
+    try:
+        problems = locks.problems(locks.load(), pinned_providers(outdir))
+    except locks.LockError as error:
+        problems = [str(error)]
+    pending = sorted(f"{a.removeprefix(locks.REGISTRY + '/')} {v}" for a, v in locks.PENDING)
+    print(f"provider lock: {len(problems)} problem(s)" + (f"; pending: {', '.join(pending)}" if pending else ""))
+    for problem in problems:
+        print(f"  {problem}")
+    return problems
 
 
 def deploy_gate(outdir: Path, reports_dir: Optional[Path] = None) -> list[str]:

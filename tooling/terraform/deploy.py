@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
+from tooling.terraform import locks
 from tooling.terraform.local_emulator import (EMULATOR_ROOT, DeployError, emulator_info, seed_parent_zones,
                                               start_emulator)
 from tooling.terraform.runner import CLI_CONFIG, setup, terraform_env
@@ -225,11 +226,20 @@ _PLAN_LINE = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy
 
 
 def _init(outcome: Outcome, work: Path, env: Mapping[str, str], timeout: float = TERRAFORM_TIMEOUT) -> bool:
-    run = terraform(["init", "-input=false", "-no-color"], work, env, timeout)
+    """``terraform init`` held to the committed provider lock (:mod:`tooling.terraform.locks`)."""
+    config = work / "cdk.tf.json"
+    lock_flags, unlocked = locks.place(work, json.loads(config.read_text())) if config.exists() else ([], "")
+    if unlocked:
+        outcome.notes.append(unlocked)
+    run = terraform(["init", "-input=false", "-no-color", *lock_flags], work, env, timeout)
     if run.returncode == 0:
         return True
     text = run.stderr + run.stdout
-    if _NO_PROVIDER.search(text):
+    if locks.checksum_refused(text):
+        outcome.status = "failed"
+        outcome.detail = (f"terraform init: a provider package matches no checksum in {locks.LOCK_NAME} "
+                          f"(a tampered mirror or cache, or a lock to refresh with `make lock`): {_first_error(run)}")
+    elif _NO_PROVIDER.search(text):
         providers = sorted({m.group(2) for m in _PROVIDER_SOURCE.finditer(text)}) or ["a provider"]
         outcome.status = "unavailable"
         outcome.detail = f"{', '.join(providers)} cannot be installed here (not in the mirror, no registry)"
@@ -527,6 +537,7 @@ def summary(action: str, outcomes: Sequence[Outcome]) -> str:
     lines = [f"{'stack':<30} {'result':<12} {'seconds':>7}  changes / detail"]
     for o in outcomes:
         lines.append(f"{o.stack:<30} {o.status:<12} {o.seconds:>7.1f}  {_counts(o)}")
+        lines += [f"{'':<30} note: {n}" for n in o.notes]
     tally: dict[str, int] = {}
     for o in outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
+from tooling.terraform import locks
 from tooling.terraform.mirror import mirror_gap
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -199,10 +200,14 @@ def validate_stack(stack_dir: Path, work_root: Path) -> ValidateResult:
     work.mkdir(parents=True)
     shutil.copy2(stack_dir / "cdk.tf.json", work / "cdk.tf.json")
     env = terraform_env()
-    init = _run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], work, env)
+    lock_flags, _ = locks.place(work, json.loads((work / "cdk.tf.json").read_text()))
+    init = _run(["terraform", "init", "-backend=false", "-input=false", "-no-color", *lock_flags], work, env)
     if init.returncode != 0:
+        text = init.stderr or init.stdout
+        if locks.checksum_refused(text):
+            text = f"the provider package matches no checksum in {locks.LOCK_NAME}:\n{text}"
         return ValidateResult(stack_dir.name, False, time.perf_counter() - started,
-                              "terraform init failed:\n" + (init.stderr or init.stdout))
+                              "terraform init failed:\n" + text)
     check = _run(["terraform", "validate", "-json", "-no-color"], work, env)
     try:
         report = json.loads(check.stdout)
