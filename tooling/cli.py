@@ -154,6 +154,37 @@ def _diagram(args: argparse.Namespace) -> int:
     return diagram.main(["--out", args.out, "--reports", args.reports, *sum((["--env", e] for e in _envs(args.env)), [])])
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    from environments.loader import ConfigError, load_environments
+    from tooling.terraform import bootstrap
+
+    names = _envs(args.env)
+    if not names:
+        print("error: -e ENV is required: the environment whose state buckets to write", file=sys.stderr)
+        return 2
+    try:
+        configs = load_environments(names)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    status = 0
+    for config in configs:
+        try:
+            target = bootstrap.write(config, Path(args.bootstrap_out))
+        except bootstrap.BootstrapError as error:
+            print(f"bootstrap: {error}")
+            continue
+        print(f"bootstrap: wrote {target}; apply it once, before the stacks: "
+              f"terraform -chdir={target.parent} init && terraform -chdir={target.parent} apply")
+    return status
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from tooling.analysis import cost
+    return cost.main(["--outdir", args.out, "--format", args.format, "--reports", args.reports,
+                      *sum((["--env", e] for e in _envs(args.env)), [])])
+
+
 def _rehearse(args: argparse.Namespace) -> int:
     from tooling.terraform import rehearse
     envs = _envs(args.env) or ["dev"]
@@ -246,6 +277,12 @@ def parser() -> argparse.ArgumentParser:
     emulator.add_argument("-e", "--env", help="the environment whose account it serves (start; default dev)")
     command("diagram", _diagram, "Mermaid diagrams of the stacks and the request path: reports/diagram-<env>.md",
             env=True, reports=True)
+    command("bootstrap", _bootstrap, "write the Terraform that creates -e ENV's state buckets (and their "
+            "replication): bootstrap/<env>/main.tf.json, applied once before the stacks", env=True,
+            out=False).add_argument("--out", dest="bootstrap_out", default="bootstrap",
+                                    help="where to write it (default: bootstrap)")
+    command("cost", _judge(_cost), "what each environment costs a month while idle, from the output and "
+            "published on-demand prices; reports/cost.md", env=True, reports=True, fmt=True)
     command("rehearse", _rehearse, "apply, verify and destroy an environment's AWS stacks against the emulator",
             env=True, out=False).add_argument("--keep", action="store_true", help="keep the working folder")
     drill = command("drill", _judge(_drill), "play every failure scenario against the output", env=True,
