@@ -132,10 +132,16 @@ def _synth_diff(args: argparse.Namespace) -> int:
 
 def _stacks(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        if getattr(args, "against", None):
+        against = getattr(args, "against", None)
+        if against and action == "diff":
             return _synth_diff(args)
+        if against:  # plan: the generated Terraform's diff first (no credentials), then its comment section
+            status = _synth_diff(args)
+            if status:
+                return status
         from tooling.terraform import deploy
         return deploy.main([action, "--out", args.out, "--reports", args.reports, "--jobs", str(args.jobs),
+                            *(["--synth-diff", str(Path(args.reports) / "synth-diff.json")] if against else []),
                             *sum((["--env", e] for e in _envs(args.env)), []),
                             *(["--emulator"] if args.emulator else []), *(["--quiet"] if args.quiet else []),
                             *(["--auto-approve"] if getattr(args, "auto_approve", False) else []),
@@ -266,6 +272,10 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--against", metavar="REF",
                            help="no plan: compare the generated Terraform with REF's (a commit, branch or tag), "
                                 "by stack, resource and attribute; reports/synth-diff.md (no credentials)")
+        if action == "plan":
+            p.add_argument("--against", metavar="REF",
+                           help="also compare the generated Terraform with REF's (the pull request's base): "
+                                "each environment's comment gets that section; reports/synth-diff.md")
         if action in ("deploy", "destroy"):
             p.add_argument("--auto-approve", action="store_true", help="do not ask before each stack")
         if action == "destroy":

@@ -324,3 +324,17 @@ def test_diff_and_plan_take_no_state_lock_and_deploy_does(monkeypatch, tmp_path)
     deploy._plan(Outcome("s", "deploy"), tmp_path, {})
     assert "-lock=false" in seen[0] and not any(a.startswith("-lock-timeout") for a in seen[0])
     assert "-lock-timeout=60s" in seen[1] and "-lock=false" not in seen[1]
+
+
+def test_emulator_quirks_show_once_per_kind_with_their_reason_not_on_every_row():
+    from tooling.terraform.emulated import PLAN_QUIRKS
+
+    detail = ("emulator quirks only: aws_vpc_security_group_ingress_rule.a.description, "
+              "aws_vpc_security_group_ingress_rule.b.description")
+    outcomes = [deploy.Outcome(f"dev-stack-{i}", "diff", "no changes", detail=detail) for i in range(3)]
+    text = deploy.summary("diff", outcomes)
+    assert "ingress_rule.a.description" not in text
+    assert text.count("emulator quirks only (1 kind, below)") == 3
+    reason = PLAN_QUIRKS[("aws_vpc_security_group_ingress_rule", "description")]
+    assert text.count(reason) == 1
+    assert "emulator quirk aws_vpc_security_group_ingress_rule.description (3 stacks)" in text

@@ -127,3 +127,27 @@ def test_the_usage_file_puts_the_traffic_on_the_primary_alb_and_the_standby_at_r
             assert all(u["new_connections"] == 0 for a, u in usage[stack].items() if a.startswith("aws_lb."))
             assert next(u for a, u in usage[stack].items() if a.startswith("aws_data_transfer."))[
                 "outbound_internet_gb"] == 0
+
+
+def test_a_long_result_is_folded_out_of_the_table_whole():
+    error = "terraform plan: " + " ".join(f"word{i}" for i in range(400))
+    body = pr_review.render("prod", [Outcome("prod-us-east-1", "plan", "failed", detail=error)], {}, {})
+    (row,) = [line for line in body.splitlines() if line.startswith("| prod-us-east-1 |")]
+    assert len(row) < pr_review.RESULT_CELL + 60 and row.endswith("... (below) |")
+    assert f"- **prod-us-east-1**: failed: {error}" in body and "<summary>Results in full</summary>" in body
+
+
+def test_plan_against_a_base_adds_the_generated_terraform_of_each_environment_to_its_comment(tmp_path):
+    diff = tmp_path / "synth-diff.json"
+    diff.write_text(json.dumps({
+        "prod-us-east-1": [{"address": "aws_lb.alb", "kind": "changed", "attributes": []},
+                           {"address": "aws_s3_bucket.logs", "kind": "added", "attributes": []}],
+        "staging-us-east-1": [{"address": "aws_lb.alb", "kind": "removed", "attributes": []}]}))
+    (tmp_path / "synth-diff.md").write_text("## Generated Terraform against `FETCH_HEAD`\n")
+    section = pr_review.synth_diff_section("prod", diff)
+    body = pr_review.render("prod", [Outcome("prod-us-east-1", "plan", "no changes")], {}, {}, generated=section)
+    assert "Generated Terraform against <code>FETCH_HEAD</code>: 1 stack(s) of prod change" in body
+    assert "| prod-us-east-1 | 1 | 0 | 1 |" in body and "`aws_s3_bucket.logs`" in body
+    assert "staging-us-east-1" not in body
+    assert "no stack of `dev` changes" in "\n".join(pr_review.synth_diff_section("dev", diff))
+    assert pr_review.synth_diff_section("prod", None) == [] == pr_review.synth_diff_section("prod", tmp_path / "x")

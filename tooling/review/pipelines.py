@@ -32,9 +32,11 @@ GITHUB_WORKFLOW = PROJECT / ".github" / "workflows" / "check.yml"
 GITLAB_PIPELINE = PROJECT / ".gitlab-ci.yml"
 
 # the host-specific words of a command: {pr} the change's number, {host} the host
+# {base}: the branch the change merges into
 HOSTS = {
-    "github": {"pr": '"${{ github.event.pull_request.number }}"', "host": "github"},
-    "gitlab": {"pr": '"$CI_MERGE_REQUEST_IID"', "host": "gitlab"},
+    "github": {"pr": '"${{ github.event.pull_request.number }}"', "host": "github",
+               "base": '"$BASE_REF"'},  # the step's env: BASE_REF: ${{ github.base_ref }} (no expression in a script)
+    "gitlab": {"pr": '"$CI_MERGE_REQUEST_IID"', "host": "gitlab", "base": '"$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"'},
 }
 
 
@@ -58,7 +60,9 @@ PIPELINE: tuple[Job, ...] = (
                   " --codequality reports/codequality.json")),
     Job("test", ("bash .ci/run",)),
     Job("engines", ("make test-cdktn",)),
-    Job("plan", ("make plan STACK_FLAGS=--quiet",), when="review", rights="plan", needs=("check",)),
+    # the comment also shows what the change does to the generated Terraform against the base branch
+    Job("plan", ("git fetch --no-tags --depth 1 origin {base}", 'make plan STACK_FLAGS="--quiet --against FETCH_HEAD"'),
+        when="review", rights="plan", needs=("check",)),
     Job("comment", ("python3 -m tooling.review.pr_review post --host {host} --pr {pr} reports/pr/*.md",),
         when="review", rights="comment", needs=("plan",)),
     # a stack that could not be planned is drift too: the issue is written whatever `make diff` returned

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -99,8 +100,12 @@ def cost_section(env: str, infracost: Optional[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+RESULT_CELL = 160  # characters of a result in the summary table; the full text follows the table
+
+
 def render(env: str, outcomes: Sequence[Any], plans: Mapping[str, Mapping[str, Any]],
-           texts: Mapping[str, str], infracost: Optional[Mapping[str, Any]] = None) -> str:
+           texts: Mapping[str, str], infracost: Optional[Mapping[str, Any]] = None,
+           generated: Sequence[str] = ()) -> str:
     """The markdown comment of one environment (``outcomes``: :class:`tooling.terraform.deploy.Outcome`)."""
     lines = [MARKER.format(env=env), f"## spofless plan: `{env}`", ""]
     dangerous = [(stack, item) for stack in sorted(plans) for item in stateful_changes(plans[stack])]
@@ -116,12 +121,19 @@ def render(env: str, outcomes: Sequence[Any], plans: Mapping[str, Mapping[str, A
     elif not unplanned:
         lines.append("No stateful resource is replaced or destroyed.")
     lines += ["", "| stack | add | change | replace | destroy | result |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    folded: list[str] = []
     for o in outcomes:
         c = o.counts or {}
         cells = [str(c.get(k, 0)) if c else "" for k in ("create", "update", "replace", "destroy")]
         result = o.detail if o.detail.startswith(o.status) else o.status + (f": {o.detail}" if o.detail else "")
-        lines.append(f"| {o.stack} | " + " | ".join(cells) + f" | {result.replace('|', '/')} |")
-    lines += [""] + cost_section(env, infracost) + [""]
+        result = " ".join(result.replace("|", "/").split())
+        if len(result) > RESULT_CELL:  # a readable table: the rest of a long result goes below it
+            folded.append(f"- **{o.stack}**: {result}")
+            result = result[:RESULT_CELL].rsplit(" ", 1)[0] + " ... (below)"
+        lines.append(f"| {o.stack} | " + " | ".join(cells) + f" | {result} |")
+    if folded:
+        lines += ["", "<details><summary>Results in full</summary>", "", *folded, "", "</details>"]
+    lines += [""] + cost_section(env, infracost) + [""] + list(generated)
     budget = COMMENT_LIMIT - _KEEP_FOR_TABLES - sum(len(line) + 1 for line in lines)
     changed = [o.stack for o in outcomes if o.status == "changes" and o.stack in texts]
     for stack in changed:
@@ -212,10 +224,38 @@ def write_usage(output, env: str, reports: Path) -> Path:
     return config
 
 
+def synth_diff_section(env: str, synth_diff: Optional[Path]) -> list[str]:
+    """The environment's part of ``spofless diff --against`` (``synth-diff.json`` and the ref in
+    ``synth-diff.md`` beside it): a table per stack, the resources collapsed below."""
+    if synth_diff is None or not synth_diff.is_file():
+        return []
+    heading = synth_diff.with_suffix(".md")
+    found = re.search(r"against `([^`]+)`", heading.read_text()) if heading.is_file() else None
+    ref = found.group(1) if found else "the base"
+    mine = {stack: changes for stack, changes in json.loads(synth_diff.read_text()).items()
+            if stack.startswith(f"{env}-")}
+    if not mine:
+        return [f"**Generated Terraform** against `{ref}`: no stack of `{env}` changes.", ""]
+    lines = [f"<details><summary>Generated Terraform against <code>{ref}</code>: {len(mine)} stack(s) of "
+             f"{env} change</summary>", "", "| stack | added | removed | changed |", "| --- | ---: | ---: | ---: |"]
+    for stack, changes in sorted(mine.items()):
+        counts = {k: sum(1 for c in changes if c["kind"] == k) for k in ("added", "removed", "changed")}
+        lines.append(f"| {stack} | {counts['added']} | {counts['removed']} | {counts['changed']} |")
+    shown = [f"- {c['kind']}: `{stack}` `{c['address']}`" for stack, changes in sorted(mine.items())
+             for c in changes]
+    lines += ["", *shown[:SYNTH_DIFF_LINES]]
+    if len(shown) > SYNTH_DIFF_LINES:
+        lines.append(f"- and {len(shown) - SYNTH_DIFF_LINES} more (reports/synth-diff.md in the job's artifact)")
+    return lines + ["", "</details>", ""]
+
+
+SYNTH_DIFF_LINES = 40  # resource lines of the generated-Terraform section in a comment
+
+
 def write(output, envs: Iterable[str], outcomes: Sequence[Any], plans_dir: Optional[Path], out_dir: Path, *,
-          allow_destructive: bool = False) -> int:
+          allow_destructive: bool = False, synth_diff: Optional[Path] = None) -> int:
     """Write ``<out_dir>/<env>.md`` per environment and the usage files; 1 when a stateful change is
-    not allowed."""
+    not allowed. ``synth_diff``: ``spofless plan --against``'s diff of the generated Terraform."""
     out_dir.mkdir(parents=True, exist_ok=True)
     blocked = False
     for env in envs:
@@ -227,7 +267,8 @@ def write(output, envs: Iterable[str], outcomes: Sequence[Any], plans_dir: Optio
                 texts[o.stack] = (plans_dir / f"{o.stack}.txt").read_text()
         cost_file = out_dir.parent / f"infracost-{env}.json"  # infracost diff --format json, when it ran
         infracost = json.loads(cost_file.read_text()) if cost_file.is_file() else None
-        (out_dir / f"{env}.md").write_text(render(env, mine, plans, texts, infracost))
+        (out_dir / f"{env}.md").write_text(render(env, mine, plans, texts, infracost,
+                                                  generated=synth_diff_section(env, synth_diff)))
         write_usage(output, env, out_dir.parent)
         blocked |= any(stateful_changes(p) for p in plans.values())
     if blocked and not allow_destructive:

@@ -533,11 +533,39 @@ def destroy_consent(envs: Sequence[str], stacks: Sequence[str], output, *, allow
                       "replaces either)")
 
 
+QUIRKS_ONLY = "emulator quirks only: "
+
+
+def quirk_kinds(detail: str) -> tuple[list[str], str]:
+    """``(resource type.attribute kinds, the rest of the detail)`` of an outcome whose plan showed only
+    emulator quirks (``emulator quirks only: <address>.<attribute>, ...[; more]``)."""
+    first, _, rest = detail.partition("; ")
+    addresses = [a for a in first[len(QUIRKS_ONLY):].split(", ") if a]
+    return sorted({f"{a.split('.', 1)[0]}.{a.rsplit('.', 1)[1]}" for a in addresses}), rest
+
+
 def summary(action: str, outcomes: Sequence[Outcome]) -> str:
+    """The table after a run: one line per stack; the emulator quirks, which repeat from stack to stack,
+    once each below it with the stacks that showed them and the reason."""
     lines = [f"{'stack':<30} {'result':<12} {'seconds':>7}  changes / detail"]
+    quirks: dict[str, list[str]] = {}
     for o in outcomes:
-        lines.append(f"{o.stack:<30} {o.status:<12} {o.seconds:>7.1f}  {_counts(o)}")
+        shown = _counts(o)
+        if o.detail.startswith(QUIRKS_ONLY):
+            kinds, rest = quirk_kinds(o.detail)
+            for kind in kinds:
+                quirks.setdefault(kind, []).append(o.stack)
+            shown = f"emulator quirks only ({len(kinds)} kind{'s' if len(kinds) != 1 else ''}, below)" + (
+                f"; {rest}" if rest else "")
+        lines.append(f"{o.stack:<30} {o.status:<12} {o.seconds:>7.1f}  {shown}")
         lines += [f"{'':<30} note: {n}" for n in o.notes]
+    if quirks:
+        from tooling.terraform.emulated import PLAN_QUIRKS
+
+        for kind, stacks in sorted(quirks.items()):
+            rtype, attribute = kind.split(".", 1)
+            why = PLAN_QUIRKS.get((rtype, attribute), "an attribute the emulator reads back differently")
+            lines.append(f"emulator quirk {kind} ({len(stacks)} stack{'s' if len(stacks) != 1 else ''}): {why}")
     tally: dict[str, int] = {}
     for o in outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
@@ -582,6 +610,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--parallelism", type=int, default=10)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--reports", default="reports")
+    parser.add_argument("--synth-diff", type=Path, help="plan: the generated Terraform's diff (synth-diff.json) "
+                                                        "for the comments")
     args = parser.parse_args(argv)
     if args.action != "destroy" and os.environ.get("SPOFLESS_ALLOW_DESTRUCTIVE") == "1":
         args.allow_destructive = True
@@ -650,7 +680,7 @@ def _main(args: argparse.Namespace, envs: list[str]) -> int:
     if args.action == "plan":
         from tooling.review import pr_review
         status = max(status, pr_review.write(output, envs, outcomes, plans, reports / "pr",
-                                             allow_destructive=args.allow_destructive))
+                                             allow_destructive=args.allow_destructive, synth_diff=args.synth_diff))
     if target.emulated and args.action == "deploy" and not args.quiet:
         print(f"the emulator keeps running on {target.endpoint} (`spofless diff -e {envs[0]} --emulator` reads it; "
               "`spofless emulator stop` stops it)", file=sys.stderr)
