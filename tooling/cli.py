@@ -185,6 +185,12 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return status
 
 
+def _deployer_policy(args: argparse.Namespace) -> int:
+    from tooling.review import deployer_policy
+    return deployer_policy.main(["--outdir", args.out, "--reports", args.reports,
+                                 *sum((["--env", e] for e in _envs(args.env)), [])])
+
+
 def _cost(args: argparse.Namespace) -> int:
     from tooling.analysis import cost
     return cost.main(["--outdir", args.out, "--format", args.format, "--reports", args.reports,
@@ -291,6 +297,8 @@ def parser() -> argparse.ArgumentParser:
             "replication): bootstrap/<env>/main.tf.json, applied once before the stacks", env=True,
             out=False).add_argument("--out", dest="bootstrap_out", default="bootstrap",
                                     help="where to write it (default: bootstrap)")
+    command("deployer-policy", _judge(_deployer_policy), "the deployer role's IAM policy, generated from what "
+            "the environment's stacks create: reports/deployer-policy-<env>.json", env=True, reports=True)
     command("cost", _judge(_cost), "what each environment costs a month while idle, from the output and "
             "published on-demand prices; reports/cost.md", env=True, reports=True, fmt=True)
     command("rehearse", _rehearse, "apply, verify and destroy an environment's AWS stacks against the emulator",
