@@ -1,4 +1,4 @@
-"""SPOF report: computed from the synthesized resources, with series/parallel availability."""
+"""SPOF report: computed from the synthesized resources; availability from the drill and sourced failure rates."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import pytest
 
 from tests.topology import ENVIRONMENTS, SINGLE_REGION, each, environments_where, widest
 from policies.model.output import Output
-from tooling.analysis.spof_report import FIGURES, analyse, parallel, report, series
+from tooling.analysis.spof_report import (YEAR_SECONDS, availability, expected_downtime, load_rates, report,
+                                          report_data)
 
 # zero-SPOF by configuration: a standby region and a second DNS provider
 ZERO_SPOF = environments_where(lambda env: env.regions.standby is not None and env.dns.cloudflare is not None)
-
-
-def test_parallel_and_series_combine_availability():
-    assert parallel([0.99, 0.99]) == pytest.approx(0.9999)
-    assert series([0.99, 0.99]) == pytest.approx(0.9801)
-    assert parallel([]) == 0.0
 
 
 @pytest.mark.parametrize("env_name", each(ZERO_SPOF, none="no environment has both a standby region and "
@@ -31,17 +26,46 @@ def test_two_region_environments_with_two_dns_providers_have_no_single_point_of_
     assert f"{keys} keys, {keys} replicas" in text and f"{secrets} secrets, {secrets} replicated" in text
 
 
-@pytest.mark.parametrize("env_name", each(ZERO_SPOF, none="no environment has both a standby region and "
-                                                            "dns.cloudflare"))
-def test_request_path_combines_dns_with_either_region(synth_dir, env_name):
-    import yaml
+@pytest.mark.parametrize("env_name", sorted(ENVIRONMENTS))
+def test_availability_is_each_single_failures_drilled_downtime_times_its_rate(synth_dir, env_name):
+    from tooling.analysis.drill import drill
 
-    figures = yaml.safe_load(FIGURES.read_text())
-    tiers, overall, declared = analyse(Output.load(synth_dir), env_name, figures)
-    region = series([parallel([figures["load_balancer"]] * 3), figures["eks_control_plane"],
-                     parallel([figures["data_plane"]] * 2)])
-    assert overall == pytest.approx(series([parallel([figures["dns"]] * 2), parallel([region, region])]))
-    assert declared is None
+    rates = load_rates()
+    played = drill(Output.load(synth_dir), [env_name])[env_name]
+    expected = expected_downtime(played, rates)
+    singles = [s for s in played if len(s.failed) == 1]
+    assert [e.failure for e in expected] == [s.failed[0] for s in singles]
+    for e, scenario in zip(expected, singles):
+        rate = rates[scenario.failed[0].split(":", 1)[0]]
+        assert e.per_year == rate["per_year"]
+        survived = scenario.verdict == "survived"
+        assert e.seconds == (scenario.downtime if survived else rate["lasts_s"])
+    total = sum(rates[s.failed[0].split(":", 1)[0]]["per_year"] * e.seconds for s, e in zip(singles, expected))
+    assert availability(expected) == pytest.approx(1 - total / YEAR_SECONDS)
+    assert 0.99 < availability(expected) < 1  # never the 100 % a product of SLAs reaches
+
+
+def test_a_standby_region_and_a_second_provider_buy_availability_a_declared_single_region_does_not(synth_dir):
+    data = report_data(synth_dir)
+    if not ZERO_SPOF or not SINGLE_REGION:
+        pytest.skip("needs an environment of each kind")
+    best = min(data[e]["availability"] for e in ZERO_SPOF)
+    worst = max(data[e]["availability"] for e in SINGLE_REGION)
+    assert best > worst
+    for env in SINGLE_REGION:
+        region = [e for e in data[env]["expected_downtime"] if e["failure"].startswith("region:")]
+        assert region and not region[0]["taken_over"] and region[0]["seconds"] == load_rates()["region"]["lasts_s"]
+
+
+def test_every_failure_the_drill_plays_has_a_rate_with_its_source(synth_dir):
+    from tooling.analysis.drill import drill
+
+    kinds = {s.failed[0].split(":", 1)[0] for played in drill(Output.load(synth_dir)).values() for s in played}
+    rates = load_rates()
+    assert kinds <= set(rates)
+    assert all(r["per_year"] > 0 and r["lasts_s"] > 0 and len(r["source"]) > 40 for r in rates.values())
+    with pytest.raises(KeyError, match="no rate for the drill's 'region' failures"):
+        expected_downtime(drill(Output.load(synth_dir)).popitem()[1], {k: v for k, v in rates.items() if k != "region"})
 
 
 @pytest.mark.parametrize("env_name", each(SINGLE_REGION, none="every environment has a standby region"))
