@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Optional
 
 from pydantic import model_validator
 
 from environments.schema.common import Frozen, Region, schema_error
+
+
+KMS_KEY_ARN = re.compile(r"^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+$")
 
 
 class BackendConfig(Frozen):
@@ -54,6 +58,20 @@ class BackendConfig(Frozen):
             if self.type == "local" and getattr(self, name):
                 raise schema_error("backend", "applies only when type is 's3'; allowed: leave it out, or set type: s3",
                             field=name, value=getattr(self, name))
+        for name in ("kms_key_id", "standby_kms_key_id"):
+            value = getattr(self, name)
+            if value and not KMS_KEY_ARN.match(value):
+                raise schema_error("backend", "is not a KMS key ARN; allowed: arn:aws:kms:<region>:<account>:key/<id> "
+                                              "(the replication role's policy names the key itself, not an alias)",
+                                   field=name, value=value)
+        if self.standby_bucket and bool(self.kms_key_id) != bool(self.standby_kms_key_id):
+            # S3 replicates SSE-KMS objects only with a replica key named for the destination
+            # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html)
+            given = "kms_key_id" if self.kms_key_id else "standby_kms_key_id"
+            missing = "standby_kms_key_id" if self.kms_key_id else "kms_key_id"
+            raise schema_error("backend", f"is missing while {given} is set; allowed: both keys (state replicated "
+                                          "from one KMS key to the other) or neither (SSE-S3)",
+                               field=missing, value=None)
         if self.type == "s3" and self.lock == "dynamodb" and not self.dynamodb_table:
             raise schema_error("backend", "is required when lock is 'dynamodb'; allowed: a DynamoDB table name",
                         field="dynamodb_table", value=self.dynamodb_table)

@@ -93,7 +93,10 @@ def key_policy(purpose: str, region: str, account: AccountContext,
             "Sid": "UseThroughServices",
             "Effect": "Allow",
             "Principal": {"AWS": account.root_arn},
-            "Action": [*_USE_ACTIONS, "kms:CreateGrant"],
+            # creating a Backup vault under the key also retires grants: the permissions AWS lists
+            # for it (https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault.html)
+            "Action": [*_USE_ACTIONS, "kms:CreateGrant",
+                       *(["kms:RetireGrant"] if "backup" in _VIA_SERVICES[purpose] else [])],
             "Resource": "*",
             "Condition": {"StringEquals": {
                 "kms:CallerAccount": account.account_id,

@@ -388,6 +388,20 @@ def test_rejects_an_s3_backend_without_a_standby_bucket(tmp_path):
                                                 "stacks keep their state in the standby region")
 
 
+def test_rejects_a_state_key_on_one_side_of_the_replication_only(tmp_path):
+    text = (GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
+            "  standby_bucket: state-standby\n"
+            "  kms_key_id: arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-aaaa-bbbb-cccc-000000000000\n")
+    _assert_rejected(*_attempt(tmp_path, text), "backend.standby_kms_key_id: None is missing while kms_key_id is set; "
+                     "allowed: both keys")
+
+
+def test_rejects_a_state_key_given_by_alias(tmp_path):
+    text = (GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
+            "  standby_bucket: state-standby\n  kms_key_id: alias/state\n  standby_kms_key_id: alias/state\n")
+    _assert_rejected(*_attempt(tmp_path, text), "backend.kms_key_id: 'alias/state' is not a KMS key ARN")
+
+
 def test_rejects_a_dynamodb_lock_with_a_standby_region(tmp_path):
     text = (GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
             "  standby_bucket: state-standby\n  lock: dynamodb\n  dynamodb_table: locks\n")

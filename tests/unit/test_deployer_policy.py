@@ -47,9 +47,16 @@ def test_iam_reaches_exactly_the_roles_the_stacks_create_and_passes_them_only_to
     stacks = output.deployment_of(env)
     names = {c["name"] for s in stacks for c in output.resources(s, "aws_iam_role").values()}
     arns = {f"arn:aws:iam::{ENVIRONMENTS[env].account_id}:role/{n}" for n in names}
-    assert set(statements["OwnRoles"]["Resource"]) == arns == set(statements["PassOwnRoles"]["Resource"])
-    services = set(statements["PassOwnRoles"]["Condition"]["StringEquals"]["iam:PassedToService"])
-    assert "eks.amazonaws.com" in services and "pods.eks.amazonaws.com" in services
+    assert set(statements["OwnRoles"]["Resource"]) == arns
+    passes = [s for s in statements.values() if s["Action"] == ["iam:PassRole"] and s["Sid"] != "PassConfigRole"]
+    assert {r for s in passes for r in s["Resource"]} == arns
+    # each role only to the service its trust policy names
+    for stack in stacks:
+        for conf in output.resources(stack, "aws_iam_role").values():
+            trusted = {p["Principal"]["Service"] for p in json.loads(conf["assume_role_policy"])["Statement"]
+                       if isinstance(p.get("Principal"), dict) and "Service" in p["Principal"]}
+            role = f"arn:aws:iam::{ENVIRONMENTS[env].account_id}:role/{conf['name']}"
+            assert {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes if role in s["Resource"]} == trusted
     policies = statements["AttachKnownPolicies"]["Condition"]["ArnEquals"]["iam:PolicyARN"]
     assert policies and all(p.startswith("arn:aws:iam::aws:policy/") for p in policies)
 
@@ -80,6 +87,24 @@ def test_what_prevent_destroy_keeps_the_role_cannot_delete_either(output, env):
     assert buckets["Resource"] != "*"  # log buckets are not protected: only the protected ones are named
     # the failover runbook's detach stays possible
     assert "rds:RemoveFromGlobalCluster" not in denied
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_another_environments_tagged_resources_are_out_of_reach(output, env):
+    statements = _statements(output, env)
+    for where in ("ResourceTag", "RequestTag"):
+        deny = statements[f"OnlyThisEnvironment{where}"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == ["*"]
+        assert deny["Condition"]["StringNotEquals"] == {f"aws:{where}/Environment": env}
+
+
+def test_service_linked_roles_are_created_by_name_and_read_on_their_paths(output):
+    statements = _statements(output, "prod" if "prod" in ENVIRONMENTS else sorted(ENVIRONMENTS)[0])
+    create = statements["CreateServiceLinkedRoles"]
+    assert create["Action"] == ["iam:CreateServiceLinkedRole"]
+    names = create["Condition"]["StringEquals"]["iam:AWSServiceName"]
+    assert "mrk.kms.amazonaws.com" in names and "servicequotas.amazonaws.com" in names
+    assert "Condition" not in statements["ServiceLinkedRoles"] and "iam:TagRole" in statements["ServiceLinkedRoles"]["Action"]
 
 
 def test_a_type_the_generator_does_not_know_is_refused_by_name(output):

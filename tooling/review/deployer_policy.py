@@ -9,8 +9,9 @@ is read from ``cdktf.out``, never written by hand:
   (and its account's baseline, which deploy takes along) hold; a type this generator does not know is
   an error, so a new type cannot slip in unscoped (:data:`SERVICES`).
 * **Where**: every statement but those of the global services (IAM, Route53, STS) is limited to the
-  regions the stacks' providers name (``aws:RequestedRegion``), and the account is the environment's
-  (``aws:ResourceAccount``, where the service supports it).
+  regions the stacks' providers name (``aws:RequestedRegion``); a resource tagged for another
+  environment (the providers' ``default_tags``) is denied, where the service puts tags in the request's
+  context, since environments often share an account.
 * **Which resources, where the names are known**: IAM roles by their exact ARNs (with the managed
   policies they may attach, and the services they may be passed to, from their trust policies), the
   EKS clusters and their node groups, add-ons, access entries and Pod Identity associations, the S3
@@ -18,8 +19,12 @@ is read from ``cdktf.out``, never written by hand:
   and the state read from upstream stacks.
 * **What it never does**, as explicit denies: delete or disable what the stacks hold under
   ``prevent_destroy`` (keys, zones, the global database, clusters, caches, vaults, buckets): the IAM
-  side of the same guard, so a compromised pipeline cannot do what a plan refuses; and create users,
+  side of the same guard, so a compromised pipeline cannot do what a plan refuses; bypassing the
+  governance retention of Object Lock buckets or deleting their object versions; and creating users,
   access keys or login profiles.
+
+What it does not stop: the role writes the inline policies of the roles it creates, so it could grant
+those roles more than the stacks say. Pair it with a permissions boundary where that matters.
 
 It is least privilege per service and per named resource, not per API action: Terraform's provider
 calls many read and write actions per resource type, and a missing one fails an apply half way.
@@ -83,7 +88,10 @@ LINKED_ROLES = {"aws_eks": ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com"),
                 "aws_guardduty": ("guardduty.amazonaws.com", "malware-protection.guardduty.amazonaws.com"),
                 "aws_securityhub": ("securityhub.amazonaws.com",), "aws_config": ("config.amazonaws.com",),
                 "aws_accessanalyzer": ("access-analyzer.amazonaws.com",),
-                "aws_ecr_replication": ("replication.ecr.amazonaws.com",), "aws_backup": ("backup.amazonaws.com",)}
+                "aws_ecr_replication": ("replication.ecr.amazonaws.com",), "aws_backup": ("backup.amazonaws.com",),
+                # multi-Region keys: https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-auth-slr.html
+                "aws_kms_replica_key": ("mrk.kms.amazonaws.com",),
+                "aws_servicequotas": ("servicequotas.amazonaws.com",)}
 POLICY_CHARS = 6144
 _TOKEN = re.compile(r"\$\{")
 
@@ -145,7 +153,8 @@ def statements(output: Output, env: str) -> list[dict]:
     account = _account(output, stacks)
     regions = sorted({p.get("region") for s in stacks for p in output.providers(s, "aws") if p.get("region")})
     types = {t for s in stacks for t in output.stacks[s].get("resource", {}) if t.startswith("aws_")}
-    data_types = {t for s in stacks for t in output.stacks[s].get("data", {}) if t.startswith("aws_")}
+    data_types = {t for s in stacks for block in ("data", "ephemeral")
+                  for t in output.stacks[s].get(block, {}) if t.startswith("aws_")}
     services = {service_of(t) for t in types | data_types} - {""}
     arn = f"arn:aws:{{}}:{{}}:{account}:{{}}"
     found: list[dict] = []
@@ -172,13 +181,18 @@ def statements(output: Output, env: str) -> list[dict]:
             found.append(_statement("AttachKnownPolicies", ["iam:AttachRolePolicy"], role_arns,
                                     condition={"ArnEquals": {"iam:PolicyARN": attached}}))
             found.append(_statement("ReadKnownPolicies", ["iam:GetPolicy", "iam:GetPolicyVersion"], attached))
-        passed = sorted({service for s in stacks for conf in output.resources(s, "aws_iam_role").values()
-                         for st in policy_statements(conf.get("assume_role_policy"))
-                         for service in as_list((st.get("Principal") or {}).get("Service"))
-                         if isinstance(st.get("Principal"), dict)})
-        if passed:
-            found.append(_statement("PassOwnRoles", ["iam:PassRole"], role_arns,
-                                    condition={"StringEquals": {"iam:PassedToService": passed}}))
+        # each role is passed only to the service(s) its trust policy names
+        passed: dict[str, set[str]] = {}
+        for s in stacks:
+            for conf in output.resources(s, "aws_iam_role").values():
+                for st in policy_statements(conf.get("assume_role_policy")):
+                    principal = st.get("Principal")
+                    for service in as_list(principal.get("Service") if isinstance(principal, dict) else None):
+                        passed.setdefault(service, set()).add(f"arn:aws:iam::{account}:role/{conf['name']}")
+        for service, arns in sorted(passed.items()):
+            sid = "Pass" + "".join(part.capitalize() for part in re.split(r"[.-]", service.removesuffix(".amazonaws.com")))
+            found.append(_statement(sid, ["iam:PassRole"], sorted(arns),
+                                    condition={"StringEquals": {"iam:PassedToService": service}}))
     if "aws_iam_openid_connect_provider" in types:
         found.append(_statement("ClusterOidcProviders", ["iam:CreateOpenIDConnectProvider",
                                                          "iam:DeleteOpenIDConnectProvider",
@@ -192,9 +206,21 @@ def statements(output: Output, env: str) -> list[dict]:
                      if t == prefix or t.startswith(prefix + "_") for name in names}
                     | set(_names(output, stacks, "aws_iam_service_linked_role", "aws_service_name")))
     if linked:
-        found.append(_statement("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole", "iam:GetRole"],
+        # iam:AWSServiceName is in the request of CreateServiceLinkedRole only; reading and tagging the
+        # roles (the provider tags them with default_tags) is granted on their paths
+        found.append(_statement("CreateServiceLinkedRoles", ["iam:CreateServiceLinkedRole"],
                                 f"arn:aws:iam::{account}:role/aws-service-role/*",
                                 condition={"StringEquals": {"iam:AWSServiceName": linked}}))
+        found.append(_statement("ServiceLinkedRoles", ["iam:GetRole", "iam:TagRole", "iam:UntagRole",
+                                                       "iam:ListRoleTags", "iam:UpdateRole"],
+                                [f"arn:aws:iam::{account}:role/aws-service-role/{name}/*" for name in linked]))
+    recorder_roles = _names(output, stacks, "aws_config_configuration_recorder", "role_arn", account)
+    if recorder_roles:  # AWS Config records with its service-linked role, passed to it
+        found.append(_statement("PassConfigRole", ["iam:PassRole"], recorder_roles,
+                                condition={"StringEquals": {"iam:PassedToService": "config.amazonaws.com"}}))
+    if "aws_backup_vault" in types:  # https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault.html
+        found.append(_statement("BackupVaultStorage", ["backup-storage:MountCapsule"], "*",
+                                condition={"StringEquals": {"aws:RequestedRegion": regions}}))
 
     clusters = _names(output, stacks, "aws_eks_cluster", "name")
     if clusters:
@@ -218,7 +244,7 @@ def statements(output: Output, env: str) -> list[dict]:
     secrets = _names(output, stacks, "aws_secretsmanager_secret", "name")
     if secrets:
         found.append(_statement("OwnSecrets", ["secretsmanager:*"],
-                                [arn.format("secretsmanager", "*", f"secret:{s}-*") for s in secrets]))
+                                [arn.format("secretsmanager", "*", f"secret:{s}-??????") for s in secrets]))
         found.append(_statement("SecretsCatalogue", ["secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword"],
                                 "*", condition={"StringEquals": {"aws:RequestedRegion": regions}}))
     functions = _names(output, stacks, "aws_lambda_function", "function_name")
@@ -228,6 +254,14 @@ def statements(output: Output, env: str) -> list[dict]:
 
     found += _state_statements(output, stacks)
     found += _protected(output, stacks, account)
+    found += _other_environments(output, stacks, env)
+    locked = sorted({b for st in stacks for c in output.resources(st, "aws_s3_bucket_object_lock_configuration").values()
+                     if (b := _literal(c.get("bucket"), account))}
+                    | {b for st in stacks for c in output.resources(st, "aws_s3_bucket").values()
+                       if c.get("object_lock_enabled") and (b := _literal(c.get("bucket"), account))})
+    if locked:  # governance-mode retention yields to s3:BypassGovernanceRetention: not for this role
+        found.append(_statement("KeepLockedObjects", ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"],
+                                [f"arn:aws:s3:::{b}/*" for b in locked], effect="Deny"))
     found.append(_statement("NoLongLivedCredentials", list(NEVER), "*", effect="Deny"))
     return found
 
@@ -255,6 +289,22 @@ def _protected(output: Output, stacks: Sequence[str], account: str) -> list[dict
         found.append(_statement("KeepWhatPreventDestroyKeeps", sorted(everywhere), "*", effect="Deny"))
     for n, (actions, arns) in enumerate(sorted(by_arn.items()), start=1):
         found.append(_statement(f"KeepProtected{n}", actions, sorted(arns), effect="Deny"))
+    return found
+
+
+def _other_environments(output: Output, stacks: Sequence[str], env: str) -> list[dict]:
+    """Environments often share an account: deny acting on, or creating, a resource whose environment tag
+    (the providers' ``default_tags``) names another environment. Where a service puts no tag in the
+    request's context the condition key is absent and the deny does not apply, so this narrows what the
+    services support (EC2, RDS, ElastiCache, KMS, ELB, ... ) without breaking the rest."""
+    keys = {k for s in stacks for p in output.providers(s, "aws")
+            for k, v in ((p.get("default_tags") or [{}])[0].get("tags") or {}).items() if v == env}
+    found = []
+    for n, key in enumerate(sorted(keys), start=1):
+        for where in ("ResourceTag", "RequestTag"):
+            found.append(_statement(f"OnlyThisEnvironment{where}{n if len(keys) > 1 else ''}", ["*"], "*",
+                                    effect="Deny", condition={"StringNotEquals": {f"aws:{where}/{key}": env},
+                                                              "Null": {f"aws:{where}/{key}": "false"}}))
     return found
 
 
