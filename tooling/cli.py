@@ -97,7 +97,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _lock(args: argparse.Namespace) -> int:
     from tooling.terraform import locks
-    return locks.main(["update" if args.update else "check", "--outdir", args.out])
+    mirror: list[str] = []
+    if args.update:  # the mirror the Terraform set-up uses on this machine, if any
+        from tooling.terraform.runner import SetupError, discover_mirror
+        try:
+            found = discover_mirror()
+        except SetupError:
+            found = None
+        mirror = ["--mirror", str(found)] if found else []
+    return locks.main(["update" if args.update else "check", "--outdir", args.out, *mirror])
 
 
 def _drill(args: argparse.Namespace) -> int:

@@ -70,6 +70,7 @@ from environments.schema.security import (  # noqa: F401
     SecretConfig,
     SecurityConfig,
 )
+from environments.schema.observability import ObservabilityConfig  # noqa: F401
 from environments.schema.environment import (  # noqa: F401
     EnvironmentConfig,
 )

@@ -14,6 +14,7 @@ from environments.schema.eks import EksConfig
 from environments.schema.gitops import GitopsConfig
 from environments.schema.load_balancing import LoadBalancingConfig
 from environments.schema.network import NetworkConfig, RegionsConfig
+from environments.schema.observability import ObservabilityConfig
 from environments.schema.security import SecurityConfig, LAMBDA_ARN
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class EnvironmentConfig(Frozen):
     data: DataConfig = Field(default_factory=DataConfig)
     """The data tier: Aurora global database, ElastiCache global datastore, application buckets,
     ECR repositories and AWS Backup. Left out: every default (no ECR repositories)."""
+
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    """Alarms on every load balancer and target group, per AZ and per region, each region alerting
+    through its own encrypted topic. Left out: every default (no email subscriptions)."""
 
     _account_config: Optional["AccountConfig"] = PrivateAttr(default=None)
 

@@ -33,6 +33,10 @@ class LoadBalancerInfo:
     target_group_arn: str
     target_port: int
     """The port of the in-cluster gateway the target group sends to."""
+    arn_suffix: str = ""
+    """``app/<name>/<id>`` / ``net/...``: the ``LoadBalancer`` dimension of its CloudWatch metrics."""
+    target_group_arn_suffix: str = ""
+    """``targetgroup/<name>/<id>``: the ``TargetGroup`` dimension."""
 
 
 class LoadBalancing(Construct):
@@ -149,7 +153,8 @@ class LoadBalancing(Construct):
                 type="redirect",
                 redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"})])
         self.waf.protect(f"{key}-waf", lb.arn)
-        return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn, self.config.app_port)
+        return LoadBalancerInfo(key, lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn, self.config.app_port,
+                                lb.arn_suffix, targets.arn_suffix)
 
     def _nlb(self, zones: tuple[str, ...], certificate_arn: str) -> LoadBalancerInfo:
         lb = self._load_balancer("nlb", "network", zones, self.nlb_sg, enable_cross_zone_load_balancing=True)
@@ -167,7 +172,7 @@ class LoadBalancing(Construct):
             certificate_arn=certificate_arn, alpn_policy="HTTP2Preferred",
             default_action=[listener.LbListenerDefaultAction(type="forward", target_group_arn=targets.arn)])
         return LoadBalancerInfo("nlb", lb.arn, lb.dns_name, lb.zone_id, zones, targets.arn,
-                                self.config.nlb_target_port)
+                                self.config.nlb_target_port, lb.arn_suffix, targets.arn_suffix)
 
     def _outputs(self) -> None:
         for key, info in self.load_balancers.items():

@@ -79,6 +79,19 @@ def key_policy(purpose: str, region: str, account: AccountContext,
     """
     statements: list[dict[str, Any]] = [admin_statement(account)]
     if purpose == "logs":
+        # the region's alert topic is encrypted with this key: CloudWatch publishes the alarms of this
+        # account and region to it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+        # #compatibility-with-aws-services); without it the alerts are dropped silently
+        statements.append({
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                          "ArnLike": {"aws:SourceArn":
+                                      f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:*"}},
+        })
         statements.append({
             "Sid": "CloudWatchLogsUse",
             "Effect": "Allow",

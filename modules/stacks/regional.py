@@ -15,6 +15,7 @@ from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUN
 from modules.iam import AccountContext, PolicyStatements
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
+from modules.observability.alarms import RegionalAlarms
 from modules.security.keys import KeyRing
 from modules.security.secrets import secret_arn_pattern
 from modules.stacks.base import SpoflessStack
@@ -92,6 +93,9 @@ class RegionalStack(SpoflessStack):
             account=account,
             server_log_sources=(app_bucket_name(env.name, region.name, env.account_id),),
         )
+        self.alarms = RegionalAlarms(
+            self, "alarms", name=stack_id, region=region.name, load_balancers=self.load_balancing.load_balancers,
+            config=env.observability, logs_key=region_keys.logs, account=account)
         # the application bucket and ECR repositories: both regions' exist before any replication rule
         self.storage = RegionalStorage(
             self, "storage",

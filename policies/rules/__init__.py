@@ -11,7 +11,8 @@ import importlib
 
 from policies.rules.registry import RULES, Result, Rule, run_rules
 
-DOMAINS = ("network", "loadbalancing", "eks", "gitops", "dns", "security", "state", "data", "account", "privilege")
+DOMAINS = ("network", "loadbalancing", "eks", "gitops", "dns", "security", "state", "data", "account", "privilege",
+           "observability")
 for _domain in DOMAINS:
     importlib.import_module(f"policies.rules.{_domain}")
 

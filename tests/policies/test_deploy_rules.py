@@ -45,7 +45,8 @@ def today(synth_dir):
 
 
 def test_the_pack_has_a_rule_per_numbered_finding():
-    assert sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS) == list(range(1, 47))
+    numbers = sorted(int(i.rsplit("_", 1)[1]) for i in RULE_IDS)
+    assert numbers == list(range(1, numbers[-1] + 1)) and numbers[-1] >= 47  # numbered without gaps
     assert all(r.source.startswith("https://") for r in RULES)
 
 
@@ -356,6 +357,28 @@ def _inspected_port_from_the_load_balancers(stacks):
     conf["spec"]["ingress"][0]["ports"].append({"port": "8445", "protocol": "TCP"})
 
 
+def _cloudwatch_may_not_use_the_alert_key(stacks):
+    import json
+    _, conf = _first(stacks, "aws_kms_key", lambda c: "CloudWatchAlarmsPublish" in c.get("policy", ""))
+    policy = json.loads(conf["policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "CloudWatchAlarmsPublish"]
+    conf["policy"] = json.dumps(policy)
+
+
+def _a_load_balancer_nobody_watches(stacks):
+    stack = next(s for s, d in sorted(stacks.items()) if d.get("resource", {}).get("aws_cloudwatch_metric_alarm"))
+    name = next(iter(stacks[stack]["resource"]["aws_lb"]))
+    alarms = stacks[stack]["resource"]["aws_cloudwatch_metric_alarm"]
+    for alarm in [a for a, c in alarms.items() if f"aws_lb.{name}.arn_suffix" in str(c)]:
+        del alarms[alarm]
+
+
+def _alerts_to_the_other_regions_topic(stacks):
+    stack = next(s for s, d in sorted(stacks.items()) if d.get("resource", {}).get("aws_cloudwatch_metric_alarm"))
+    alarm = next(c for c in stacks[stack]["resource"]["aws_cloudwatch_metric_alarm"].values() if c["alarm_actions"])
+    alarm["alarm_actions"] = ["arn:aws:sns:us-west-2:111122223333:elsewhere-alerts"]
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -374,6 +397,8 @@ MUTATIONS = {
                        _workload_routes_default_to_the_nlb_entrypoint, _a_route_past_the_firewall,
                        _nlb_routes_unguarded],
     "SPOF_DEPLOY_46": [_flux_applies_unsigned_commits, _argocd_keyring_empty],
+    "SPOF_DEPLOY_47": [_cloudwatch_may_not_use_the_alert_key, _a_load_balancer_nobody_watches,
+                       _alerts_to_the_other_regions_topic],
 }
 
 

@@ -70,11 +70,16 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks,
         admin = statements["AccountAdministration"]
         assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
         (use,) = [s for sid, s in statements.items()
-                  if sid != "AccountAdministration" and not sid.startswith("AutoScalingServiceRole")]
+                  if sid not in ("AccountAdministration", "CloudWatchAlarmsPublish")
+                  and not sid.startswith("AutoScalingServiceRole")]
         assert "Condition" in use
         if purpose == "logs":
             assert use["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
+            # the region's alert topic: CloudWatch publishes this account's alarms of this region only
+            alarms = statements["CloudWatchAlarmsPublish"]
+            assert f":cloudwatch:{region}:" in alarms["Condition"]["ArnLike"]["aws:SourceArn"]
         else:
+            assert "CloudWatchAlarmsPublish" not in statements
             services = use["Condition"]["StringEquals"]["kms:ViaService"]
             assert services and all(s.endswith(f".{region}.amazonaws.com") for s in services)
     # the storage key encrypts node volumes: the Auto Scaling service-linked role may use it

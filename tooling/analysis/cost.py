@@ -49,6 +49,7 @@ USAGE_BASED = (
     ("aws_cloudtrail", "CloudTrail: the first copy of management events is free; data events per 100,000"),
     ("aws_ecr_repository", "ECR storage per GB-month and replication"),
     ("aws_lambda_function", "Lambda requests and duration (secret rotation)"),
+    ("aws_sns_topic", "SNS notifications (email beyond the free tier)"),
     ("cloudflare_load_balancer", "Cloudflare: DNS queries beyond 500,000 a month, health checks from more regions"),
 )
 
@@ -185,6 +186,13 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
         for _, conf in output.resources(stack, "aws_secretsmanager_secret").items():
             add(stack, "security", "Secrets Manager secret and its replicas", 1 + _count(conf.get("replica")),
                 "secret-month", "secretsmanager_secret_month", per_hour=False)
+        metrics = sum(max(1, sum(1 for q in as_list(c.get("metric_query")) if q.get("metric")))
+                      for c in output.resources(stack, "aws_cloudwatch_metric_alarm").values())
+        add(stack, "observability", "CloudWatch alarm metrics", metrics, "alarm-metric-month",
+            "cloudwatch_alarm_metric_month", per_hour=False)
+        add(stack, "observability", "CloudWatch composite alarms",
+            len(output.resources(stack, "aws_cloudwatch_composite_alarm")), "alarm-month",
+            "cloudwatch_composite_alarm_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_zone").items():
             add(stack, "dns", "Route53 hosted zone", 1, "zone-month", "route53_zone_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_health_check").items():
@@ -255,7 +263,7 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-CATEGORIES = ("compute", "network", "load balancing", "data", "security", "dns")
+CATEGORIES = ("compute", "network", "load balancing", "data", "security", "dns", "observability")
 
 
 def markdown(result: Mapping[str, Any], detail: bool = True) -> str:

@@ -51,6 +51,9 @@ def _allowed(node: dict) -> str:
     if "const" in node:
         return f"`{node['const']}`"
     low, high = node.get("minimum"), node.get("maximum")
+    above = node.get("exclusiveMinimum")
+    if above is not None:
+        return f"over {above}" + ("" if high is None else f", at most {high}")
     if low is not None or high is not None:
         return f"{'' if low is None else low}-{'' if high is None else high}"
     for option in node.get("anyOf") or []:

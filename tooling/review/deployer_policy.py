@@ -55,6 +55,7 @@ SERVICES: dict[str, str] = {
     "aws_eks": "eks", "aws_iam": "iam", "aws_kms": "kms", "aws_secretsmanager": "secretsmanager",
     "aws_route53": "route53", "aws_acm": "acm", "aws_wafv2": "wafv2", "aws_s3": "s3", "aws_rds": "rds",
     "aws_db": "rds", "aws_elasticache": "elasticache", "aws_backup": "backup", "aws_cloudwatch_log": "logs",
+    "aws_cloudwatch": "cloudwatch", "aws_sns": "sns",
     "aws_lambda": "lambda", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
     "aws_config": "config", "aws_cloudtrail": "cloudtrail", "aws_accessanalyzer": "access-analyzer",
     "aws_servicequotas": "servicequotas", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",

@@ -27,6 +27,9 @@ STATEFUL_TYPES = {
     "aws_secretsmanager_secret": "secret", "aws_eks_cluster": "EKS cluster",
     "aws_lb": "load balancer", "aws_s3_bucket": "S3 bucket",
     "aws_cloudwatch_log_group": "log group",
+    # a new topic or subscription waits for every address to confirm again: alerts go nowhere until then
+    "aws_sns_topic": "alert topic (its email subscriptions must be confirmed again)",
+    "aws_sns_topic_subscription": "alert subscription (the address must confirm it again)",
     # the data tier: losing one loses data, or the copy that survives a region
     "aws_rds_global_cluster": "Aurora global database", "aws_rds_cluster": "Aurora cluster",
     "aws_elasticache_replication_group": "cache replication group",
@@ -82,6 +85,9 @@ STATEFUL_TYPES = {
 # listed here is treated as stateful (a new type is protected until someone decides otherwise, here).
 STATELESS_TYPES = {
     "aws_iam_role_policy": "an inline policy, rewritten by the same apply",
+    "aws_cloudwatch_metric_alarm": "an alarm, recreated by the same apply (it starts again from INSUFFICIENT_DATA)",
+    "aws_cloudwatch_composite_alarm": "an alarm, recreated by the same apply (it starts again from INSUFFICIENT_DATA)",
+    "aws_sns_topic_policy": "the topic's policy, rewritten by the same apply",
     "aws_iam_role_policy_attachment": "an attachment, re-attached by the same apply",
     "aws_route": "a route, recreated by the same apply",
     "aws_route_table_association": "an association, recreated by the same apply",

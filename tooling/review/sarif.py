@@ -43,6 +43,7 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("regional", "lb"): ("modules/loadbalancing/load_balancers.py", "LoadBalancing", "load_balancing"),
     ("regional", "eks"): ("modules/eks/cluster.py", "Cluster", "eks"),
     ("regional", "storage"): ("modules/data/storage.py", "RegionalStorage", "data"),
+    ("regional", "alarms"): ("modules/observability/alarms.py", "RegionalAlarms", "observability"),
     ("data", "aurora"): ("modules/data/database.py", "AuroraRegion", "data"),
     ("data", "cache"): ("modules/data/cache.py", "CacheRegion", "data"),
     ("data", "bucket-replication"): ("modules/data/replication.py", "BucketReplication", "data"),

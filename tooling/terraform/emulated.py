@@ -49,6 +49,8 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no ElastiCache user groups, so the users would belong to nothing",
     "aws_backup_selection":
         "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
+    "aws_cloudwatch_composite_alarm":
+        "moto has no PutCompositeAlarm; the metric alarms they combine, the topic and its policy are rehearsed",
     "aws_accessanalyzer_analyzer":
         "moto has no IAM Access Analyzer backend (access-analyzer requests answer 500)",
     "aws_securityhub_account":

@@ -455,7 +455,7 @@ def main(argv=None) -> int:
 # would be called on real AWS with fake credentials and fail loudly, never silently.
 SERVICES = ("accessanalyzer", "acm", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
             "ecr", "eks", "elasticache", "elbv2", "guardduty", "iam", "kms", "lambda", "rds", "route53", "s3",
-            "s3control", "secretsmanager", "securityhub", "servicequotas", "sts", "wafv2")
+            "s3control", "secretsmanager", "securityhub", "servicequotas", "sns", "sts", "wafv2")
 
 
 FAKE_CREDENTIAL = "rehearsal"

@@ -19,6 +19,12 @@ from tooling.terraform.probes import EMULATOR_DEFAULT_ROLE_PREFIXES, Check, clie
 COVERAGE: dict[str, str] = {
     # the account baseline
     "aws_accessanalyzer_analyzer": "not created",
+    # observability
+    "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
+    "aws_cloudwatch_composite_alarm": "not created",
+    "aws_sns_topic": "sns topics",
+    "aws_sns_topic_policy": "with aws_sns_topic",
+    "aws_sns_topic_subscription": "with aws_sns_topic",
     "aws_cloudtrail": "trails",
     "aws_config_configuration_recorder": "config recorders",
     "aws_config_configuration_recorder_status": "with aws_config_configuration_recorder",
@@ -188,6 +194,16 @@ def _left_kms_keys(client, region):
 def _left_kms_aliases(client, region):
     return (a["AliasName"] for a in client("kms", region).list_aliases()["Aliases"]
             if not a["AliasName"].startswith("alias/aws/"))
+
+
+@_lists("cloudwatch alarms", REGIONAL_LISTERS)
+def _left_alarms(client, region):
+    return [a["AlarmName"] for a in client("cloudwatch", region).describe_alarms()["MetricAlarms"]]
+
+
+@_lists("sns topics", REGIONAL_LISTERS)
+def _left_topics(client, region):
+    return [t["TopicArn"] for t in client("sns", region).list_topics()["Topics"]]
 
 
 @_lists("secrets", REGIONAL_LISTERS)

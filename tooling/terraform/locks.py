@@ -278,6 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.terraform.locks")
     parser.add_argument("command", choices=("check", "update"))
     parser.add_argument("--outdir", default="cdktf.out")
+    parser.add_argument("--mirror", help="update: also record the h1: hashes of this filesystem mirror's packages")
     args = parser.parse_args(argv)
     outdir = Path(args.outdir)
     unreached: list[str] = []
@@ -289,13 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if shutil.which("terraform") is None:
                 print("error: terraform is not on PATH; `make lock` needs Terraform 1.11", file=sys.stderr)
                 return 2
-            from tooling.terraform.runner import SetupError, discover_mirror
-
-            try:
-                mirror = discover_mirror()
-            except SetupError:
-                mirror = None
-            unreached = update(outdir, mirror=mirror)
+            unreached = update(outdir, mirror=Path(args.mirror) if args.mirror else None)
             for line in unreached:
                 print(f"lock: {line}", file=sys.stderr)
         found = problems(load(), pinned_providers(outdir))

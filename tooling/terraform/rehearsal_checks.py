@@ -463,12 +463,43 @@ def _account_baseline(config: EnvironmentConfig, client) -> Iterator[Check]:
                  detection, lambda: ", ".join(account.regions))
 
 
+def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
+    """Each load balancer's alarms in its own region: per AZ unhealthy and no-healthy, per ALB 5xx share,
+    p99 and rejected connections; the notifying ones go to this region's topic, encrypted with a key."""
+    name = region.name
+    stack = names.regional(config.name, name)
+    primary_zones, secondary_zones = alb_zones(region.zones)
+    per_zone = len(primary_zones) + len(secondary_zones) + len(region.zones)
+    expected = 2 * per_zone + 3 * 2
+
+    def alarms() -> Optional[str]:
+        found = client("cloudwatch", name).describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+        if len(found) != expected:
+            return f"{len(found)} metric alarms named {stack}-*, expected {expected}"
+        topics = [t["TopicArn"] for t in client("sns", name).list_topics()["Topics"]
+                  if t["TopicArn"].endswith(f":{stack}-alerts")]
+        if not topics:
+            return f"no topic {stack}-alerts in {name}"
+        attributes = client("sns", name).get_topic_attributes(TopicArn=topics[0])["Attributes"]
+        if not attributes.get("KmsMasterKeyId"):
+            return f"{stack}-alerts is not encrypted with a KMS key"
+        notifying = [a for a in found if a.get("AlarmActions")]
+        strays = [a["AlarmName"] for a in notifying if a["AlarmActions"] != [topics[0]]]
+        if strays or len(notifying) != 3 * 2:
+            return f"alarms notifying elsewhere than {stack}-alerts: {', '.join(strays) or len(notifying)}"
+        return None
+
+    yield _check(f"alarms {name}", alarms,
+                 f"{expected} metric alarms on the load balancers, per AZ and per ALB; {stack}-alerts encrypted")
+
+
 def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
     """Every design check against what the emulator holds after apply."""
     client = clients(endpoint)
     checks = [*_account_baseline(config, client), *_keys(config, client), *_secrets(config, client)]
     for region in config.regions.all:
         checks += list(_region_tier(config, client, region))
+        checks += list(_alarms(config, client, region))
     checks += list(_data_tier(config, client))
     checks += list(_dns(config, client))
     checks.append(duplicates(config, endpoint))

@@ -1,0 +1,1 @@
+"""Observability: the alarms each region raises about itself, and where it sends them."""

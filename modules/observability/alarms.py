@@ -1,0 +1,146 @@
+"""One region's alarms, alerting through the region's own topic: no home region for alerts.
+
+Per load balancer and AZ: unhealthy hosts in its target group, and no healthy host at all (the AZ's
+share of that load balancer serves nothing). Per ALB: the 5xx share of requests (answered by the
+load balancer or by its targets), p99 target response time, rejected connections. Composite alarms
+then say what the failover needs: an AZ is impaired when a load balancer that spans it has no
+healthy host there; the region is failing when its primary ALB answers with errors, or when every
+AZ is impaired.
+
+The topic is encrypted with the region's logs key, whose policy lets CloudWatch use it for alarms
+of this account and region: without that, CloudWatch cannot publish to a CMK-encrypted topic and
+the alerts are dropped silently (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+#compatibility-with-aws-services). ELB metric dimensions (LoadBalancer, TargetGroup, AvailabilityZone
+as the resources' arn_suffix):
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html
+"""
+
+from __future__ import annotations
+
+import json
+
+from constructs import Construct
+
+from environments.schema import ObservabilityConfig
+from modules.iam import AccountContext
+from modules.providers import aws
+
+PERIOD = 60  # seconds: ELB publishes these metrics every minute
+
+
+def alarm_prefix(stack: str) -> str:
+    """Every alarm of a regional stack is named ``<stack>-...``: the topic and key policies match on it."""
+    return f"{stack}-"
+
+
+class RegionalAlarms(Construct):
+    """The alarms of one region's load balancers, per AZ and per region, and the region's alert topic."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, load_balancers: dict,
+                 config: ObservabilityConfig, logs_key, account: AccountContext):
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.config = config
+        prefix = alarm_prefix(name)
+        alarms_arn = f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:{prefix}*"
+        self.topic = aws("sns_topic").SnsTopic(self, "alerts", name=f"{name}-alerts", kms_master_key_id=logs_key.arn)
+        aws("sns_topic_policy").SnsTopicPolicy(self, "alerts-policy", arn=self.topic.arn, policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": account.root_arn},
+                 "Action": ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
+                            "sns:ListSubscriptionsByTopic", "sns:Publish", "sns:DeleteTopic"],
+                 "Resource": self.topic.arn},
+                {"Sid": "ThisRegionsAlarmsPublish", "Effect": "Allow",
+                 "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+                 "Resource": self.topic.arn,
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                               "ArnLike": {"aws:SourceArn": alarms_arn}}},
+            ]}, sort_keys=True))
+        for n, address in enumerate(config.alert_emails):
+            aws("sns_topic_subscription").SnsTopicSubscription(
+                self, f"alert-email-{n}", topic_arn=self.topic.arn, protocol="email", endpoint=address)
+        self.zone_alarms: dict[str, list[str]] = {}
+        self.metric_alarms: list = []
+        self.primary_errors = ""
+        for key, lb in sorted(load_balancers.items()):
+            self._load_balancer(key, lb)
+        self._composites()
+
+    # -- metric alarms ------------------------------------------------------------------------
+
+    def _alarm(self, suffix: str, description: str, *, notify: bool = True, **settings):
+        alarm_name = f"{alarm_prefix(self.name)}{suffix}"
+        actions = [self.topic.arn] if notify else []
+        self.metric_alarms.append(aws("cloudwatch_metric_alarm").CloudwatchMetricAlarm(
+            self, suffix, alarm_name=alarm_name, alarm_description=description,
+            evaluation_periods=self.config.evaluation_minutes, datapoints_to_alarm=self.config.evaluation_minutes,
+            alarm_actions=actions, ok_actions=actions, **settings))
+        return alarm_name
+
+    def _load_balancer(self, key: str, lb) -> None:
+        namespace = "AWS/NetworkELB" if key == "nlb" else "AWS/ApplicationELB"
+        alarm = aws("cloudwatch_metric_alarm")
+        for zone in lb.zones:
+            dimensions = {"LoadBalancer": lb.arn_suffix, "TargetGroup": lb.target_group_arn_suffix,
+                          "AvailabilityZone": zone}
+            self._alarm(f"{key}-unhealthy-{zone}", f"{key}: a target in {zone} fails its health check",
+                        notify=False, namespace=namespace, metric_name="UnHealthyHostCount", statistic="Maximum",
+                        period=PERIOD, comparison_operator="GreaterThanThreshold", threshold=0,
+                        dimensions=dimensions, treat_missing_data="notBreaching")
+            # no datapoint at all means no target registered there: as impaired as none healthy
+            self.zone_alarms.setdefault(zone, []).append(self._alarm(
+                f"{key}-no-healthy-{zone}", f"{key}: no healthy target in {zone}", notify=False,
+                namespace=namespace, metric_name="HealthyHostCount", statistic="Minimum", period=PERIOD,
+                comparison_operator="LessThanThreshold", threshold=1, dimensions=dimensions,
+                treat_missing_data="breaching"))
+        if key == "nlb":
+            return
+        errors = self._alarm(
+            f"{key}-5xx", f"{key}: over {self.config.lb_5xx_percent:g}% of requests answered 5xx",
+            comparison_operator="GreaterThanThreshold", threshold=self.config.lb_5xx_percent,
+            treat_missing_data="notBreaching", metric_query=[
+                alarm.CloudwatchMetricAlarmMetricQuery(
+                    id="share", expression="100 * (FILL(elb, 0) + FILL(targets, 0)) / requests", label="5xx share (%)",
+                    return_data=True),
+                *(alarm.CloudwatchMetricAlarmMetricQuery(id=qid, metric=alarm.CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace=namespace, metric_name=metric, period=PERIOD, stat="Sum",
+                    dimensions={"LoadBalancer": lb.arn_suffix}))
+                  for qid, metric in (("elb", "HTTPCode_ELB_5XX_Count"), ("targets", "HTTPCode_Target_5XX_Count"),
+                                      ("requests", "RequestCount")))])
+        if key == "alb-primary":
+            self.primary_errors = errors
+        self._alarm(f"{key}-p99", f"{key}: p99 response time over {self.config.p99_latency_seconds:g} s",
+                    namespace=namespace, metric_name="TargetResponseTime", extended_statistic="p99", period=PERIOD,
+                    comparison_operator="GreaterThanThreshold", threshold=self.config.p99_latency_seconds,
+                    dimensions={"LoadBalancer": lb.arn_suffix}, treat_missing_data="notBreaching")
+        self._alarm(f"{key}-rejected", f"{key}: connections rejected (the load balancer is at its limit)",
+                    namespace=namespace, metric_name="RejectedConnectionCount", statistic="Sum", period=PERIOD,
+                    comparison_operator="GreaterThanThreshold", threshold=0, dimensions={"LoadBalancer": lb.arn_suffix},
+                    treat_missing_data="notBreaching")
+
+    # -- what the failover reads --------------------------------------------------------------
+
+    def _composites(self) -> None:
+        """A composite alarm's rule names its members, which CloudWatch needs to exist first: the
+        composites depend on them."""
+        composite = aws("cloudwatch_composite_alarm")
+        prefix = alarm_prefix(self.name)
+        self.zone_names: dict[str, str] = {}
+        zones = []
+        for zone, members in sorted(self.zone_alarms.items()):
+            self.zone_names[zone] = f"{prefix}az-{zone}"
+            zones.append(composite.CloudwatchCompositeAlarm(
+                self, f"az-{zone}", alarm_name=self.zone_names[zone],
+                alarm_description=f"{zone} impaired: a load balancer that spans it has no healthy target there",
+                alarm_rule=" OR ".join(f'ALARM("{m}")' for m in members),
+                alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn], depends_on=self.metric_alarms))
+        every_zone = " AND ".join(f'ALARM("{n}")' for n in self.zone_names.values())
+        rule = f'ALARM("{self.primary_errors}") OR ({every_zone})' if self.primary_errors else every_zone
+        self.region_alarm_name = f"{prefix}region"
+        composite.CloudwatchCompositeAlarm(
+            self, "region", alarm_name=self.region_alarm_name,
+            alarm_description="the region is failing: its primary ALB answers with errors, or every AZ is impaired",
+            alarm_rule=rule, alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
+            depends_on=[*self.metric_alarms, *zones])
