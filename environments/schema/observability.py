@@ -30,6 +30,11 @@ class ObservabilityConfig(Frozen):
     """Consecutive one-minute periods over a threshold before an alarm fires; with unhealthy hosts
     this is how long an AZ may stay impaired before its alarm says so. Left out: 2."""
 
+    database_lag_seconds: int = Field(default=60, ge=1, le=3600)
+    """How far the standby region's Aurora cluster may fall behind the primary
+    (``AuroraGlobalDBReplicationLag``) before the standby region alerts: the data a region failover
+    would lose. Left out: 60 (the global database is typically under a second behind)."""
+
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:

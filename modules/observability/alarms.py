@@ -144,3 +144,23 @@ class RegionalAlarms(Construct):
             alarm_description="the region is failing: its primary ALB answers with errors, or every AZ is impaired",
             alarm_rule=rule, alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
             depends_on=[*self.metric_alarms, *zones])
+
+
+class ReplicationLagAlarm(Construct):
+    """The standby's Aurora cluster behind the primary by more than ``database_lag_seconds``: the data a
+    region failover would lose. The metric exists only in the secondary's region, for its cluster
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html),
+    so the alarm lives there and alerts through that region's topic. Missing data breaches: a secondary
+    that reports no lag is not replicating."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stack: str, cluster_identifier: str,
+                 topic_arn: str, config: ObservabilityConfig):
+        super().__init__(scope, construct_id)
+        self.alarm = aws("cloudwatch_metric_alarm").CloudwatchMetricAlarm(
+            self, "alarm", alarm_name=f"{alarm_prefix(stack)}aurora-replication-lag",
+            alarm_description=f"the standby's Aurora cluster is over {config.database_lag_seconds} s behind the primary",
+            namespace="AWS/RDS", metric_name="AuroraGlobalDBReplicationLag", statistic="Maximum", period=PERIOD,
+            dimensions={"DBClusterIdentifier": cluster_identifier}, comparison_operator="GreaterThanThreshold",
+            threshold=config.database_lag_seconds * 1000,  # the metric is in milliseconds
+            evaluation_periods=config.evaluation_minutes, datapoints_to_alarm=config.evaluation_minutes,
+            treat_missing_data="breaching", alarm_actions=[topic_arn], ok_actions=[topic_arn])

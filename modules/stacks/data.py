@@ -13,6 +13,7 @@ from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
 from modules.data.replication import BucketReplication, RegistryReplication
 from modules.iam import AccountContext
+from modules.observability.alarms import ReplicationLagAlarm
 from modules.security.keys import KeyRing
 from modules.stacks.base import SpoflessStack
 from modules.stacks.regional import RegionalStack
@@ -52,6 +53,10 @@ class DataStack(SpoflessStack):
             multi_region=multi_region, tags=tags, retention_days=env.data.aurora_retention_days,
             standby_region=env.regions.standby.name if multi_region else None,
             standby_secrets_key=keys.key("secrets", env.regions.standby.name) if multi_region else None)
+        if multi_region and role == "standby":
+            ReplicationLagAlarm(self, "aurora-replication-lag", stack=stack_id,
+                                cluster_identifier=self.aurora.cluster.cluster_identifier,
+                                topic_arn=regional.alarms.topic.arn, config=env.observability)
         self.cache = CacheRegion(
             self, "cache", env_name=env.name, region=region.name, role=role, config=env.data.cache,
             vpc_id=network.vpc_id, subnet_ids=database_subnets, zones=zones, nodes_security_group_id=nodes_sg,

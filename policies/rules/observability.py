@@ -29,7 +29,8 @@ def _key_lets_cloudwatch_publish(policy) -> bool:
 def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str]]:
     for stack in output.stacks:
         lbs = output.resources(stack, "aws_lb")
-        if not lbs:
+        if not lbs:  # a stack with alarms but no load balancer (the data tier's): its alert paths only
+            yield from _alert_paths(output, stack, output.resources(stack, "aws_cloudwatch_metric_alarm"))
             continue
         region = stack_region(output, stack)
         alarms = {**output.resources(stack, "aws_cloudwatch_metric_alarm"),
@@ -39,13 +40,7 @@ def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str
             watched = [a for a, conf in alarms.items() if f"aws_lb.{name}.arn_suffix" in str(conf)]
             yield stack, f"aws_lb.{name}", bool(watched), (
                 f"no alarm in {stack} ({region}) watches it: its failures would reach no one and feed no failover")
-        for alarm, conf in alarms.items():
-            for action in as_list(conf.get("alarm_actions")) + as_list(conf.get("ok_actions")):
-                refs = [r for r in output.refs(stack, action) if r.type == "aws_sns_topic"]
-                local = bool(refs) and all(r.stack == stack for r in refs)
-                yield stack, f"{alarm} -> {action}", local, (
-                    "alerts through something that is not this region's own topic: an alert path that crosses "
-                    "regions fails with the other region")
+        yield from _alert_paths(output, stack, alarms)
         for topic, conf in topics.items():
             key = conf.get("kms_master_key_id")
             if not key:
@@ -56,3 +51,16 @@ def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str
             yield stack, f"aws_sns_topic.{topic}", usable, (
                 f"is encrypted with {key!r}, whose policy does not let cloudwatch.amazonaws.com use it "
                 "(kms:Decrypt, kms:GenerateDataKey*): CloudWatch drops every alarm notification to it")
+
+
+def _alert_paths(output: Output, stack: str, alarms: dict) -> Iterator[tuple[str, str, bool, str]]:
+    """Every action of every alarm is a topic in the alarm's own region (its own stack's, or its
+    region's regional stack's)."""
+    region = stack_region(output, stack)
+    for alarm, conf in alarms.items():
+        for action in as_list(conf.get("alarm_actions")) + as_list(conf.get("ok_actions")):
+            refs = [r for r in output.refs(stack, action) if r.type == "aws_sns_topic"]
+            local = bool(refs) and all(stack_region(output, r.stack) == region for r in refs)
+            yield stack, f"{alarm} -> {action}", local, (
+                "alerts through something that is not its own region's topic: an alert path that crosses "
+                "regions fails with the other region")

@@ -91,3 +91,23 @@ def test_the_logs_key_lets_cloudwatch_publish_alarms_of_its_own_account_and_regi
             statement = next(s for s in json.loads(key["policy"])["Statement"] if s["Sid"] == "CloudWatchAlarmsPublish")
             assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
             assert ":cloudwatch:" in statement["Condition"]["ArnLike"]["aws:SourceArn"]
+
+
+@pytest.mark.parametrize("env", list(ENVIRONMENTS.values()), ids=lambda e: e.name)
+def test_the_standby_alerts_when_its_database_falls_behind_by_more_than_the_configured_lag(stacks, env):
+    placements = regional_stacks(env)
+    for placement in placements:
+        data = stacks[f"{placement.stack}-data"]
+        alarms = list(resources(data, "aws_cloudwatch_metric_alarm").values())
+        if placement.role != "standby":
+            assert not alarms  # the metric exists only in the secondary's region
+            continue
+        (alarm,) = alarms
+        assert alarm["alarm_name"] == f"{placement.stack}-data-aurora-replication-lag"
+        assert alarm["metric_name"] == "AuroraGlobalDBReplicationLag" and alarm["namespace"] == "AWS/RDS"
+        assert alarm["threshold"] == env.observability.database_lag_seconds * 1000
+        assert alarm["treat_missing_data"] == "breaching"
+        # through the region's own topic, read from its regional stack
+        assert alarm["alarm_actions"] == alarm["ok_actions"]
+        assert f"cross-stack-reference-input-{placement.stack}." in alarm["alarm_actions"][0]
+        assert "aws_sns_topic" in alarm["alarm_actions"][0]

@@ -49,6 +49,7 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("data", "bucket-replication"): ("modules/data/replication.py", "BucketReplication", "data"),
     ("data", "registry-replication"): ("modules/data/replication.py", "RegistryReplication", "data"),
     ("data", "backup"): ("modules/data/backup.py", "RegionalBackup", "data"),
+    ("data", "aurora-replication-lag"): ("modules/observability/alarms.py", "ReplicationLagAlarm", "observability"),
     ("gitops", "bootstrap"): ("modules/gitops/bootstrap.py", "GitopsBootstrap", "gitops"),
     ("security", "keys"): ("modules/security/keys.py", "KeyRing", "security"),
     ("security", "secrets"): ("modules/security/secrets.py", "SecretSet", "security"),

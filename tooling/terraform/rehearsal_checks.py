@@ -473,7 +473,12 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     expected = 2 * per_zone + 3 * 2
 
     def alarms() -> Optional[str]:
-        found = client("cloudwatch", name).describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+        everything = client("cloudwatch", name).describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+        found = [a for a in everything if not a["AlarmName"].startswith(f"{stack}-data-")]
+        lag = [a for a in everything if a["AlarmName"] == f"{stack}-data-aurora-replication-lag"]
+        standby = config.regions.standby is not None and name == config.regions.standby.name
+        if standby != bool(lag):
+            return f"the Aurora replication-lag alarm is {'missing from' if standby else 'also in'} {name}"
         if len(found) != expected:
             return f"{len(found)} metric alarms named {stack}-*, expected {expected}"
         topics = [t["TopicArn"] for t in client("sns", name).list_topics()["Topics"]
@@ -484,7 +489,7 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
         if not attributes.get("KmsMasterKeyId"):
             return f"{stack}-alerts is not encrypted with a KMS key"
         notifying = [a for a in found if a.get("AlarmActions")]
-        strays = [a["AlarmName"] for a in notifying if a["AlarmActions"] != [topics[0]]]
+        strays = [a["AlarmName"] for a in notifying + lag if a["AlarmActions"] != [topics[0]]]
         if strays or len(notifying) != 3 * 2:
             return f"alarms notifying elsewhere than {stack}-alerts: {', '.join(strays) or len(notifying)}"
         return None
