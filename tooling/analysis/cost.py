@@ -174,8 +174,9 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
             add(stack, "data", f"Aurora PostgreSQL {klass}", 1, "instance-hour", f"aurora_postgresql_{klass}", region)
         for _, conf in output.resources(stack, "aws_elasticache_replication_group").items():
             region = _region(output, stack, conf)
-            node = conf.get("node_type") or _global_node_type(output, env)
-            engine = conf.get("engine") or _global_engine(output, env)
+            # a secondary member of a global datastore inherits node type and engine from the primary
+            node = conf.get("node_type") or _global_member_attribute(output, env, "node_type") or "unknown"
+            engine = conf.get("engine") or _global_member_attribute(output, env, "engine") or "redis"
             nodes = conf.get("num_cache_clusters") or (
                 (conf.get("num_node_groups") or 1) * ((conf.get("replicas_per_node_group") or 0) + 1))
             add(stack, "data", f"ElastiCache {engine} {node}", float(nodes), "node-hour",
@@ -217,20 +218,12 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
 
 
 def _global_member_attribute(output: Output, env: str, attribute: str) -> Optional[str]:
-    """A secondary member of a global datastore inherits node type and engine from the primary."""
+    """The first ``attribute`` an ElastiCache replication group of ``env`` sets."""
     for stack in output.stacks_of(env):
         for conf in output.resources(stack, "aws_elasticache_replication_group").values():
             if conf.get(attribute):
                 return conf[attribute]
     return None
-
-
-def _global_node_type(output: Output, env: str) -> str:
-    return _global_member_attribute(output, env, "node_type") or "unknown"
-
-
-def _global_engine(output: Output, env: str) -> str:
-    return _global_member_attribute(output, env, "engine") or "redis"
 
 
 def usage_based(output: Output, env: str) -> list[str]:

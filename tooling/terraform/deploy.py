@@ -222,6 +222,9 @@ def already_gone_only(output: str) -> list[str]:
     return errors if errors and all(_ALREADY_GONE.match(e) for e in errors) else []
 
 
+# the detail of a plan whose only changes are attributes the emulator reads back differently
+QUIRKS_ONLY = "emulator quirks only: "
+
 _PLAN_LINE = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", re.MULTILINE)
 
 
@@ -289,7 +292,7 @@ def _plan(outcome: Outcome, work: Path, env: Mapping[str, str], *, destroy: bool
         problems, tolerated = judge_plan(plan)
         if not problems:  # only attributes the emulator reads back differently (emulated.PLAN_QUIRKS)
             outcome.status = "no changes"
-            outcome.detail = f"emulator quirks only: {', '.join(tolerated)}" + (
+            outcome.detail = f"{QUIRKS_ONLY}{', '.join(tolerated)}" + (
                 f"; {outcome.detail}" if outcome.detail else "")
             return
         outcome.detail = "; ".join(problems)
@@ -531,9 +534,6 @@ def destroy_consent(envs: Sequence[str], stacks: Sequence[str], output, *, allow
                       f"{sum(counts.values())} resources: {listing}; {why}, and each environment's name typed "
                       f"at the prompt or given as --confirm {' --confirm '.join(envs)} (no environment variable "
                       "replaces either)")
-
-
-QUIRKS_ONLY = "emulator quirks only: "
 
 
 def quirk_kinds(detail: str) -> tuple[list[str], str]:

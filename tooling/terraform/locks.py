@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from tooling.terraform.mirror import REGISTRY, pinned_providers, provider_address
+from tooling.terraform.mirror import REGISTRY, pinned_providers, provider_address, required
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOCK_FILE = PROJECT / ".terraform.lock.hcl"
@@ -172,13 +172,6 @@ def problems(entries: Mapping[str, Entry], pinned: Mapping[str, set[str]],
         if version not in pinned.get(address, set()):
             found.append(f"{address} {version}: pending in the lock tool but not pinned by the stacks; remove it")
     return found
-
-
-def required(document: Mapping) -> dict[str, str]:
-    """``{address: version}`` one synthesized stack requires."""
-    return {provider_address(spec.get("source", name)): spec.get("version", "")
-            for name, spec in document.get("terraform", {}).get("required_providers", {}).items()
-            if isinstance(spec, dict)}
 
 
 def place(work: Path, document: Mapping, entries: Optional[Mapping[str, Entry]] = None) -> tuple[list[str], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 
 DEFAULT_NAMESPACE = "hashicorp"
@@ -28,14 +28,20 @@ def provider_address(source: str) -> str:
     return "/".join(parts)
 
 
+def required(document: Mapping) -> dict[str, str]:
+    """``{registry address: version}`` one synthesized stack requires ("" where it pins none)."""
+    return {provider_address(spec.get("source", name)): spec.get("version", "")
+            for name, spec in document.get("terraform", {}).get("required_providers", {}).items()
+            if isinstance(spec, dict)}
+
+
 def pinned_providers(outdir: Path) -> dict[str, set[str]]:
     """``{registry address: {versions}}`` the stacks of ``outdir`` pin in ``required_providers``."""
     pinned: dict[str, set[str]] = {}
     for path in sorted(outdir.glob("stacks/*/cdk.tf.json")):
-        document = json.loads(path.read_text())
-        for name, spec in document.get("terraform", {}).get("required_providers", {}).items():
-            if isinstance(spec, dict) and spec.get("version"):
-                pinned.setdefault(provider_address(spec.get("source", name)), set()).add(spec["version"])
+        for address, version in required(json.loads(path.read_text())).items():
+            if version:
+                pinned.setdefault(address, set()).add(version)
     return pinned
 
 

@@ -252,8 +252,8 @@ def rehearse(env_name: str, work_root: Path, *, lifetime: float = EMULATOR_LIFET
                     result = results[outcome.stack]
                     result.plan_seconds = outcome.seconds
                     clean = outcome.status == "no changes"
-                    quirks = outcome.detail.split("; ")[0][len("emulator quirks only: "):] \
-                        if outcome.detail.startswith("emulator quirks only: ") else ""
+                    quirks = outcome.detail.split("; ")[0][len(deploy.QUIRKS_ONLY):] \
+                        if outcome.detail.startswith(deploy.QUIRKS_ONLY) else ""
                     detail = ("no changes" + (f" (emulator quirks: {quirks})" if quirks else "")) if clean else \
                         f"{outcome.status}: {outcome.detail}"
                     report.checks.append(asdict(probes.Check(f"plan after apply {result.stack}", clean,
