@@ -40,9 +40,7 @@ class ObservabilityConfig(Frozen):
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for address in value:
             if not EMAIL.match(address):
-                raise schema_error("observability", "is not an email address; allowed: name@domain",
-                                   field="alert_emails", value=address)
+                raise schema_error("observability", "is not an email address; allowed: name@domain", value=address)
         if len(set(value)) != len(value):
-            raise schema_error("observability", "repeats an address; allowed: each once", field="alert_emails",
-                               value=list(value))
+            raise schema_error("observability", "repeats an address; allowed: each once", value=list(value))
         return value

@@ -402,6 +402,12 @@ def test_rejects_a_state_key_given_by_alias(tmp_path):
     _assert_rejected(*_attempt(tmp_path, text), "backend.kms_key_id: 'alias/state' is not a KMS key ARN")
 
 
+def test_rejects_an_alert_address_that_is_not_one(tmp_path):
+    text = GOOD.format(name="broken") + "observability:\n  alert_emails: [oncall@example.com, not-an-address]\n"
+    _assert_rejected(*_attempt(tmp_path, text),
+                     "observability.alert_emails: 'not-an-address' is not an email address; allowed: name@domain")
+
+
 def test_rejects_a_dynamodb_lock_with_a_standby_region(tmp_path):
     text = (GOOD.format(name="broken") + "backend:\n  type: s3\n  bucket: state-primary\n"
             "  standby_bucket: state-standby\n  lock: dynamodb\n  dynamodb_table: locks\n")
