@@ -69,7 +69,8 @@ def build_environment(app: App, env: EnvironmentConfig,
     regional = []
     for role, region in zip(("primary", "standby"), env.regions.all):
         stack = RegionalStack(app, names.regional(env.name, region.name), env=env, region=region, role=role,
-                              keys=security.keys, certificates=zone.certificates)
+                              keys=security.keys, certificates=zone.certificates,
+                              name_servers=zone.zone.name_servers)
         if region.name in baseline:
             stack.add_dependency(baseline[region.name])
         regional.append((role, region, stack))

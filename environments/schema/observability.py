@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from pydantic import Field, field_validator
 
 from environments.schema.common import Frozen, schema_error
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+PATH = re.compile(r"^/[A-Za-z0-9\-._~/?=&%]*$")
+RUNTIME = re.compile(r"^syn-python-selenium-\d+\.\d+$")
 
 
 class ObservabilityConfig(Frozen):
@@ -28,12 +31,55 @@ class ObservabilityConfig(Frozen):
 
     evaluation_minutes: int = Field(default=2, ge=1, le=10)
     """Consecutive one-minute periods over a threshold before an alarm fires; with unhealthy hosts
-    this is how long an AZ may stay impaired before its alarm says so. Left out: 2."""
+    this is how long an AZ may stay impaired before its alarm says so. The canary's alarm counts runs
+    the same way (failed runs in a row). Left out: 2."""
 
     database_lag_seconds: int = Field(default=60, ge=1, le=3600)
     """How far the standby region's Aurora cluster may fall behind the primary
     (``AuroraGlobalDBReplicationLag``) before the standby region alerts: the data a region failover
     would lose. Left out: 60 (the global database is typically under a second behind)."""
+
+    waf_blocked_per_minute: int = Field(default=1000, ge=1, le=10_000_000)
+    """Requests a region's web ACL may block in a minute (every rule, the rate limit included) before
+    the region alerts: an attack, or a rule that started refusing real traffic. Left out: 1000."""
+
+    replication_latency_seconds: int = Field(default=900, ge=60, le=86_400)
+    """How long an object may take to reach the other region's bucket (``ReplicationLatency``, with
+    Replication Time Control) before the receiving region alerts; failed replications alert at once.
+    Left out: 900 (the 15 minutes Replication Time Control is built for)."""
+
+    canary_minutes: int = Field(default=1, ge=0, le=59)
+    """How often each region's canary (CloudWatch Synthetics) requests every load-balanced name through
+    that region's own load balancers, with the name's certificate checked. Its alarm is what Route53
+    reads to take a region out that answers its health checks but fails the canary. 0: no canary
+    (Route53 then decides on the load balancers' health checks alone). Left out: every minute."""
+
+    canary_path: Optional[str] = Field(default=None, min_length=1, max_length=255)
+    """Path the canaries request on every load-balanced name; an answer from 200 to 399 passes. Set it
+    to a path your workloads answer, so a region whose workloads fail is taken out. Left out: the
+    DNS health-check path (``dns.health_check.path``), which the ingress gateway answers itself."""
+
+    canary_runtime: str = "syn-python-selenium-14.0"
+    """CloudWatch Synthetics runtime of the canaries (a Python runtime: the canary's script is Python).
+    AWS stops creating canaries on deprecated runtimes, so raise it with the runtime policy:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Runtime_Support_Policy.html
+    Left out: syn-python-selenium-14.0."""
+
+    @field_validator("canary_path")
+    @classmethod
+    def _canary_path(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not PATH.match(value):
+            raise schema_error("observability", "canary_path is not an absolute URL path; allowed: /path "
+                               "(letters, digits, - . _ ~ / ? = &)", value=value)
+        return value
+
+    @field_validator("canary_runtime")
+    @classmethod
+    def _runtime(cls, value: str) -> str:
+        if not RUNTIME.match(value):
+            raise schema_error("observability", "canary_runtime is not a Python Synthetics runtime; allowed: "
+                               "syn-python-selenium-<major>.<minor>", value=value)
+        return value
 
     @field_validator("alert_emails")
     @classmethod

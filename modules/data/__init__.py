@@ -12,6 +12,11 @@ def app_bucket_name(env_name: str, region: str, account_id: str) -> str:
     return physical(f"{env_name}-{region}-app-{account_id}", 63)
 
 
+def canary_bucket_name(env_name: str, region: str, account_id: str) -> str:
+    """Where one region's canary keeps its results (screenshots, logs, HAR files)."""
+    return physical(f"{env_name}-{region}-canary-{account_id}", 63)
+
+
 def backup_vault_name(env_name: str, region: str) -> str:
     return physical(f"{env_name}-{region}-vault", 50)
 

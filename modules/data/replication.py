@@ -11,6 +11,11 @@ from modules.security.keys import RegionalKey
 from modules.stacks.names import physical
 
 
+def replication_rule_id(destination_region: str) -> str:
+    """The id of the rule that replicates a bucket to ``destination_region`` (its metrics' RuleId)."""
+    return f"to-{destination_region}"
+
+
 class BucketReplication(Construct):
     """Replicates this region's application bucket to the other region's, with the other
     region's storage key (the replica key there).
@@ -69,7 +74,7 @@ class BucketReplication(Construct):
         self.configuration = replication.S3BucketReplicationConfigurationA(
             self, "configuration", provider=provider, bucket=source_bucket, role=self.role.arn, depends_on=depends_on,
             rule=[replication.S3BucketReplicationConfigurationRule(
-                id=f"to-{destination_region}", status="Enabled", priority=1,
+                id=replication_rule_id(destination_region), status="Enabled", priority=1,
                 filter={},
                 delete_marker_replication={"status": "Enabled" if config.replicate_deletes else "Disabled"},
                 source_selection_criteria={"sse_kms_encrypted_objects": {"status": "Enabled"},

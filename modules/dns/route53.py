@@ -26,8 +26,16 @@ class Route53Records(Construct):
         backup.<region>.failover.F       PRIMARY -> secondary ALB                 (its health check)
                                          SECONDARY -> NLB                         (its health check)
 
-    A region's health is a calculated check: healthy while any of its three
-    load balancers is. Every alias also evaluates its target's health.
+    A region's health, with canaries (``canary_alarms``: region -> (alarm name, its settings)): the region's canary
+    alarm, read by a CLOUDWATCH_METRIC check, and the region's branch through evaluate-target-health
+    (an alias with both is healthy only when both are:
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-failover-alias.html).
+    So a region is taken out when all three load balancers fail their checks, or when they answer but
+    the canary's requests through them fail. Without canaries: a calculated check, healthy while any
+    of its three load balancers is. (A calculated check cannot have a calculated child, which is why
+    the canary is not one more child of it: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/
+    health-checks-creating-values.html#health-checks-creating-values-calculated.) Every alias also
+    evaluates its target's health.
     """
 
     # the static record types this construct serves (Route53 serves more; these are the ones it renders)
@@ -36,7 +44,7 @@ class Route53Records(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, zone_id: str, static: list[StaticRecord],
                  platform: list[PlatformRecord], load_balancers: dict[str, dict[str, LoadBalancerInfo]],
-                 health: HealthCheckDnsConfig, name: str):
+                 health: HealthCheckDnsConfig, name: str, canary_alarms: Optional[dict[str, tuple[str, str]]] = None):
         super().__init__(scope, construct_id)
         self.zone_id = zone_id
         record = aws("route53_record")
@@ -55,10 +63,23 @@ class Route53Records(Construct):
                     resource_path=health.path, request_interval=health.interval_seconds,
                     failure_threshold=health.failure_threshold, enable_sni=True,
                     tags={"Name": f"{name}-{region}-{key}"}).id
-            self.region_checks[region] = check(
-                self, f"hc-{region}", type="CALCULATED", child_health_threshold=1,
-                child_healthchecks=[self.health_checks[(region, key)] for key in LB_ORDER],
-                tags={"Name": f"{name}-{region}"}).id
+            if canary_alarms and region in canary_alarms:
+                # The alarm is in the region it watches. Route53 reads the alarm's data, not its state: with
+                # no data (a canary that stopped, a region whose CloudWatch is gone) the check is unhealthy,
+                # as the alarm's own missing data breaches. Route53 copies the alarm's settings when the
+                # check is created, so `triggers` carries them: a changed alarm replaces the check.
+                # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-updating-cloudwatch-alarm-settings.html
+                alarm, settings = canary_alarms[region]
+                self.region_checks[region] = check(
+                    self, f"hc-{region}-canary", type="CLOUDWATCH_METRIC",
+                    cloudwatch_alarm_name=alarm, cloudwatch_alarm_region=region,
+                    insufficient_data_health_status="Unhealthy", triggers={"alarm": settings},
+                    tags={"Name": f"{name}-{region}-canary"}).id
+            else:
+                self.region_checks[region] = check(
+                    self, f"hc-{region}", type="CALCULATED", child_health_threshold=1,
+                    child_healthchecks=[self.health_checks[(region, key)] for key in LB_ORDER],
+                    tags={"Name": f"{name}-{region}"}).id
         regions = list(load_balancers)
         for item in platform:
             region_records = {}

@@ -24,26 +24,23 @@ from constructs import Construct
 
 from environments.schema import ObservabilityConfig
 from modules.iam import AccountContext
+from modules.observability.naming import alarm_prefix
 from modules.providers import aws
 
 PERIOD = 60  # seconds: ELB publishes these metrics every minute
-
-
-def alarm_prefix(stack: str) -> str:
-    """Every alarm of a regional stack is named ``<stack>-...``: the topic and key policies match on it."""
-    return f"{stack}-"
 
 
 class RegionalAlarms(Construct):
     """The alarms of one region's load balancers, per AZ and per region, and the region's alert topic."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, load_balancers: dict,
-                 config: ObservabilityConfig, logs_key, account: AccountContext):
+                 config: ObservabilityConfig, logs_key, account: AccountContext, web_acl_name: str = ""):
         super().__init__(scope, construct_id)
         self.name = name
         self.config = config
         prefix = alarm_prefix(name)
         alarms_arn = f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:{prefix}*"
+        rules_arn = f"arn:{account.partition}:events:{region}:{account.account_id}:rule/{prefix}*"
         self.topic = aws("sns_topic").SnsTopic(self, "alerts", name=f"{name}-alerts", kms_master_key_id=logs_key.arn)
         aws("sns_topic_policy").SnsTopicPolicy(self, "alerts-policy", arn=self.topic.arn, policy=json.dumps({
             "Version": "2012-10-17",
@@ -57,6 +54,12 @@ class RegionalAlarms(Construct):
                  "Resource": self.topic.arn,
                  "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
                                "ArnLike": {"aws:SourceArn": alarms_arn}}},
+                # the data stack's rule on AWS Backup's failed jobs (BackupFailureAlerts)
+                {"Sid": "ThisRegionsRulesPublish", "Effect": "Allow",
+                 "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish",
+                 "Resource": self.topic.arn,
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                               "ArnLike": {"aws:SourceArn": rules_arn}}},
             ]}, sort_keys=True))
         for n, address in enumerate(config.alert_emails):
             aws("sns_topic_subscription").SnsTopicSubscription(
@@ -66,6 +69,16 @@ class RegionalAlarms(Construct):
         self.primary_errors = ""
         for key, lb in sorted(load_balancers.items()):
             self._load_balancer(key, lb)
+        if web_acl_name:
+            # the web ACL's own metric name is its name (modules/loadbalancing/waf.py), so the WebACL
+            # dimension is the same whichever of the two WAF reports under; Rule=ALL sums every rule
+            # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
+            self._alarm("waf-blocked", f"the region's web ACL blocks over {config.waf_blocked_per_minute} requests a "
+                        "minute: an attack, or a rule refusing real traffic",
+                        namespace="AWS/WAFV2", metric_name="BlockedRequests", statistic="Sum", period=PERIOD,
+                        dimensions={"WebACL": web_acl_name, "Rule": "ALL", "Region": region},
+                        comparison_operator="GreaterThanThreshold", threshold=config.waf_blocked_per_minute,
+                        treat_missing_data="notBreaching")
         self._composites()
 
     # -- metric alarms ------------------------------------------------------------------------
@@ -164,3 +177,72 @@ class ReplicationLagAlarm(Construct):
             threshold=config.database_lag_seconds * 1000,  # the metric is in milliseconds
             evaluation_periods=config.evaluation_minutes, datapoints_to_alarm=config.evaluation_minutes,
             treat_missing_data="breaching", alarm_actions=[topic_arn], ok_actions=[topic_arn])
+
+
+class ReplicationAlarms(Construct):
+    """A region's view of its application bucket's replication, through the region's own topic.
+
+    S3 publishes each replication metric in one region only: ``OperationsFailedReplication`` in the
+    source bucket's, ``ReplicationLatency`` in the destination's (dimensions SourceBucket,
+    DestinationBucket, RuleId; only with replication metrics on the rule, which Replication Time
+    Control turns on). So each region watches the copies it sends (any failure alerts) and the copies it
+    receives (later than ``replication_latency_seconds``). No datapoint means nothing to replicate.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html#s3-cloudwatch-replication-metrics
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, stack: str, outgoing: tuple[str, str, str],
+                 incoming: tuple[str, str, str], topic_arn: str, config: ObservabilityConfig):
+        super().__init__(scope, construct_id)
+        alarm = aws("cloudwatch_metric_alarm").CloudwatchMetricAlarm
+        actions = {"alarm_actions": [topic_arn], "ok_actions": [topic_arn]}
+
+        def dimensions(rule: tuple[str, str, str]) -> dict:
+            source, destination, rule_id = rule
+            return {"SourceBucket": source, "DestinationBucket": destination, "RuleId": rule_id}
+
+        self.failed = alarm(
+            self, "failed", alarm_name=f"{alarm_prefix(stack)}s3-replication-failed",
+            alarm_description=f"objects of {outgoing[0]} failed to replicate to {outgoing[1]}",
+            namespace="AWS/S3", metric_name="OperationsFailedReplication", statistic="Sum", period=300,
+            dimensions=dimensions(outgoing), comparison_operator="GreaterThanThreshold", threshold=0,
+            evaluation_periods=1, datapoints_to_alarm=1, treat_missing_data="notBreaching", **actions)
+        self.latency = alarm(
+            self, "latency", alarm_name=f"{alarm_prefix(stack)}s3-replication-latency",
+            alarm_description=f"objects of {incoming[0]} reach {incoming[1]} over "
+                              f"{config.replication_latency_seconds} s late",
+            namespace="AWS/S3", metric_name="ReplicationLatency", statistic="Maximum", period=PERIOD,
+            dimensions=dimensions(incoming), comparison_operator="GreaterThanThreshold",
+            threshold=config.replication_latency_seconds, evaluation_periods=config.evaluation_minutes,
+            datapoints_to_alarm=config.evaluation_minutes, treat_missing_data="notBreaching", **actions)
+
+
+# AWS Backup's job states that lose a recovery point, as EventBridge delivers them
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html
+BACKUP_FAILED_STATES = ("ABORTED", "EXPIRED", "FAILED")
+
+
+class BackupFailureAlerts(Construct):
+    """A failed, aborted or expired backup or copy job of this environment's resources alerts through the
+    region's topic.
+
+    AWS Backup sends each job's state changes to EventBridge in the region of the job (a copy job: the
+    source region's); a rule there publishes them to the region's topic (its policy admits this account's
+    rules of the stack, and the logs key lets EventBridge use it). The rule matches the jobs of the
+    resources this environment backs up (``detail.resourceArn``), not every job of the account: several
+    environments share an account. Events, not the AWS/Backup metrics: those come every 5 minutes, only
+    when non-zero, and carry no environment. Event fields: the examples of
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, stack: str, resource_arns: list[str], topic_arn: str):
+        super().__init__(scope, construct_id)
+        self.rule = aws("cloudwatch_event_rule").CloudwatchEventRule(
+            self, "rule", name=f"{alarm_prefix(stack)}backup-failed",
+            description="a backup or copy job of this environment failed, was aborted or expired",
+            event_pattern=json.dumps({
+                "source": ["aws.backup"], "detail-type": ["Backup Job State Change", "Copy Job State Change"],
+                "detail": {"state": list(BACKUP_FAILED_STATES), "resourceArn": list(resource_arns)}},
+                sort_keys=True))
+        aws("cloudwatch_event_target").CloudwatchEventTarget(
+            self, "topic", rule=self.rule.name, target_id="alerts", arn=topic_arn)

@@ -92,6 +92,18 @@ def key_policy(purpose: str, region: str, account: AccountContext,
                           "ArnLike": {"aws:SourceArn":
                                       f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:*"}},
         })
+        # AWS Backup's failed jobs reach the same topic through EventBridge, which must use the key too
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sns-encrypted)
+        statements.append({
+            "Sid": "EventBridgeRulesPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                          "ArnLike": {"aws:SourceArn":
+                                      f"arn:{account.partition}:events:{region}:{account.account_id}:rule/*"}},
+        })
         statements.append({
             "Sid": "CloudWatchLogsUse",
             "Effect": "Allow",

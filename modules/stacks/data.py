@@ -11,9 +11,9 @@ from modules.data import app_bucket_name
 from modules.data.backup import RegionalBackup
 from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
-from modules.data.replication import BucketReplication, RegistryReplication
+from modules.data.replication import BucketReplication, RegistryReplication, replication_rule_id
 from modules.iam import AccountContext
-from modules.observability.alarms import ReplicationLagAlarm
+from modules.observability.alarms import BackupFailureAlerts, ReplicationAlarms, ReplicationLagAlarm
 from modules.security.keys import KeyRing
 from modules.stacks.base import SpoflessStack
 from modules.stacks.regional import RegionalStack
@@ -71,6 +71,12 @@ class DataStack(SpoflessStack):
                 destination_region=other.name, source_key=region_keys.storage,
                 destination_key=keys.key("storage", other.name), config=env.data.bucket,
                 partition=account.partition)
+            if env.data.bucket.replication_time_control:  # replication metrics come with it
+                other_bucket = app_bucket_name(env.name, other.name, env.account_id)
+                ReplicationAlarms(self, "replication-alarms", stack=stack_id,
+                                  outgoing=(bucket, other_bucket, replication_rule_id(other.name)),
+                                  incoming=(other_bucket, bucket, replication_rule_id(region.name)),
+                                  topic_arn=regional.alarms.topic.arn, config=env.observability)
             # the rule points at the other region's bucket: that region's regional stack must be applied
             if other_regional is not None:
                 self.add_dependency(other_regional)
@@ -80,8 +86,11 @@ class DataStack(SpoflessStack):
         if primary is not None:
             # the secondary cluster joins the global database by name, which is no reference
             self.add_dependency(primary)
+        protected = [self.aurora.cluster.arn, f"arn:{account.partition}:s3:::{bucket}"]
         self.backup = RegionalBackup(
             self, "backup", env_name=env.name, region=region.name, copy_region=other.name if other else None,
             config=env.data.backup, key=region_keys.storage, account_id=env.account_id,
             partition=account.partition,
-            resources=[self.aurora.cluster.arn, f"arn:{account.partition}:s3:::{bucket}"])
+            resources=protected)
+        BackupFailureAlerts(self, "backup-alerts", stack=stack_id, resource_arns=protected,
+                            topic_arn=regional.alarms.topic.arn)

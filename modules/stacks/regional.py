@@ -7,7 +7,7 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name
+from modules.data import app_bucket_name, canary_bucket_name
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
@@ -15,7 +15,9 @@ from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUN
 from modules.iam import AccountContext, PolicyStatements
 from modules.loadbalancing.load_balancers import LoadBalancing
 from modules.network.network import Network
+from modules.dns.records import plan_records, region_name
 from modules.observability.alarms import RegionalAlarms
+from modules.observability.canary import RegionalCanary
 from modules.security.keys import KeyRing
 from modules.security.secrets import secret_arn_pattern
 from modules.stacks.base import SpoflessStack
@@ -55,7 +57,7 @@ class RegionalStack(SpoflessStack):
 
     def __init__(self, scope: Construct, stack_id: str, *, env: EnvironmentConfig,
                  region: RegionConfig, role: Literal["primary", "standby"], keys: KeyRing,
-                 certificates: RegionalCertificates):
+                 certificates: RegionalCertificates, name_servers=None):
         super().__init__(scope, stack_id, env=env, side=role)
         self.region = region
         self.role = role
@@ -91,11 +93,23 @@ class RegionalStack(SpoflessStack):
             logs_key=region_keys.logs,
             nodes_sg=self.cluster.nodes_sg,
             account=account,
-            server_log_sources=(app_bucket_name(env.name, region.name, env.account_id),),
+            server_log_sources=(app_bucket_name(env.name, region.name, env.account_id),
+                                *((canary_bucket_name(env.name, region.name, env.account_id),)
+                                  if env.observability.canary_minutes else ())),
         )
         self.alarms = RegionalAlarms(
             self, "alarms", name=stack_id, region=region.name, load_balancers=self.load_balancing.load_balancers,
-            config=env.observability, logs_key=region_keys.logs, account=account)
+            config=env.observability, logs_key=region_keys.logs, account=account, web_acl_name=stack_id)
+        if env.observability.canary_minutes:
+            path = env.observability.canary_path or env.dns.health_check.path
+            self.canary = RegionalCanary(
+                self, "canary", stack=stack_id, region=region.name,
+                bucket_name=canary_bucket_name(env.name, region.name, env.account_id),
+                targets=self._canary_targets(env, [region.name], path),
+                peer_targets=self._canary_targets(env, [r.name for r in env.regions.all if r.name != region.name], path),
+                config=env.observability, storage_key=region_keys.storage, topic_arn=self.alarms.topic.arn,
+                account=account, log_bucket_id=self.load_balancing.logs.bucket.id,
+                log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
         # the application bucket and ECR repositories: both regions' exist before any replication rule
         self.storage = RegionalStorage(
             self, "storage",
@@ -108,6 +122,12 @@ class RegionalStack(SpoflessStack):
             log_bucket_policy=self.load_balancing.logs.policy,
         )
         self._platform_identities(env, region.name, keys, account)
+
+    @staticmethod
+    def _canary_targets(env: EnvironmentConfig, regions: list[str], path: str) -> list[dict]:
+        """Every platform name of ``regions``, through each region's own failover name."""
+        return [{"connect": region_name(record.fqdn, region), "host": record.fqdn, "path": path}
+                for region in regions for record in sorted(plan_records(env)[1], key=lambda r: r.fqdn)]
 
     def _autoscaler_identity(self, region: str, account: AccountContext) -> None:
         """The Cluster Autoscaler may resize and shrink only this cluster's node groups.

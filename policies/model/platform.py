@@ -149,6 +149,68 @@ class Cluster:
         return self.gateway is not None and self.gateway.survives_an_az()
 
 
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch alarm as synthesized: how long a condition must last before it is in ALARM."""
+
+    name: str
+    region: Optional[str]
+    stack: str
+    conf: dict
+    composite: bool = False
+
+    @property
+    def delay(self) -> float:
+        """Seconds from a breach to the alarm state: ``datapoints_to_alarm`` periods (a composite: 0, it
+        follows its members at once)."""
+        if self.composite:
+            return 0.0
+        return float(self.conf.get("period", 60)) * int(self.conf.get("datapoints_to_alarm")
+                                                         or self.conf.get("evaluation_periods", 1))
+
+    @property
+    def members(self) -> list[str]:
+        """The alarms a composite's rule names."""
+        return re.findall(r'ALARM\("([^"]+)"\)', str(self.conf.get("alarm_rule", ""))) if self.composite else []
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A synthetic canary: the names it requests (each through a region's failover name) and how often."""
+
+    name: str
+    region: Optional[str]
+    targets: tuple  # ({"connect": ..., "host": ..., "path": ...}, ...)
+    every: float  # seconds between runs
+
+
+def _rate_seconds(expression: str) -> float:
+    found = re.match(r"rate\((\d+) (minute|minutes|hour|hours)\)", str(expression or ""))
+    if not found:
+        return INF
+    return float(int(found.group(1)) * (3600 if found.group(2).startswith("hour") else 60))
+
+
+def read_alarms(output: Output, stacks) -> tuple[dict, dict]:
+    """Every alarm and canary of ``stacks``, by name."""
+    alarms, canaries = {}, {}
+    for stack in stacks:
+        for kind, composite in (("aws_cloudwatch_metric_alarm", False), ("aws_cloudwatch_composite_alarm", True)):
+            for conf in output.resources(stack, kind).values():
+                alarms[conf.get("alarm_name")] = Alarm(conf.get("alarm_name"), region_of(output, stack, conf), stack,
+                                                       conf, composite)
+        for conf in output.resources(stack, "aws_synthetics_canary").values():
+            variables = ((as_list(conf.get("run_config")) or [{}])[0].get("environment_variables") or {})
+            try:
+                targets = tuple(json.loads(variables.get("SPOFLESS_TARGETS", "[]")))
+            except ValueError:
+                targets = ()
+            canaries[conf.get("name")] = Canary(conf.get("name"), region_of(output, stack, conf), targets,
+                                                _rate_seconds((as_list(conf.get("schedule")) or [{}])[0]
+                                                              .get("expression")))
+    return alarms, canaries
+
+
 @dataclass
 class Region:
     name: str
@@ -172,6 +234,8 @@ class Environment:
     kms_regions: set
     lb_by_address: dict = field(default_factory=dict)
     output: Optional[Output] = None
+    alarms: dict = field(default_factory=dict)  # alarm name -> Alarm (metric and composite, every stack)
+    canaries: dict = field(default_factory=dict)  # canary name -> Canary
 
     def lb(self, stack: str, expression) -> Optional[LoadBalancer]:
         """The load balancer an expression of ``stack`` reads (through remote state)."""
@@ -306,9 +370,10 @@ def build(output: Output, env: str) -> Environment:
     declared = declared_single_region(output, env)
     kms_regions = {region_of(output, security, c) for t in ("aws_kms_key", "aws_kms_replica_key")
                    for c in output.resources(security, t).values()}
+    alarms, canaries = read_alarms(output, stacks)
     return Environment(env, regions, sorted(k for k in route53 if ".failover." not in f".{k}"), route53,
                        health_checks, cloudflare, both_authoritative(output, env), declared, kms_regions,
-                       lb_by_address, output)
+                       lb_by_address, output, alarms, canaries)
 
 
 def cloudflare_pools(output: Output, stack: str) -> dict:

@@ -11,22 +11,31 @@ from policies.rules.registry import rule
 _KEY_TYPES = ("aws_kms_key", "aws_kms_replica_key")
 
 
-def _key_lets_cloudwatch_publish(policy) -> bool:
+def _key_lets_publish(policy, service: str = "cloudwatch.amazonaws.com") -> bool:
     for statement in policy_statements(policy):
         principal = statement.get("Principal")
         services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
         actions = set(as_list(statement.get("Action")))
-        if statement.get("Effect") == "Allow" and "cloudwatch.amazonaws.com" in services and (
+        if statement.get("Effect") == "Allow" and service in services and (
                 "kms:*" in actions or {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions):
             return True
     return False
 
 
+def _topics_of_event_rules(output: Output) -> set[tuple[str, str]]:
+    """(stack, topic) of every topic an EventBridge rule's target publishes to."""
+    return {(r.stack, r.name) for stack in output.stacks
+            for conf in output.resources(stack, "aws_cloudwatch_event_target").values()
+            for r in output.refs(stack, conf.get("arn")) if r.type == "aws_sns_topic"}
+
+
 @rule(47, "Every load balancer has alarms in its own region, whose alerts go to a topic in that region that "
-          "CloudWatch can publish to (a CMK-encrypted topic needs the key to let cloudwatch.amazonaws.com use it)",
+          "CloudWatch (and EventBridge, where a rule targets it) can publish to (a CMK-encrypted topic needs the key "
+          "to let the publishing service use it)",
       "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
       fixture="mutated")
 def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    events = _topics_of_event_rules(output)
     for stack in output.stacks:
         lbs = output.resources(stack, "aws_lb")
         if not lbs:  # a stack with alarms but no load balancer (the data tier's): its alert paths only
@@ -46,11 +55,14 @@ def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str
             if not key:
                 continue
             keys = [output.get(r) for r in output.refs(stack, key) if r.type in _KEY_TYPES]
-            usable = bool(keys) and all(k is not None and _key_lets_cloudwatch_publish(k.get("policy"))
-                                        for k in keys)
-            yield stack, f"aws_sns_topic.{topic}", usable, (
-                f"is encrypted with {key!r}, whose policy does not let cloudwatch.amazonaws.com use it "
-                "(kms:Decrypt, kms:GenerateDataKey*): CloudWatch drops every alarm notification to it")
+            publishers = ["cloudwatch.amazonaws.com"] + (
+                ["events.amazonaws.com"] if (stack, topic) in events else [])
+            for service in publishers:
+                usable = bool(keys) and all(k is not None and _key_lets_publish(k.get("policy"), service)
+                                            for k in keys)
+                yield stack, f"aws_sns_topic.{topic} <- {service}", usable, (
+                    f"is encrypted with {key!r}, whose policy does not let {service} use it "
+                    f"(kms:Decrypt, kms:GenerateDataKey*): {service.split('.')[0]} drops every notification to it")
 
 
 def _alert_paths(output: Output, stack: str, alarms: dict) -> Iterator[tuple[str, str, bool, str]]:
@@ -64,3 +76,50 @@ def _alert_paths(output: Output, stack: str, alarms: dict) -> Iterator[tuple[str
             yield stack, f"{alarm} -> {action}", local, (
                 "alerts through something that is not its own region's topic: an alert path that crosses "
                 "regions fails with the other region")
+
+
+@rule(48, "Every Route53 health check on a CloudWatch alarm reads a synthesized metric alarm in the region it "
+          "names that Route53 can evaluate: one standard-resolution metric, a plain statistic, no metric math and "
+          "no 'M out of N' (datapoints to alarm equal to the evaluation periods)",
+      "https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html", fixture="mutated")
+def route53_reads_usable_alarms(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    alarms: dict[str, list[tuple[str, dict]]] = {}
+    for stack in output.stacks:
+        for kind in ("aws_cloudwatch_metric_alarm", "aws_cloudwatch_composite_alarm"):
+            for conf in output.resources(stack, kind).values():
+                alarms.setdefault(str(conf.get("alarm_name")), []).append((stack, {**conf, "_kind": kind}))
+    for stack in output.stacks:
+        for name, check in output.resources(stack, "aws_route53_health_check").items():
+            if check.get("type") != "CLOUDWATCH_METRIC":
+                continue
+            alarm, region = str(check.get("cloudwatch_alarm_name")), check.get("cloudwatch_alarm_region")
+            env = output.environment_of(stack)
+            found = [(s, c) for s, c in alarms.get(alarm, []) if output.environment_of(s) == env
+                     and stack_region(output, s) == region]
+            yield stack, f"aws_route53_health_check.{name}", bool(found), (
+                f"reads alarm {alarm!r} in {region}, which no stack of the environment creates there: "
+                "the check has nothing to follow")
+            for source, conf in found:
+                problems = _unreadable(conf)
+                yield stack, f"aws_route53_health_check.{name} -> {alarm}", not problems, (
+                    f"reads alarm {alarm!r} ({source}), which Route53 cannot evaluate: " + "; ".join(problems))
+
+
+def _unreadable(conf: dict) -> list[str]:
+    """Why Route53 cannot follow an alarm (empty: it can)."""
+    if conf.get("_kind") == "aws_cloudwatch_composite_alarm":
+        return ["a composite alarm has no metric"]
+    problems = []
+    if as_list(conf.get("metric_query")):
+        problems.append("metric math (metric_query)")
+    if conf.get("extended_statistic") or conf.get("statistic") not in ("Average", "Minimum", "Maximum", "Sum",
+                                                                       "SampleCount"):
+        problems.append(f"statistic {conf.get('extended_statistic') or conf.get('statistic')!r} (allowed: Average, "
+                        "Minimum, Maximum, Sum, SampleCount)")
+    period = conf.get("period")
+    if not isinstance(period, int) or period < 60 or period % 60:
+        problems.append(f"period {period!r} (a standard-resolution period: a multiple of 60 s)")
+    evaluation = conf.get("evaluation_periods")
+    if conf.get("datapoints_to_alarm") not in (None, evaluation):
+        problems.append(f"{conf.get('datapoints_to_alarm')} out of {evaluation} datapoints ('M out of N')")
+    return problems

@@ -365,6 +365,14 @@ def _cloudwatch_may_not_use_the_alert_key(stacks):
     conf["policy"] = json.dumps(policy)
 
 
+def _eventbridge_may_not_use_the_alert_key(stacks):
+    import json
+    _, conf = _first(stacks, "aws_kms_key", lambda c: "EventBridgeRulesPublish" in c.get("policy", ""))
+    policy = json.loads(conf["policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "EventBridgeRulesPublish"]
+    conf["policy"] = json.dumps(policy)
+
+
 def _a_load_balancer_nobody_watches(stacks):
     stack = next(s for s, d in sorted(stacks.items()) if d.get("resource", {}).get("aws_cloudwatch_metric_alarm"))
     name = next(iter(stacks[stack]["resource"]["aws_lb"]))
@@ -377,6 +385,36 @@ def _alerts_to_the_other_regions_topic(stacks):
     stack = next(s for s, d in sorted(stacks.items()) if d.get("resource", {}).get("aws_cloudwatch_metric_alarm"))
     alarm = next(c for c in stacks[stack]["resource"]["aws_cloudwatch_metric_alarm"].values() if c["alarm_actions"])
     alarm["alarm_actions"] = ["arn:aws:sns:us-west-2:111122223333:elsewhere-alerts"]
+
+
+def _canary_alarm(stacks):
+    return next(c for _, d in sorted(stacks.items()) for c in d.get("resource", {}).get("aws_cloudwatch_metric_alarm", {}
+                                                                                        ).values()
+                if c.get("namespace") == "CloudWatchSynthetics")
+
+
+def _route53_reads_metric_math(stacks):
+    alarm = _canary_alarm(stacks)
+    for key in ("namespace", "metric_name", "statistic", "dimensions", "period"):
+        alarm.pop(key)
+    alarm["metric_query"] = [{"id": "x", "expression": "100 * m / 1", "return_data": True}]
+
+
+def _route53_reads_an_extended_statistic(stacks):
+    alarm = _canary_alarm(stacks)
+    alarm["extended_statistic"] = alarm.pop("statistic") and "p90"
+
+
+def _route53_reads_m_out_of_n(stacks):
+    alarm = _canary_alarm(stacks)
+    alarm["evaluation_periods"], alarm["datapoints_to_alarm"] = 5, 2
+
+
+def _route53_reads_an_alarm_of_another_region(stacks):
+    check = next(c for _, d in sorted(stacks.items()) for c in d.get("resource", {}).get("aws_route53_health_check", {}
+                                                                                          ).values()
+                 if c.get("type") == "CLOUDWATCH_METRIC")
+    check["cloudwatch_alarm_region"] = "eu-west-1"
 
 
 MUTATIONS = {
@@ -397,8 +435,10 @@ MUTATIONS = {
                        _workload_routes_default_to_the_nlb_entrypoint, _a_route_past_the_firewall,
                        _nlb_routes_unguarded],
     "SPOF_DEPLOY_46": [_flux_applies_unsigned_commits, _argocd_keyring_empty],
-    "SPOF_DEPLOY_47": [_cloudwatch_may_not_use_the_alert_key, _a_load_balancer_nobody_watches,
-                       _alerts_to_the_other_regions_topic],
+    "SPOF_DEPLOY_47": [_cloudwatch_may_not_use_the_alert_key, _eventbridge_may_not_use_the_alert_key,
+                       _a_load_balancer_nobody_watches, _alerts_to_the_other_regions_topic],
+    "SPOF_DEPLOY_48": [_route53_reads_metric_math, _route53_reads_an_extended_statistic, _route53_reads_m_out_of_n,
+                       _route53_reads_an_alarm_of_another_region],
 }
 
 

@@ -62,8 +62,18 @@ def test_failover_tree_primary_region_then_standby_alb_alb_nlb(stacks, env_name,
     region_checks = {}
     for role, region in (("PRIMARY", primary), ("SECONDARY", standby)):
         region_checks[region] = checks[top[role]["health_check_id"]]
-        assert region_checks[region]["type"] == "CALCULATED" and region_checks[region]["child_health_threshold"] == 1
-        assert len(region_checks[region]["child_healthchecks"]) == 3
+        assert top[role]["alias"]["evaluate_target_health"] is True  # the region's branch counts too
+        if env.observability.canary_minutes:
+            # the region's canary alarm, in the region it watches, and the branch through evaluate-target-health
+            assert region_checks[region]["type"] == "CLOUDWATCH_METRIC"
+            assert region_checks[region]["cloudwatch_alarm_region"] == region
+            assert region_checks[region]["cloudwatch_alarm_name"] == f"{regional_stack(env_name, region)}-canary"
+            # no data (a stopped canary, a lost region) is unhealthy; a changed alarm replaces the check
+            assert region_checks[region]["insufficient_data_health_status"] == "Unhealthy"
+            assert f"period={env.observability.canary_minutes * 60};" in region_checks[region]["triggers"]["alarm"]
+        else:
+            assert region_checks[region]["type"] == "CALCULATED" and region_checks[region]["child_health_threshold"] == 1
+            assert len(region_checks[region]["child_healthchecks"]) == 3
     assert region_checks[primary] is not region_checks[standby]
     for region in (primary, standby):
         regional = regional_stack(env_name, region)
@@ -77,7 +87,8 @@ def test_failover_tree_primary_region_then_standby_alb_alb_nlb(stacks, env_name,
             check_ = checks[record["health_check_id"]]  # each LB guarded by its own HTTPS check
             assert check_["type"] == "HTTPS" and check_["resource_path"] == env.dns.health_check.path
             # and the region's calculated check is built from this region's LB checks, not the other's
-            assert record["health_check_id"] in region_checks[region]["child_healthchecks"]
+            if not env.observability.canary_minutes:
+                assert record["health_check_id"] in region_checks[region]["child_healthchecks"]
             assert record["alias"]["evaluate_target_health"] is True
 
 

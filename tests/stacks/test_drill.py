@@ -194,3 +194,62 @@ def test_the_drill_names_the_scenario_and_the_part_of_each_defect(output, defect
               and s.verdict in ("NOT SURVIVED", "MISSED TARGET") and fragment in " ".join(s.problems)]
     assert caught, f"{defect.__name__}: no failed scenario {scenario_prefix!r} mentioning {fragment!r}"
     assert drill.failures({env: played})
+
+
+def _alarms(stacks, stack: str) -> dict:
+    return stacks[stack]["resource"].get("aws_cloudwatch_metric_alarm", {})
+
+
+def _regional_stack(output, env, region) -> str:
+    return build(output, env).regions[region].stack
+
+
+def test_an_az_alert_comes_from_the_synthesized_alarm_periods_and_changes_with_them(output):
+    """The alert column is the target-group checks plus the zone alarm's periods x datapoints: lengthen
+    the period of one region's no-healthy alarms and that region's AZ scenarios alert later by as much."""
+    env = _env_with_standby(output)
+    primary, _ = _regions(output, env)
+    stack = _regional_stack(output, env, primary)
+    model = build(output, env)
+    zone = sorted(model.regions[primary].lbs["nlb"].zones)[0]
+    before = {s.failed[0]: s for s in drill.drill(output, [env])[env] if len(s.failed) == 1}[f"az:{primary}:{zone}"]
+    members = [a for a in _alarms(output.stacks, stack).values() if "-no-healthy-" in a["alarm_name"]
+               and a["alarm_name"].endswith(zone)]
+    assert members and before.alert is not None
+    spanning = min(lb.detect for lb in model.regions[primary].lbs.values() if zone in lb.zones)
+    assert before.alert == spanning + min(a["period"] * a["datapoints_to_alarm"] for a in members)
+    stacks = copy.deepcopy(output.stacks)
+    for alarm in _alarms(stacks, stack).values():
+        if "-no-healthy-" in alarm["alarm_name"]:
+            alarm["period"] = alarm["period"] * 5
+    after = {s.failed[0]: s for s in drill.drill(Output(stacks), [env])[env]
+             if len(s.failed) == 1}[f"az:{primary}:{zone}"]
+    assert after.alert == spanning + min(a["period"] * 5 * a["datapoints_to_alarm"] for a in members)
+    assert after.alert > before.alert and after.detect == before.detect  # traffic moves on the target checks
+
+
+def test_route53_takes_a_region_out_on_its_canary_alarm_after_the_alarm_periods(output, environments):
+    """A load balancer whose record lost its health check still answers DNS: only the region's canary
+    (its requests through the region's failover name fail) takes the region out, after the alarm's
+    datapoints plus one run; a longer alarm period delays the failover by as much."""
+    env = next((e for e in _two_region(environments) if environments[e].observability.canary_minutes), None)
+    if env is None:
+        pytest.skip("no environment with a standby region runs canaries")
+    primary, standby = _regions(output, env)
+    stacks = copy.deepcopy(output.stacks)
+    _leaf_without_health_check(stacks, env, primary, standby)
+
+    def scenario(stacks):
+        played = drill.drill(Output(stacks), [env])[env]
+        return next(s for s in played if s.failed == [f"lb:{primary}:alb-primary"])
+
+    canary = next(a for a in _alarms(stacks, _regional_stack(output, env, primary)).values()
+                  if a.get("namespace") == "CloudWatchSynthetics")
+    every = environments[env].observability.canary_minutes * 60
+    first = scenario(stacks)
+    route53 = next(a for a in first.answers[next(iter(first.answers))] if a.provider == "route53")
+    assert route53.lb.startswith(standby) and route53.serving
+    assert route53.detect == canary["period"] * canary["datapoints_to_alarm"] + every
+    canary["period"] *= 3
+    later = next(a for a in scenario(stacks).answers[next(iter(first.answers))] if a.provider == "route53")
+    assert later.detect == canary["period"] * canary["datapoints_to_alarm"] + every > route53.detect

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from environments.schema import record_fqdn
 from tests.conftest import resources
 from tests.topology import ENVIRONMENTS, LOAD_BALANCERS, regional_stacks
 
@@ -33,12 +34,20 @@ def test_every_load_balancer_is_watched_per_az_and_the_albs_for_errors_latency_a
             expected |= {f"{placement.stack}-{role}-unhealthy-{zone}", f"{placement.stack}-{role}-no-healthy-{zone}"}
         if role != "nlb":
             expected |= {f"{placement.stack}-{role}-{kind}" for kind in ("5xx", "p99", "rejected")}
+    expected.add(f"{placement.stack}-waf-blocked")  # the region's web ACL, every rule
+    if observed.canary_minutes:  # the region's own canary, and its view of the other region when there is one
+        expected |= {f"{placement.stack}-canary"} | ({f"{placement.stack}-peer-canary"} if env.regions.standby else set())
     assert set(alarms) == expected
     for name, alarm in alarms.items():
         assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == observed.evaluation_minutes
         if name.endswith("-5xx"):
             assert alarm["threshold"] == observed.lb_5xx_percent
             assert "FILL(elb, 0)" in alarm["metric_query"][0]["expression"]  # no 5xx datapoint is zero, not missing
+        if name.endswith("-waf-blocked"):
+            assert alarm["namespace"] == "AWS/WAFV2" and alarm["threshold"] == observed.waf_blocked_per_minute
+            assert alarm["dimensions"] == {"WebACL": placement.stack, "Rule": "ALL", "Region": placement.region.name}
+            (acl,) = resources(stack, "aws_wafv2_web_acl").values()
+            assert acl["name"] == acl["visibility_config"]["metric_name"] == placement.stack
         if name.endswith("-p99"):
             assert alarm["threshold"] == observed.p99_latency_seconds and alarm["extended_statistic"] == "p99"
         if "-no-healthy-" in name:
@@ -58,9 +67,12 @@ def test_composites_say_which_az_is_impaired_and_whether_the_region_fails(stacks
     rule = composites[f"{placement.stack}-region"]["alarm_rule"]
     assert rule.startswith(f'ALARM("{placement.stack}-alb-primary-5xx") OR (')
     assert all(f'ALARM("{placement.stack}-az-{z}")' in rule for z in zones) and " AND " in rule
-    metric_alarms = {f"aws_cloudwatch_metric_alarm.{n}" for n in resources(stack, "aws_cloudwatch_metric_alarm")}
+    address = {a["alarm_name"]: f"aws_cloudwatch_metric_alarm.{n}" for n, a in resources(stack, "aws_cloudwatch_metric_alarm").items()}
+    address |= {a["alarm_name"]: f"aws_cloudwatch_composite_alarm.{n}"
+                for n, a in resources(stack, "aws_cloudwatch_composite_alarm").items()}
     for composite in composites.values():  # CloudWatch needs the members to exist first
-        assert metric_alarms <= set(composite["depends_on"])
+        members = re.findall(r'ALARM\("([^"]+)"\)', composite["alarm_rule"])
+        assert {address[m] for m in members} <= set(composite["depends_on"])
 
 
 @pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
@@ -98,7 +110,8 @@ def test_the_standby_alerts_when_its_database_falls_behind_by_more_than_the_conf
     placements = regional_stacks(env)
     for placement in placements:
         data = stacks[f"{placement.stack}-data"]
-        alarms = list(resources(data, "aws_cloudwatch_metric_alarm").values())
+        alarms = [a for a in resources(data, "aws_cloudwatch_metric_alarm").values()
+                  if a["metric_name"] == "AuroraGlobalDBReplicationLag"]
         if placement.role != "standby":
             assert not alarms  # the metric exists only in the secondary's region
             continue
@@ -111,3 +124,121 @@ def test_the_standby_alerts_when_its_database_falls_behind_by_more_than_the_conf
         assert alarm["alarm_actions"] == alarm["ok_actions"]
         assert f"cross-stack-reference-input-{placement.stack}." in alarm["alarm_actions"][0]
         assert "aws_sns_topic" in alarm["alarm_actions"][0]
+
+
+def _platform_names(env) -> list[str]:
+    return sorted(record_fqdn(r.name, env.domain) for r in env.dns.records if r.target == "platform")
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_each_region_runs_canaries_through_its_own_and_the_other_regions_failover_names(stacks, env, placement):
+    observed = env.observability
+    stack = stacks[placement.stack]
+    canaries = {c["name"]: c for c in resources(stack, "aws_synthetics_canary").values()}
+    if not observed.canary_minutes:
+        assert not canaries
+        return
+    others = [r.name for r in env.regions.all if r.name != placement.region.name]
+    assert len(canaries) == 1 + bool(others)
+    path = observed.canary_path or env.dns.health_check.path
+    alarms = {a["alarm_name"]: a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
+    buckets = {b["bucket"] for b in resources(stack, "aws_s3_bucket").values()}
+    for canary in canaries.values():
+        peer = canary["name"] != placement.stack
+        regions = others if peer else [placement.region.name]
+        targets = json.loads(canary["run_config"]["environment_variables"]["SPOFLESS_TARGETS"])
+        assert targets == [{"connect": f"{region}.failover.{name}", "host": name, "path": path}
+                           for region in regions for name in _platform_names(env)]
+        # the failover names are asked of the zone's Route53 name servers (Cloudflare does not hold them)
+        assert "aws_route53_zone" in canary["run_config"]["environment_variables"]["SPOFLESS_NAMESERVERS"]
+        assert "name_servers" in canary["run_config"]["environment_variables"]["SPOFLESS_NAMESERVERS"]
+        assert canary["start_canary"] is True and canary["delete_lambda"] is True  # it runs; destroy removes its function
+        assert canary["schedule"]["expression"] == (
+            "rate(1 minute)" if observed.canary_minutes == 1 else f"rate({observed.canary_minutes} minutes)")
+        assert canary["runtime_version"] == observed.canary_runtime
+        assert canary["run_config"]["timeout_in_seconds"] <= observed.canary_minutes * 60
+        assert canary["artifact_config"]["s3_encryption"]["encryption_mode"] == "SSE_KMS"
+        assert canary["artifact_s3_location"].removeprefix("s3://").rstrip("/") in buckets
+        assert canary["zip_file"].startswith("assets/") and canary["zip_file"].endswith(".zip")
+        (alarm,) = [a for a in alarms.values() if a.get("dimensions", {}).get("CanaryName") == canary["name"]]
+        assert alarm["alarm_name"] == f"{placement.stack}-{'peer-canary' if peer else 'canary'}"
+        # what Route53 can read: one metric, a plain statistic, one datapoint per run, no "M out of N"
+        assert alarm["namespace"] == "CloudWatchSynthetics" and alarm["metric_name"] == "SuccessPercent"
+        assert alarm["statistic"] == "Average" and alarm["period"] == observed.canary_minutes * 60
+        assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == observed.evaluation_minutes
+        assert alarm["treat_missing_data"] == "breaching"
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_the_canary_role_reaches_its_bucket_its_logs_and_its_metrics_only(stacks, env, placement):
+    if not env.observability.canary_minutes:
+        pytest.skip(f"{env.name} runs no canary")
+    stack = stacks[placement.stack]
+    (role,) = [r for r in resources(stack, "aws_iam_role").values() if r["name"] == f"{placement.stack}-canary"]
+    trust = json.loads(role["assume_role_policy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust)
+    (policy,) = [p for p in resources(stack, "aws_iam_role_policy").values() if p["name"] == "canary"]
+    statements = {st["Sid"]: st for st in json.loads(policy["policy"])["Statement"]}
+    assert statements["Metrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}}
+    names = sorted(c["name"] for c in resources(stack, "aws_synthetics_canary").values())
+    logs = statements["Logs"]["Resource"]
+    assert len(logs) == len(names) and all(  # each canary's own log group, in this region
+        any(r.endswith(f":log-group:/aws/lambda/cwsyn-{n}-*") and f":logs:{placement.region.name}:" in r for r in logs)
+        for n in names)
+    assert statements["Results"]["Resource"].endswith("/*") and statements["Results"]["Action"] == [
+        "s3:GetObject", "s3:PutObject"]
+    key_use = [st for st in statements.values() if st.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")]
+    assert key_use and all(st["Condition"]["StringEquals"]["kms:ViaService"] == f"s3.{placement.region.name}.amazonaws.com"
+                           for st in key_use)
+
+
+@pytest.mark.parametrize("env", list(ENVIRONMENTS.values()), ids=lambda e: e.name)
+def test_each_region_alerts_on_the_copies_it_sends_and_receives(stacks, env):
+    """OperationsFailedReplication is published in the source's region, ReplicationLatency in the
+    destination's: each region watches its outgoing rule's failures and its incoming rule's latency."""
+    placements = regional_stacks(env)
+    for placement in placements:
+        data = stacks[f"{placement.stack}-data"]
+        alarms = {a["metric_name"]: a for a in resources(data, "aws_cloudwatch_metric_alarm").values()
+                  if a["namespace"] == "AWS/S3"}
+        others = [p for p in placements if p is not placement]
+        if not others or not env.data.bucket.replication_time_control:
+            assert not alarms  # nothing replicates, or no replication metrics without Replication Time Control
+            continue
+        (other,) = others
+        own = f"{env.name}-{placement.region.name}-app-{env.account_id}"
+        theirs = f"{env.name}-{other.region.name}-app-{env.account_id}"
+        assert alarms["OperationsFailedReplication"]["dimensions"] == {
+            "SourceBucket": own, "DestinationBucket": theirs, "RuleId": f"to-{other.region.name}"}
+        assert alarms["OperationsFailedReplication"]["threshold"] == 0
+        assert alarms["ReplicationLatency"]["dimensions"] == {
+            "SourceBucket": theirs, "DestinationBucket": own, "RuleId": f"to-{placement.region.name}"}
+        assert alarms["ReplicationLatency"]["threshold"] == env.observability.replication_latency_seconds
+        # the rules' ids are what the metrics carry
+        rules = [r for c in resources(data, "aws_s3_bucket_replication_configuration").values() for r in c["rule"]]
+        assert [r["id"] for r in rules] == [f"to-{other.region.name}"]
+        for alarm in alarms.values():
+            assert alarm["treat_missing_data"] == "notBreaching" and alarm["alarm_actions"] == alarm["ok_actions"]
+            assert f"cross-stack-reference-input-{placement.stack}." in alarm["alarm_actions"][0]
+
+
+@pytest.mark.parametrize("env", list(ENVIRONMENTS.values()), ids=lambda e: e.name)
+def test_failed_backup_and_copy_jobs_of_the_environments_resources_alert_in_their_region(stacks, env):
+    for placement in regional_stacks(env):
+        data = stacks[f"{placement.stack}-data"]
+        (rule,) = resources(data, "aws_cloudwatch_event_rule").values()
+        pattern = json.loads(rule["event_pattern"])
+        assert pattern["source"] == ["aws.backup"]
+        assert set(pattern["detail-type"]) == {"Backup Job State Change", "Copy Job State Change"}
+        assert set(pattern["detail"]["state"]) == {"FAILED", "ABORTED", "EXPIRED"}
+        # this environment's resources only: the account's other environments page their own people
+        (plan_selection,) = resources(data, "aws_backup_selection").values()
+        assert sorted(pattern["detail"]["resourceArn"]) == sorted(plan_selection["resources"])
+        assert rule["name"].startswith(f"{placement.stack}-")  # what the topic's policy admits
+        (target,) = resources(data, "aws_cloudwatch_event_target").values()
+        assert "aws_sns_topic" in target["arn"] and f"cross-stack-reference-input-{placement.stack}." in target["arn"]
+    for placement in regional_stacks(env):
+        (policy,) = resources(stacks[placement.stack], "aws_sns_topic_policy").values()
+        rules = next(s for s in json.loads(policy["policy"])["Statement"] if s["Sid"] == "ThisRegionsRulesPublish")
+        assert rules["Principal"] == {"Service": "events.amazonaws.com"}
+        assert rules["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":rule/{placement.stack}-*")

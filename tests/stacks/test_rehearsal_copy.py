@@ -96,9 +96,9 @@ def test_only_the_skip_list_what_needs_it_and_protection_are_taken_out(copies, s
 def test_the_skip_list_is_short_and_says_why():
     # one per API moto lacks: EKS add-ons, access entries/policies, Pod Identity; rotation; query logs;
     # ElastiCache replication groups (no member clusters), subnet groups (no delete), Global Datastore,
-    # users and user groups; backup selections; Access Analyzer, Security Hub (account, standards,
-    # aggregator) and Service Quotas
-    assert len(SKIPPED_TYPES) <= 18
+    # users and user groups; backup selections; composite alarms; Synthetics canaries (no start, stop or
+    # delete); Access Analyzer, Security Hub (account, standards, aggregator) and Service Quotas
+    assert len(SKIPPED_TYPES) <= 19
     assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
     assert all(t not in SKIPPED_TYPES for (t, _) in UNPROTECTED)
 
@@ -198,3 +198,23 @@ def test_terraform_plugins_run_with_a_lighter_garbage_collector_unless_the_calle
 
     assert terraform_env({})["GOGC"] == PLUGIN_GOGC
     assert terraform_env({"GOGC": "100"})["GOGC"] == "100"
+
+
+def test_the_copy_ignores_only_what_the_emulator_would_make_it_replace(copies, stacks):
+    """IGNORED_IN_COPY: the attribute is ignored on the resources its condition names, and nowhere else."""
+    from tooling.terraform.emulated import IGNORED_IN_COPY
+
+    seen = set()
+    for stack, (document, _) in copies.items():
+        for (resource_type, attribute), (key, value, why) in IGNORED_IN_COPY.items():
+            assert len(why) > 20
+            for name, copy in document["resource"].get(resource_type, {}).items():
+                ignored = copy.get("lifecycle", {}).get("ignore_changes", [])
+                wanted = copy.get(key) == value
+                assert (attribute in ignored) is wanted, (stack, name)
+                assert attribute not in stacks[stack]["resource"][resource_type][name].get("lifecycle", {}).get(
+                    "ignore_changes", [])  # the synthesized stack itself is untouched
+                if wanted:
+                    seen.add(resource_type)
+    assert seen or not any(c.get("type") == "CLOUDWATCH_METRIC" for s in stacks.values()
+                           for c in s.get("resource", {}).get("aws_route53_health_check", {}).values())

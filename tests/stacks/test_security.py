@@ -70,7 +70,7 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks,
         admin = statements["AccountAdministration"]
         assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
         (use,) = [s for sid, s in statements.items()
-                  if sid not in ("AccountAdministration", "CloudWatchAlarmsPublish")
+                  if sid not in ("AccountAdministration", "CloudWatchAlarmsPublish", "EventBridgeRulesPublish")
                   and not sid.startswith("AutoScalingServiceRole")]
         assert "Condition" in use
         if purpose == "logs":
@@ -78,8 +78,12 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks,
             # the region's alert topic: CloudWatch publishes this account's alarms of this region only
             alarms = statements["CloudWatchAlarmsPublish"]
             assert f":cloudwatch:{region}:" in alarms["Condition"]["ArnLike"]["aws:SourceArn"]
+            # and EventBridge rules of this account and region (failed backup jobs) publish to it too
+            rules = statements["EventBridgeRulesPublish"]
+            assert rules["Principal"] == {"Service": "events.amazonaws.com"}
+            assert f":events:{region}:" in rules["Condition"]["ArnLike"]["aws:SourceArn"]
         else:
-            assert "CloudWatchAlarmsPublish" not in statements
+            assert "CloudWatchAlarmsPublish" not in statements and "EventBridgeRulesPublish" not in statements
             services = use["Condition"]["StringEquals"]["kms:ViaService"]
             assert services and all(s.endswith(f".{region}.amazonaws.com") for s in services)
     # the storage key encrypts node volumes: the Auto Scaling service-linked role may use it

@@ -48,7 +48,8 @@ def test_iam_reaches_exactly_the_roles_the_stacks_create_and_passes_them_only_to
     names = {c["name"] for s in stacks for c in output.resources(s, "aws_iam_role").values()}
     arns = {f"arn:aws:iam::{ENVIRONMENTS[env].account_id}:role/{n}" for n in names}
     assert set(statements["OwnRoles"]["Resource"]) == arns
-    passes = [s for s in statements.values() if s["Action"] == ["iam:PassRole"] and s["Sid"] != "PassConfigRole"]
+    passes = [s for s in statements.values() if s["Action"] == ["iam:PassRole"]
+              and s["Sid"] not in ("PassConfigRole", "PassCanaryRoles")]
     assert {r for s in passes for r in s["Resource"]} == arns
     # each role only to the service its trust policy names
     for stack in stacks:
@@ -57,6 +58,14 @@ def test_iam_reaches_exactly_the_roles_the_stacks_create_and_passes_them_only_to
                        if isinstance(p.get("Principal"), dict) and "Service" in p["Principal"]}
             role = f"arn:aws:iam::{ENVIRONMENTS[env].account_id}:role/{conf['name']}"
             assert {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes if role in s["Resource"]} == trusted
+    # a canary's role goes to Synthetics as well, which creates the function it runs as
+    canaries = {(s, c["execution_role_arn"]) for s in stacks for c in output.resources(s, "aws_synthetics_canary").values()}
+    if canaries:
+        canary = statements["PassCanaryRoles"]
+        assert canary["Condition"] == {"StringEquals": {"iam:PassedToService": "synthetics.amazonaws.com"}}
+        assert len(canary["Resource"]) == len(canaries) and set(canary["Resource"]) <= arns
+    else:
+        assert "PassCanaryRoles" not in statements
     policies = statements["AttachKnownPolicies"]["Condition"]["ArnEquals"]["iam:PolicyARN"]
     assert policies and all(p.startswith("arn:aws:iam::aws:policy/") for p in policies)
 

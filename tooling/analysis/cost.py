@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ USAGE_BASED = (
     ("aws_ecr_repository", "ECR storage per GB-month and replication"),
     ("aws_lambda_function", "Lambda requests and duration (secret rotation)"),
     ("aws_sns_topic", "SNS notifications (email beyond the free tier)"),
+    ("aws_synthetics_canary", "the canary's Lambda duration, its results in S3 and its logs"),
     ("cloudflare_load_balancer", "Cloudflare: DNS queries beyond 500,000 a month, health checks from more regions"),
 )
 
@@ -194,6 +196,12 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
         add(stack, "observability", "CloudWatch composite alarms",
             len(output.resources(stack, "aws_cloudwatch_composite_alarm")), "alarm-month",
             "cloudwatch_composite_alarm_month", per_hour=False)
+        for _, conf in output.resources(stack, "aws_synthetics_canary").items():
+            every = re.match(r"rate\((\d+) minutes?\)", str((conf.get("schedule") or {}).get("expression", "")))
+            if every:
+                add(stack, "observability", f"Synthetics canary runs (every {every.group(1)} min)",
+                    round(hours * 60 / int(every.group(1))), "run", "synthetics_canary_run", _region(output, stack, conf),
+                    per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_zone").items():
             add(stack, "dns", "Route53 hosted zone", 1, "zone-month", "route53_zone_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_health_check").items():

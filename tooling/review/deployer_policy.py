@@ -55,8 +55,8 @@ SERVICES: dict[str, str] = {
     "aws_eks": "eks", "aws_iam": "iam", "aws_kms": "kms", "aws_secretsmanager": "secretsmanager",
     "aws_route53": "route53", "aws_acm": "acm", "aws_wafv2": "wafv2", "aws_s3": "s3", "aws_rds": "rds",
     "aws_db": "rds", "aws_elasticache": "elasticache", "aws_backup": "backup", "aws_cloudwatch_log": "logs",
-    "aws_cloudwatch": "cloudwatch", "aws_sns": "sns",
-    "aws_lambda": "lambda", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
+    "aws_cloudwatch": "cloudwatch", "aws_cloudwatch_event": "events", "aws_sns": "sns",
+    "aws_lambda": "lambda", "aws_synthetics": "synthetics", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
     "aws_config": "config", "aws_cloudtrail": "cloudtrail", "aws_accessanalyzer": "access-analyzer",
     "aws_servicequotas": "servicequotas", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
 }
@@ -252,6 +252,24 @@ def statements(output: Output, env: str) -> list[dict]:
     if functions:
         found.append(_statement("OwnFunctions", ["lambda:*"],
                                 [arn.format("lambda", "*", f"function:{f}") for f in functions]))
+    canaries = _names(output, stacks, "aws_synthetics_canary", "name")
+    if canaries:
+        # CreateCanary builds the canary's function and layer with the caller's own Lambda permissions
+        # (cwsyn-<canary>-<id>), and DeleteCanary with delete_lambda removes them the same way:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_Roles.html
+        found.append(_statement("CanaryFunctions", ["lambda:*"],
+                                [arn.format("lambda", "*", f"{kind}:cwsyn-{c}-*") for c in canaries
+                                 for kind in ("function", "layer")]))
+        # the runtime's own layers, which AWS publishes (CloudWatchSyntheticsFullAccess grants the same read)
+        found.append(_statement("SyntheticsRuntimeLayers", ["lambda:GetLayerVersion"], [
+            f"arn:aws:lambda:*:*:layer:{layer}" for layer in ("Synthetics:*", "Synthetics_Selenium:*",
+                                                               "AWS-CW-Synthetics*:*")]))
+        # a canary's role is passed to Synthetics too (the service names it on the function it creates)
+        canary_roles = [f"arn:aws:iam::{account}:role/{r}" for r in _names(output, stacks, "aws_iam_role", "name")
+                        if r.endswith("-canary")]
+        if canary_roles:
+            found.append(_statement("PassCanaryRoles", ["iam:PassRole"], canary_roles,
+                                    condition={"StringEquals": {"iam:PassedToService": "synthetics.amazonaws.com"}}))
 
     found += _state_statements(output, stacks)
     found += _protected(output, stacks, account)

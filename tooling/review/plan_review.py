@@ -102,6 +102,10 @@ STATELESS_TYPES = {
     "aws_s3_bucket_notification": "notification settings, rewritten by the same apply",
     "aws_servicequotas_service_quota": "a quota request; deleting it from state lowers nothing",
     "aws_route53_health_check": "a health check the records follow, recreated by the same apply",
+    "aws_cloudwatch_event_rule": "an event rule, recreated by the same apply (events meanwhile are not alerted)",
+    "aws_cloudwatch_event_target": "a rule's target, recreated by the same apply",
+    "aws_synthetics_canary": "a canary, recreated by the same apply (its alarm misses runs meanwhile; old results "
+                             "stay in the bucket)",
     "cloudflare_load_balancer_monitor": "a monitor the pools follow, recreated by the same apply",
     "cloudflare_zone_dns_settings": "zone settings, rewritten by the same apply",
     "aws_eks_pod_identity_association": "an association, recreated by the same apply",

@@ -3,7 +3,8 @@ environment Terraform runs in against the emulator, and how a plan after apply i
 
 The copy points every AWS endpoint at the emulator, keeps state per stack in a local folder, leaves out
 what the emulator cannot create (:data:`SKIPPED_TYPES`, each with its reason) and lifts protections a
-rehearsal must be able to destroy (:data:`UNPROTECTED`). A plan after apply must be clean apart from the
+rehearsal must be able to destroy (:data:`UNPROTECTED`), and ignores what the emulator would make it replace
+(:data:`IGNORED_IN_COPY`). A plan after apply must be clean apart from the
 attributes the emulator reads back differently from AWS (:data:`PLAN_QUIRKS`, each with its reason).
 """
 
@@ -51,6 +52,9 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
     "aws_cloudwatch_composite_alarm":
         "moto has no PutCompositeAlarm; the metric alarms they combine, the topic and its policy are rehearsed",
+    "aws_synthetics_canary":
+        "moto has no StartCanary, StopCanary or DeleteCanary; the canary's alarm, role, bucket and the Route53 "
+        "check on the alarm are rehearsed",
     "aws_accessanalyzer_analyzer":
         "moto has no IAM Access Analyzer backend (access-analyzer requests answer 500)",
     "aws_securityhub_account":
@@ -102,9 +106,30 @@ PLAN_QUIRKS: dict[tuple[str, str], str] = {
     ("aws_s3_bucket_replication_configuration", "rule"):
         "moto's GetBucketReplication returns DeleteMarkerReplication as Disabled and the Filter as Prefix '' "
         "whatever was sent, and drops SourceSelectionCriteria (hard-coded in moto/s3/responses.py)",
+    **{("aws_route53_health_check", a): "moto's CreateHealthCheck drops AlarmIdentifier and "
+                                         "InsufficientDataHealthStatus, so a CLOUDWATCH_METRIC check reads back "
+                                         "without its alarm"
+       for a in ("cloudwatch_alarm_name", "cloudwatch_alarm_region", "insufficient_data_health_status")},
     ("aws_s3_bucket_notification", "eventbridge"):
         "moto accepts EventBridgeConfiguration in PutBucketNotificationConfiguration but returns none, so "
         "the bucket reads back with EventBridge off",
+}
+
+
+# Attributes a resource of the rehearsal copy ignores because the emulator invents them for that kind of
+# resource (AWS leaves them out), with the condition on the resource and the reason. Unlike PLAN_QUIRKS (a
+# type's attribute, updates only) this is scoped to the resources the condition names, and it also covers
+# a ForceNew attribute, whose diff would be a replace.
+# (resource type, attribute) -> (block key, value it must have, why)
+IGNORED_IN_COPY: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("aws_route53_health_check", "request_interval"): (
+        "type", "CLOUDWATCH_METRIC",
+        "moto answers RequestInterval 30 for a check on a CloudWatch alarm, which AWS leaves out (such a check "
+        "has no interval); the provider reads it into the ForceNew request_interval and would replace the check"),
+    ("aws_route53_health_check", "port"): (
+        "type", "CLOUDWATCH_METRIC",
+        "moto answers Port 80 for a check on a CloudWatch alarm, which AWS leaves out (such a check calls no "
+        "endpoint); the provider would update the check on every plan"),
 }
 
 
@@ -160,6 +185,12 @@ def rehearsal_document(document: Mapping[str, Any], stack: str, endpoint: str, s
                 block.pop(attribute, None)
             elif attribute in block:
                 block[attribute] = value
+    for (resource_type, attribute), (key, value, _) in IGNORED_IN_COPY.items():
+        for block in resources.get(resource_type, {}).values():
+            if block.get(key) == value:
+                ignored = block.setdefault("lifecycle", {}).setdefault("ignore_changes", [])
+                if isinstance(ignored, list) and attribute not in ignored:
+                    ignored.append(attribute)
     dropped: set[str] = set()
     for resource_type in sorted(set(resources) & set(skipped)):
         dropped |= {f"{resource_type}.{n}" for n in resources[resource_type]}

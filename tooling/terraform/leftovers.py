@@ -22,6 +22,9 @@ COVERAGE: dict[str, str] = {
     # observability
     "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
     "aws_cloudwatch_composite_alarm": "not created",
+    "aws_synthetics_canary": "not created",
+    "aws_cloudwatch_event_rule": "event rules",
+    "aws_cloudwatch_event_target": "with aws_cloudwatch_event_rule",
     "aws_sns_topic": "sns topics",
     "aws_sns_topic_policy": "with aws_sns_topic",
     "aws_sns_topic_subscription": "with aws_sns_topic",
@@ -199,6 +202,11 @@ def _left_kms_aliases(client, region):
 @_lists("cloudwatch alarms", REGIONAL_LISTERS)
 def _left_alarms(client, region):
     return [a["AlarmName"] for a in client("cloudwatch", region).describe_alarms()["MetricAlarms"]]
+
+
+@_lists("event rules", REGIONAL_LISTERS)
+def _left_event_rules(client, region):
+    return [r["Name"] for r in client("events", region).list_rules()["Rules"]]
 
 
 @_lists("sns topics", REGIONAL_LISTERS)

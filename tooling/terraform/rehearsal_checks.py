@@ -7,11 +7,13 @@ synthesizes the wrong thing fails here even though Terraform applied it.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterator, Optional
 
 from environments.schema import EnvironmentConfig, record_fqdn
 from modules.loadbalancing.placement import LB_ORDER, alb_zones, lb_name
 from modules.network.layout import INTERFACE_ENDPOINTS
+from modules.observability.naming import canary_alarm_name
 from modules.stacks import names
 from tooling.terraform.leftovers import duplicates
 from tooling.terraform.probes import Check, clients
@@ -295,10 +297,21 @@ def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
         unchecked = sorted(where for name, where in lb_names().items() if name not in https)
         if unchecked:
             return f"no HTTPS health check on {', '.join(unchecked)}"
-        calculated = [c for c in checks if c["HealthCheckConfig"]["Type"] == "CALCULATED"]
-        if len(calculated) != len(regions):
-            return f"{len(calculated)} calculated health checks, expected one per region ({len(regions)})"
         by_id = {c["Id"]: c for c in checks}
+        if config.observability.canary_minutes:
+            # one check per region on its canary alarm (moto keeps no AlarmIdentifier: the alarms are asked
+            # for in their regions instead)
+            metric = [c for c in checks if c["HealthCheckConfig"]["Type"] == "CLOUDWATCH_METRIC"]
+            if len(metric) != len(regions):
+                return f"{len(metric)} alarm health checks, expected one per region on its canary alarm ({len(regions)})"
+            for region in regions:
+                alarm = canary_alarm_name(names.regional(config.name, region.name))
+                found = client("cloudwatch", region.name).describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+                if not found or found[0].get("Namespace") != "CloudWatchSynthetics":
+                    return f"no canary alarm {alarm} in {region.name} for Route53 to read"
+        calculated = [c for c in checks if c["HealthCheckConfig"]["Type"] == "CALCULATED"]
+        if not config.observability.canary_minutes and len(calculated) != len(regions):
+            return f"{len(calculated)} calculated health checks, expected one per region ({len(regions)})"
         for c in calculated:
             children = c["HealthCheckConfig"].get("ChildHealthChecks", [])
             if len(children) != len(LB_ORDER) or any(by_id.get(child, {}).get("HealthCheckConfig", {})
@@ -311,7 +324,9 @@ def _dns(config: EnvironmentConfig, client) -> Iterator[Check]:
         return None
 
     yield _check("route53 health checks", health_checks,
-                 lambda: f"HTTPS check on each of {len(lb_names())} LBs, {len(regions)} calculated region check(s)")
+                 lambda: f"HTTPS check on each of {len(lb_names())} LBs, " + (
+                     f"{len(regions)} region check(s) on the canary alarms" if config.observability.canary_minutes
+                     else f"{len(regions)} calculated region check(s)"))
 
 
 def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
@@ -348,8 +363,41 @@ def _data_tier(config: EnvironmentConfig, client) -> Iterator[Check]:
                  "the standby" if standby else "aurora: instances, encrypted", global_database,
                  lambda: f"{config.data.aurora.instances} instances in each of {', '.join(regions)}")
 
+    def backup_alerts() -> Optional[str]:
+        for region in regions:
+            stack = names.regional(config.name, region)
+            events = client("events", region)
+            rule = f"{stack}-data-backup-failed"
+            found = [r for r in events.list_rules(NamePrefix=rule)["Rules"] if r["Name"] == rule]
+            if not found:
+                return f"no rule {rule} in {region}"
+            pattern = json.loads(found[0]["EventPattern"])
+            if pattern.get("source") != ["aws.backup"] or "FAILED" not in pattern.get("detail", {}).get("state", []):
+                return f"{rule} does not match failed AWS Backup jobs: {pattern}"
+            targets = [t["Arn"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]
+            if not targets or not all(t.endswith(f":{stack}-alerts") and f":{region}:" in t for t in targets):
+                return f"{rule} publishes to {targets}, not to {stack}-alerts in {region}"
+        return None
+
+    yield _check("backup: failed, aborted or expired jobs alert through the region's topic", backup_alerts,
+                 f"a rule per region ({', '.join(regions)})")
+
     if standby is None:
         return
+
+    def replication_alarms() -> Optional[str]:
+        for region in regions:
+            stack = names.regional(config.name, region)
+            wanted = {f"{stack}-data-s3-replication-failed", f"{stack}-data-s3-replication-latency"}
+            found = {a["AlarmName"] for a in client("cloudwatch", region).describe_alarms(
+                AlarmNamePrefix=f"{stack}-data-s3-")["MetricAlarms"]}
+            if found != wanted:
+                return f"{region}: replication alarms {sorted(found)}, expected {sorted(wanted)}"
+        return None
+
+    if config.data.bucket.replication_time_control:
+        yield _check("buckets: each region alarms on the copies it sends and receives", replication_alarms,
+                     "failed operations at the source, latency at the destination")
 
     def replication() -> Optional[str]:
         for region, other in ((primary, standby), (standby, primary)):
@@ -465,12 +513,16 @@ def _account_baseline(config: EnvironmentConfig, client) -> Iterator[Check]:
 
 def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     """Each load balancer's alarms in its own region: per AZ unhealthy and no-healthy, per ALB 5xx share,
-    p99 and rejected connections; the notifying ones go to this region's topic, encrypted with a key."""
+    p99 and rejected connections; the web ACL's blocked requests; the canaries' alarms (the canaries are not
+    emulated); the notifying ones go to this region's topic, encrypted with a key."""
     name = region.name
     stack = names.regional(config.name, name)
     primary_zones, secondary_zones = alb_zones(region.zones)
     per_zone = len(primary_zones) + len(secondary_zones) + len(region.zones)
-    expected = 2 * per_zone + 3 * 2
+    # the region's canary and, with a standby, its view of the other region; the web ACL's blocked requests
+    canaries = (1 + (config.regions.standby is not None)) if config.observability.canary_minutes else 0
+    expected = 2 * per_zone + 3 * 2 + 1 + canaries
+    notifies = 3 * 2 + 1 + canaries
 
     def alarms() -> Optional[str]:
         everything = client("cloudwatch", name).describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
@@ -490,12 +542,12 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
             return f"{stack}-alerts is not encrypted with a KMS key"
         notifying = [a for a in found if a.get("AlarmActions")]
         strays = [a["AlarmName"] for a in notifying + lag if a["AlarmActions"] != [topics[0]]]
-        if strays or len(notifying) != 3 * 2:
+        if strays or len(notifying) != notifies:
             return f"alarms notifying elsewhere than {stack}-alerts: {', '.join(strays) or len(notifying)}"
         return None
 
     yield _check(f"alarms {name}", alarms,
-                 f"{expected} metric alarms on the load balancers, per AZ and per ALB; {stack}-alerts encrypted")
+                 f"{expected} metric alarms (load balancers per AZ and per ALB, WAF, canaries); {stack}-alerts encrypted")
 
 
 def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
