@@ -23,19 +23,15 @@ What real AWS asks for, and where it is written:
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import io
 import json
-import shutil
-import tempfile
-import zipfile
 from pathlib import Path
 
-from cdktf import AssetType, Fn, TerraformAsset
+from cdktf import Fn
 from constructs import Construct
 
 from environments.schema import ObservabilityConfig
+from modules.assets import deterministic_zip, file_asset
 from modules.iam import AccountContext, PolicyStatements, policy_document
 from modules.loadbalancing.access_logs import expiring_lifecycle, private_versioned
 from modules.observability.naming import canary_alarm_name, canary_name, peer_canary_alarm_name, peer_canary_name
@@ -56,13 +52,7 @@ def rate(minutes: int) -> str:
 def package() -> bytes:
     """The canary's zip (``python/spofless_canary.py``, the layout Python runtimes load), byte-identical
     for identical source."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("python/spofless_canary.py", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        archive.writestr(info, SCRIPT.read_bytes())
-    return buffer.getvalue()
+    return deterministic_zip({"python/spofless_canary.py": SCRIPT.read_bytes()})
 
 
 class RegionalCanary(Construct):
@@ -124,12 +114,8 @@ class RegionalCanary(Construct):
         policy = aws("iam_role_policy").IamRolePolicy(
             self, "role-policy", role=role.id, name="canary", policy=policy_document(statements))
         zipped = package()
-        # a folder of its own (mkdtemp: 0700), removed at exit; the file name carries the content hash
-        folder = Path(tempfile.mkdtemp(prefix="spofless-canary-"))
-        atexit.register(shutil.rmtree, folder, True)
-        path = folder / f"canary-{hashlib.sha256(zipped).hexdigest()[:16]}.zip"
-        path.write_bytes(zipped)
-        self.code = TerraformAsset(self, "code", path=str(path), type=AssetType.FILE).path
+        # the file name carries the content hash: the provider notices a new script by its new path
+        self.code = file_asset(self, "code", zipped, f"canary-{hashlib.sha256(zipped).hexdigest()[:16]}.zip")
         self.role_arn, self.policy = role.arn, policy
         self.canary, self.alarm = self._canary(
             "", self.name, targets, self.alarm_name,

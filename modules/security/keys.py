@@ -79,31 +79,23 @@ def key_policy(purpose: str, region: str, account: AccountContext,
     """
     statements: list[dict[str, Any]] = [admin_statement(account)]
     if purpose == "logs":
-        # the region's alert topic is encrypted with this key: CloudWatch publishes the alarms of this
-        # account and region to it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
-        # #compatibility-with-aws-services); without it the alerts are dropped silently
-        statements.append({
-            "Sid": "CloudWatchAlarmsPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
-                          "ArnLike": {"aws:SourceArn":
-                                      f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:*"}},
-        })
-        # AWS Backup's failed jobs reach the same topic through EventBridge, which must use the key too
-        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sns-encrypted)
-        statements.append({
-            "Sid": "EventBridgeRulesPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
-                          "ArnLike": {"aws:SourceArn":
-                                      f"arn:{account.partition}:events:{region}:{account.account_id}:rule/*"}},
-        })
+        # The region's alert topic is encrypted with this key: CloudWatch publishes the alarms of this account
+        # and region to it, and EventBridge the rules' events (failed AWS Backup jobs); without the grant the
+        # notifications are dropped silently.
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sns-encrypted
+        for sid, service, source in (("CloudWatchAlarmsPublish", "cloudwatch", "alarm:*"),
+                                     ("EventBridgeRulesPublish", "events", "rule/*")):
+            statements.append({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                              "ArnLike": {"aws:SourceArn":
+                                          f"arn:{account.partition}:{service}:{region}:{account.account_id}:{source}"}},
+            })
         statements.append({
             "Sid": "CloudWatchLogsUse",
             "Effect": "Allow",

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
-import io
-import shutil
-import tempfile
-import zipfile
 from pathlib import Path
 
-from cdktf import AssetType, TerraformAsset
 from constructs import Construct
 
+from modules.assets import deterministic_zip, file_asset
 from modules.iam import AccountContext, PolicyStatements, policy_document
 from modules.providers import aws
 from modules.security.keys import RegionalKey
@@ -23,14 +18,8 @@ RUNTIME = "python3.12"
 
 
 def package() -> bytes:
-    """The function's zip, byte-identical for identical source (fixed timestamps and modes)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("handler.py", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        archive.writestr(info, HANDLER.read_bytes())
-    return buffer.getvalue()
+    """The function's zip, byte-identical for identical source."""
+    return deterministic_zip({"handler.py": HANDLER.read_bytes()})
 
 
 class RotationFunction(Construct):
@@ -52,14 +41,8 @@ class RotationFunction(Construct):
         super().__init__(scope, construct_id)
         name = f"{env_name}-secret-rotation"
         zipped = package()
-        # written into a folder of its own (mkdtemp: 0700, a name no one can guess in advance), so no
-        # other local user can swap the file between hashing and the asset copy; removed at exit. The
-        # output's copy is checked against source_code_hash (tests/stacks/test_security.py).
-        folder = Path(tempfile.mkdtemp(prefix="spofless-rotation-"))
-        atexit.register(shutil.rmtree, folder, True)
-        path = folder / "rotation.zip"
-        path.write_bytes(zipped)
-        asset = TerraformAsset(self, "code", path=str(path), type=AssetType.FILE)
+        # the output's copy is checked against source_code_hash (tests/stacks/test_security.py)
+        asset_path = file_asset(self, "code", zipped, "rotation.zip")
         group = aws("cloudwatch_log_group").CloudwatchLogGroup(
             self, "logs", provider=provider, name=f"/aws/lambda/{name}", retention_in_days=log_retention_days,
             kms_key_id=logs_key.arn)
@@ -91,7 +74,7 @@ class RotationFunction(Construct):
             policy=policy_document(statements))
         self.function = aws("lambda_function").LambdaFunction(
             self, "function", provider=provider, function_name=name, role=role.arn, runtime=RUNTIME,
-            handler="handler.handler", filename=asset.path, timeout=60, memory_size=128,
+            handler="handler.handler", filename=asset_path, timeout=60, memory_size=128,
             source_code_hash=base64.b64encode(hashlib.sha256(zipped).digest()).decode(),
             tracing_config={"mode": "Active"}, depends_on=[group],
             environment={"variables": {"SECRET_NAMES": ",".join(sorted(f"{env_name}/{n}" for n in secrets))}},
