@@ -33,7 +33,7 @@ from environments.schema import BucketConfig
 from environments.schema.account import AccountConfig
 from modules.data.replication import BucketReplication
 from modules.iam import AccountContext, policy_document
-from modules.loadbalancing.access_logs import expiring_lifecycle, private_versioned
+from modules.loadbalancing.access_logs import deny_insecure_transport, expiring_lifecycle, private_versioned
 from modules.providers import aws
 from modules.security.keys import RegionalKey, admin_statement
 from modules.stacks.names import physical
@@ -98,8 +98,7 @@ class AuditBucket(Construct):
         aws("s3_bucket_notification").S3BucketNotification(self, "events", provider=provider, bucket=self.bucket.id,
                                                            eventbridge=True)
         statements = [
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            deny_insecure_transport(arn),
         ]
         if writer == "cloudtrail":
             statements += [

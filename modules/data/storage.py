@@ -16,7 +16,7 @@ from constructs import Construct
 from environments.schema import DataConfig
 from modules.data import BACKUP_TAG, app_bucket_name
 from modules.iam import policy_document
-from modules.loadbalancing.access_logs import private_versioned
+from modules.loadbalancing.access_logs import deny_insecure_transport, private_versioned
 from modules.outputs import stack_output
 from modules.providers import aws
 from modules.security.keys import RegionalKey
@@ -66,9 +66,7 @@ class RegionalStorage(Construct):
                                                   target_prefix=f"s3/{self.name}/", depends_on=[log_bucket_policy])
         aws("s3_bucket_notification").S3BucketNotification(self, "events", bucket=bucket_id, eventbridge=True)
         aws("s3_bucket_policy").S3BucketPolicy(self, "policy", bucket=bucket_id, policy=policy_document([
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            deny_insecure_transport(self.bucket.arn),
         ]))
         stack_output(self, "app_bucket", self.bucket.bucket, "The application bucket of this region")
         self.repositories: dict[str, object] = {}

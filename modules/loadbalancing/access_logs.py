@@ -29,6 +29,12 @@ def private_versioned(scope: Construct, bucket_id: str, provider=None):
         scope, "versioning", provider=provider, bucket=bucket_id, versioning_configuration={"status": "Enabled"})
 
 
+def deny_insecure_transport(bucket_arn: str) -> dict:
+    """The bucket-policy statement every spofless bucket carries: no request over plain HTTP."""
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
 def expiring_lifecycle(scope: Construct, bucket_id: str, *, rule_id: str, days: int, noncurrent_days: int,
                        provider=None):
     """Expire objects after ``days`` and their old versions after ``noncurrent_days``, abort stale uploads, and
@@ -122,7 +128,5 @@ class AccessLogBucket(Construct):
              "Action": "s3:GetBucketAcl", "Resource": self.bucket.arn,
              "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
                            "ArnLike": {"aws:SourceArn": source_arn}}},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            deny_insecure_transport(self.bucket.arn),
         ])

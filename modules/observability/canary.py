@@ -33,8 +33,9 @@ from constructs import Construct
 from environments.schema import ObservabilityConfig
 from modules.assets import deterministic_zip, file_asset
 from modules.iam import AccountContext, PolicyStatements, policy_document
-from modules.loadbalancing.access_logs import expiring_lifecycle, private_versioned
-from modules.observability.naming import canary_alarm_name, canary_name, peer_canary_alarm_name, peer_canary_name
+from modules.loadbalancing.access_logs import deny_insecure_transport, expiring_lifecycle, private_versioned
+from modules.observability.naming import (canary_alarm_name, canary_alarm_settings, canary_name,
+                                          peer_canary_alarm_name, peer_canary_name)
 from modules.providers import aws
 from modules.security.keys import RegionalKey
 
@@ -90,9 +91,8 @@ class RegionalCanary(Construct):
         aws("s3_bucket_logging").S3BucketLoggingA(
             self, "logging", bucket=bucket.id, target_bucket=log_bucket_id, target_prefix=f"s3/{bucket_name}/",
             depends_on=[log_bucket_policy])
-        aws("s3_bucket_policy").S3BucketPolicy(self, "policy", bucket=bucket.id, policy=policy_document([
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]))
+        aws("s3_bucket_policy").S3BucketPolicy(self, "policy", bucket=bucket.id,
+                                              policy=policy_document([deny_insecure_transport(bucket.arn)]))
         role = aws("iam_role").IamRole(
             self, "role", name=f"{stack}-canary",
             assume_role_policy=policy_document([{
@@ -146,10 +146,9 @@ class RegionalCanary(Construct):
         # one datapoint per run: the period is the rate, and Route53 refuses "M out of N"
         alarm = aws("cloudwatch_metric_alarm").CloudwatchMetricAlarm(
             self, f"{prefix}alarm", alarm_name=alarm_name, alarm_description=description,
-            namespace="CloudWatchSynthetics", metric_name="SuccessPercent", statistic="Average",
-            dimensions={"CanaryName": name}, period=self.period, comparison_operator="LessThanThreshold",
-            threshold=100, evaluation_periods=config.evaluation_minutes,
-            datapoints_to_alarm=config.evaluation_minutes,
+            namespace="CloudWatchSynthetics", metric_name="SuccessPercent", dimensions={"CanaryName": name},
+            comparison_operator="LessThanThreshold", **canary_alarm_settings(config.canary_minutes,
+                                                                              config.evaluation_minutes),
             # a canary that stops reporting (its region is lost, or it was stopped) counts as failing
             treat_missing_data="breaching", alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn])
         return canary, alarm

@@ -39,6 +39,16 @@ def peer_canary_alarm_name(stack: str) -> str:
     return f"{alarm_prefix(stack)}peer-canary"
 
 
-def canary_alarm_settings(minutes: int, evaluation: int) -> str:
-    """What Route53 copies from a canary alarm when its check is created (period, datapoints, threshold)."""
-    return f"period={minutes * 60};datapoints={evaluation};threshold=100;statistic=Average"
+def canary_alarm_settings(minutes: int, evaluation: int) -> dict:
+    """The settings of a canary's alarm that Route53 copies when a check on it is created: one datapoint per
+    run (the period is the rate; Route53 refuses "M out of N"), and any failed run breaches. The alarm is
+    built from these, and the check's ``triggers`` carry them, so a change to them replaces the check."""
+    return {"statistic": "Average", "period": minutes * 60, "threshold": 100,
+            "evaluation_periods": evaluation, "datapoints_to_alarm": evaluation}
+
+
+def canary_alarm_trigger(minutes: int, evaluation: int) -> str:
+    """:func:`canary_alarm_settings` as the one string a health check's ``triggers`` holds."""
+    settings = canary_alarm_settings(minutes, evaluation)
+    return (f"period={settings['period']};datapoints={settings['datapoints_to_alarm']};"
+            f"threshold={settings['threshold']};statistic={settings['statistic']}")

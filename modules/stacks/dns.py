@@ -15,7 +15,7 @@ from modules.dns.cloudflare import CloudflareRecords
 from modules.dns.records import plan_records
 from modules.dns.route53 import Route53Records
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
-from modules.observability.naming import canary_alarm_name, canary_alarm_settings
+from modules.observability.naming import canary_alarm_name, canary_alarm_trigger
 from modules.providers import cloudflare
 from modules.stacks import names
 from modules.stacks.base import SpoflessStack
@@ -34,7 +34,7 @@ class Route53DnsStack(SpoflessStack):
         # each region's canary alarm (in that region: no home region), when the environment runs canaries
         observed = env.observability
         canaries = {region: (canary_alarm_name(names.regional(env.name, region)),
-                             canary_alarm_settings(observed.canary_minutes, observed.evaluation_minutes))
+                             canary_alarm_trigger(observed.canary_minutes, observed.evaluation_minutes))
                     for region in load_balancers} if observed.canary_minutes else {}
         self.records = Route53Records(self, "records", zone_id=zone_id, static=static, platform=platform,
                                       load_balancers=load_balancers, health=env.dns.health_check, name=env.name,
