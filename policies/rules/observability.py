@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from policies.model.output import Output, as_list, policy_statements
+from policies.model.platform import Alarm, read_alarms
 from policies.model.topology import stack_region
 from policies.rules.registry import rule
 
@@ -83,33 +84,31 @@ def _alert_paths(output: Output, stack: str, alarms: dict) -> Iterator[tuple[str
           "no 'M out of N' (datapoints to alarm equal to the evaluation periods)",
       "https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html", fixture="mutated")
 def route53_reads_usable_alarms(output: Output) -> Iterator[tuple[str, str, bool, str]]:
-    alarms: dict[str, list[tuple[str, dict]]] = {}
-    for stack in output.stacks:
-        for kind in ("aws_cloudwatch_metric_alarm", "aws_cloudwatch_composite_alarm"):
-            for conf in output.resources(stack, kind).values():
-                alarms.setdefault(str(conf.get("alarm_name")), []).append((stack, {**conf, "_kind": kind}))
+    by_env: dict[str, dict[str, Alarm]] = {}
     for stack in output.stacks:
         for name, check in output.resources(stack, "aws_route53_health_check").items():
             if check.get("type") != "CLOUDWATCH_METRIC":
                 continue
             alarm, region = str(check.get("cloudwatch_alarm_name")), check.get("cloudwatch_alarm_region")
             env = output.environment_of(stack)
-            found = [(s, c) for s, c in alarms.get(alarm, []) if output.environment_of(s) == env
-                     and stack_region(output, s) == region]
-            yield stack, f"aws_route53_health_check.{name}", bool(found), (
+            if env not in by_env:
+                by_env[env] = read_alarms(output, output.stacks_of(env))[0]
+            found = by_env[env].get(alarm)
+            found = found if found is not None and found.region == region else None
+            yield stack, f"aws_route53_health_check.{name}", found is not None, (
                 f"reads alarm {alarm!r} in {region}, which no stack of the environment creates there: "
                 "the check has nothing to follow")
-            for source, conf in found:
-                problems = _unreadable(conf)
+            if found is not None:
+                problems = _unreadable(found)
                 yield stack, f"aws_route53_health_check.{name} -> {alarm}", not problems, (
-                    f"reads alarm {alarm!r} ({source}), which Route53 cannot evaluate: " + "; ".join(problems))
+                    f"reads alarm {alarm!r} ({found.stack}), which Route53 cannot evaluate: " + "; ".join(problems))
 
 
-def _unreadable(conf: dict) -> list[str]:
+def _unreadable(alarm: Alarm) -> list[str]:
     """Why Route53 cannot follow an alarm (empty: it can)."""
-    if conf.get("_kind") == "aws_cloudwatch_composite_alarm":
+    if alarm.composite:
         return ["a composite alarm has no metric"]
-    problems = []
+    conf, problems = alarm.conf, []
     if as_list(conf.get("metric_query")):
         problems.append("metric math (metric_query)")
     if conf.get("extended_statistic") or conf.get("statistic") not in ("Average", "Minimum", "Maximum", "Sum",

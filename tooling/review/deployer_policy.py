@@ -265,8 +265,10 @@ def statements(output: Output, env: str) -> list[dict]:
             f"arn:aws:lambda:*:*:layer:{layer}" for layer in ("Synthetics:*", "Synthetics_Selenium:*",
                                                                "AWS-CW-Synthetics*:*")]))
         # a canary's role is passed to Synthetics too (the service names it on the function it creates)
-        canary_roles = [f"arn:aws:iam::{account}:role/{r}" for r in _names(output, stacks, "aws_iam_role", "name")
-                        if r.endswith("-canary")]
+        canary_roles = sorted({f"arn:aws:iam::{account}:role/{name}" for s in stacks
+                               for c in output.resources(s, "aws_synthetics_canary").values()
+                               for r in output.refs(s, c.get("execution_role_arn")) if r.type == "aws_iam_role"
+                               if (name := _literal((output.get(r) or {}).get("name"), account))})
         if canary_roles:
             found.append(_statement("PassCanaryRoles", ["iam:PassRole"], canary_roles,
                                     condition={"StringEquals": {"iam:PassedToService": "synthetics.amazonaws.com"}}))
