@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from modules.stacks import names
@@ -158,6 +158,7 @@ class Alarm:
     stack: str
     conf: dict
     composite: bool = False
+    notifies: bool = False  # it has actions, or a composite that names it has (read_alarms decides)
 
     @property
     def delay(self) -> float:
@@ -184,7 +185,8 @@ class Canary:
     every: float  # seconds between runs
 
 
-def _rate_seconds(expression: str) -> float:
+def rate_seconds(expression: str) -> float:
+    """Seconds between runs of a ``rate(N minute[s]|hour[s])`` schedule (INF for anything else)."""
     found = re.match(r"rate\((\d+) (minute|minutes|hour|hours)\)", str(expression or ""))
     if not found:
         return INF
@@ -206,8 +208,11 @@ def read_alarms(output: Output, stacks) -> tuple[dict, dict]:
             except ValueError:
                 targets = ()
             canaries[conf.get("name")] = Canary(conf.get("name"), region_of(output, stack, conf), targets,
-                                                _rate_seconds((as_list(conf.get("schedule")) or [{}])[0]
-                                                              .get("expression")))
+                                                rate_seconds((as_list(conf.get("schedule")) or [{}])[0]
+                                                             .get("expression")))
+    acting = {a.name for a in alarms.values() if as_list(a.conf.get("alarm_actions"))}
+    acting |= {m for a in alarms.values() if a.name in acting for m in a.members}
+    alarms = {name: replace(a, notifies=name in acting) for name, a in alarms.items()}
     return alarms, canaries
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Mapping, Optional, Sequence
 import yaml
 
 from policies.model.output import Output, as_list
+from policies.model.platform import INF, rate_seconds
 
 PROJECT = Path(__file__).resolve().parents[2]
 PRICES = Path(__file__).with_name("prices.yaml")
@@ -197,10 +197,10 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
             len(output.resources(stack, "aws_cloudwatch_composite_alarm")), "alarm-month",
             "cloudwatch_composite_alarm_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_synthetics_canary").items():
-            every = re.match(r"rate\((\d+) minutes?\)", str((conf.get("schedule") or {}).get("expression", "")))
-            if every:
-                add(stack, "observability", f"Synthetics canary runs (every {every.group(1)} min)",
-                    round(hours * 60 / int(every.group(1))), "run", "synthetics_canary_run", _region(output, stack, conf),
+            every = rate_seconds((conf.get("schedule") or {}).get("expression"))
+            if every != INF:
+                add(stack, "observability", f"Synthetics canary runs (every {every / 60:g} min)",
+                    round(hours * 3600 / every), "run", "synthetics_canary_run", _region(output, stack, conf),
                     per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_zone").items():
             add(stack, "dns", "Route53 hosted zone", 1, "zone-month", "route53_zone_month", per_hour=False)

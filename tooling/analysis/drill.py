@@ -434,7 +434,7 @@ def alert_after(env: Environment, failed: Sequence[Part]) -> Optional[float]:
                       and any(str(t.get("connect", "")).startswith(f"{part.region}.failover.") for t in canary.targets)
                       for alarm in env.alarms.values()
                       if (alarm.conf.get("dimensions") or {}).get("CanaryName") == canary.name
-                      and _notifies(env, alarm.name)]
+                      and alarm.notifies]
             continue
         if region is None or down_region(failed, part.region):
             continue  # a lost region's own alarms are lost with it
@@ -448,7 +448,7 @@ def alert_after(env: Environment, failed: Sequence[Part]) -> Optional[float]:
         elif part.kind == "lb":
             # a load balancer that stops answering publishes no datapoints: its no-healthy alarms breach
             members = [a.delay for name, a in env.alarms.items()
-                       if name.startswith(f"{prefix}{part.what}-no-healthy-") and _notifies(env, name)]
+                       if name.startswith(f"{prefix}{part.what}-no-healthy-") and a.notifies]
             if members:
                 times.append(min(members))
     return min(times) if times else None
@@ -456,16 +456,6 @@ def alert_after(env: Environment, failed: Sequence[Part]) -> Optional[float]:
 
 def down_region(failed: Sequence[Part], region: Optional[str]) -> bool:
     return any(p.kind == "region" and p.region == region for p in failed)
-
-
-def _notifies(env: Environment, name: str) -> bool:
-    """An alarm that notifies itself, or through a composite that names it and does."""
-    alarm = env.alarms.get(name)
-    if alarm is None:
-        return False
-    if as_list(alarm.conf.get("alarm_actions")):
-        return True
-    return any(name in a.members and as_list(a.conf.get("alarm_actions")) for a in env.alarms.values())
 
 
 def _route53_detect(env: Environment, lb: LoadBalancer) -> float:
