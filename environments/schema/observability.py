@@ -69,7 +69,7 @@ class ObservabilityConfig(Frozen):
     @classmethod
     def _canary_path(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not PATH.match(value):
-            raise schema_error("observability", "canary_path is not an absolute URL path; allowed: /path "
+            raise schema_error("observability", "is not an absolute URL path; allowed: /path "
                                "(letters, digits, - . _ ~ / ? = &)", value=value)
         return value
 
@@ -77,7 +77,7 @@ class ObservabilityConfig(Frozen):
     @classmethod
     def _runtime(cls, value: str) -> str:
         if not RUNTIME.match(value):
-            raise schema_error("observability", "canary_runtime is not a Python Synthetics runtime; allowed: "
+            raise schema_error("observability", "is not a Python Synthetics runtime; allowed: "
                                "syn-python-selenium-<major>.<minor>", value=value)
         return value
 

@@ -751,3 +751,15 @@ def test_every_environment_file_is_read_once_per_load(tmp_path, monkeypatch):
     assert sorted(c.name for c in load_environments(None, env_dir)) == ["dev", "prod"]
     assert {name: count for name, count in reads.items() if name in ("dev.yaml", "prod.yaml")} == \
         {"dev.yaml": 1, "prod.yaml": 1}
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("canary_path: health/ready", "observability.canary_path: 'health/ready' is not an absolute URL path; "
+                                  "allowed: /path"),
+    ("canary_runtime: syn-nodejs-puppeteer-9.1", "observability.canary_runtime: 'syn-nodejs-puppeteer-9.1' is not a "
+                                                 "Python Synthetics runtime; allowed: syn-python-selenium-<major>.<minor>"),
+    ("canary_minutes: 60", "observability.canary_minutes: 60 is out of range; allowed: less than or equal to 59"),
+])
+def test_rejects_a_canary_it_could_not_run(tmp_path, line, expected):
+    text = GOOD.format(name="broken") + f"observability:\n  {line}\n"
+    _assert_rejected(*_attempt(tmp_path, text), expected)
