@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from environments.schema.common import Frozen, schema_error
+from environments.schema.common import Frozen, RetentionDays, schema_error
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 PATH = re.compile(r"^/[A-Za-z0-9\-._~/?=&%]*$")
@@ -64,6 +64,33 @@ class ObservabilityConfig(Frozen):
     AWS stops creating canaries on deprecated runtimes, so raise it with the runtime policy:
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Runtime_Support_Policy.html
     Left out: syn-python-selenium-14.0."""
+
+    cluster_metrics: bool = True
+    """Amazon Managed Service for Prometheus in each region: a workspace, a managed collector scraping
+    the region's cluster (kube-state-metrics, installed by the gitops stack), alert rules for the
+    cluster (nodes not ready, node groups below their minimum, crash loops, the reconciling engine's
+    sync failures) and the workspace's alert manager publishing to the region's own topic. Off: the
+    clusters are watched through their load balancers and canaries only. Left out: on."""
+
+    metrics_retention_days: int = Field(default=150, ge=1, le=1095)
+    """How long each region's workspace keeps its samples (AMP allows 1 to 1095 days). Left out: 150,
+    AMP's own default."""
+
+    log_retention_days: RetentionDays = 365
+    """How long each region keeps the logs of its observability pieces (the Prometheus workspace's rule and
+    alert manager logs) in CloudWatch Logs, encrypted with the region's logs key. One of CloudWatch Logs'
+    retention periods. Left out: 365."""
+
+    node_not_ready_minutes: int = Field(default=2, ge=1, le=60)
+    """How long a node may report not Ready, or a node group fewer Ready nodes than its minimum,
+    before the region alerts. Left out: 2."""
+
+    crash_loop_minutes: int = Field(default=5, ge=1, le=60)
+    """How long a container may wait in CrashLoopBackOff before the region alerts. Left out: 5."""
+
+    sync_failure_minutes: int = Field(default=10, ge=1, le=120)
+    """How long the engine that reconciles a cluster may leave a source or an application not Ready
+    (Flux) or out of sync or degraded (Argo CD) before the region alerts. Left out: 10."""
 
     @field_validator("canary_path")
     @classmethod

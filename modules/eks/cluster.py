@@ -142,6 +142,7 @@ class Cluster(Construct):
             description=f"Workload nodes: {' and '.join(map(str, workload_ports))} only from the load balancers")
         self.nodes_sg.move_from_id(NODES_SG_BEFORE_2026_11)
         template = self._launch_template(config, keys.storage, self.nodes_sg.id)
+        self.node_group_minimums: dict[str, int] = {}
         self.node_groups = {
             capacity: self._node_group(capacity, size, types, node_role, template, network)
             for capacity, size, types in (
@@ -209,6 +210,8 @@ class Cluster(Construct):
 
     def _node_group(self, capacity: str, size, instance_types, role, template, network: Network):
         label = "on-demand" if capacity == "ON_DEMAND" else "spot"
+        # the names and minimums as plain values, for what watches the groups (the alert rules)
+        self.node_group_minimums[f"{self.name}-{label}"] = size.min
         group = aws("eks_node_group")
         return group.EksNodeGroup(
             self, f"nodes-{label}",

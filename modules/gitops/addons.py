@@ -18,11 +18,13 @@ EKS_HELM = "https://aws.github.io/eks-charts"
 ESO_HELM = "https://charts.external-secrets.io"
 TRAEFIK_HELM = "https://traefik.github.io/charts"
 AUTOSCALER_HELM = "https://kubernetes.github.io/autoscaler"
+PROMETHEUS_HELM = "https://prometheus-community.github.io/helm-charts"
 
 # Pinned charts of the in-cluster platform pieces (chart version = what `helm search` shows).
 LBC_CHART_VERSION = "3.5.0"        # AWS Load Balancer Controller v3.5.0 (Pod Identity since v2.7.0)
 ESO_CHART_VERSION = "2.9.0"        # External Secrets Operator v2.9.0 (external-secrets.io/v1 API)
 TRAEFIK_CHART_VERSION = "41.3.0"   # Traefik v3.7.11
+KSM_CHART_VERSION = "8.4.0"        # kube-state-metrics v2.20.0
 
 CLUSTER_CHART_VERSION = "1.1.0"    # modules/gitops/charts/spofless-cluster/Chart.yaml
 LBC_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
@@ -32,6 +34,19 @@ AUTOSCALER_SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
 GIT_POLL_SECONDS = 20
 GIT_FETCH_TIMEOUT = 10
 INGRESS_NAMESPACE = "ingress"
+# kube-state-metrics: what the region's managed Prometheus collector scrapes (modules/observability/metrics.py)
+METRICS_NAMESPACE = "monitoring"
+KSM_SERVICE = "kube-state-metrics"
+KSM_PORT = 8080
+KSM_PORT_NAME = "http"
+# The node label EKS sets on every node of a managed node group, exported on kube_node_labels
+NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
+# Metrics kube-state-metrics derives from the engines' own objects (custom resource state)
+ARGOCD_APP_METRIC = "spofless_argocd_application"
+FLUX_RESOURCE_METRIC = "spofless_flux_resource"
+FLUX_KINDS = (("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+              ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+              ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"))
 INGRESS_SERVICE = "traefik"
 
 
@@ -123,6 +138,59 @@ def argocd(version: str, namespace: str, signing_keys: Mapping[str, Sequence[str
                         "cm": {"timeout.reconciliation": f"{GIT_POLL_SECONDS}s",
                                "timeout.reconciliation.jitter": "0s"}, **gpg},
         },
+    )
+
+
+def kube_state_metrics(replicas: int) -> HelmAddon:
+    """kube-state-metrics: the cluster's objects as metrics, for the alert rules of the region's workspace.
+
+    Besides the built-in collectors it exports the node group of each node (kube_node_labels with
+    ``eks.amazonaws.com/nodegroup``) and, as custom resource state, the sync and health of Argo CD's
+    Applications and the Ready condition (with ``spec.suspend``) of Flux's sources, Kustomizations and
+    HelmReleases: what tells whether the engine that reconciles the cluster keeps up. ``replicas`` copies
+    (each exports everything; the rules take the max over them), spread over the zones, one disrupted at a
+    time, on on-demand nodes: losing an AZ or a node never leaves the alert rules blind.
+    https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/extend/customresourcestate-metrics.md
+    https://fluxcd.io/flux/monitoring/custom-metrics/
+    """
+    labels = {"name": ["metadata", "name"], "namespace": ["metadata", "namespace"]}
+    resources = [{
+        "groupVersionKind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application"},
+        # ``self_heal``: "true" only on the Applications Argo CD syncs itself (the engine that reconciles)
+        "metricNamePrefix": ARGOCD_APP_METRIC,
+        "labelsFromPath": {**labels, "self_heal": ["spec", "syncPolicy", "automated", "selfHeal"]},
+        "metrics": [
+            {"name": "sync", "help": "The Application's sync status",
+             "each": {"type": "StateSet", "stateSet": {"labelName": "status", "path": ["status", "sync", "status"],
+                                                        "list": ["Synced", "OutOfSync", "Unknown"]}}},
+            {"name": "health", "help": "The Application's health",
+             "each": {"type": "StateSet", "stateSet": {"labelName": "status", "path": ["status", "health", "status"],
+                                                        "list": ["Healthy", "Progressing", "Degraded", "Suspended",
+                                                                 "Missing", "Unknown"]}}}]}]
+    resources += [{
+        "groupVersionKind": {"group": group, "version": version, "kind": kind},
+        "metricNamePrefix": FLUX_RESOURCE_METRIC, "labelsFromPath": {**labels, "kind": ["kind"]},
+        "metrics": [{"name": "info", "help": "The Ready condition of a Flux object, and whether it is suspended",
+                     "each": {"type": "Info", "info": {"labelsFromPath": {
+                         "ready": ["status", "conditions", "[type=Ready]", "status"],
+                         "suspended": ["spec", "suspend"]}}}}]}
+        for group, version, kind, _ in FLUX_KINDS]
+    rules = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["list", "watch"]},
+             *({"apiGroups": [group], "resources": [plural], "verbs": ["list", "watch"]}
+               for group, _, _, plural in FLUX_KINDS)]
+    return HelmAddon(
+        name=KSM_SERVICE, namespace=METRICS_NAMESPACE, repository=PROMETHEUS_HELM, chart="kube-state-metrics",
+        version=KSM_CHART_VERSION,
+        values={"fullnameOverride": KSM_SERVICE, "replicas": replicas, "nodeSelector": on_demand(),
+                "topologySpreadConstraints": _spread(KSM_SERVICE, KSM_SERVICE),
+                "podDisruptionBudget": {"maxUnavailable": 1},
+                "service": {"port": KSM_PORT},
+                # the collector finds the endpoints itself; no scrape annotations for anyone else
+                "prometheusScrape": False,
+                "metricLabelsAllowlist": [f"nodes=[{NODEGROUP_LABEL}]"],
+                "rbac": {"extraRules": rules},
+                "customResourceState": {"enabled": True, "config": {
+                    "kind": "CustomResourceStateMetrics", "spec": {"resources": resources}}}},
     )
 
 

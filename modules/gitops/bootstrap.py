@@ -33,13 +33,13 @@ class GitopsBootstrap(Construct):
                  load_balancer_cidrs: tuple[str, ...], pod_cidrs: tuple[str, ...], vpc_id: str, cluster_name: str, replicas: int,
                  eks: EksConfig,
                  load_balancing: LoadBalancingConfig, target_groups: dict[str, tuple[str, int]], chart_path: str,
-                 helm_provider, kubernetes_provider):
+                 helm_provider, kubernetes_provider, collector_cidrs: tuple[str, ...] = ()):
         super().__init__(scope, construct_id)
         self._kubernetes = kubernetes_provider
-        namespaces = {name: self._namespace(name) for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE,
-                                                                addons.ESO_SERVICE_ACCOUNT[0],
-                                                                addons.INGRESS_NAMESPACE)}
-        for name in (ARGOCD_NAMESPACE, FLUX_NAMESPACE, addons.INGRESS_NAMESPACE):
+        guarded = (ARGOCD_NAMESPACE, FLUX_NAMESPACE, addons.INGRESS_NAMESPACE,
+                   *((addons.METRICS_NAMESPACE,) if collector_cidrs else ()))
+        namespaces = {name: self._namespace(name) for name in (*guarded, addons.ESO_SERVICE_ACCOUNT[0])}
+        for name in guarded:
             self._network_policies(name, namespaces[name])
         self._ingress_to_workloads(namespaces[addons.INGRESS_NAMESPACE])
         self._from_load_balancers(namespaces[addons.INGRESS_NAMESPACE], load_balancer_cidrs,
@@ -90,6 +90,14 @@ class GitopsBootstrap(Construct):
             self, provider=helm_provider, depends_on=[argocd])
         flux = addons.flux(config.flux_chart_version, FLUX_NAMESPACE).install(
             self, provider=helm_provider, depends_on=[namespaces[FLUX_NAMESPACE], objects])
+        if collector_cidrs:
+            # The region's managed collector scrapes from its ENIs in the collector subnets, where no pod
+            # lives, on the metrics port only: no pod of the cluster reads these metrics.
+            self._from_load_balancers(namespaces[addons.METRICS_NAMESPACE], collector_cidrs, (addons.KSM_PORT,),
+                                      policy="allow-from-collector")
+            # after the engines: their custom resources are what it reads besides the built-in objects
+            addons.kube_state_metrics(replicas=2).install(
+                self, provider=helm_provider, depends_on=[namespaces[addons.METRICS_NAMESPACE], argocd, flux])
         for source in config.sources:
             for host in ("github", "gitlab"):
                 # Only the chosen host's Kustomization may ever run; the other is the mirror.
@@ -129,15 +137,18 @@ class GitopsBootstrap(Construct):
             self, f"ns-{name}", provider=self._kubernetes,
             metadata=module.NamespaceV1Metadata(name=name, labels={"app.kubernetes.io/managed-by": "spofless"}))
 
-    def _from_load_balancers(self, namespace, cidrs: tuple[str, ...], ports: tuple[int, ...]) -> None:
+    def _from_load_balancers(self, namespace, cidrs: tuple[str, ...], ports: tuple[int, ...],
+                             policy: str = "allow-from-load-balancers") -> None:
         """The gateway admits the load balancers (their subnets) on its two entrypoints, and nothing else
         from outside its namespace. Not the VPC: with the VPC CNI every pod has a VPC address.
         Kubelet probes need no rule: the VPC CNI's policy agent always admits the node's own address
-        (https://github.com/aws/aws-network-policy-agent/pull/65)."""
+        (https://github.com/aws/aws-network-policy-agent/pull/65). The same shape admits the metrics
+        collector into its namespace (``policy``)."""
         np = kubernetes("network_policy_v1")
+        construct_id = "ingress-from-load-balancers" if policy == "allow-from-load-balancers" else f"ingress-{policy}"
         np.NetworkPolicyV1(
-            self, "ingress-from-load-balancers", provider=self._kubernetes,
-            metadata=np.NetworkPolicyV1Metadata(name="allow-from-load-balancers", namespace=namespace.metadata.name),
+            self, construct_id, provider=self._kubernetes,
+            metadata=np.NetworkPolicyV1Metadata(name=policy, namespace=namespace.metadata.name),
             spec=np.NetworkPolicyV1Spec(
                 pod_selector=np.NetworkPolicyV1SpecPodSelector(), policy_types=["Ingress"],
                 ingress=[np.NetworkPolicyV1SpecIngress(

@@ -6,7 +6,9 @@ adds subnets and never renumbers (and so replaces) existing ones:
     first half        private   8 slots at prefix +4   (a /16 gives /20s: EKS nodes and pods)
     third quarter     public    8 slots at prefix +6   (/22s: load balancers, NAT gateways)
                       database  8 slots at prefix +6   (/22s)
-    fourth quarter    reserved for later tiers (transit, intra)
+    fourth quarter    collector 8 slots at prefix +6   (/22s: ENIs of the AWS-managed metrics collector;
+                                 no pods, so a NetworkPolicy can admit exactly them)
+                      reserved  the rest, for later tiers (transit)
 
 Pure Python, no cdktf: it is unit-tested on its own and used by the construct.
 """
@@ -17,7 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 
 MAX_AZ_SLOTS = 8
-TIERS = ("public", "private", "database")
+TIERS = ("public", "private", "database", "collector")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class SubnetPlan:
     public: tuple[str, ...]
     private: tuple[str, ...]
     database: tuple[str, ...]
+    collector: tuple[str, ...] = ()
 
     def tier(self, name: str) -> tuple[str, ...]:
         return getattr(self, name)
@@ -40,14 +43,16 @@ def plan_subnets(vpc_cidr: str, az_count: int) -> SubnetPlan:
     if vpc.prefixlen + 6 > 28:
         raise ValueError(f"{vpc_cidr}: too small; the smallest subnet would be below /28")
     first_half, second_half = vpc.subnets(prefixlen_diff=1)
-    third_quarter, _reserved = second_half.subnets(prefixlen_diff=1)
+    third_quarter, fourth_quarter = second_half.subnets(prefixlen_diff=1)
     private = list(first_half.subnets(new_prefix=vpc.prefixlen + 4))
     edge = list(third_quarter.subnets(new_prefix=vpc.prefixlen + 6))
     public, database = edge[:MAX_AZ_SLOTS], edge[MAX_AZ_SLOTS:]
+    collector = list(fourth_quarter.subnets(new_prefix=vpc.prefixlen + 6))[:MAX_AZ_SLOTS]
     return SubnetPlan(
         public=tuple(str(n) for n in public[:az_count]),
         private=tuple(str(n) for n in private[:az_count]),
         database=tuple(str(n) for n in database[:az_count]),
+        collector=tuple(str(n) for n in collector[:az_count]),
     )
 
 

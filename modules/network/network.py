@@ -126,9 +126,11 @@ class Network(Construct):
         self.private_route_tables = tables
 
     def _database_routing(self) -> None:
-        """Database subnets: local routes only, no path to or from the internet."""
+        """Database subnets, and the collector's: local routes only, no path to or from the internet (the
+        managed collector writes to its workspace on AWS's side; in the VPC it only reaches the pods)."""
         table = self._route_table("database-rt", "database")
         self._associate("database", lambda zone: table)
+        self._associate("collector", lambda zone: table)
 
     # -- VPC endpoints: what the nodes need from AWS, without their AZ's NAT gateway ----------
 

@@ -34,7 +34,8 @@ class RegionalAlarms(Construct):
     """The alarms of one region's load balancers, per AZ and per region, and the region's alert topic."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, region: str, load_balancers: dict,
-                 config: ObservabilityConfig, logs_key, account: AccountContext, web_acl_name: str = ""):
+                 config: ObservabilityConfig, logs_key, account: AccountContext, web_acl_name: str = "",
+                 prometheus_workspace_arn: str = ""):
         super().__init__(scope, construct_id)
         self.name = name
         self.config = config
@@ -42,7 +43,7 @@ class RegionalAlarms(Construct):
         alarms_arn = f"arn:{account.partition}:cloudwatch:{region}:{account.account_id}:alarm:{prefix}*"
         rules_arn = f"arn:{account.partition}:events:{region}:{account.account_id}:rule/{prefix}*"
         self.topic = aws("sns_topic").SnsTopic(self, "alerts", name=f"{name}-alerts", kms_master_key_id=logs_key.arn)
-        aws("sns_topic_policy").SnsTopicPolicy(self, "alerts-policy", arn=self.topic.arn, policy=json.dumps({
+        self.topic_policy = aws("sns_topic_policy").SnsTopicPolicy(self, "alerts-policy", arn=self.topic.arn, policy=json.dumps({
             "Version": "2012-10-17",
             "Statement": [
                 {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": account.root_arn},
@@ -60,6 +61,13 @@ class RegionalAlarms(Construct):
                  "Resource": self.topic.arn,
                  "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
                                "ArnLike": {"aws:SourceArn": rules_arn}}},
+                # the region's Prometheus workspace's alert manager (modules/observability/metrics.py)
+                *([{"Sid": "ThisRegionsPrometheusAlerts", "Effect": "Allow",
+                    "Principal": {"Service": "aps.amazonaws.com"},
+                    "Action": ["sns:GetTopicAttributes", "sns:Publish"], "Resource": self.topic.arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id},
+                                  "ArnEquals": {"aws:SourceArn": prometheus_workspace_arn}}}]
+                  if prometheus_workspace_arn else []),
             ]}, sort_keys=True))
         for n, address in enumerate(config.alert_emails):
             aws("sns_topic_subscription").SnsTopicSubscription(

@@ -96,6 +96,17 @@ def key_policy(purpose: str, region: str, account: AccountContext,
                               "ArnLike": {"aws:SourceArn":
                                           f"arn:{account.partition}:{service}:{region}:{account.account_id}:{source}"}},
             })
+        # Each region's Prometheus workspace alerts through the same topic. AWS documents this grant without
+        # conditions (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-alertmanager-receiver-AMPpermission.html);
+        # the topic's policy admits only this environment's workspace of that region, so no other account's
+        # workspace can make use of it.
+        statements.append({
+            "Sid": "PrometheusAlertsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "aps.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        })
         statements.append({
             "Sid": "CloudWatchLogsUse",
             "Effect": "Allow",

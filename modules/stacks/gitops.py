@@ -60,4 +60,5 @@ class GitopsStack(SpoflessStack):
             # two ingress pods per AZ: one AZ lost and one pod disrupted still leave a pod per AZ left
             replicas=2 * len(region.zones), eks=env.eks, load_balancing=env.load_balancing,
             target_groups=target_groups,
-            chart_path=chart.path, helm_provider=helm_provider, kubernetes_provider=kubernetes_provider)
+            chart_path=chart.path, helm_provider=helm_provider, kubernetes_provider=kubernetes_provider,
+            collector_cidrs=subnets.collector if env.observability.cluster_metrics else ())

@@ -18,6 +18,7 @@ from modules.network.network import Network
 from modules.dns.records import plan_records, region_name
 from modules.observability.alarms import RegionalAlarms
 from modules.observability.canary import RegionalCanary
+from modules.observability.metrics import RegionalMetrics
 from modules.security.keys import KeyRing
 from modules.security.secrets import secret_arn_pattern
 from modules.stacks.base import SpoflessStack
@@ -97,9 +98,19 @@ class RegionalStack(SpoflessStack):
                                 *((canary_bucket_name(env.name, region.name, env.account_id),)
                                   if env.observability.canary_minutes else ())),
         )
+        self.metrics = RegionalMetrics(self, "metrics", stack=stack_id, config=env.observability,
+                                       logs_key_arn=region_keys.logs.arn) if env.observability.cluster_metrics else None
         self.alarms = RegionalAlarms(
             self, "alarms", name=stack_id, region=region.name, load_balancers=self.load_balancing.load_balancers,
-            config=env.observability, logs_key=region_keys.logs, account=account, web_acl_name=stack_id)
+            config=env.observability, logs_key=region_keys.logs, account=account, web_acl_name=stack_id,
+            prometheus_workspace_arn=self.metrics.workspace_arn if self.metrics else "")
+        if self.metrics:
+            self.metrics.watch(
+                cluster_arn=self.cluster.cluster.arn, cluster=stack_id, subnet_ids=self.network.subnet_ids("collector"),
+                security_group_id=self.cluster.cluster.vpc_config.cluster_security_group_id,
+                node_groups=self.cluster.node_group_minimums,
+                region=region.name,
+                topic_arn=self.alarms.topic.arn, topic_policy=self.alarms.topic_policy)
         if env.observability.canary_minutes:
             path = env.observability.canary_path or env.dns.health_check.path
             self.canary = RegionalCanary(

@@ -202,6 +202,7 @@ PLACEMENT = {
     "flux2": [("sourceController",), ("kustomizeController",), ("helmController",), ("notificationController",),
               ("imageAutomationController",), ("imageReflectionController",)],
     "cluster-autoscaler": [()],
+    "kube-state-metrics": [()],
 }
 
 

@@ -1,11 +1,14 @@
-"""Observability: every load balancer watched in its own region, alerting through a topic CloudWatch can use."""
+"""Observability: every load balancer watched in its own region, alerting through a topic CloudWatch can use;
+every Prometheus workspace alerting and collecting in its own region."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
+
+import yaml
 
 from policies.model.output import Output, as_list, policy_statements
-from policies.model.platform import Alarm, read_alarms
+from policies.model.platform import Alarm, read_alarms, zones_of
 from policies.model.topology import stack_region
 from policies.rules.registry import rule
 
@@ -122,3 +125,98 @@ def _unreadable(alarm: Alarm) -> list[str]:
     if conf.get("datapoints_to_alarm") not in (None, evaluation):
         problems.append(f"{conf.get('datapoints_to_alarm')} out of {evaluation} datapoints ('M out of N')")
     return problems
+
+
+def _admits_workspace(output: Output, stack: str, policy, workspace: str) -> bool:
+    """A topic policy statement lets AMP publish for ``workspace`` (its SourceArn is that workspace's ARN)."""
+    for statement in policy_statements(policy):
+        principal = statement.get("Principal")
+        services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        actions = set(as_list(statement.get("Action")))
+        if statement.get("Effect") != "Allow" or "aps.amazonaws.com" not in services or not (
+                "sns:Publish" in actions or "sns:*" in actions):
+            continue
+        condition = statement.get("Condition") or {}
+        source = [v for test in ("ArnEquals", "ArnLike", "StringEquals") for v in
+                  as_list((condition.get(test) or {}).get("aws:SourceArn"))]
+        if any(r.type == "aws_prometheus_workspace" and r.name == workspace for v in source
+               for r in output.refs(stack, v)):
+            return True
+    return False
+
+
+def _topic_problems(output: Output, stack: str, workspace: str, region: Optional[str], topic_arn: str) -> list[str]:
+    refs = [r for r in output.refs(stack, topic_arn) if r.type == "aws_sns_topic"]
+    if not refs:
+        return [f"publishes to {topic_arn!r}, not a topic of the output"]
+    problems = []
+    for ref in refs:
+        topic = output.get(ref) or {}
+        if stack_region(output, ref.stack) != region:
+            problems.append(f"publishes to {ref.address} of {ref.stack}, outside the workspace's region {region}")
+        if topic.get("fifo_topic"):
+            problems.append(f"{ref.address} is a FIFO topic (AMP publishes to Standard topics only)")
+        policies = [c for c in output.resources(ref.stack, "aws_sns_topic_policy").values()
+                    if any(r.type == "aws_sns_topic" and r.name == ref.name for r in output.refs(ref.stack, c.get("arn")))]
+        if not any(_admits_workspace(output, ref.stack, p.get("policy"), workspace) for p in policies):
+            problems.append(f"the policy of {ref.address} does not admit aps.amazonaws.com for this workspace "
+                            "(sns:Publish with aws:SourceArn the workspace): every notification fails")
+        key = topic.get("kms_master_key_id")
+        if key:
+            keys = [output.get(r) for r in output.refs(ref.stack, key) if r.type in _KEY_TYPES]
+            if not keys or not all(k is not None and _key_lets_publish(k.get("policy"), "aps.amazonaws.com")
+                                   for k in keys):
+                problems.append(f"{ref.address} is encrypted with a key whose policy does not let aps.amazonaws.com "
+                                "use it (kms:Decrypt, kms:GenerateDataKey*)")
+    return problems
+
+
+@rule(49, "Every Prometheus workspace's alert manager publishes to a Standard topic of its own region whose policy "
+          "admits AMP for that workspace and whose key lets AMP use it; every managed collector scrapes a cluster "
+          "of its region with a private endpoint, from subnets in two AZs or more where no node or pod lives",
+      "https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-alertmanager-receiver-AMPpermission.html",
+      fixture="mutated")
+def prometheus_paths_work(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    for stack in output.stacks:
+        region = stack_region(output, stack)
+        for name, conf in output.resources(stack, "aws_prometheus_alert_manager_definition").items():
+            workspaces = [r for r in output.refs(stack, conf.get("workspace_id")) if r.type == "aws_prometheus_workspace"]
+            try:
+                body = yaml.safe_load(str(conf.get("definition") or "")) or {}
+                routes = yaml.safe_load(body.get("alertmanager_config") or "") or {}
+            except (yaml.YAMLError, AttributeError):
+                yield stack, f"aws_prometheus_alert_manager_definition.{name}", False, "its definition is not YAML"
+                continue
+            arns = [sns.get("topic_arn") for receiver in routes.get("receivers") or []
+                    for sns in receiver.get("sns_configs") or []]
+            problems = [] if arns and workspaces else ["names no SNS receiver of a workspace of the output"]
+            for arn in arns:
+                problems += _topic_problems(output, stack, workspaces[0].name if workspaces else "", region, str(arn))
+            yield stack, f"aws_prometheus_alert_manager_definition.{name}", not problems, "; ".join(problems)
+        for name, conf in output.resources(stack, "aws_prometheus_scraper").items():
+            yield stack, f"aws_prometheus_scraper.{name}", *_collector(output, stack, region, conf)
+
+
+def _collector(output: Output, stack: str, region: Optional[str], conf: dict) -> tuple[bool, str]:
+    eks = next(iter(as_list(next(iter(as_list(conf.get("source"))), {}).get("eks"))), {})
+    clusters = [r for r in output.refs(stack, eks.get("cluster_arn")) if r.type == "aws_eks_cluster"]
+    if not clusters:
+        return False, "scrapes no EKS cluster of the output"
+    problems = []
+    cluster = output.get(clusters[0]) or {}
+    if stack_region(output, clusters[0].stack) != region:
+        problems.append(f"scrapes a cluster outside its region {region}")
+    vpc = next(iter(as_list(cluster.get("vpc_config"))), {})
+    if vpc.get("endpoint_private_access") is not True:
+        problems.append("the cluster's endpoint has no private access, which the collector needs")
+    zones = zones_of(output, stack, eks.get("subnet_ids"))
+    if len(zones - {None}) < 2:
+        problems.append(f"its subnets span {len(zones - {None})} AZ(s); AMP needs two or more")
+    pod_subnets = {r.name for value in [vpc.get("subnet_ids"), *(g.get("subnet_ids") for g in
+                                                                   output.resources(stack, "aws_eks_node_group").values())]
+                   for r in output.refs(stack, value) if r.type == "aws_subnet"}
+    shared = sorted({r.name for r in output.refs(stack, eks.get("subnet_ids")) if r.type == "aws_subnet"} & pod_subnets)
+    if shared:
+        problems.append(f"shares subnets with the cluster's nodes and pods ({', '.join(shared)}): a NetworkPolicy "
+                        "admitting the collector would admit every pod there too")
+    return not problems, "; ".join(problems)

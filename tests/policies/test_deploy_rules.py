@@ -417,6 +417,47 @@ def _route53_reads_an_alarm_of_another_region(stacks):
     check["cloudwatch_alarm_region"] = "eu-west-1"
 
 
+def _prometheus(stacks, rtype):
+    stack = next(s for s, d in sorted(stacks.items()) if d.get("resource", {}).get(rtype))
+    return stack, next(iter(stacks[stack]["resource"][rtype].values()))
+
+
+def _amp_may_not_publish_to_the_topic(stacks):
+    import json
+    stack, _ = _prometheus(stacks, "aws_prometheus_alert_manager_definition")
+    for conf in stacks[stack]["resource"]["aws_sns_topic_policy"].values():
+        policy = json.loads(conf["policy"])
+        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ThisRegionsPrometheusAlerts"]
+        conf["policy"] = json.dumps(policy)
+
+
+def _amp_may_not_use_the_alert_key(stacks):
+    import json
+    for _, d in sorted(stacks.items()):
+        for conf in d.get("resource", {}).get("aws_kms_key", {}).values():
+            if "PrometheusAlertsPublish" in conf.get("policy", ""):
+                policy = json.loads(conf["policy"])
+                policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "PrometheusAlertsPublish"]
+                conf["policy"] = json.dumps(policy)
+                return
+
+
+def _amp_alerts_to_the_other_regions_topic(stacks):
+    _, conf = _prometheus(stacks, "aws_prometheus_alert_manager_definition")
+    conf["definition"] = conf["definition"].replace("${aws_sns_topic.", "${aws_sns_topic.elsewhere")
+
+
+def _collector_among_the_pods(stacks):
+    stack, conf = _prometheus(stacks, "aws_prometheus_scraper")
+    cluster = next(iter(stacks[stack]["resource"]["aws_eks_cluster"].values()))
+    conf["source"][0]["eks"][0]["subnet_ids"] = list(cluster["vpc_config"]["subnet_ids"])
+
+
+def _collector_in_one_az(stacks):
+    _, conf = _prometheus(stacks, "aws_prometheus_scraper")
+    conf["source"][0]["eks"][0]["subnet_ids"] = conf["source"][0]["eks"][0]["subnet_ids"][:1]
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -439,6 +480,8 @@ MUTATIONS = {
                        _a_load_balancer_nobody_watches, _alerts_to_the_other_regions_topic],
     "SPOF_DEPLOY_48": [_route53_reads_metric_math, _route53_reads_an_extended_statistic, _route53_reads_m_out_of_n,
                        _route53_reads_an_alarm_of_another_region],
+    "SPOF_DEPLOY_49": [_amp_may_not_publish_to_the_topic, _amp_may_not_use_the_alert_key,
+                       _amp_alerts_to_the_other_regions_topic, _collector_among_the_pods, _collector_in_one_az],
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from environments.schema import record_fqdn
 from tests.conftest import resources
-from tests.topology import ENVIRONMENTS, LOAD_BALANCERS, regional_stacks
+from tests.topology import ENVIRONMENTS, LOAD_BALANCERS, gitops_stacks, regional_stacks
 
 REGIONS = [(env, placement) for env in ENVIRONMENTS.values() for placement in regional_stacks(env)]
 
@@ -242,3 +242,110 @@ def test_failed_backup_and_copy_jobs_of_the_environments_resources_alert_in_thei
         rules = next(s for s in json.loads(policy["policy"])["Statement"] if s["Sid"] == "ThisRegionsRulesPublish")
         assert rules["Principal"] == {"Service": "events.amazonaws.com"}
         assert rules["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":rule/{placement.stack}-*")
+
+
+def _prometheus_rules(stack: dict) -> dict[str, list[dict]]:
+    import yaml
+    (namespace,) = resources(stack, "aws_prometheus_rule_group_namespace").values()
+    rules: dict[str, list[dict]] = {}
+    for group in yaml.safe_load(namespace["data"])["groups"]:
+        for rule in group["rules"]:
+            rules.setdefault(rule["alert"], []).append(rule)
+    return rules
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_each_region_collects_its_clusters_metrics_from_subnets_without_pods(stacks, env, placement):
+    """GIVEN an environment with cluster metrics WHEN synthesized THEN its region has a workspace, logged and kept
+    for the configured days, and a managed collector on its own cluster, in the collector subnets of every AZ
+    (not where the nodes and pods live), with the cluster's security group."""
+    stack = stacks[placement.stack]
+    scrapers = resources(stack, "aws_prometheus_scraper")
+    if not env.observability.cluster_metrics:
+        assert not scrapers and not resources(stack, "aws_prometheus_workspace")
+        return
+    (workspace_name, workspace), = resources(stack, "aws_prometheus_workspace").items()
+    assert workspace["alias"] == placement.stack
+    assert workspace["logging_configuration"]["log_group_arn"].endswith(".arn}:*")
+    (config,) = resources(stack, "aws_prometheus_workspace_configuration").values()
+    assert config["retention_period_in_days"] == env.observability.metrics_retention_days
+    (scraper,) = scrapers.values()
+    assert scraper["destination"][0]["amp"][0]["workspace_arn"] == f"${{aws_prometheus_workspace.{workspace_name}.arn}}"
+    eks = scraper["source"][0]["eks"][0]
+    (cluster_name, cluster), = resources(stack, "aws_eks_cluster").items()
+    assert eks["cluster_arn"] == f"${{aws_eks_cluster.{cluster_name}.arn}}"
+    assert eks["security_group_ids"] == [f"${{aws_eks_cluster.{cluster_name}.vpc_config[0].cluster_security_group_id}}"]
+    subnets = resources(stack, "aws_subnet")
+    used = [subnets[ref.split(".")[1]] for ref in eks["subnet_ids"]]
+    assert {s["tags"]["Tier"] for s in used} == {"collector"}
+    assert sorted(s["availability_zone"] for s in used) == sorted(placement.region.zones)
+    assert not set(eks["subnet_ids"]) & set(cluster["vpc_config"]["subnet_ids"])
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_the_clusters_alert_rules_follow_the_node_groups_and_both_engines(stacks, env, placement):
+    if not env.observability.cluster_metrics:
+        return
+    rules = _prometheus_rules(stacks[placement.stack])
+    observed = env.observability
+    assert {r["for"] for r in rules["NodeNotReady"]} == {f"{observed.node_not_ready_minutes}m"}
+    assert {r["for"] for r in rules["ContainerCrashLooping"]} == {f"{observed.crash_loop_minutes}m"}
+    # one rule per node group with a minimum, each on the group's own name and minimum
+    expected = {f"{placement.stack}-on-demand": env.eks.on_demand.min, f"{placement.stack}-spot": env.eks.spot.min}
+    below = {re.search(r'nodegroup="([^"]+)"', r["expr"]).group(1): int(r["expr"].rsplit("<", 1)[1])
+             for r in rules["NodeGroupBelowMinimum"]}
+    assert below == {group: minimum for group, minimum in expected.items() if minimum > 0}
+    # a group with no Ready node at all still alerts (count() of nothing is no series: "or vector(0)")
+    assert all("or vector(0)" in r["expr"] for r in rules["NodeGroupBelowMinimum"])
+    # both engines, each on what it is meant to reconcile: the knob moves the alerts without this stack
+    assert 'self_heal="true"' in rules["ArgoCDApplicationOutOfSync"][0]["expr"]
+    assert 'suspended!="true"' in rules["FluxNotReady"][0]["expr"]
+    assert {r["for"] for r in rules["FluxNotReady"]} == {f"{observed.sync_failure_minutes}m"}
+    # blind is an alert too
+    assert "absent(" in rules["KubeStateMetricsDown"][0]["expr"]
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_the_workspace_alerts_through_the_regions_topic_which_admits_it(stacks, env, placement):
+    import yaml
+    stack = stacks[placement.stack]
+    if not env.observability.cluster_metrics:
+        return
+    (topic_name, _), = resources(stack, "aws_sns_topic").items()
+    (workspace_name, _), = resources(stack, "aws_prometheus_workspace").items()
+    (definition,) = resources(stack, "aws_prometheus_alert_manager_definition").values()
+    config = yaml.safe_load(yaml.safe_load(definition["definition"])["alertmanager_config"])
+    (receiver,) = config["receivers"]
+    (sns,) = receiver["sns_configs"]
+    assert sns["topic_arn"] == f"${{aws_sns_topic.{topic_name}.arn}}"
+    assert sns["sigv4"] == {"region": placement.region.name}
+    assert config["route"]["receiver"] == receiver["name"]
+    (policy_name, policy), = resources(stack, "aws_sns_topic_policy").items()
+    assert definition["depends_on"] == [f"aws_sns_topic_policy.{policy_name}"]
+    amp = next(s for s in json.loads(policy["policy"])["Statement"] if s["Sid"] == "ThisRegionsPrometheusAlerts")
+    assert amp["Principal"] == {"Service": "aps.amazonaws.com"}
+    assert amp["Condition"]["ArnEquals"]["aws:SourceArn"] == f"${{aws_prometheus_workspace.{workspace_name}.arn}}"
+
+
+@pytest.mark.parametrize("env, placement", [(e, p) for e in ENVIRONMENTS.values() for p in gitops_stacks(e)],
+                         ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_kube_state_metrics_admits_the_collector_subnets_only(stacks, env, placement):
+    import yaml
+    from modules.network.layout import plan_subnets
+    stack = stacks[placement.stack]
+    releases = {r["name"]: r for r in resources(stack, "helm_release").values()}
+    if not env.observability.cluster_metrics:
+        assert "kube-state-metrics" not in releases
+        return
+    values = yaml.safe_load(releases["kube-state-metrics"]["values"][0])
+    assert values["replicas"] >= 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
+    assert values["metricLabelsAllowlist"] == ["nodes=[eks.amazonaws.com/nodegroup]"]
+    kinds = {r["groupVersionKind"]["kind"] for r in values["customResourceState"]["config"]["spec"]["resources"]}
+    assert kinds == {"Application", "GitRepository", "Kustomization", "HelmRelease"}
+    policies = {p["metadata"]["name"]: p for p in resources(stack, "kubernetes_network_policy_v1").values()
+                if "ns-monitoring" in p["metadata"]["namespace"]}
+    assert "default-deny" in policies
+    (ingress,) = policies["allow-from-collector"]["spec"]["ingress"]
+    collector = plan_subnets(placement.region.vpc_cidr, len(placement.region.zones)).collector
+    assert sorted(f["ip_block"]["cidr"] for f in ingress["from"]) == sorted(collector)
+    assert [p["port"] for p in ingress["ports"]] == ["8080"]

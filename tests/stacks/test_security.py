@@ -70,7 +70,8 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks,
         admin = statements["AccountAdministration"]
         assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
         (use,) = [s for sid, s in statements.items()
-                  if sid not in ("AccountAdministration", "CloudWatchAlarmsPublish", "EventBridgeRulesPublish")
+                  if sid not in ("AccountAdministration", "CloudWatchAlarmsPublish", "EventBridgeRulesPublish",
+                                 "PrometheusAlertsPublish")
                   and not sid.startswith("AutoScalingServiceRole")]
         assert "Condition" in use
         if purpose == "logs":
@@ -82,8 +83,12 @@ def test_key_policies_allow_administration_and_only_the_purpose_services(stacks,
             rules = statements["EventBridgeRulesPublish"]
             assert rules["Principal"] == {"Service": "events.amazonaws.com"}
             assert f":events:{region}:" in rules["Condition"]["ArnLike"]["aws:SourceArn"]
+            # and the Prometheus workspaces' alert managers, as AWS documents it (the topic policy names the workspace)
+            amp = statements["PrometheusAlertsPublish"]
+            assert amp["Principal"] == {"Service": "aps.amazonaws.com"}
+            assert sorted(amp["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
         else:
-            assert "CloudWatchAlarmsPublish" not in statements and "EventBridgeRulesPublish" not in statements
+            assert not {"CloudWatchAlarmsPublish", "EventBridgeRulesPublish", "PrometheusAlertsPublish"} & set(statements)
             services = use["Condition"]["StringEquals"]["kms:ViaService"]
             assert services and all(s.endswith(f".{region}.amazonaws.com") for s in services)
     # the storage key encrypts node volumes: the Auto Scaling service-linked role may use it
@@ -147,7 +152,10 @@ def test_generated_secrets_rotate_with_the_deployed_function_and_external_ones_d
 def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, stack_name):
     env_name, key_type = REGIONAL[stack_name].env.name, KEY_TYPE[REGIONAL[stack_name].role]
     groups = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
-    assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == ["cluster", "vpc-flow-logs", "waf"]
+    # the Prometheus workspace's log group is named after the stack
+    metrics = [stack_name] if REGIONAL[stack_name].env.observability.cluster_metrics else []
+    assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == sorted(
+        ["cluster", "vpc-flow-logs", "waf", *metrics])
     (logs_key,) = [n for n, k in resources(stacks[security_stack(env_name)], key_type).items()
                    if k["tags"][KEY_PURPOSE] == "logs"]
     for group in groups:

@@ -763,3 +763,15 @@ def test_every_environment_file_is_read_once_per_load(tmp_path, monkeypatch):
 def test_rejects_a_canary_it_could_not_run(tmp_path, line, expected):
     text = GOOD.format(name="broken") + f"observability:\n  {line}\n"
     _assert_rejected(*_attempt(tmp_path, text), expected)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("metrics_retention_days: 1096", "observability.metrics_retention_days: 1096 is out of range; allowed: less than "
+                                     "or equal to 1095"),
+    ("log_retention_days: 100", "observability.log_retention_days: 100 is not a CloudWatch Logs retention period"),
+    ("crash_loop_minutes: 0", "observability.crash_loop_minutes: 0 is out of range; allowed: greater than or equal to 1"),
+    ("cluster_metrics: maybe", "observability.cluster_metrics: 'maybe'"),
+])
+def test_rejects_cluster_metrics_settings_aws_would_refuse(tmp_path, line, expected):
+    text = GOOD.format(name="broken") + f"observability:\n  {line}\n"
+    _assert_rejected(*_attempt(tmp_path, text), expected)

@@ -54,14 +54,15 @@ def test_vpc_has_dns_on(ha):
     assert vpc["enable_dns_hostnames"] is True and vpc["enable_dns_support"] is True
 
 
-def test_three_tiers_in_every_az_with_planned_cidrs(ha):
+def test_four_tiers_in_every_az_with_planned_cidrs(ha):
     subnets = _by_tag_name(ha, "aws_subnet")
-    assert len(subnets) == 9
-    for tier in ("public", "private", "database"):
+    assert len(subnets) == 12
+    for tier in ("public", "private", "database", "collector"):
         zones = [subnets[f"t-eu-west-1-{tier}-{z}"]["availability_zone"] for z in "abc"]
         assert zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
     assert subnets["t-eu-west-1-private-a"]["cidr_block"] == "10.8.0.0/20"
     assert subnets["t-eu-west-1-public-c"]["cidr_block"] == "10.8.136.0/22"
+    assert subnets["t-eu-west-1-collector-a"]["cidr_block"] == "10.8.192.0/22"
     assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
     # no load balancer discovery: the platform names its load balancers' subnets itself
     assert not any(tag in s["tags"] for s in subnets.values() for tag in LB_DISCOVERY_TAGS)
@@ -95,13 +96,15 @@ def test_single_nat_knob_sends_every_az_through_one_gateway(single_nat):
     assert {r["nat_gateway_id"] for r in routes} == {_ref("aws_nat_gateway", nat_name)}
 
 
-def test_database_subnets_have_no_route_out(ha):
+def test_database_and_collector_subnets_have_no_route_out(ha):
     table_ids = {r["tags"]["Name"]: name for name, r in resources(ha, "aws_route_table").items()}
     database_table = _ref("aws_route_table", table_ids["t-eu-west-1-database"])
     assert not [r for r in resources(ha, "aws_route").values() if r["route_table_id"] == database_table]
     associations = [a for a in resources(ha, "aws_route_table_association").values()
                     if a["route_table_id"] == database_table]
-    assert len(associations) == 3
+    subnet_names = {name: r["tags"]["Name"] for name, r in resources(ha, "aws_subnet").items()}
+    assert sorted(subnet_names[a["subnet_id"].split(".")[1]] for a in associations) == [
+        f"t-eu-west-1-{tier}-{z}" for tier in ("collector", "database") for z in "abc"]
 
 
 def test_public_subnets_route_to_the_internet_gateway(ha):
@@ -143,6 +146,6 @@ def test_flow_log_role_can_write_only_to_its_log_group(ha):
 
 def test_outputs_expose_subnets_by_zone(ha):
     outputs = ha["output"]
-    assert sorted(outputs) == ["database_subnet_ids", "nat_gateway_ids", "private_subnet_ids",
+    assert sorted(outputs) == ["collector_subnet_ids", "database_subnet_ids", "nat_gateway_ids", "private_subnet_ids",
                                "public_subnet_ids", "vpc_cidr", "vpc_id"]
     assert sorted(outputs["private_subnet_ids"]["value"]) == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]

@@ -52,6 +52,8 @@ USAGE_BASED = (
     ("aws_lambda_function", "Lambda requests and duration (secret rotation)"),
     ("aws_sns_topic", "SNS notifications (email beyond the free tier)"),
     ("aws_synthetics_canary", "the canary's Lambda duration, its results in S3 and its logs"),
+    ("aws_prometheus_workspace", "Prometheus samples collected, ingested and stored, and queries (the alert rules "
+                                 "every minute)"),
     ("cloudflare_load_balancer", "Cloudflare: DNS queries beyond 500,000 a month, health checks from more regions"),
 )
 
@@ -202,6 +204,9 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
                 add(stack, "observability", f"Synthetics canary runs (every {every / 60:g} min)",
                     round(hours * 3600 / every), "run", "synthetics_canary_run", _region(output, stack, conf),
                     per_hour=False)
+        for _, conf in output.resources(stack, "aws_prometheus_scraper").items():
+            add(stack, "observability", "Prometheus managed collector", 1, "collector-hour",
+                "prometheus_collector_hour", _region(output, stack, conf))
         for _, conf in output.resources(stack, "aws_route53_zone").items():
             add(stack, "dns", "Route53 hosted zone", 1, "zone-month", "route53_zone_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_route53_health_check").items():

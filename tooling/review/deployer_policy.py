@@ -56,7 +56,7 @@ SERVICES: dict[str, str] = {
     "aws_route53": "route53", "aws_acm": "acm", "aws_wafv2": "wafv2", "aws_s3": "s3", "aws_rds": "rds",
     "aws_db": "rds", "aws_elasticache": "elasticache", "aws_backup": "backup", "aws_cloudwatch_log": "logs",
     "aws_cloudwatch": "cloudwatch", "aws_cloudwatch_event": "events", "aws_sns": "sns",
-    "aws_lambda": "lambda", "aws_synthetics": "synthetics", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
+    "aws_lambda": "lambda", "aws_synthetics": "synthetics", "aws_prometheus": "aps", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
     "aws_config": "config", "aws_cloudtrail": "cloudtrail", "aws_accessanalyzer": "access-analyzer",
     "aws_servicequotas": "servicequotas", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
 }
@@ -92,7 +92,9 @@ LINKED_ROLES = {"aws_eks": ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com"),
                 "aws_ecr_replication": ("replication.ecr.amazonaws.com",), "aws_backup": ("backup.amazonaws.com",),
                 # multi-Region keys: https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-auth-slr.html
                 "aws_kms_replica_key": ("mrk.kms.amazonaws.com",),
-                "aws_servicequotas": ("servicequotas.amazonaws.com",)}
+                "aws_servicequotas": ("servicequotas.amazonaws.com",),
+                # https://docs.aws.amazon.com/prometheus/latest/userguide/using-service-linked-roles-prom.html
+                "aws_prometheus_scraper": ("scraper.aps.amazonaws.com",)}
 POLICY_CHARS = 6144
 _TOKEN = re.compile(r"\$\{")
 

@@ -27,6 +27,7 @@ STATEFUL_TYPES = {
     "aws_secretsmanager_secret": "secret", "aws_eks_cluster": "EKS cluster",
     "aws_lb": "load balancer", "aws_s3_bucket": "S3 bucket",
     "aws_cloudwatch_log_group": "log group",
+    "aws_prometheus_workspace": "Prometheus workspace (its metrics, and its rules and alert routing with it)",
     # a new topic or subscription waits for every address to confirm again: alerts go nowhere until then
     "aws_sns_topic": "alert topic (its email subscriptions must be confirmed again)",
     "aws_sns_topic_subscription": "alert subscription (the address must confirm it again)",
@@ -102,6 +103,10 @@ STATELESS_TYPES = {
     "aws_s3_bucket_notification": "notification settings, rewritten by the same apply",
     "aws_servicequotas_service_quota": "a quota request; deleting it from state lowers nothing",
     "aws_route53_health_check": "a health check the records follow, recreated by the same apply",
+    "aws_prometheus_rule_group_namespace": "alert rules, recreated by the same apply (no cluster alert meanwhile)",
+    "aws_prometheus_alert_manager_definition": "alert routing, recreated by the same apply (alerts wait meanwhile)",
+    "aws_prometheus_scraper": "a managed collector, recreated by the same apply (a gap in the cluster's metrics)",
+    "aws_prometheus_workspace_configuration": "the workspace's retention, rewritten by the same apply",
     "aws_cloudwatch_event_rule": "an event rule, recreated by the same apply (events meanwhile are not alerted)",
     "aws_cloudwatch_event_target": "a rule's target, recreated by the same apply",
     "aws_synthetics_canary": "a canary, recreated by the same apply (its alarm misses runs meanwhile; old results "

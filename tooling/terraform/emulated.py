@@ -55,6 +55,13 @@ SKIPPED_TYPES: dict[str, str] = {
     "aws_synthetics_canary":
         "moto has no StartCanary, StopCanary or DeleteCanary; the canary's alarm, role, bucket and the Route53 "
         "check on the alarm are rehearsed",
+    "aws_prometheus_alert_manager_definition":
+        "moto has no AMP alert manager API (CreateAlertManagerDefinition); the workspace, its rules and logging "
+        "and the topic's policy for it are rehearsed",
+    "aws_prometheus_scraper":
+        "moto has no AMP scraper API (CreateScraper); the collector subnets and the workspace it writes to are rehearsed",
+    "aws_prometheus_workspace_configuration":
+        "moto has no UpdateWorkspaceConfiguration (the workspace's retention)",
     "aws_accessanalyzer_analyzer":
         "moto has no IAM Access Analyzer backend (access-analyzer requests answer 500)",
     "aws_securityhub_account":

@@ -453,7 +453,7 @@ def main(argv=None) -> int:
 
 # Every AWS service the stacks call, pointed at the emulator. A service missing here
 # would be called on real AWS with fake credentials and fail loudly, never silently.
-SERVICES = ("accessanalyzer", "acm", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
+SERVICES = ("accessanalyzer", "acm", "amp", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
             "ecr", "eks", "elasticache", "elbv2", "events", "guardduty", "iam", "kms", "lambda", "rds", "route53", "s3",
             "s3control", "secretsmanager", "securityhub", "servicequotas", "sns", "sts", "wafv2")
 

@@ -23,6 +23,11 @@ COVERAGE: dict[str, str] = {
     "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
     "aws_cloudwatch_composite_alarm": "not created",
     "aws_synthetics_canary": "not created",
+    "aws_prometheus_workspace": "prometheus workspaces",
+    "aws_prometheus_rule_group_namespace": "with aws_prometheus_workspace",
+    "aws_prometheus_alert_manager_definition": "not created",
+    "aws_prometheus_scraper": "not created",
+    "aws_prometheus_workspace_configuration": "not created",
     "aws_cloudwatch_event_rule": "event rules",
     "aws_cloudwatch_event_target": "with aws_cloudwatch_event_rule",
     "aws_sns_topic": "sns topics",
@@ -207,6 +212,11 @@ def _left_alarms(client, region):
 @_lists("event rules", REGIONAL_LISTERS)
 def _left_event_rules(client, region):
     return [r["Name"] for r in client("events", region).list_rules()["Rules"]]
+
+
+@_lists("prometheus workspaces", REGIONAL_LISTERS)
+def _left_workspaces(client, region):
+    return [w["workspaceId"] for w in client("amp", region).list_workspaces()["workspaces"]]
 
 
 @_lists("sns topics", REGIONAL_LISTERS)

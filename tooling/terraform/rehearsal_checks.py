@@ -550,6 +550,31 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
                  f"{expected} metric alarms (load balancers per AZ and per ALB, WAF, canaries); {stack}-alerts encrypted")
 
 
+def _metrics(config: EnvironmentConfig, client, region) -> Iterator[Check]:
+    """The region's Prometheus workspace under the stack's alias, logging to its log group, with the cluster's
+    alert rules (the collector and the alert manager are not emulated)."""
+    if not config.observability.cluster_metrics:
+        return
+    name = region.name
+    stack = names.regional(config.name, name)
+
+    def workspace() -> Optional[str]:
+        amp = client("amp", name)
+        found = [w for w in amp.list_workspaces(alias=stack)["workspaces"] if w.get("alias") == stack]
+        if len(found) != 1:
+            return f"{len(found)} Prometheus workspaces with alias {stack} in {name}, expected 1"
+        workspace_id = found[0]["workspaceId"]
+        logging = amp.describe_logging_configuration(workspaceId=workspace_id)["loggingConfiguration"]
+        if f"/aws/vendedlogs/prometheus/{stack}" not in logging.get("logGroupArn", ""):
+            return f"workspace {stack} logs to {logging.get('logGroupArn')!r}, not its own log group"
+        rules = [n["name"] for n in amp.list_rule_groups_namespaces(workspaceId=workspace_id)["ruleGroupsNamespaces"]]
+        if rules != ["cluster"]:
+            return f"workspace {stack} holds rule namespaces {rules}, expected the cluster's"
+        return None
+
+    yield _check(f"metrics {name}", workspace, f"Prometheus workspace {stack}: logged, with the cluster's alert rules")
+
+
 def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
     """Every design check against what the emulator holds after apply."""
     client = clients(endpoint)
@@ -557,6 +582,7 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
     for region in config.regions.all:
         checks += list(_region_tier(config, client, region))
         checks += list(_alarms(config, client, region))
+        checks += list(_metrics(config, client, region))
     checks += list(_data_tier(config, client))
     checks += list(_dns(config, client))
     checks.append(duplicates(config, endpoint))
