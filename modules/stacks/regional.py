@@ -7,7 +7,8 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, canary_bucket_name
+from modules.data import app_bucket_name, canary_bucket_name, cluster_name
+from modules.data.replication import replication_rule_id
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import Cluster
@@ -18,9 +19,12 @@ from modules.network.network import Network
 from modules.dns.records import plan_records, region_name
 from modules.observability.alarms import RegionalAlarms
 from modules.observability.canary import RegionalCanary
+from modules.observability.dashboard import RegionalDashboard
+from modules.observability.naming import canary_alarm_name, peer_canary_alarm_name
 from modules.observability.metrics import RegionalMetrics
 from modules.security.keys import KeyRing
 from modules.security.secrets import secret_arn_pattern
+from modules.stacks import names
 from modules.stacks.base import SpoflessStack
 
 
@@ -121,6 +125,7 @@ class RegionalStack(SpoflessStack):
                 config=env.observability, storage_key=region_keys.storage, topic_arn=self.alarms.topic.arn,
                 account=account, log_bucket_id=self.load_balancing.logs.bucket.id,
                 log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
+        self._dashboard(env, region.name, role, account)
         # the application bucket and ECR repositories: both regions' exist before any replication rule
         self.storage = RegionalStorage(
             self, "storage",
@@ -133,6 +138,24 @@ class RegionalStack(SpoflessStack):
             log_bucket_policy=self.load_balancing.logs.policy,
         )
         self._platform_identities(env, region.name, keys, account)
+
+    def _dashboard(self, env: EnvironmentConfig, region: str, role: str, account: AccountContext) -> None:
+        """The region's dashboard, from the same names the alarms and the data tier use."""
+        stack = self.node.id
+        others = [r.name for r in env.regions.all if r.name != region]
+        alarms = [self.alarms.region_alarm_name, *self.alarms.zone_names.values()]
+        if env.observability.canary_minutes:
+            alarms += [canary_alarm_name(stack), *([peer_canary_alarm_name(stack)] if others else [])]
+        incoming = None
+        if others and env.data.bucket.replication_time_control:
+            incoming = (app_bucket_name(env.name, others[0], env.account_id),
+                        app_bucket_name(env.name, region, env.account_id), replication_rule_id(region))
+        RegionalDashboard(
+            self, "dashboard", stack=stack, region=region, load_balancers=self.load_balancing.load_balancers,
+            alarm_arns=[f"arn:{account.partition}:cloudwatch:{region}:{env.account_id}:alarm:{a}" for a in alarms],
+            canaries=bool(env.observability.canary_minutes), peers=[names.regional(env.name, r) for r in others],
+            web_acl_name=stack, incoming_replication=incoming,
+            aurora_lag_cluster=cluster_name(env.name, region) if others and role == "standby" else None)
 
     @staticmethod
     def _canary_targets(env: EnvironmentConfig, regions: list[str], path: str) -> list[dict]:

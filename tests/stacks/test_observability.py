@@ -349,3 +349,28 @@ def test_kube_state_metrics_admits_the_collector_subnets_only(stacks, env, place
     collector = plan_subnets(placement.region.vpc_cidr, len(placement.region.zones)).collector
     assert sorted(f["ip_block"]["cidr"] for f in ingress["from"]) == sorted(collector)
     assert [p["port"] for p in ingress["ports"]] == ["8080"]
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_each_region_has_a_dashboard_of_its_own_region_only(stacks, env, placement):
+    """GIVEN a regional stack WHEN synthesized THEN its dashboard, named after the stack (dashboard names are
+    account-wide), reads every metric from its own region, shows the state of the alarms that decide the
+    failover, each load balancer's healthy targets in every AZ it spans, and the replication it receives."""
+    stack = stacks[placement.stack]
+    (dashboard,) = resources(stack, "aws_cloudwatch_dashboard").values()
+    assert dashboard["dashboard_name"] == placement.stack
+    widgets = json.loads(dashboard["dashboard_body"])["widgets"]
+    metric = [w["properties"] for w in widgets if w["type"] == "metric"]
+    assert {m["region"] for m in metric} == {placement.region.name}
+    (alarm,) = [w["properties"]["alarms"] for w in widgets if w["type"] == "alarm"]
+    names = {a.rsplit(":alarm:", 1)[1] for a in alarm}
+    assert {f"{placement.stack}-region", *(f"{placement.stack}-az-{z}" for z in placement.region.zones)} <= names
+    assert all(f":cloudwatch:{placement.region.name}:{env.account_id}:alarm:" in a for a in alarm)
+    healthy = {(m[0][3], z[7]) for m in (p["metrics"] for p in metric) if m[0][1] == "HealthyHostCount" for z in m}
+    assert len({lb for lb, _ in healthy}) == len(resources(stack, "aws_lb"))
+    assert {z for _, z in healthy} == set(placement.region.zones)
+    lag = [p for p in metric if p["metrics"][0][1] == "AuroraGlobalDBReplicationLag"]
+    assert bool(lag) == (env.regions.standby is not None and placement.region.name == env.regions.standby.name)
+    # no widget overlaps another, and each fits the 24-column grid
+    cells = [(x, y) for w in widgets for x in range(w["x"], w["x"] + w["width"]) for y in range(w["y"], w["y"] + w["height"])]
+    assert len(cells) == len(set(cells)) and all(w["x"] + w["width"] <= 24 for w in widgets)

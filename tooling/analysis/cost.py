@@ -204,6 +204,8 @@ def environment_lines(output: Output, env: str, prices: Prices) -> list[Line]:
                 add(stack, "observability", f"Synthetics canary runs (every {every / 60:g} min)",
                     round(hours * 3600 / every), "run", "synthetics_canary_run", _region(output, stack, conf),
                     per_hour=False)
+        add(stack, "observability", "CloudWatch dashboard", len(output.resources(stack, "aws_cloudwatch_dashboard")),
+            "dashboard-month", "cloudwatch_dashboard_month", per_hour=False)
         for _, conf in output.resources(stack, "aws_prometheus_scraper").items():
             add(stack, "observability", "Prometheus managed collector", 1, "collector-hour",
                 "prometheus_collector_hour", _region(output, stack, conf))

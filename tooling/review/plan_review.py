@@ -103,6 +103,7 @@ STATELESS_TYPES = {
     "aws_s3_bucket_notification": "notification settings, rewritten by the same apply",
     "aws_servicequotas_service_quota": "a quota request; deleting it from state lowers nothing",
     "aws_route53_health_check": "a health check the records follow, recreated by the same apply",
+    "aws_cloudwatch_dashboard": "a dashboard, rewritten by the same apply (nothing reads it to decide)",
     "aws_prometheus_rule_group_namespace": "alert rules, recreated by the same apply (no cluster alert meanwhile)",
     "aws_prometheus_alert_manager_definition": "alert routing, recreated by the same apply (alerts wait meanwhile)",
     "aws_prometheus_scraper": "a managed collector, recreated by the same apply (a gap in the cluster's metrics)",

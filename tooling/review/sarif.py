@@ -44,6 +44,7 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("regional", "eks"): ("modules/eks/cluster.py", "Cluster", "eks"),
     ("regional", "storage"): ("modules/data/storage.py", "RegionalStorage", "data"),
     ("regional", "alarms"): ("modules/observability/alarms.py", "RegionalAlarms", "observability"),
+    ("regional", "dashboard"): ("modules/observability/dashboard.py", "RegionalDashboard", "observability"),
     ("regional", "metrics"): ("modules/observability/metrics.py", "RegionalMetrics", "observability"),
     ("regional", "canary"): ("modules/observability/canary.py", "RegionalCanary", "observability"),
     ("data", "aurora"): ("modules/data/database.py", "AuroraRegion", "data"),

@@ -22,6 +22,7 @@ COVERAGE: dict[str, str] = {
     # observability
     "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
     "aws_cloudwatch_composite_alarm": "not created",
+    "aws_cloudwatch_dashboard": "cloudwatch dashboards",
     "aws_synthetics_canary": "not created",
     "aws_prometheus_workspace": "prometheus workspaces",
     "aws_prometheus_rule_group_namespace": "with aws_prometheus_workspace",
@@ -207,6 +208,11 @@ def _left_kms_aliases(client, region):
 @_lists("cloudwatch alarms", REGIONAL_LISTERS)
 def _left_alarms(client, region):
     return [a["AlarmName"] for a in client("cloudwatch", region).describe_alarms()["MetricAlarms"]]
+
+
+@_lists("cloudwatch dashboards", REGIONAL_LISTERS)
+def _left_dashboards(client, region):
+    return [d["DashboardName"] for d in client("cloudwatch", region).list_dashboards()["DashboardEntries"]]
 
 
 @_lists("event rules", REGIONAL_LISTERS)

@@ -550,6 +550,22 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
                  f"{expected} metric alarms (load balancers per AZ and per ALB, WAF, canaries); {stack}-alerts encrypted")
 
 
+def _dashboard(config: EnvironmentConfig, client, region) -> Iterator[Check]:
+    """The region's dashboard under the stack's name, every metric widget reading this region."""
+    name = region.name
+    stack = names.regional(config.name, name)
+
+    def dashboard() -> Optional[str]:
+        import json
+        body = json.loads(client("cloudwatch", name).get_dashboard(DashboardName=stack)["DashboardBody"])
+        regions = {w["properties"].get("region") for w in body["widgets"] if w["type"] == "metric"}
+        if regions != {name}:
+            return f"dashboard {stack} reads {sorted(map(str, regions))}, expected {name} only"
+        return None
+
+    yield _check(f"dashboard {name}", dashboard, f"dashboard {stack}: every metric from {name}")
+
+
 def _metrics(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     """The region's Prometheus workspace under the stack's alias, logging to its log group, with the cluster's
     alert rules (the collector and the alert manager are not emulated)."""
@@ -583,6 +599,7 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
         checks += list(_region_tier(config, client, region))
         checks += list(_alarms(config, client, region))
         checks += list(_metrics(config, client, region))
+        checks += list(_dashboard(config, client, region))
     checks += list(_data_tier(config, client))
     checks += list(_dns(config, client))
     checks.append(duplicates(config, endpoint))
