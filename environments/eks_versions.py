@@ -71,6 +71,8 @@ class EksVersion:
     addons: dict[str, str] = field(default_factory=dict)
     """Pinned EKS add-on builds; empty when the version has no pinned set here."""
     autoscaler: Optional[Autoscaler] = None
+    observability_addon: Optional[str] = None
+    """The ``amazon-cloudwatch-observability`` build (container logs and traces); None when not pinned here."""
 
     def end_of(self, support_type: SupportType) -> date:
         return self.end_of_standard if support_type == "STANDARD" else self.end_of_extended
@@ -97,6 +99,9 @@ VERSIONS: dict[str, EksVersion] = {v.version: v for v in (
         # autoscaling/cluster-autoscaler:v1.35.0 (`crane digest` / `docker buildx imagetools inspect`)
         autoscaler=Autoscaler(chart="9.59.0", image="v1.35.0",
                               digest="sha256:2fc9433dd3b47baef0e68d6b1110b770a3c93db10c7bead4c5bc6cb21c72b875"),
+        # the build AWS's own sample pins for 1.35 (aws-solutions-library-samples/global-capacity-orchestrator-
+        # on-aws, gco/stacks/constants.py); describe-addon-versions before raising it
+        observability_addon="v6.6.0-eksbuild.1",
     ),
     EksVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
 )}
@@ -108,7 +113,8 @@ DEFAULT_VERSION = "1.35"
 def supported(support_type: SupportType) -> list[str]:
     """Versions the schema accepts at ``support_type``: supported long enough, and pinned."""
     return [v.version for v in VERSIONS.values()
-            if (v.end_of(support_type) - CHECKED_ON).days >= SUPPORT_MARGIN_DAYS and v.addons and v.autoscaler]
+            if (v.end_of(support_type) - CHECKED_ON).days >= SUPPORT_MARGIN_DAYS and v.addons and v.autoscaler
+            and v.observability_addon]
 
 
 def refusal(version: str, support_type: SupportType) -> Optional[str]:
@@ -121,6 +127,6 @@ def refusal(version: str, support_type: SupportType) -> Optional[str]:
         when = "ended" if end <= CHECKED_ON else "ends"
         return (f"{support_type.lower()} support {when} {end.isoformat()}, less than {SUPPORT_MARGIN_DAYS} days "
                 f"after the version table's date {CHECKED_ON.isoformat()}")
-    if not row.addons or row.autoscaler is None:
+    if not row.addons or row.autoscaler is None or row.observability_addon is None:
         return "has no pinned add-on builds in environments/eks_versions.py yet"
     return None

@@ -72,14 +72,21 @@ class ObservabilityConfig(Frozen):
     sync failures) and the workspace's alert manager publishing to the region's own topic. Off: the
     clusters are watched through their load balancers and canaries only. Left out: on."""
 
+    container_logs: bool = True
+    """Container logs and traces from every cluster, through the CloudWatch Observability EKS add-on: Fluent
+    Bit ships the containers', the data plane's and the hosts' logs, the CloudWatch agent collects Container
+    Insights and receives traces (X-Ray on port 2000, OTLP on 4317 and 4318 of every node) for X-Ray in the
+    cluster's region. The log groups are created first, encrypted with the region's logs key and kept
+    ``log_retention_days``. Off: no logs leave the nodes. Left out: on."""
+
     metrics_retention_days: int = Field(default=150, ge=1, le=1095)
     """How long each region's workspace keeps its samples (AMP allows 1 to 1095 days). Left out: 150,
     AMP's own default."""
 
     log_retention_days: RetentionDays = 365
-    """How long each region keeps the logs of its observability pieces (the Prometheus workspace's rule and
-    alert manager logs) in CloudWatch Logs, encrypted with the region's logs key. One of CloudWatch Logs'
-    retention periods. Left out: 365."""
+    """How long each region keeps the logs of its observability pieces (the clusters' container, data-plane,
+    host and performance logs; the Prometheus workspace's rule and alert manager logs) in CloudWatch Logs,
+    encrypted with the region's logs key. One of CloudWatch Logs' retention periods. Left out: 365."""
 
     node_not_ready_minutes: int = Field(default=2, ge=1, le=60)
     """How long a node may report not Ready, or a node group fewer Ready nodes than its minimum,

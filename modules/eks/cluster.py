@@ -142,7 +142,7 @@ class Cluster(Construct):
             description=f"Workload nodes: {' and '.join(map(str, workload_ports))} only from the load balancers")
         self.nodes_sg.move_from_id(NODES_SG_BEFORE_2026_11)
         template = self._launch_template(config, keys.storage, self.nodes_sg.id)
-        self.node_group_minimums: dict[str, int] = {}
+        self.node_group_floors: dict[str, tuple[int, bool]] = {}
         self.node_groups = {
             capacity: self._node_group(capacity, size, types, node_role, template, network)
             for capacity, size, types in (
@@ -210,8 +210,8 @@ class Cluster(Construct):
 
     def _node_group(self, capacity: str, size, instance_types, role, template, network: Network):
         label = "on-demand" if capacity == "ON_DEMAND" else "spot"
-        # the names and minimums as plain values, for what watches the groups (the alert rules)
-        self.node_group_minimums[f"{self.name}-{label}"] = size.min
+        # the names, minimums and capacity as plain values, for what watches the groups (the alert rules)
+        self.node_group_floors[f"{self.name}-{label}"] = (size.min, capacity == "SPOT")
         group = aws("eks_node_group")
         return group.EksNodeGroup(
             self, f"nodes-{label}",
@@ -260,6 +260,10 @@ class Cluster(Construct):
     def _configuration(name: str):
         values = {**ADDON_CONFIGURATION.get(name, {}), **ADDON_PLACEMENT.get(name, {})}
         return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else None
+
+    def addon_role(self, key: str, namespace: str, service_account: str):
+        """The role an EKS add-on's service account gets through Pod Identity (the add-on associates it)."""
+        return self._pod_role(key, namespace, service_account)
 
     def _pod_role(self, key: str, namespace: str, service_account: str):
         """An IAM role that EKS Pod Identity hands to one service account of this cluster only.

@@ -43,7 +43,7 @@ KSM_PORT_NAME = "http"
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 # Metrics kube-state-metrics derives from the engines' own objects (custom resource state)
 ARGOCD_APP_METRIC = "spofless_argocd_application"
-FLUX_RESOURCE_METRIC = "spofless_flux_resource"
+FLUX_RESOURCE_METRIC = "spofless_flux"  # spofless_flux_<kind>_info: one name per kind (kube-state-metrics#2386)
 FLUX_KINDS = (("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
               ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
               ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"))
@@ -167,11 +167,14 @@ def kube_state_metrics(replicas: int) -> HelmAddon:
              "each": {"type": "StateSet", "stateSet": {"labelName": "status", "path": ["status", "health", "status"],
                                                         "list": ["Healthy", "Progressing", "Degraded", "Suspended",
                                                                  "Missing", "Unknown"]}}}]}]
+    # an Info metric writes a series only when one of its own labels resolves: the uid always does, so an
+    # object that never got a status (its controller never ran) still shows, with no ready label
     resources += [{
         "groupVersionKind": {"group": group, "version": version, "kind": kind},
-        "metricNamePrefix": FLUX_RESOURCE_METRIC, "labelsFromPath": {**labels, "kind": ["kind"]},
+        "metricNamePrefix": f"{FLUX_RESOURCE_METRIC}_{kind.lower()}", "labelsFromPath": {**labels, "kind": ["kind"]},
         "metrics": [{"name": "info", "help": "The Ready condition of a Flux object, and whether it is suspended",
                      "each": {"type": "Info", "info": {"labelsFromPath": {
+                         "uid": ["metadata", "uid"],
                          "ready": ["status", "conditions", "[type=Ready]", "status"],
                          "suspended": ["spec", "suspend"]}}}}]}
         for group, version, kind, _ in FLUX_KINDS]

@@ -53,13 +53,16 @@ def _alert(name: str, expr: str, minutes: int, summary: str) -> dict:
             "annotations": {"summary": summary}}
 
 
+SPOT_REPLACEMENT_MINUTES = 10
 READY = 'max by (node) (kube_node_status_condition{condition="Ready",status="true"})'
 
 
-def cluster_rules(*, cluster: str, node_groups: dict[str, int], config: ObservabilityConfig) -> str:
+def cluster_rules(*, cluster: str, node_groups: dict[str, tuple[int, bool]], engines: str,
+                  config: ObservabilityConfig) -> str:
     """The alert rules of one cluster, as the workspace's rule groups namespace holds them.
 
-    ``node_groups``: each node group's name and minimum size. Every expression takes the max over
+    ``node_groups``: each node group's name, its minimum size and whether it is spot capacity; ``engines``: a
+    regular expression of the engines' namespaces. Every expression takes the max over
     kube-state-metrics' replicas first, so two copies of a series never double a count.
     """
     label = "label_" + "".join(c if c.isalnum() else "_" for c in addons.NODEGROUP_LABEL)
@@ -68,11 +71,13 @@ def cluster_rules(*, cluster: str, node_groups: dict[str, int], config: Observab
                f"{cluster}: no kube-state-metrics answers the collector; every other cluster alert is blind"),
         _alert("NodeNotReady", f"{READY} == 0", config.node_not_ready_minutes,
                f"{cluster}: node {{{{ $labels.node }}}} is not Ready"),
+        # a reclaimed spot node's replacement takes minutes to launch and join: not a page before that
         *(_alert("NodeGroupBelowMinimum",
                  f'(count(max by (node) (kube_node_labels{{{label}="{group}"}}) and on (node) ({READY} == 1))'
-                 f" or vector(0)) < {minimum}", config.node_not_ready_minutes,
+                 f" or vector(0)) < {minimum}",
+                 max(config.node_not_ready_minutes, SPOT_REPLACEMENT_MINUTES) if spot else config.node_not_ready_minutes,
                  f"{cluster}: node group {group} has fewer Ready nodes than its minimum of {minimum}")
-          for group, minimum in sorted(node_groups.items()) if minimum > 0),
+          for group, (minimum, spot) in sorted(node_groups.items()) if minimum > 0),
         _alert("ContainerCrashLooping",
                'max by (namespace, pod, container) '
                '(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}) == 1',
@@ -91,10 +96,20 @@ def cluster_rules(*, cluster: str, node_groups: dict[str, int], config: Observab
                f'max by (namespace, name) ({addons.ARGOCD_APP_METRIC}_health{{status="Degraded",self_heal="true"}})'
                " == 1", config.sync_failure_minutes,
                f"{cluster}: Argo CD application {{{{ $labels.name }}}} is degraded"),
+        # a source of either Git host counts: a mirror that fails is one the cluster cannot fail over to
         _alert("FluxNotReady",
-               f'max by (kind, namespace, name) ({addons.FLUX_RESOURCE_METRIC}_info{{ready!="True",suspended!="true"}})'
-               " == 1", config.sync_failure_minutes,
+               f'max by (kind, namespace, name) ({{__name__=~"{addons.FLUX_RESOURCE_METRIC}_.+_info",'
+               'ready!="True",suspended!="true"}) == 1', config.sync_failure_minutes,
                f"{cluster}: Flux {{{{ $labels.kind }}}} {{{{ $labels.name }}}} is not Ready"),
+        # the engines' status is written by their controllers: one that is down leaves it stale, not failed
+        *(_alert(f"GitopsControllerUnavailable{kind}",
+                 f'max by (namespace, {metric}) (kube_{metric}_spec_replicas{{namespace=~"{engines}"}}) > '
+                 f'max by (namespace, {metric}) (kube_{metric}_status_replicas_{state}{{namespace=~"{engines}"}})',
+                 config.sync_failure_minutes,
+                 f"{cluster}: {{{{ $labels.namespace }}}}/{{{{ $labels.{metric} }}}} has fewer {state} replicas "
+                 "than it asks for")
+          for kind, metric, state in (("Deployment", "deployment", "available"),
+                                      ("StatefulSet", "statefulset", "ready"))),
     ]
     return yaml.safe_dump({"groups": [{"name": "cluster", "rules": rules}]}, sort_keys=False, width=WIDTH)
 
@@ -141,7 +156,8 @@ class RegionalMetrics(Construct):
         return self.workspace.arn
 
     def watch(self, *, cluster_arn: str, cluster: str, subnet_ids: list[str], security_group_id: str,
-              node_groups: dict[str, int], region: str, topic_arn: str, topic_policy) -> None:
+              node_groups: dict[str, tuple[int, bool]], engines: str, region: str, topic_arn: str,
+              topic_policy) -> None:
         scraper = aws("prometheus_scraper")
         scraper.PrometheusScraper(
             self, "collector", alias=self.stack, scrape_configuration=scrape_configuration(),
@@ -151,7 +167,7 @@ class RegionalMetrics(Construct):
                 workspace_arn=self.workspace.arn)])])
         aws("prometheus_rule_group_namespace").PrometheusRuleGroupNamespace(
             self, "rules", name="cluster", workspace_id=self.workspace.id,
-            data=cluster_rules(cluster=cluster, node_groups=node_groups, config=self.config))
+            data=cluster_rules(cluster=cluster, node_groups=node_groups, engines=engines, config=self.config))
         aws("prometheus_alert_manager_definition").PrometheusAlertManagerDefinition(
             self, "alert-manager", workspace_id=self.workspace.id,
             definition=alert_manager_definition(topic_arn=topic_arn, region=region, stack=self.stack),

@@ -11,7 +11,8 @@ from modules.data import app_bucket_name, canary_bucket_name, cluster_name
 from modules.data.replication import replication_rule_id
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
-from modules.eks.cluster import Cluster
+from modules.eks.cluster import ON_DEMAND, Cluster
+from modules.gitops.bootstrap import ARGOCD_NAMESPACE, FLUX_NAMESPACE
 from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
 from modules.iam import AccountContext, PolicyStatements
 from modules.loadbalancing.load_balancers import LoadBalancing
@@ -20,6 +21,7 @@ from modules.dns.records import plan_records, region_name
 from modules.observability.alarms import RegionalAlarms
 from modules.observability.canary import RegionalCanary
 from modules.observability.dashboard import RegionalDashboard
+from modules.observability.logs import ContainerLogs
 from modules.observability.naming import canary_alarm_name, peer_canary_alarm_name
 from modules.observability.metrics import RegionalMetrics
 from modules.security.keys import KeyRing
@@ -112,7 +114,7 @@ class RegionalStack(SpoflessStack):
             self.metrics.watch(
                 cluster_arn=self.cluster.cluster.arn, cluster=stack_id, subnet_ids=self.network.subnet_ids("collector"),
                 security_group_id=self.cluster.cluster.vpc_config.cluster_security_group_id,
-                node_groups=self.cluster.node_group_minimums,
+                node_groups=self.cluster.node_group_floors, engines=f"{ARGOCD_NAMESPACE}|{FLUX_NAMESPACE}",
                 region=region.name,
                 topic_arn=self.alarms.topic.arn, topic_policy=self.alarms.topic_policy)
         if env.observability.canary_minutes:
@@ -126,6 +128,10 @@ class RegionalStack(SpoflessStack):
                 account=account, log_bucket_id=self.load_balancing.logs.bucket.id,
                 log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
         self._dashboard(env, region.name, role, account)
+        if env.observability.container_logs:
+            ContainerLogs(self, "container-logs", cluster=self.cluster, cluster_name=stack_id,
+                          version=env.eks.release.observability_addon, config=env.observability,
+                          logs_key_arn=region_keys.logs.arn, partition=account.partition, on_demand=dict(ON_DEMAND))
         # the application bucket and ECR repositories: both regions' exist before any replication rule
         self.storage = RegionalStorage(
             self, "storage",

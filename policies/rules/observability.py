@@ -220,3 +220,32 @@ def _collector(output: Output, stack: str, region: Optional[str], conf: dict) ->
         problems.append(f"shares subnets with the cluster's nodes and pods ({', '.join(shared)}): a NetworkPolicy "
                         "admitting the collector would admit every pod there too")
     return not problems, "; ".join(problems)
+
+
+@rule(50, "Every cluster whose CloudWatch Observability add-on ships container logs has the add-on's log groups "
+          "(application, dataplane, host, performance) created first, encrypted with a KMS key and with a "
+          "retention: left to Fluent Bit and the agent, they are created unencrypted and kept forever",
+      "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-reference.html",
+      fixture="mutated")
+def container_log_groups_come_first(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    for stack in output.stacks:
+        groups = {conf.get("name"): (name, conf) for name, conf in output.resources(stack, "aws_cloudwatch_log_group").items()}
+        for name, conf in output.resources(stack, "aws_eks_addon").items():
+            if conf.get("addon_name") != "amazon-cloudwatch-observability":
+                continue
+            clusters = [output.get(r) for r in output.refs(stack, conf.get("cluster_name")) if r.type == "aws_eks_cluster"]
+            cluster = (clusters[0] or {}).get("name") if clusters else None
+            after = set(as_list(conf.get("depends_on")))
+            problems = []
+            for kind in ("application", "dataplane", "host", "performance"):
+                group = f"/aws/containerinsights/{cluster}/{kind}"
+                found = groups.get(group)
+                if found is None:
+                    problems.append(f"no log group {group} (Fluent Bit or the agent would create it unencrypted)")
+                    continue
+                group_name, group_conf = found
+                if not group_conf.get("kms_key_id") or not group_conf.get("retention_in_days"):
+                    problems.append(f"{group} has no KMS key or no retention")
+                if f"aws_cloudwatch_log_group.{group_name}" not in after:
+                    problems.append(f"the add-on does not depend on {group} (it may start writing first)")
+            yield stack, f"aws_eks_addon.{name}", not problems, "; ".join(problems)

@@ -458,6 +458,30 @@ def _collector_in_one_az(stacks):
     conf["source"][0]["eks"][0]["subnet_ids"] = conf["source"][0]["eks"][0]["subnet_ids"][:1]
 
 
+def _container_log_group(stacks):
+    stack = next(s for s, d in sorted(stacks.items())
+                 if any(a.get("addon_name") == "amazon-cloudwatch-observability"
+                        for a in d.get("resource", {}).get("aws_eks_addon", {}).values()))
+    return stacks[stack]["resource"]
+
+
+def _fluent_bit_creates_the_application_group(stacks):
+    groups = _container_log_group(stacks)["aws_cloudwatch_log_group"]
+    (name,) = [n for n, g in groups.items() if g["name"].endswith("/application")]
+    del groups[name]
+
+
+def _container_logs_kept_forever(stacks):
+    groups = _container_log_group(stacks)["aws_cloudwatch_log_group"]
+    next(g for g in groups.values() if g["name"].endswith("/host")).pop("retention_in_days")
+
+
+def _the_addon_starts_before_its_groups(stacks):
+    addon = next(a for a in _container_log_group(stacks)["aws_eks_addon"].values()
+                 if a.get("addon_name") == "amazon-cloudwatch-observability")
+    addon["depends_on"] = [d for d in addon["depends_on"] if not d.startswith("aws_cloudwatch_log_group.")]
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -482,6 +506,8 @@ MUTATIONS = {
                        _route53_reads_an_alarm_of_another_region],
     "SPOF_DEPLOY_49": [_amp_may_not_publish_to_the_topic, _amp_may_not_use_the_alert_key,
                        _amp_alerts_to_the_other_regions_topic, _collector_among_the_pods, _collector_in_one_az],
+    "SPOF_DEPLOY_50": [_fluent_bit_creates_the_application_group, _container_logs_kept_forever,
+                       _the_addon_starts_before_its_groups],
 }
 
 

@@ -295,6 +295,11 @@ def test_the_clusters_alert_rules_follow_the_node_groups_and_both_engines(stacks
     below = {re.search(r'nodegroup="([^"]+)"', r["expr"]).group(1): int(r["expr"].rsplit("<", 1)[1])
              for r in rules["NodeGroupBelowMinimum"]}
     assert below == {group: minimum for group, minimum in expected.items() if minimum > 0}
+    # a reclaimed spot node's replacement takes minutes: the spot group's rule waits at least 10
+    waits = {re.search(r'nodegroup="([^"]+)"', r["expr"]).group(1): int(r["for"][:-1]) for r in rules["NodeGroupBelowMinimum"]}
+    assert all(w >= 10 for g, w in waits.items() if g.endswith("-spot"))
+    # an engine's controller that is down leaves its status stale: its replicas are watched themselves
+    assert {"GitopsControllerUnavailableDeployment", "GitopsControllerUnavailableStatefulSet"} <= set(rules)
     # a group with no Ready node at all still alerts (count() of nothing is no series: "or vector(0)")
     assert all("or vector(0)" in r["expr"] for r in rules["NodeGroupBelowMinimum"])
     # both engines, each on what it is meant to reconcile: the knob moves the alerts without this stack
@@ -374,3 +379,39 @@ def test_each_region_has_a_dashboard_of_its_own_region_only(stacks, env, placeme
     # no widget overlaps another, and each fits the 24-column grid
     cells = [(x, y) for w in widgets for x in range(w["x"], w["x"] + w["width"]) for y in range(w["y"], w["y"] + w["height"])]
     assert len(cells) == len(set(cells)) and all(w["x"] + w["width"] <= 24 for w in widgets)
+
+
+@pytest.mark.parametrize("env, placement", REGIONS, ids=lambda v: getattr(v, "stack", getattr(v, "name", str(v))))
+def test_container_logs_go_to_log_groups_created_first_and_traces_to_xray(stacks, env, placement):
+    """GIVEN container logs on WHEN synthesized THEN the CloudWatch Observability add-on, at the version row's
+    pinned build, writes into the four log groups of its cluster, created before it with the region's logs key
+    and the configured retention, through a Pod Identity role on its own service account; it opens the trace
+    receivers on every node and keeps its controller on on-demand capacity."""
+    from environments import eks_versions
+    stack = stacks[placement.stack]
+    addons = [a for a in resources(stack, "aws_eks_addon").values()
+              if a["addon_name"] == "amazon-cloudwatch-observability"]
+    if not env.observability.container_logs:
+        assert not addons
+        return
+    (addon,) = addons
+    assert addon["addon_version"] == eks_versions.VERSIONS[env.eks.version].observability_addon
+    groups = {g["name"]: (n, g) for n, g in resources(stack, "aws_cloudwatch_log_group").items()
+              if g["name"].startswith(f"/aws/containerinsights/{placement.stack}/")}
+    assert sorted(groups) == [f"/aws/containerinsights/{placement.stack}/{k}"
+                              for k in ("application", "dataplane", "host", "performance")]
+    for name, group in groups.values():
+        assert group["retention_in_days"] == env.observability.log_retention_days and group["kms_key_id"]
+        assert f"aws_cloudwatch_log_group.{name}" in addon["depends_on"]
+    (association,) = addon["pod_identity_association"]
+    assert association["service_account"] == "cloudwatch-agent"
+    role = resources(stack, "aws_iam_role")[association["role_arn"].split(".")[1]]
+    trust = json.loads(role["assume_role_policy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert trust["aws:RequestTag/kubernetes-namespace"] == "amazon-cloudwatch"
+    assert trust["aws:RequestTag/kubernetes-service-account"] == "cloudwatch-agent"
+    values = json.loads(addon["configuration_values"])
+    assert values["containerLogs"] == {"enabled": True}
+    traces = values["agent"]["config"]["traces"]["traces_collected"]
+    assert traces["xray"]["bind_address"] == "0.0.0.0:2000"
+    assert (traces["otlp"]["grpc_endpoint"], traces["otlp"]["http_endpoint"]) == ("0.0.0.0:4317", "0.0.0.0:4318")
+    assert values["manager"]["nodeSelector"] == {"eks.amazonaws.com/capacityType": "ON_DEMAND"}

@@ -153,9 +153,12 @@ def test_log_groups_use_the_regional_logs_key_from_the_security_stack(stacks, st
     env_name, key_type = REGIONAL[stack_name].env.name, KEY_TYPE[REGIONAL[stack_name].role]
     groups = resources(stacks[stack_name], "aws_cloudwatch_log_group").values()
     # the Prometheus workspace's log group is named after the stack
-    metrics = [stack_name] if REGIONAL[stack_name].env.observability.cluster_metrics else []
+    observed = REGIONAL[stack_name].env.observability
+    metrics = [stack_name] if observed.cluster_metrics else []
+    # and the container logs' four (modules/observability/logs.py), named after their kind
+    containers = ["application", "dataplane", "host", "performance"] if observed.container_logs else []
     assert sorted(g["name"].split("/")[-1] if "/" in g["name"] else "waf" for g in groups) == sorted(
-        ["cluster", "vpc-flow-logs", "waf", *metrics])
+        ["cluster", "vpc-flow-logs", "waf", *metrics, *containers])
     (logs_key,) = [n for n, k in resources(stacks[security_stack(env_name)], key_type).items()
                    if k["tags"][KEY_PURPOSE] == "logs"]
     for group in groups:

@@ -52,6 +52,8 @@ USAGE_BASED = (
     ("aws_lambda_function", "Lambda requests and duration (secret rotation)"),
     ("aws_sns_topic", "SNS notifications (email beyond the free tier)"),
     ("aws_synthetics_canary", "the canary's Lambda duration, its results in S3 and its logs"),
+    ("aws_eks_addon", "Container Insights (enhanced observability: per observation) and X-Ray traces recorded "
+                      "and scanned, with container logs"),
     ("aws_prometheus_workspace", "Prometheus samples collected, ingested and stored, and queries (the alert rules "
                                  "every minute)"),
     ("cloudflare_load_balancer", "Cloudflare: DNS queries beyond 500,000 a month, health checks from more regions"),

@@ -566,6 +566,28 @@ def _dashboard(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     yield _check(f"dashboard {name}", dashboard, f"dashboard {stack}: every metric from {name}")
 
 
+def _container_logs(config: EnvironmentConfig, client, region) -> Iterator[Check]:
+    """The cluster's container log groups exist before anything writes to them, encrypted and kept for the
+    configured days (the add-on that writes to them is not emulated)."""
+    if not config.observability.container_logs:
+        return
+    name = region.name
+    prefix = f"/aws/containerinsights/{names.regional(config.name, name)}/"
+
+    def groups() -> Optional[str]:
+        found = {g["logGroupName"]: g for g in
+                 client("logs", name).describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]}
+        expected = [f"{prefix}{kind}" for kind in ("application", "dataplane", "host", "performance")]
+        if sorted(found) != expected:
+            return f"container log groups {sorted(found)}, expected {expected}"
+        wrong = [n for n, g in found.items() if not g.get("kmsKeyId")
+                 or g.get("retentionInDays") != config.observability.log_retention_days]
+        return f"not encrypted or not kept {config.observability.log_retention_days} days: {wrong}" if wrong else None
+
+    yield _check(f"container logs {name}", groups, f"{prefix}*: 4 log groups, encrypted, "
+                 f"kept {config.observability.log_retention_days} days")
+
+
 def _metrics(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     """The region's Prometheus workspace under the stack's alias, logging to its log group, with the cluster's
     alert rules (the collector and the alert manager are not emulated)."""
@@ -600,6 +622,7 @@ def verify(config: EnvironmentConfig, endpoint: str) -> list[Check]:
         checks += list(_alarms(config, client, region))
         checks += list(_metrics(config, client, region))
         checks += list(_dashboard(config, client, region))
+        checks += list(_container_logs(config, client, region))
     checks += list(_data_tier(config, client))
     checks += list(_dns(config, client))
     checks.append(duplicates(config, endpoint))
