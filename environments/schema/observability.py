@@ -39,6 +39,11 @@ class ObservabilityConfig(Frozen):
     (``AuroraGlobalDBReplicationLag``) before the standby region alerts: the data a region failover
     would lose. Left out: 60 (the global database is typically under a second behind)."""
 
+    cache_lag_seconds: int = Field(default=60, ge=1, le=3600)
+    """How far the standby region's cache may fall behind the primary's (``GlobalDatastoreReplicationLag``)
+    before the standby region alerts: the sessions and cached data a region failover would lose or reload.
+    Left out: 60."""
+
     waf_blocked_per_minute: int = Field(default=1000, ge=1, le=10_000_000)
     """Requests a region's web ACL may block in a minute (every rule, the rate limit included) before
     the region alerts: an attack, or a rule that started refusing real traffic. Left out: 1000."""

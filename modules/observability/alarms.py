@@ -187,6 +187,35 @@ class ReplicationLagAlarm(Construct):
             treat_missing_data="breaching", alarm_actions=[topic_arn], ok_actions=[topic_arn])
 
 
+class CacheReplicationLagAlarm(Construct):
+    """The standby's cache behind the primary's by more than ``cache_lag_seconds``. ElastiCache publishes
+    ``GlobalDatastoreReplicationLag`` (seconds) in the secondary's region, per node (``CacheClusterId``), on
+    whichever member is the secondary's primary: the alarm takes the maximum over every member
+    (``<group>-001`` and on), so it follows a failover inside the group. No member reporting breaches: a
+    secondary that reports no lag is not replicating.
+    https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.Redis.html"""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stack: str, replication_group_id: str, nodes: int,
+                 topic_arn: str, config: ObservabilityConfig):
+        super().__init__(scope, construct_id)
+        alarm = aws("cloudwatch_metric_alarm")
+        members = [f"{replication_group_id}-{n:03d}" for n in range(1, nodes + 1)]
+        self.alarm = alarm.CloudwatchMetricAlarm(
+            self, "alarm", alarm_name=f"{alarm_prefix(stack)}cache-replication-lag",
+            alarm_description=f"the standby's cache is over {config.cache_lag_seconds} s behind the primary",
+            comparison_operator="GreaterThanThreshold", threshold=config.cache_lag_seconds,
+            evaluation_periods=config.evaluation_minutes, datapoints_to_alarm=config.evaluation_minutes,
+            treat_missing_data="breaching", alarm_actions=[topic_arn], ok_actions=[topic_arn], metric_query=[
+                alarm.CloudwatchMetricAlarmMetricQuery(
+                    id="lag", expression=f"MAX([{', '.join(f'm{n}' for n in range(1, nodes + 1))}])",
+                    label="replication lag (s)", return_data=True),
+                *(alarm.CloudwatchMetricAlarmMetricQuery(
+                    id=f"m{n}", metric=alarm.CloudwatchMetricAlarmMetricQueryMetric(
+                        namespace="AWS/ElastiCache", metric_name="GlobalDatastoreReplicationLag", period=PERIOD,
+                        stat="Maximum", dimensions={"CacheClusterId": member}))
+                  for n, member in enumerate(members, start=1))])
+
+
 class ReplicationAlarms(Construct):
     """A region's view of its application bucket's replication, through the region's own topic.
 

@@ -28,12 +28,13 @@ class RegionalDashboard(Construct):
 
     ``alarm_arns``: the alarms whose state is the failover picture (region, per AZ, canaries);
     ``aurora_lag_cluster``: the standby's Aurora cluster (its lag is published only there);
+    ``cache_lag_members``: the standby cache group's members (the lag comes from whichever is its primary);
     ``incoming_replication``: (source bucket, destination bucket, rule id) of the copies this region receives.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, stack: str, region: str, load_balancers: dict,
                  alarm_arns: list[str], canaries: bool, peers: list[str], web_acl_name: str,
-                 aurora_lag_cluster: Optional[str] = None,
+                 aurora_lag_cluster: Optional[str] = None, cache_lag_members: tuple[str, ...] = (),
                  incoming_replication: Optional[tuple[str, str, str]] = None):
         super().__init__(scope, construct_id)
         self._widgets: list[dict] = []
@@ -72,6 +73,10 @@ class RegionalDashboard(Construct):
             self._metric("Aurora: how far this standby is behind (ms)", region, [
                 ["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", aurora_lag_cluster]],
                 stat="Maximum")
+        if cache_lag_members:
+            self._metric("Cache: how far this standby is behind (s)", region, [
+                ["AWS/ElastiCache", "GlobalDatastoreReplicationLag", "CacheClusterId", member]
+                for member in cache_lag_members], stat="Maximum")
         if incoming_replication:
             source, destination, rule_id = incoming_replication
             self._metric("S3: replication latency of the copies this region receives (s)", region, [

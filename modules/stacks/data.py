@@ -7,13 +7,14 @@ from typing import Literal, Optional
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name
+from modules.data import app_bucket_name, cache_name
 from modules.data.backup import RegionalBackup
 from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
 from modules.data.replication import BucketReplication, RegistryReplication, replication_rule_id
 from modules.iam import AccountContext
-from modules.observability.alarms import BackupFailureAlerts, ReplicationAlarms, ReplicationLagAlarm
+from modules.observability.alarms import (BackupFailureAlerts, CacheReplicationLagAlarm, ReplicationAlarms,
+                                          ReplicationLagAlarm)
 from modules.security.keys import KeyRing
 from modules.stacks.base import SpoflessStack
 from modules.stacks.regional import RegionalStack
@@ -63,6 +64,11 @@ class DataStack(SpoflessStack):
             storage_key=region_keys.storage,
             global_group_id=primary.cache.global_group.global_replication_group_id if primary else None,
             multi_region=multi_region, tags=tags)
+        if multi_region and role == "standby":
+            CacheReplicationLagAlarm(self, "cache-replication-lag", stack=stack_id,
+                                     replication_group_id=cache_name(env.name, region.name),
+                                     nodes=1 + env.data.cache.replicas, topic_arn=regional.alarms.topic.arn,
+                                     config=env.observability)
         bucket = app_bucket_name(env.name, region.name, env.account_id)
         if other is not None:
             self.bucket_replication = BucketReplication(

@@ -7,7 +7,7 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, canary_bucket_name, cluster_name
+from modules.data import app_bucket_name, cache_name, canary_bucket_name, cluster_name
 from modules.data.replication import replication_rule_id
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
@@ -161,7 +161,9 @@ class RegionalStack(SpoflessStack):
             alarm_arns=[f"arn:{account.partition}:cloudwatch:{region}:{env.account_id}:alarm:{a}" for a in alarms],
             canaries=bool(env.observability.canary_minutes), peers=[names.regional(env.name, r) for r in others],
             web_acl_name=stack, incoming_replication=incoming,
-            aurora_lag_cluster=cluster_name(env.name, region) if others and role == "standby" else None)
+            aurora_lag_cluster=cluster_name(env.name, region) if others and role == "standby" else None,
+            cache_lag_members=tuple(f"{cache_name(env.name, region)}-{n:03d}" for n in range(1, env.data.cache.replicas + 2))
+            if others and role == "standby" else ())
 
     @staticmethod
     def _canary_targets(env: EnvironmentConfig, regions: list[str], path: str) -> list[dict]:

@@ -111,7 +111,7 @@ def test_the_standby_alerts_when_its_database_falls_behind_by_more_than_the_conf
     for placement in placements:
         data = stacks[f"{placement.stack}-data"]
         alarms = [a for a in resources(data, "aws_cloudwatch_metric_alarm").values()
-                  if a["metric_name"] == "AuroraGlobalDBReplicationLag"]
+                  if a.get("metric_name") == "AuroraGlobalDBReplicationLag"]
         if placement.role != "standby":
             assert not alarms  # the metric exists only in the secondary's region
             continue
@@ -124,6 +124,28 @@ def test_the_standby_alerts_when_its_database_falls_behind_by_more_than_the_conf
         assert alarm["alarm_actions"] == alarm["ok_actions"]
         assert f"cross-stack-reference-input-{placement.stack}." in alarm["alarm_actions"][0]
         assert "aws_sns_topic" in alarm["alarm_actions"][0]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS.values(), ids=lambda e: e.name)
+def test_the_standby_alerts_when_its_cache_falls_behind_whichever_member_is_its_primary(stacks, env):
+    from modules.data import cache_name
+    for placement in regional_stacks(env):
+        data = stacks[f"{placement.stack}-data"]
+        alarms = [a for a in resources(data, "aws_cloudwatch_metric_alarm").values()
+                  if "GlobalDatastoreReplicationLag" in json.dumps(a.get("metric_query", []))]
+        if placement.role != "standby":
+            assert not alarms  # published in the secondary's region only
+            continue
+        (alarm,) = alarms
+        assert alarm["alarm_name"] == f"{placement.stack}-data-cache-replication-lag"
+        assert alarm["threshold"] == env.observability.cache_lag_seconds and alarm["treat_missing_data"] == "breaching"
+        queries = {q["id"]: q for q in alarm["metric_query"]}
+        members = sorted(q["metric"]["dimensions"]["CacheClusterId"] for q in queries.values() if "metric" in q)
+        group = cache_name(env.name, placement.region.name)
+        assert members == [f"{group}-{n:03d}" for n in range(1, env.data.cache.replicas + 2)]
+        (returned,) = [q for q in queries.values() if q.get("return_data")]
+        assert returned["expression"].startswith("MAX([")
+        assert f"cross-stack-reference-input-{placement.stack}." in alarm["alarm_actions"][0]
 
 
 def _platform_names(env) -> list[str]:
@@ -200,7 +222,7 @@ def test_each_region_alerts_on_the_copies_it_sends_and_receives(stacks, env):
     for placement in placements:
         data = stacks[f"{placement.stack}-data"]
         alarms = {a["metric_name"]: a for a in resources(data, "aws_cloudwatch_metric_alarm").values()
-                  if a["namespace"] == "AWS/S3"}
+                  if a.get("namespace") == "AWS/S3"}
         others = [p for p in placements if p is not placement]
         if not others or not env.data.bucket.replication_time_control:
             assert not alarms  # nothing replicates, or no replication metrics without Replication Time Control
@@ -374,8 +396,9 @@ def test_each_region_has_a_dashboard_of_its_own_region_only(stacks, env, placeme
     healthy = {(m[0][3], z[7]) for m in (p["metrics"] for p in metric) if m[0][1] == "HealthyHostCount" for z in m}
     assert len({lb for lb, _ in healthy}) == len(resources(stack, "aws_lb"))
     assert {z for _, z in healthy} == set(placement.region.zones)
-    lag = [p for p in metric if p["metrics"][0][1] == "AuroraGlobalDBReplicationLag"]
-    assert bool(lag) == (env.regions.standby is not None and placement.region.name == env.regions.standby.name)
+    standby = env.regions.standby is not None and placement.region.name == env.regions.standby.name
+    for lag_metric in ("AuroraGlobalDBReplicationLag", "GlobalDatastoreReplicationLag"):
+        assert bool([p for p in metric if p["metrics"][0][1] == lag_metric]) == standby
     # no widget overlaps another, and each fits the 24-column grid
     cells = [(x, y) for w in widgets for x in range(w["x"], w["x"] + w["width"]) for y in range(w["y"], w["y"] + w["height"])]
     assert len(cells) == len(set(cells)) and all(w["x"] + w["width"] <= 24 for w in widgets)

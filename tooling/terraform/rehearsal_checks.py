@@ -527,10 +527,12 @@ def _alarms(config: EnvironmentConfig, client, region) -> Iterator[Check]:
     def alarms() -> Optional[str]:
         everything = client("cloudwatch", name).describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
         found = [a for a in everything if not a["AlarmName"].startswith(f"{stack}-data-")]
-        lag = [a for a in everything if a["AlarmName"] == f"{stack}-data-aurora-replication-lag"]
+        lag = [a for a in everything if a["AlarmName"] in (f"{stack}-data-aurora-replication-lag",
+                                                           f"{stack}-data-cache-replication-lag")]
         standby = config.regions.standby is not None and name == config.regions.standby.name
-        if standby != bool(lag):
-            return f"the Aurora replication-lag alarm is {'missing from' if standby else 'also in'} {name}"
+        if len(lag) != (2 if standby else 0):
+            return (f"the Aurora and cache replication-lag alarms are {'missing from' if standby else 'also in'} "
+                    f"{name}: {[a['AlarmName'] for a in lag]}")
         if len(found) != expected:
             return f"{len(found)} metric alarms named {stack}-*, expected {expected}"
         topics = [t["TopicArn"] for t in client("sns", name).list_topics()["Topics"]
