@@ -34,5 +34,10 @@ def cache_name(env_name: str, region: str) -> str:
     return physical(f"{env_name}-{region}-cache", 40)
 
 
+def cache_members(env_name: str, region: str, nodes: int) -> list[str]:
+    """The member clusters ElastiCache names ``<group>-001`` and on for a group of ``nodes`` nodes."""
+    return [f"{cache_name(env_name, region)}-{n:03d}" for n in range(1, nodes + 1)]
+
+
 # Tag that AWS Backup's selection matches: every data store of the environment carries it.
 BACKUP_TAG = "spofless:backup"

@@ -243,7 +243,7 @@ class Cluster(Construct):
             identities = None
             if name in ADDON_IDENTITIES:
                 service_account, policy = ADDON_IDENTITIES[name]
-                role = self._pod_role(name, "kube-system", service_account)
+                role = self.pod_role(name, "kube-system", service_account)
                 aws("iam_role_policy_attachment").IamRolePolicyAttachment(
                     self, f"{name}-policy", role=role.name, policy_arn=managed(policy))
                 identities = [addon.EksAddonPodIdentityAssociation(role_arn=role.arn, service_account=service_account)]
@@ -261,12 +261,9 @@ class Cluster(Construct):
         values = {**ADDON_CONFIGURATION.get(name, {}), **ADDON_PLACEMENT.get(name, {})}
         return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else None
 
-    def addon_role(self, key: str, namespace: str, service_account: str):
-        """The role an EKS add-on's service account gets through Pod Identity (the add-on associates it)."""
-        return self._pod_role(key, namespace, service_account)
-
-    def _pod_role(self, key: str, namespace: str, service_account: str):
-        """An IAM role that EKS Pod Identity hands to one service account of this cluster only.
+    def pod_role(self, key: str, namespace: str, service_account: str):
+        """An IAM role that EKS Pod Identity hands to one service account of this cluster only (an add-on's
+        own association, or :meth:`pod_identity`'s).
 
         The trust names the cluster, namespace and service account through the session tags the
         Pod Identity agent sets: without them any association in the account (another environment's
@@ -281,7 +278,7 @@ class Cluster(Construct):
     def pod_identity(self, construct_id: str, *, namespace: str, service_account: str,
                      statements: list[dict]) -> None:
         """An IAM role for one service account through EKS Pod Identity (the agent add-on is pinned)."""
-        role = self._pod_role(construct_id, namespace, service_account)
+        role = self.pod_role(construct_id, namespace, service_account)
         aws("iam_role_policy").IamRolePolicy(self, f"{construct_id}-policy", role=role.id, name=construct_id,
                                              policy=policy_document(statements))
         aws("eks_pod_identity_association").EksPodIdentityAssociation(

@@ -42,8 +42,8 @@ class GitopsBootstrap(Construct):
         for name in guarded:
             self._network_policies(name, namespaces[name])
         self._ingress_to_workloads(namespaces[addons.INGRESS_NAMESPACE])
-        self._from_load_balancers(namespaces[addons.INGRESS_NAMESPACE], load_balancer_cidrs,
-                                  (load_balancing.app_port, load_balancing.nlb_target_port))
+        self._admit(namespaces[addons.INGRESS_NAMESPACE], load_balancer_cidrs,
+                    (load_balancing.app_port, load_balancing.nlb_target_port))
 
         controller = addons.load_balancer_controller(cluster_name, region, vpc_id).install(
             self, provider=helm_provider)
@@ -93,8 +93,8 @@ class GitopsBootstrap(Construct):
         if collector_cidrs:
             # The region's managed collector scrapes from its ENIs in the collector subnets, where no pod
             # lives, on the metrics port only: no pod of the cluster reads these metrics.
-            self._from_load_balancers(namespaces[addons.METRICS_NAMESPACE], collector_cidrs, (addons.KSM_PORT,),
-                                      policy="allow-from-collector")
+            self._admit(namespaces[addons.METRICS_NAMESPACE], collector_cidrs, (addons.KSM_PORT,),
+                        policy="allow-from-collector", construct_id="ingress-allow-from-collector")
             # after the engines: their custom resources are what it reads besides the built-in objects
             addons.kube_state_metrics(replicas=2).install(
                 self, provider=helm_provider, depends_on=[namespaces[addons.METRICS_NAMESPACE], argocd, flux])
@@ -137,15 +137,13 @@ class GitopsBootstrap(Construct):
             self, f"ns-{name}", provider=self._kubernetes,
             metadata=module.NamespaceV1Metadata(name=name, labels={"app.kubernetes.io/managed-by": "spofless"}))
 
-    def _from_load_balancers(self, namespace, cidrs: tuple[str, ...], ports: tuple[int, ...],
-                             policy: str = "allow-from-load-balancers") -> None:
-        """The gateway admits the load balancers (their subnets) on its two entrypoints, and nothing else
-        from outside its namespace. Not the VPC: with the VPC CNI every pod has a VPC address.
-        Kubelet probes need no rule: the VPC CNI's policy agent always admits the node's own address
-        (https://github.com/aws/aws-network-policy-agent/pull/65). The same shape admits the metrics
-        collector into its namespace (``policy``)."""
+    def _admit(self, namespace, cidrs: tuple[str, ...], ports: tuple[int, ...],
+               policy: str = "allow-from-load-balancers", construct_id: str = "ingress-from-load-balancers") -> None:
+        """``namespace`` admits ``cidrs`` on ``ports``, and nothing else from outside it: the gateway the load
+        balancers' subnets on its two entrypoints, kube-state-metrics the collector's subnets. Not the VPC: with
+        the VPC CNI every pod has a VPC address. Kubelet probes need no rule: the VPC CNI's policy agent always
+        admits the node's own address (https://github.com/aws/aws-network-policy-agent/pull/65)."""
         np = kubernetes("network_policy_v1")
-        construct_id = "ingress-from-load-balancers" if policy == "allow-from-load-balancers" else f"ingress-{policy}"
         np.NetworkPolicyV1(
             self, construct_id, provider=self._kubernetes,
             metadata=np.NetworkPolicyV1Metadata(name=policy, namespace=namespace.metadata.name),

@@ -195,11 +195,10 @@ class CacheReplicationLagAlarm(Construct):
     secondary that reports no lag is not replicating.
     https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.Redis.html"""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stack: str, replication_group_id: str, nodes: int,
+    def __init__(self, scope: Construct, construct_id: str, *, stack: str, members: list[str],
                  topic_arn: str, config: ObservabilityConfig):
         super().__init__(scope, construct_id)
         alarm = aws("cloudwatch_metric_alarm")
-        members = [f"{replication_group_id}-{n:03d}" for n in range(1, nodes + 1)]
         self.alarm = alarm.CloudwatchMetricAlarm(
             self, "alarm", alarm_name=f"{alarm_prefix(stack)}cache-replication-lag",
             alarm_description=f"the standby's cache is over {config.cache_lag_seconds} s behind the primary",
@@ -207,7 +206,7 @@ class CacheReplicationLagAlarm(Construct):
             evaluation_periods=config.evaluation_minutes, datapoints_to_alarm=config.evaluation_minutes,
             treat_missing_data="breaching", alarm_actions=[topic_arn], ok_actions=[topic_arn], metric_query=[
                 alarm.CloudwatchMetricAlarmMetricQuery(
-                    id="lag", expression=f"MAX([{', '.join(f'm{n}' for n in range(1, nodes + 1))}])",
+                    id="lag", expression=f"MAX([{', '.join(f'm{n}' for n in range(1, len(members) + 1))}])",
                     label="replication lag (s)", return_data=True),
                 *(alarm.CloudwatchMetricAlarmMetricQuery(
                     id=f"m{n}", metric=alarm.CloudwatchMetricAlarmMetricQueryMetric(

@@ -55,15 +55,15 @@ def addon_configuration(on_demand: dict) -> str:
 class ContainerLogs(Construct):
     """The add-on on ``cluster`` (a modules.eks.cluster.Cluster), its role and its log groups."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cluster, cluster_name: str, version: str,
+    def __init__(self, scope: Construct, construct_id: str, *, cluster, version: str,
                  config: ObservabilityConfig, logs_key_arn: str, partition: str, on_demand: dict):
         super().__init__(scope, construct_id)
         self.log_groups = [
             aws("cloudwatch_log_group").CloudwatchLogGroup(
-                self, kind, name=container_log_group(cluster_name, kind), retention_in_days=config.log_retention_days,
+                self, kind, name=container_log_group(cluster.name, kind), retention_in_days=config.log_retention_days,
                 kms_key_id=logs_key_arn)
             for kind in LOG_KINDS]
-        role = cluster.addon_role("cloudwatch-observability", NAMESPACE, SERVICE_ACCOUNT)
+        role = cluster.pod_role("cloudwatch-observability", NAMESPACE, SERVICE_ACCOUNT)
         attachment = aws("iam_role_policy_attachment").IamRolePolicyAttachment(
             self, "policy", role=role.name, policy_arn=f"arn:{partition}:iam::aws:policy/{POLICY}")
         addon = aws("eks_addon")

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, cache_name
+from modules.data import app_bucket_name, cache_members
 from modules.data.backup import RegionalBackup
 from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
@@ -66,9 +66,8 @@ class DataStack(SpoflessStack):
             multi_region=multi_region, tags=tags)
         if multi_region and role == "standby":
             CacheReplicationLagAlarm(self, "cache-replication-lag", stack=stack_id,
-                                     replication_group_id=cache_name(env.name, region.name),
-                                     nodes=1 + env.data.cache.replicas, topic_arn=regional.alarms.topic.arn,
-                                     config=env.observability)
+                                     members=cache_members(env.name, region.name, 1 + env.data.cache.replicas),
+                                     topic_arn=regional.alarms.topic.arn, config=env.observability)
         bucket = app_bucket_name(env.name, region.name, env.account_id)
         if other is not None:
             self.bucket_replication = BucketReplication(

@@ -7,7 +7,7 @@ from typing import Literal
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, cache_name, canary_bucket_name, cluster_name
+from modules.data import app_bucket_name, cache_members, canary_bucket_name, cluster_name
 from modules.data.replication import replication_rule_id
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
@@ -129,7 +129,7 @@ class RegionalStack(SpoflessStack):
                 log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
         self._dashboard(env, region.name, role, account)
         if env.observability.container_logs:
-            ContainerLogs(self, "container-logs", cluster=self.cluster, cluster_name=stack_id,
+            ContainerLogs(self, "container-logs", cluster=self.cluster,
                           version=env.eks.release.observability_addon, config=env.observability,
                           logs_key_arn=region_keys.logs.arn, partition=account.partition, on_demand=dict(ON_DEMAND))
         # the application bucket and ECR repositories: both regions' exist before any replication rule
@@ -162,7 +162,7 @@ class RegionalStack(SpoflessStack):
             canaries=bool(env.observability.canary_minutes), peers=[names.regional(env.name, r) for r in others],
             web_acl_name=stack, incoming_replication=incoming,
             aurora_lag_cluster=cluster_name(env.name, region) if others and role == "standby" else None,
-            cache_lag_members=tuple(f"{cache_name(env.name, region)}-{n:03d}" for n in range(1, env.data.cache.replicas + 2))
+            cache_lag_members=tuple(cache_members(env.name, region, 1 + env.data.cache.replicas))
             if others and role == "standby" else ())
 
     @staticmethod

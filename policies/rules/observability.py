@@ -26,6 +26,12 @@ def _key_lets_publish(policy, service: str = "cloudwatch.amazonaws.com") -> bool
     return False
 
 
+def _key_usable_by(output: Output, stack: str, key, service: str) -> bool:
+    """The key(s) ``key`` leads to (from ``stack``) are of the output, and each lets ``service`` use it."""
+    keys = [output.get(r) for r in output.refs(stack, key) if r.type in _KEY_TYPES]
+    return bool(keys) and all(k is not None and _key_lets_publish(k.get("policy"), service) for k in keys)
+
+
 def _topics_of_event_rules(output: Output) -> set[tuple[str, str]]:
     """(stack, topic) of every topic an EventBridge rule's target publishes to."""
     return {(r.stack, r.name) for stack in output.stacks
@@ -58,13 +64,10 @@ def load_balancers_alarmed(output: Output) -> Iterator[tuple[str, str, bool, str
             key = conf.get("kms_master_key_id")
             if not key:
                 continue
-            keys = [output.get(r) for r in output.refs(stack, key) if r.type in _KEY_TYPES]
             publishers = ["cloudwatch.amazonaws.com"] + (
                 ["events.amazonaws.com"] if (stack, topic) in events else [])
             for service in publishers:
-                usable = bool(keys) and all(k is not None and _key_lets_publish(k.get("policy"), service)
-                                            for k in keys)
-                yield stack, f"aws_sns_topic.{topic} <- {service}", usable, (
+                yield stack, f"aws_sns_topic.{topic} <- {service}", _key_usable_by(output, stack, key, service), (
                     f"is encrypted with {key!r}, whose policy does not let {service} use it "
                     f"(kms:Decrypt, kms:GenerateDataKey*): {service.split('.')[0]} drops every notification to it")
 
@@ -162,12 +165,9 @@ def _topic_problems(output: Output, stack: str, workspace: str, region: Optional
             problems.append(f"the policy of {ref.address} does not admit aps.amazonaws.com for this workspace "
                             "(sns:Publish with aws:SourceArn the workspace): every notification fails")
         key = topic.get("kms_master_key_id")
-        if key:
-            keys = [output.get(r) for r in output.refs(ref.stack, key) if r.type in _KEY_TYPES]
-            if not keys or not all(k is not None and _key_lets_publish(k.get("policy"), "aps.amazonaws.com")
-                                   for k in keys):
-                problems.append(f"{ref.address} is encrypted with a key whose policy does not let aps.amazonaws.com "
-                                "use it (kms:Decrypt, kms:GenerateDataKey*)")
+        if key and not _key_usable_by(output, ref.stack, key, "aps.amazonaws.com"):
+            problems.append(f"{ref.address} is encrypted with a key whose policy does not let aps.amazonaws.com "
+                            "use it (kms:Decrypt, kms:GenerateDataKey*)")
     return problems
 
 
