@@ -113,6 +113,10 @@ class Cluster(Construct):
             # STANDARD, EKS upgrades the control plane itself when standard support ends.
             # https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html
             upgrade_policy=eks.EksClusterUpgradePolicy(support_type=config.support_type),
+            # Zonal shift moves the cluster's east-west traffic (Services, endpoints) away from an impaired
+            # AZ and stops the node groups launching there; autoshift does it when AWS sees the AZ fail.
+            # https://docs.aws.amazon.com/eks/latest/userguide/zone-shift.html
+            zonal_shift_config=eks.EksClusterZonalShiftConfig(enabled=True),
             encryption_config=eks.EksClusterEncryptionConfig(
                 provider=eks.EksClusterEncryptionConfigProvider(key_arn=keys.eks.arn),
                 resources=["secrets"]),

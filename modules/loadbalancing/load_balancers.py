@@ -131,6 +131,10 @@ class LoadBalancing(Construct):
             security_groups=[security_group.id],
             subnets=self._subnets(zones),
             enable_deletion_protection=True,
+            # Zonal shift (ARC) may move traffic away from one AZ of this load balancer: an operator's
+            # shift, FIS's experiments and zonal autoshift all need it on (it is off by default).
+            # https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-shift.resource-types.html
+            enable_zonal_shift=True,
             access_logs={"bucket": self.logs.bucket.id, "prefix": key, "enabled": True},
             tags={"Name": f"{self.name}-{key}", "Role": key},
             # ELB test-writes to the bucket at create time: the policy must exist first.
