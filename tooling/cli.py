@@ -4,6 +4,7 @@
     spofless check | validate | drill | report | dns-check | diagram   (judge cdktf.out)
     spofless deploy | diff | plan | destroy -e dev [--emulator]        (drive Terraform)
     spofless rehearse -e prod | emulator start|stop | bench | mutation | schema [--out schema.json]
+    spofless failover -e prod --to us-west-2 [--practice | --dry-run]   (the Region switch plan as one action)
 
 Every subcommand takes ``--help``. ``-e/--env`` may be repeated or comma-separated.
 The commands that judge ``cdktf.out`` (check, validate, drill, report, dns-check)
@@ -213,6 +214,11 @@ def _rehearse(args: argparse.Namespace) -> int:
     return status
 
 
+def _failover(args: argparse.Namespace) -> int:
+    from tooling import failover
+    return failover.run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from tooling.dev import bench
     return bench.main(["--repeat", str(args.repeat)])
@@ -317,6 +323,10 @@ def parser() -> argparse.ArgumentParser:
             fmt=True)
     command("dns-check", _judge(_dns_check), "compare the Route53 and Cloudflare records of every environment",
             fmt=True)
+    from tooling import failover
+    failover.add_arguments(command(
+        "failover", _failover, "activate another region of -e ENV with its Region switch plan: --to REGION "
+        "[--practice | --dry-run] [--yes] [--emulator] (the data tier and both DNS providers)", out=False))
     command("bench", _bench, "synthesis time and memory (make bench)", out=False).add_argument(
         "--repeat", type=int, default=3)
     command("mutation", _mutation, "mutation testing: does the suite notice design-breaking one-line changes? "
@@ -330,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 # The packages a command needs beyond synthesis's (requirements-tooling.txt, the `tooling` extra).
-NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3"), "mutation": ("pytest", "checkov"),
+NEEDS_TOOLING = {"check": ("checkov",), "rehearse": ("moto", "boto3"), "failover": ("boto3",), "mutation": ("pytest", "checkov"),
                  "emulator": ("moto", "boto3")}
 
 

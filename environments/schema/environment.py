@@ -11,6 +11,7 @@ from environments.schema.common import AccountId, Domain, Frozen, ENV_NAME, sche
 from environments.schema.data import GLOBAL_CACHE_NODE, DataConfig
 from environments.schema.dns import DnsConfig, record_fqdn
 from environments.schema.eks import EksConfig
+from environments.schema.failover import FailoverConfig
 from environments.schema.gitops import GitopsConfig
 from environments.schema.load_balancing import LoadBalancingConfig
 from environments.schema.network import NetworkConfig, RegionsConfig
@@ -70,6 +71,10 @@ class EnvironmentConfig(Frozen):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     """Alarms on every load balancer and target group, per AZ and per region, each region alerting
     through its own encrypted topic. Left out: every default (no email subscriptions)."""
+
+    failover: FailoverConfig = Field(default_factory=FailoverConfig)
+    """The Region switch plan that moves the data tier and both DNS providers to the other region
+    (multi-region environments). Left out: a plan that waits for an approval."""
 
     _account_config: Optional["AccountConfig"] = PrivateAttr(default=None)
 
@@ -175,6 +180,16 @@ class EnvironmentConfig(Frozen):
                 if name not in secrets:
                     raise schema_error("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
                                 field=f"gitops.{field}", value=name, allowed=", ".join(sorted(secrets)) or "none")
+        if self.regions.standby is not None and self.failover.automatic and not self.observability.canary_minutes:
+            raise schema_error("failover_trigger", "needs observability.canary_minutes above 0 (the standby's canary "
+                               "of the primary's names is what starts the plan); allowed: false, or canaries on",
+                               field="failover.automatic", value=True)
+        token = self.failover.cloudflare_token_secret
+        if self.regions.standby is not None and self.dns.cloudflare is not None and token not in secrets:
+            raise schema_error("failover_secret", "is not a secret in security.secrets (the Region switch plan's "
+                               "DNS step reads it to turn Cloudflare's pools); allowed: {allowed}",
+                               field="failover.cloudflare_token_secret", value=token,
+                               allowed=", ".join(sorted(secrets)) or "none")
         return self
 
     @model_validator(mode="after")

@@ -118,15 +118,24 @@ class CloudflareRecords(Construct):
             for key in LB_ORDER:
                 pools.append(pool_module.LoadBalancerPool(
                     self, f"pool-{item.fqdn}-{region}-{key}", provider=self._provider, account_id=account_id,
-                    name=physical(f"{env_name}-{region}-{key}-{item.fqdn.replace('.', '-')}", 64),
+                    name=pool_name(env_name, region, key, item.fqdn),
                     origins=[pool_module.LoadBalancerPoolOrigins(
                         name=key, address=lbs[key].dns_name, enabled=True,
                         header=pool_module.LoadBalancerPoolOriginsHeader(host=[item.fqdn]))],
-                    monitor=monitor.id, minimum_origins=1, enabled=True))
+                    monitor=monitor.id, minimum_origins=1, enabled=True,
+                    # the Region switch plan's DNS step turns a region's pools off and on (modules/failover):
+                    # an apply must not bring a region back that the plan took out
+                    lifecycle={"ignore_changes": ["enabled"]} if len(load_balancers) > 1 else None))
         cloudflare("load_balancer").LoadBalancer(
             self, f"lb-{item.fqdn}", provider=self._provider, zone_id=self.zone_id, name=item.fqdn,
             default_pools=[pool.id for pool in pools], fallback_pool=pools[-1].id,
             steering_policy="off", proxied=False, ttl=item.ttl, session_affinity="none")
+
+
+def pool_name(env_name: str, region: str, key: str, fqdn: str) -> str:
+    """The Cloudflare pool of one load balancer for one platform name (the failover plan's DNS step finds
+    the pools by these names)."""
+    return physical(f"{env_name}-{region}-{key}-{fqdn.replace('.', '-')}", 64)
 
 
 def value_key(text: str) -> str:

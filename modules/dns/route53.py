@@ -44,7 +44,8 @@ class Route53Records(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, zone_id: str, static: list[StaticRecord],
                  platform: list[PlatformRecord], load_balancers: dict[str, dict[str, LoadBalancerInfo]],
-                 health: HealthCheckDnsConfig, name: str, canary_alarms: Optional[dict[str, tuple[str, str]]] = None):
+                 health: HealthCheckDnsConfig, name: str, canary_alarms: Optional[dict[str, tuple[str, str]]] = None,
+                 inactive_alarms: Optional[dict[str, str]] = None):
         super().__init__(scope, construct_id)
         self.zone_id = zone_id
         record = aws("route53_record")
@@ -80,6 +81,19 @@ class Route53Records(Construct):
                     self, f"hc-{region}", type="CALCULATED", child_health_threshold=1,
                     child_healthchecks=[self.health_checks[(region, key)] for key in LB_ORDER],
                     tags={"Name": f"{name}-{region}"}).id
+            if inactive_alarms and region in inactive_alarms:
+                # The failover plan's DNS step sets the region's RegionInactive alarm: healthy only while the region
+                # serves and is not being left. Without data (no run yet, or none since) the check keeps its last
+                # status; a new check starts healthy.
+                # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-creating-values.html
+                inactive = check(
+                    self, f"hc-{region}-not-inactive", type="CLOUDWATCH_METRIC",
+                    cloudwatch_alarm_name=inactive_alarms[region], cloudwatch_alarm_region=region,
+                    insufficient_data_health_status="LastKnownStatus", tags={"Name": f"{name}-{region}-not-inactive"}).id
+                self.region_checks[region] = check(
+                    self, f"hc-{region}-active", type="CALCULATED", child_health_threshold=2,
+                    child_healthchecks=[self.region_checks[region], inactive],
+                    tags={"Name": f"{name}-{region}-active"}).id
         regions = list(load_balancers)
         for item in platform:
             region_records = {}

@@ -7,10 +7,17 @@ from typing import Literal, Optional
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, cache_members
+from modules.data import app_bucket_name, cache_members, cache_name
 from modules.data.backup import RegionalBackup
 from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
+from modules.dns.cloudflare import pool_name
+from modules.dns.records import plan_records
+from modules.failover.function import FailoverFunction
+from modules.failover.plan import RegionSwitchPlan
+from modules.observability.naming import peer_canary_alarm_name
+from modules.stacks import names
+from modules.loadbalancing.placement import LB_ORDER
 from modules.data.replication import BucketReplication, RegistryReplication, replication_rule_id
 from modules.iam import AccountContext
 from modules.observability.alarms import (BackupFailureAlerts, CacheReplicationLagAlarm, ReplicationAlarms,
@@ -91,6 +98,32 @@ class DataStack(SpoflessStack):
         if primary is not None:
             # the secondary cluster joins the global database by name, which is no reference
             self.add_dependency(primary)
+        if multi_region:
+            # the Region switch plan's custom steps, run here when this region is the one being activated
+            cloudflare = None
+            if env.dns.cloudflare is not None:
+                _, platform = plan_records(env)
+                cloudflare = {"account": env.dns.cloudflare.account_id, "secret": env.failover.cloudflare_token_secret,
+                              "pools": {r.name: sorted(pool_name(env.name, r.name, key, item.fqdn)
+                                                       for item in platform for key in LB_ORDER)
+                                        for r in env.regions.all}}
+            self.failover = FailoverFunction(
+                self, "failover", env_name=env.name, region=region.name, regions=[r.name for r in env.regions.all],
+                account=account, cache_group=cache_name(env.name, region.name), logs_key=region_keys.logs,
+                secrets_key=region_keys.secrets, cloudflare=cloudflare)
+        if multi_region and role == "standby":
+            # The Region switch plan lives with the standby's data: applied after both regions' stores and
+            # functions, its state and its CloudFormation stack in the region that survives the primary's loss.
+            # ARC's control plane is in us-east-1 whatever region calls it; runs start in the region activated.
+            alarms = {}
+            if env.observability.canary_minutes:
+                # the other region's peer canary requests a region's names: red when they fail from outside
+                for watched in env.regions.all:
+                    watcher = next(r.name for r in env.regions.all if r.name != watched.name)
+                    alarms[watched.name] = (f"arn:{account.partition}:cloudwatch:{watcher}:{env.account_id}:alarm:"
+                                            f"{peer_canary_alarm_name(names.regional(env.name, watcher))}")
+            self.plan = RegionSwitchPlan(self, "region-switch", env=env, partition=account.partition, alarms=alarms,
+                                         depends_on=[self.failover.function])
         protected = [self.aurora.cluster.arn, f"arn:{account.partition}:s3:::{bucket}"]
         self.backup = RegionalBackup(
             self, "backup", env_name=env.name, region=region.name, copy_region=other.name if other else None,

@@ -15,6 +15,7 @@ from modules.dns.cloudflare import CloudflareRecords
 from modules.dns.records import plan_records
 from modules.dns.route53 import Route53Records
 from modules.loadbalancing.load_balancers import LoadBalancerInfo
+from modules.failover import inactive_alarm_name
 from modules.observability.naming import canary_alarm_name, canary_alarm_trigger
 from modules.providers import cloudflare
 from modules.stacks import names
@@ -30,6 +31,7 @@ class Route53DnsStack(SpoflessStack):
                  load_balancers: LoadBalancers):
         super().__init__(scope, stack_id, env=env)
         self.aws_provider(env.regions.primary.name)
+        multi_region = env.regions.standby is not None
         static, platform = plan_records(env)
         # each region's canary alarm (in that region: no home region), when the environment runs canaries
         observed = env.observability
@@ -38,7 +40,9 @@ class Route53DnsStack(SpoflessStack):
                     for region in load_balancers} if observed.canary_minutes else {}
         self.records = Route53Records(self, "records", zone_id=zone_id, static=static, platform=platform,
                                       load_balancers=load_balancers, health=env.dns.health_check, name=env.name,
-                                      canary_alarms=canaries)
+                                      canary_alarms=canaries,
+                                      inactive_alarms={r.name: inactive_alarm_name(names.regional(env.name, r.name))
+                                                       for r in env.regions.all} if multi_region else None)
 
 
 class CloudflareDnsStack(SpoflessStack):

@@ -12,6 +12,7 @@ from modules.data.replication import replication_rule_id
 from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import ON_DEMAND, Cluster
+from modules.failover import METRIC_NAME, METRIC_NAMESPACE, inactive_alarm_name
 from modules.gitops.bootstrap import ARGOCD_NAMESPACE, FLUX_NAMESPACE
 from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
 from modules.iam import AccountContext, PolicyStatements
@@ -24,6 +25,7 @@ from modules.observability.dashboard import RegionalDashboard
 from modules.observability.logs import ContainerLogs
 from modules.observability.naming import canary_alarm_name, peer_canary_alarm_name
 from modules.observability.metrics import RegionalMetrics
+from modules.providers import aws
 from modules.security.keys import KeyRing
 from modules.security.secrets import secret_arn_pattern
 from modules.stacks import names
@@ -127,6 +129,8 @@ class RegionalStack(SpoflessStack):
                 config=env.observability, storage_key=region_keys.storage, topic_arn=self.alarms.topic.arn,
                 account=account, log_bucket_id=self.load_balancing.logs.bucket.id,
                 log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
+        if env.regions.standby is not None:
+            self._region_inactive_alarm(env.name, stack_id)
         self._dashboard(env, region.name, role, account)
         if env.observability.container_logs:
             ContainerLogs(self, "container-logs", cluster=self.cluster,
@@ -144,6 +148,22 @@ class RegionalStack(SpoflessStack):
             log_bucket_policy=self.load_balancing.logs.policy,
         )
         self._platform_identities(env, region.name, keys, account)
+
+    def _region_inactive_alarm(self, env_name: str, stack_id: str) -> None:
+        """In ALARM while the Region switch plan's DNS step has made another region the active one: a child of
+        this region's Route53 health check (modules/dns/route53.py), so Route53 stops answering this region
+        even while its load balancers still answer. The metric is written once per run; with no data after
+        that the alarm keeps its state (treat_missing_data: ignore), and the health check reads it as last
+        known. Route53 reads only an alarm on one standard-resolution metric with a plain statistic.
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html"""
+        aws("cloudwatch_metric_alarm").CloudwatchMetricAlarm(
+            self, "region-inactive", alarm_name=inactive_alarm_name(stack_id),
+            alarm_description="The failover plan made another region active: Route53 answers that region",
+            namespace=METRIC_NAMESPACE, metric_name=METRIC_NAME, dimensions={"Environment": env_name},
+            statistic="Maximum", period=60, evaluation_periods=1, datapoints_to_alarm=1, threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="ignore",
+            # the on-call hears that the plan took this region out of DNS, and when it is back
+            alarm_actions=[self.alarms.topic.arn], ok_actions=[self.alarms.topic.arn])
 
     def _dashboard(self, env: EnvironmentConfig, region: str, role: str, account: AccountContext) -> None:
         """The region's dashboard, from the same names the alarms and the data tier use."""

@@ -12,7 +12,7 @@ import importlib
 from policies.rules.registry import RULES, Result, Rule, run_rules
 
 DOMAINS = ("network", "loadbalancing", "eks", "gitops", "dns", "security", "state", "data", "account", "privilege",
-           "observability")
+           "observability", "failover")
 for _domain in DOMAINS:
     importlib.import_module(f"policies.rules.{_domain}")
 

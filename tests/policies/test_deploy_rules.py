@@ -482,6 +482,63 @@ def _the_addon_starts_before_its_groups(stacks):
     addon["depends_on"] = [d for d in addon["depends_on"] if not d.startswith("aws_cloudwatch_log_group.")]
 
 
+def _plan_of(stacks, env="prod"):
+    import json
+    (conf,) = stacks[f"{env}-us-west-2-data"]["resource"]["aws_cloudformation_stack"].values()
+    return conf, json.loads(conf["template_body"])
+
+
+def _save_plan(conf, body):
+    import json
+    conf["template_body"] = json.dumps(body)
+
+
+def _workflow_steps(body, region="us-west-2"):
+    (workflow,) = [w for w in body["Resources"]["Plan"]["Properties"]["Workflows"]
+                   if w["WorkflowTargetRegion"] == region]
+    return workflow["Steps"]
+
+
+def _a_store_left_out_of_the_plan(stacks):
+    conf, body = _plan_of(stacks)
+    (data,) = [s for s in _workflow_steps(body) if s["ExecutionBlockType"] == "Parallel"]
+    inner = data["ExecutionBlockConfiguration"]["ParallelConfig"]["Steps"]
+    inner[:] = [s for s in inner if s["Name"] != "cache"]
+    _save_plan(conf, body)
+
+
+def _no_plan_at_all(stacks):
+    del stacks["prod-us-west-2-data"]["resource"]["aws_cloudformation_stack"]
+
+
+def _dns_step_runs_in_the_region_left(stacks):
+    conf, body = _plan_of(stacks)
+    (dns,) = [s for s in _workflow_steps(body) if s["Name"] == "dns"]
+    dns["ExecutionBlockConfiguration"]["CustomActionLambdaConfig"]["RegionToRun"] = "deactivatingRegion"
+    _save_plan(conf, body)
+
+
+def _dns_moves_before_the_stores(stacks):
+    conf, body = _plan_of(stacks)
+    steps = _workflow_steps(body)
+    (dns,) = [s for s in steps if s["Name"] == "dns"]
+    steps.remove(dns)
+    steps.insert(0, dns)
+    _save_plan(conf, body)
+
+
+def _route53_does_not_read_the_inactive_alarm(stacks):
+    checks = stacks["prod-dns-route53"]["resource"]["aws_route53_health_check"]
+    (active,) = [c for c in checks.values() if c.get("tags", {}).get("Name") == "prod-us-east-1-active"]
+    active["child_healthchecks"] = active["child_healthchecks"][:1]
+    active["child_health_threshold"] = 1
+
+
+def _an_apply_turns_cloudflare_pools_back_on(stacks):
+    pools = stacks["prod-dns-cloudflare"]["resource"]["cloudflare_load_balancer_pool"]
+    next(iter(pools.values())).pop("lifecycle")
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -508,6 +565,9 @@ MUTATIONS = {
                        _amp_alerts_to_the_other_regions_topic, _collector_among_the_pods, _collector_in_one_az],
     "SPOF_DEPLOY_50": [_fluent_bit_creates_the_application_group, _container_logs_kept_forever,
                        _the_addon_starts_before_its_groups],
+    "SPOF_DEPLOY_51": [_a_store_left_out_of_the_plan, _no_plan_at_all, _dns_step_runs_in_the_region_left,
+                       _dns_moves_before_the_stores, _route53_does_not_read_the_inactive_alarm,
+                       _an_apply_turns_cloudflare_pools_back_on],
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from environments.schema import record_fqdn
 from tooling.analysis.dns_check import check, cloudflare_records, route53_records
+from modules.failover import inactive_alarm_name
 from modules.stacks.names import physical
 from tests.conftest import PROJECT, resources
 from tests.topology import (ENVIRONMENTS, LOAD_BALANCERS, MULTI_REGION, SINGLE_REGION, WITH_CLOUDFLARE,
@@ -61,7 +62,15 @@ def test_failover_tree_primary_region_then_standby_alb_alb_nlb(stacks, env_name,
     assert top["SECONDARY"]["alias"]["name"] == f"{standby}.failover.{fqdn}"
     region_checks = {}
     for role, region in (("PRIMARY", primary), ("SECONDARY", standby)):
-        region_checks[region] = checks[top[role]["health_check_id"]]
+        # healthy while the region serves AND the failover plan has not made another region active: both
+        # children of the region's "active" check (its RegionInactive alarm, read as last known)
+        active = checks[top[role]["health_check_id"]]
+        assert active["type"] == "CALCULATED" and active["child_health_threshold"] == 2
+        serving, inactive = (checks[c] for c in active["child_healthchecks"])
+        assert inactive["type"] == "CLOUDWATCH_METRIC" and inactive["cloudwatch_alarm_region"] == region
+        assert inactive["cloudwatch_alarm_name"] == inactive_alarm_name(regional_stack(env_name, region))
+        assert inactive["insufficient_data_health_status"] == "LastKnownStatus"
+        region_checks[region] = serving
         assert top[role]["alias"]["evaluate_target_health"] is True  # the region's branch counts too
         if env.observability.canary_minutes:
             # the region's canary alarm, in the region it watches, and the branch through evaluate-target-health

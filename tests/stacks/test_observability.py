@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from modules.failover import inactive_alarm_name
+
 from environments.schema import record_fqdn
 from tests.conftest import resources
 from tests.topology import ENVIRONMENTS, LOAD_BALANCERS, gitops_stacks, regional_stacks
@@ -37,6 +39,11 @@ def test_every_load_balancer_is_watched_per_az_and_the_albs_for_errors_latency_a
     expected.add(f"{placement.stack}-waf-blocked")  # the region's web ACL, every rule
     if observed.canary_minutes:  # the region's own canary, and its view of the other region when there is one
         expected |= {f"{placement.stack}-canary"} | ({f"{placement.stack}-peer-canary"} if env.regions.standby else set())
+    if env.regions.standby:  # the failover plan's switch for Route53: one datapoint, written once per run
+        expected.add(inactive_alarm_name(placement.stack))
+        switch = alarms.pop(inactive_alarm_name(placement.stack))
+        assert switch["datapoints_to_alarm"] == 1 and switch["treat_missing_data"] == "ignore"
+        expected.remove(inactive_alarm_name(placement.stack))
     assert set(alarms) == expected
     for name, alarm in alarms.items():
         assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == observed.evaluation_minutes

@@ -83,6 +83,59 @@ def _account_scenarios(output: Output, env: str, primary: str, standby: Optional
           (0, 0) if detects else (None, None), True)
 
 
+@dataclass(frozen=True)
+class RegionMove:
+    """How a store reaches the standby when the primary region is lost: the Region switch plan's arithmetic."""
+
+    detect: float  # until the plan's trigger alarm is in ALARM (its datapoints, plus one canary run)
+    trigger: float  # until the plan runs: the trigger's evaluation (automatic) or a person's reaction (approval)
+    automatic: bool
+    steps: dict  # store -> (its step's seconds, the figure's key), from DATA_FIGURES
+
+    def rto(self, store: str) -> float:
+        return self.detect + self.trigger + self.steps[store][0]
+
+    def how(self, store: str, mechanism: str) -> str:
+        who = "trigger" if self.automatic else "approval (declared reaction)"
+        return (f"{mechanism} by the Region switch plan: detect {fmt_seconds(self.detect)} + {who} "
+                f"{fmt_seconds(self.trigger)} + step {fmt_seconds(self.steps[store][0])}")
+
+
+def region_move(output: Output, env: str, targets: dict, standby: Optional[str]) -> Optional[RegionMove]:
+    """The plan's figures toward ``standby``: None without a plan (the stores then move by hand)."""
+    from policies.model.failover import region_switch_plan
+    from policies.model.platform import build
+
+    plan = region_switch_plan(output, env) if standby else None
+    if plan is None or standby not in plan.workflows:
+        return None
+    model = build(output, env)
+    detect = INF
+    for name, alarm in (plan.properties.get("AssociatedAlarms") or {}).items():
+        if alarm.get("AlarmType") != "trigger":
+            continue
+        found = model.alarms.get(str(alarm.get("ResourceIdentifier", "")).rsplit(":", 1)[-1])
+        canary = model.canaries.get((found.conf.get("dimensions") or {}).get("CanaryName")) if found else None
+        if found is not None and canary is not None and canary.region == standby:
+            detect = min(detect, found.delay + canary.every)
+    automatic = plan.automatic and detect != INF
+    if not automatic:
+        # a person is paged, reads, decides and approves: the time declared in drill_targets.yaml, after the
+        # alarm that pages them (the standby's peer canary, the same detection)
+        detect = min((a.delay + c.every for c in model.canaries.values() if c.region == standby
+                      for a in model.alarms.values() if (a.conf.get("dimensions") or {}).get("CanaryName") == c.name
+                      and a.notifies), default=0.0)
+    steps = {}
+    for step in plan.workflows[standby]:
+        if step.kind == "AuroraGlobalDatabase":
+            steps["Aurora"] = (float(DATA_FIGURES["aurora-global"][0]), "aurora-global")
+        elif step.action == "promote-cache":
+            steps["cache"] = (float(DATA_FIGURES["cache-global"][0]), "cache-global")
+    trigger = float(targets.get("trigger_evaluation_seconds", 60) if automatic
+                    else targets.get("human_reaction_seconds", 900))
+    return RegionMove(detect, trigger, automatic, steps)
+
+
 def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario]:
     """Each store of the data tier against an AZ failure, a primary-region failure and a mistake."""
     bounds = targets.get("data", {})
@@ -90,6 +143,7 @@ def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario
     primary, standby = region_of_alias(output, env, "primary"), region_of_alias(output, env, "standby")
     declared = declared_single_region(output, env) is not None
     played: list[DataScenario] = []
+    move = region_move(output, env, targets, standby)
 
     def judge(store: str, failure: str, cls: str, how: str, figures: tuple, region_class: bool = False):
         rto, rpo = (INF if v is None else float(v) for v in figures)
@@ -112,18 +166,18 @@ def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario
               "a reader in another AZ is promoted" if len(zones) >= 2 else "the writer is recreated (no reader)",
               DATA_FIGURES[key])
         joined = other is not None and other.aurora_cluster and other.aurora_global
-        judge("Aurora", f"region {primary}", "region",
-              f"managed failover to the global database's secondary in {standby}" if joined
-              else "no copy in another region", DATA_FIGURES["aurora-global"] if joined else (None, None), True)
+        judge("Aurora", f"region {primary}", "region", *_region_row(
+            "Aurora", joined, move, f"managed failover to the global database's secondary in {standby}",
+            DATA_FIGURES["aurora-global"]), True)
     if member.cache_nodes:
         multi = member.cache_nodes >= 2 and member.cache_multi_az
         judge("cache", f"AZ of the primary node in {primary}", "az",
               "a replica in another AZ is promoted" if multi else "no replica in another AZ",
               DATA_FIGURES["cache-multi-az"] if multi else (None, None))
         joined = other is not None and other.cache_global
-        judge("cache", f"region {primary}", "region",
-              f"the global datastore's secondary in {standby} is promoted" if joined else "no copy in another region",
-              DATA_FIGURES["cache-global"] if joined else (None, None), True)
+        judge("cache", f"region {primary}", "region", *_region_row(
+            "cache", joined, move, f"the global datastore's secondary in {standby} is promoted",
+            DATA_FIGURES["cache-global"]), True)
     rules = member.bucket_rules
     if rules or declared:
         # Replication Time Control bounds the lag (99.99% of objects in 15 min) only where its status is Enabled
@@ -139,6 +193,15 @@ def data_scenarios(output: Output, env: str, targets: dict) -> list[DataScenario
               else "restore of the last scheduled backup",
               DATA_FIGURES["backup-continuous"] if member.backup_continuous else (None, member.backup_interval))
     return played
+
+
+def _region_row(store: str, joined: bool, move: Optional[RegionMove], mechanism: str, figures: tuple) -> tuple:
+    """(how, (rto, rpo)) of a global store when its primary region is lost."""
+    if not joined:
+        return "no copy in another region", (None, None)
+    if move is None or store not in move.steps:
+        return f"{mechanism}, by hand: no Region switch plan step moves it", (None, figures[1])
+    return move.how(store, mechanism), (move.rto(store), figures[1])
 
 
 def data_failures(results: dict[str, list[DataScenario]]) -> list[DataScenario]:

@@ -58,7 +58,7 @@ SERVICES: dict[str, str] = {
     "aws_cloudwatch": "cloudwatch", "aws_cloudwatch_event": "events", "aws_sns": "sns",
     "aws_lambda": "lambda", "aws_synthetics": "synthetics", "aws_prometheus": "aps", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
     "aws_config": "config", "aws_cloudtrail": "cloudtrail", "aws_accessanalyzer": "access-analyzer",
-    "aws_servicequotas": "servicequotas", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
+    "aws_servicequotas": "servicequotas", "aws_cloudformation": "cloudformation", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
 }
 GLOBAL = {"iam", "route53", "sts"}  # requests go to us-east-1 whatever the provider's region
 # services named by their own statement below (exact resources), not by the regional one
@@ -275,6 +275,15 @@ def statements(output: Output, env: str) -> list[dict]:
             found.append(_statement("PassCanaryRoles", ["iam:PassRole"], canary_roles,
                                     condition={"StringEquals": {"iam:PassedToService": "synthetics.amazonaws.com"}}))
 
+    if "aws_cloudformation_stack" in types:
+        # CloudFormation creates the Region switch plan with the caller's rights, through ARC's control plane
+        # (us-east-1 whatever the stack's region): the plan's handlers call arc-region-switch:*Plan* and
+        # iam:PassRole (granted above for the role the plan trusts).
+        # https://docs.aws.amazon.com/r53recovery/latest/dg/security_iam_region_switch_permissions.html
+        found.append(_statement("RegionSwitchPlans", [
+            "arc-region-switch:CreatePlan", "arc-region-switch:UpdatePlan", "arc-region-switch:DeletePlan",
+            "arc-region-switch:GetPlan", "arc-region-switch:ListPlans", "arc-region-switch:TagResource",
+            "arc-region-switch:UntagResource", "arc-region-switch:ListTagsForResource"], "*"))
     found += _state_statements(output, stacks)
     found += _protected(output, stacks, account)
     found += _other_environments(output, stacks, env)

@@ -73,6 +73,7 @@ STATEFUL_TYPES = {
     "cloudflare_dns_record": "Cloudflare DNS record", "cloudflare_load_balancer": "Cloudflare load balancer",
     "cloudflare_load_balancer_pool": "Cloudflare pool",
     "aws_iam_role": "IAM role (key policies and trusts that name it break)", "aws_lambda_function": "Lambda function",
+    "aws_cloudformation_stack": "CloudFormation stack (the Region switch plan: its runs and recorded recovery times)",
     "aws_accessanalyzer_analyzer": "IAM Access Analyzer (its findings go with it)",
     "aws_config_configuration_recorder_status": "AWS Config recording", "aws_config_delivery_channel": "AWS Config delivery",
     "aws_ebs_encryption_by_default": "EBS encryption by default",

@@ -53,6 +53,10 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("data", "bucket-replication"): ("modules/data/replication.py", "BucketReplication", "data"),
     ("data", "registry-replication"): ("modules/data/replication.py", "RegistryReplication", "data"),
     ("data", "backup"): ("modules/data/backup.py", "RegionalBackup", "data"),
+    # the failover pieces exist because of regions.standby (their knobs: failover, where a file has it)
+    ("data", "failover"): ("modules/failover/function.py", "FailoverFunction", "regions"),
+    ("data", "region-switch"): ("modules/failover/plan.py", "RegionSwitchPlan", "regions"),
+    ("regional", "region-inactive"): ("modules/stacks/regional.py", "RegionalStack", "regions"),
     ("data", "aurora-replication-lag"): ("modules/observability/alarms.py", "ReplicationLagAlarm", "observability"),
     ("data", "cache-replication-lag"): ("modules/observability/alarms.py", "CacheReplicationLagAlarm",
                                         "observability"),

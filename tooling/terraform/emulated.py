@@ -50,6 +50,9 @@ SKIPPED_TYPES: dict[str, str] = {
         "moto has no ElastiCache user groups, so the users would belong to nothing",
     "aws_backup_selection":
         "moto has no CreateBackupSelection; the plan, its rules and copy action, and the vault lock are rehearsed",
+    "aws_cloudformation_stack":
+        "moto's CloudFormation has no AWS::ARCRegionSwitch::Plan (nothing to create or verify); the plan is checked "
+        "against AWS's published resource schema instead, and its functions, roles and alarms are rehearsed",
     "aws_cloudwatch_composite_alarm":
         "moto has no PutCompositeAlarm; the metric alarms they combine, the topic and its policy are rehearsed",
     "aws_synthetics_canary":

@@ -33,6 +33,10 @@ FIXES: dict[str, str] = {
         "moto keeps global clusters in us-east-1's backend but looks them up in the member's own region, so "
         "removing or deleting a member outside us-east-1 leaves it listed; the global cluster then never "
         "empties and its delete is refused until Terraform times out; the fix drops the member wherever it is",
+    "rds:SwitchoverGlobalCluster, rds:FailoverGlobalCluster":
+        "moto has neither call (Aurora's managed switchover and failover of a global database, which "
+        "`spofless failover` makes); the fix makes the named member the writer and every other a reader, "
+        "as the API reference describes the result",
     "backup:ListTags (resource ARN)":
         "moto takes the ARN from the second-to-last path segment, which holds only with a trailing slash the "
         "Go SDK does not send, so every vault and plan reads back untagged; the fix takes the ARN after /tags/",
@@ -381,6 +385,31 @@ def _fix_global_cluster_members() -> None:
     models.RDSBackend.delete_db_cluster = delete_anywhere
 
 
+def _fix_global_cluster_switchover() -> None:
+    from moto.core.responses import ActionResult
+    from moto.rds import models, responses
+
+    def move_writer(self) -> ActionResult:
+        identifier = self.params["GlobalClusterIdentifier"].lower()
+        target = self.params["TargetDbClusterIdentifier"]
+        for global_cluster in self.global_backend.describe_global_clusters():
+            if global_cluster.global_cluster_identifier != identifier:
+                continue
+            arns = [m.db_cluster_arn for m in global_cluster.members]
+            if target not in arns:
+                from moto.rds.exceptions import RDSClientError
+                raise RDSClientError("InvalidParameterValue", f"{target} is not a member of {identifier}")
+            for member in global_cluster.members:
+                member.is_writer = member.db_cluster_arn == target
+            return ActionResult({"GlobalCluster": global_cluster})
+        from moto.rds.exceptions import RDSClientError
+        raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found")
+
+    responses.RDSResponse.switchover_global_cluster = move_writer
+    responses.RDSResponse.failover_global_cluster = move_writer
+    del models  # the members' writer flag is what DescribeGlobalClusters reports
+
+
 def _fix_backup_list_tags() -> None:
     import json as _json
     from urllib.parse import unquote
@@ -436,6 +465,7 @@ def apply_fixes() -> None:
     _fix_global_cluster_database_name()
     _fix_backup_list_tags()
     _fix_global_cluster_members()
+    _fix_global_cluster_switchover()
     _fix_guardduty_features()
     _fix_trail_delete_by_arn()
     apply_fixes.applied = True

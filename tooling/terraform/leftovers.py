@@ -20,6 +20,7 @@ COVERAGE: dict[str, str] = {
     # the account baseline
     "aws_accessanalyzer_analyzer": "not created",
     # observability
+    "aws_cloudformation_stack": "not created",
     "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
     "aws_cloudwatch_composite_alarm": "not created",
     "aws_cloudwatch_dashboard": "cloudwatch dashboards",

@@ -1,0 +1,120 @@
+"""Deploy rules of regional failover: the Region switch plan covers the platform, and no step needs the region
+being left."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from policies.model.failover import (cloudflare_pools, failover_functions, inactive_alarms, region_switch_plan,
+                                     route53_region_checks)
+from policies.model.output import Output, as_list
+from policies.model.platform import data_members
+from policies.model.topology import region_of_alias, stacks_by_region
+from policies.rules.registry import rule
+
+
+def _floors(output: Output, stack: str) -> dict[str, tuple[int, int]]:
+    """``{capacity type: (min, desired)}`` summed over the regional stack's node groups."""
+    found: dict[str, tuple[int, int]] = {}
+    for conf in output.resources(stack, "aws_eks_node_group").values():
+        scaling = (as_list(conf.get("scaling_config")) or [{}])[0]
+        kind = conf.get("capacity_type", "ON_DEMAND")
+        low, desired = found.get(kind, (0, 0))
+        found[kind] = (low + int(scaling.get("min_size", 0)), desired + int(scaling.get("desired_size", 0)))
+    return found
+
+
+def plan_problems(output: Output, env: str) -> list[str]:
+    """What the environment's plan leaves out, or where a step needs the region being left."""
+    members = data_members(output, env)
+    regions = sorted(members)
+    plan = region_switch_plan(output, env)
+    if plan is None:
+        return ["no Region switch plan: the global stores and the DNS providers move only by hand"]
+    problems = []
+    functions = failover_functions(output, env)
+    checks = route53_region_checks(output, env)
+    alarms = inactive_alarms(output, env)
+    pools = cloudflare_pools(output, env)
+    for region in regions:
+        if region not in plan.workflows:
+            problems.append(f"no workflow activates {region}")
+            continue
+        steps = plan.workflows[region]
+        data_positions = []
+        if any(m.aurora_global for m in members.values()):
+            aurora = plan.steps(region, "AuroraGlobalDatabase")
+            clusters = {arn.rsplit(":", 1)[-1] for s in aurora for arn in s.config.get("DatabaseClusterArns", [])}
+            wanted = {data_cluster(output, m.stack) for m in members.values() if m.aurora_cluster}
+            if not aurora:
+                problems.append(f"activating {region} does not move the Aurora global database")
+            elif not wanted <= clusters:
+                problems.append(f"activating {region}: the Aurora step leaves out {', '.join(sorted(wanted - clusters))}")
+            data_positions += [s.position for s in aurora]
+        if any(m.cache_global for m in members.values()):
+            cache = plan.steps(region, "CustomActionLambda", "promote-cache")
+            if not cache:
+                problems.append(f"activating {region} does not move the ElastiCache global datastore")
+            elif not functions.get(region, {}).get("cache_group"):
+                problems.append(f"activating {region}: no failover function in {region} knows the cache member")
+            data_positions += [s.position for s in cache]
+        dns = plan.steps(region, "CustomActionLambda", "dns")
+        if not dns:
+            problems.append(f"activating {region} leaves both DNS providers answering the region being left")
+        elif data_positions and min(s.position for s in dns) <= max(data_positions):
+            problems.append(f"activating {region}: DNS moves before the stores are writable there")
+        for step in steps:
+            if step.kind != "CustomActionLambda":
+                continue
+            if step.config.get("RegionToRun") != "activatingRegion" or region not in step.lambda_regions():
+                problems.append(f"activating {region}: step {step.name} runs outside {region} "
+                                f"(RegionToRun {step.config.get('RegionToRun')}), so it needs the region being left")
+            elif region not in functions:
+                problems.append(f"activating {region}: step {step.name} calls a function {region}'s data stack "
+                                "does not create")
+        # Route53: the region's record carries its RegionInactive alarm, which exists in that region
+        alarm = alarms.get(region)
+        if alarm is None:
+            problems.append(f"{region} has no RegionInactive alarm: the DNS step cannot take it out of Route53")
+        elif not any(c.get("type") == "CLOUDWATCH_METRIC" and c.get("cloudwatch_alarm_name") == alarm.get("alarm_name")
+                     and c.get("cloudwatch_alarm_region") == region for c in checks.get(region, [])):
+            problems.append(f"Route53's records of {region} do not read its RegionInactive alarm")
+        # Cloudflare: the step turns every pool of every region, and an apply does not turn them back
+        if pools:
+            known = {name for names_ in (functions.get(region, {}).get("cloudflare_pools") or {}).values()
+                     for name in names_}
+            missing = sorted(set(pools) - known)
+            if missing:
+                problems.append(f"activating {region} leaves Cloudflare pools alone: {', '.join(missing[:3])}")
+            drifting = sorted(n for n, c in pools.items()
+                              if "enabled" not in ((c.get("lifecycle") or {}).get("ignore_changes") or []))
+            if drifting and region == regions[0]:
+                problems.append(f"an apply would turn back on pools the plan turned off: {', '.join(drifting[:3])}")
+    primary, standby = region_of_alias(output, env, "primary"), region_of_alias(output, env, "standby")
+    regional = stacks_by_region(output, env, "regional")
+    if primary in regional and standby in regional:
+        ours, theirs = _floors(output, regional[standby]), _floors(output, regional[primary])
+        short = [k for k, (low, desired) in theirs.items() if ours.get(k, (0, 0)) < (low, desired)]
+        if short and not plan.steps(standby, "EKSResourceScaling"):
+            problems.append(f"{standby}'s cluster runs smaller than {primary}'s ({', '.join(short)}) and no step "
+                            "scales it")
+    return problems
+
+
+def data_cluster(output: Output, stack: str) -> str:
+    clusters = list(output.resources(stack, "aws_rds_cluster").values())
+    return str(clusters[0].get("cluster_identifier")) if clusters else ""
+
+
+@rule(51, "Every multi-region environment has a Region switch plan that moves every global store (the Aurora global "
+          "database, the ElastiCache global datastore) before both DNS providers, whose custom steps run in the "
+          "region being activated, and whose standby cluster can take the load (or is scaled by a step)",
+      "https://docs.aws.amazon.com/r53recovery/latest/dg/working-with-rs-execution-blocks.html", fixture="mutated")
+def region_switch_plan_covers_the_platform(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    for env in output.environments:
+        if len(data_members(output, env)) < 2:
+            continue
+        plan = region_switch_plan(output, env)
+        problems = plan_problems(output, env)
+        yield (plan.stack if plan else env), (plan.resource if plan else f"{env} Region switch plan"), \
+            not problems, "; ".join(problems)

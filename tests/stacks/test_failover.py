@@ -1,0 +1,303 @@
+"""Regional failover as one action: the generated Region switch plan, its custom steps and `spofless failover`.
+
+Expectations come from the environment files: every multi-region environment has a plan activating each of its
+regions; the plan's properties validate against AWS's published resource schema; the command moves the
+Aurora global database's writer against the emulator's RDS (moto, with the emulator's switchover fix), and
+the plan path follows a stubbed ARC Region switch client.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from modules.failover import function_name, plan_name
+from policies.model.failover import region_switch_plan
+from policies.model.output import Output
+from tooling import failover as cli
+
+SCHEMA = Path(__file__).resolve().parents[2] / "policies" / "schemas" / "aws-arcregionswitch-plan.json"
+
+
+def _multi(environments):
+    return {name: env for name, env in environments.items() if env.regions.standby is not None}
+
+
+@pytest.fixture(scope="module")
+def output(synth_dir):
+    return Output.load(synth_dir)
+
+
+def _concrete(value, account: str):
+    """Terraform's interpolations replaced by what they are at apply time (partition aws, the role's ARN)."""
+    text = json.dumps(value)
+    text = re.sub(r"\$\{data\.aws_partition\.[^}]+\}", "aws", text)
+    text = re.sub(r"\$\{aws_iam_role\.([^.}]+)\.arn\}", lambda m: f"arn:aws:iam::{account}:role/{m.group(1)}", text)
+    assert "${" not in text, text
+    return json.loads(text)
+
+
+def test_every_multi_region_environment_has_a_plan_and_only_those(environments, output):
+    for name, env in environments.items():
+        plan = region_switch_plan(output, name)
+        if env.regions.standby is None:
+            assert plan is None
+            continue
+        assert plan is not None and plan.properties["Name"] == plan_name(name)
+        assert sorted(plan.workflows) == sorted(r.name for r in env.regions.all)
+        assert plan.automatic == env.failover.automatic
+        for region, steps in plan.workflows.items():
+            kinds = [s.kind for s in steps]
+            assert ("ManualApproval" in kinds) != env.failover.automatic
+            assert {"AuroraGlobalDatabase", "CustomActionLambda"} <= set(kinds)
+            assert [s.action for s in steps if s.kind == "CustomActionLambda"] == ["promote-cache", "dns"]
+
+
+def test_the_plan_validates_against_the_published_resource_schema(environments, output):
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    properties_schema = {"type": "object", "definitions": schema["definitions"], "properties": schema["properties"],
+                         "required": schema["required"], "additionalProperties": False}
+    validator = jsonschema.Draft7Validator(properties_schema)
+    for name, env in _multi(environments).items():
+        properties = _concrete(region_switch_plan(output, name).properties, env.account_id)
+        errors = sorted(e.message for e in validator.iter_errors(properties))
+        assert not errors, f"{name}: {errors}"
+        # and the schema is not toothless: a block type AWS does not have is refused
+        broken = copy.deepcopy(properties)
+        broken["Workflows"][0]["Steps"][0]["ExecutionBlockType"] = "ElastiCacheGlobalDatastore"
+        assert list(validator.iter_errors(broken))
+
+
+def test_the_custom_steps_run_in_the_region_activated(environments, output):
+    for name, env in _multi(environments).items():
+        plan = region_switch_plan(output, name)
+        for region, steps in plan.workflows.items():
+            for step in steps:
+                if step.kind == "CustomActionLambda":
+                    assert step.config["RegionToRun"] == "activatingRegion"
+                    arns = {lam["Arn"].split(":")[-1] for lam in step.config["Lambdas"]}
+                    assert arns == {function_name(name, r.name) for r in env.regions.all}
+
+
+# -- the functions' code ----------------------------------------------------------------------------
+
+def _handler(region="us-west-2"):
+    module = cli._load_handler()
+    module.REGION = region
+    return module
+
+
+class _Cache:
+    def __init__(self, role="SECONDARY", refuse=False):
+        self.role, self.refuse, self.calls = role, refuse, []
+
+    def describe_replication_groups(self, ReplicationGroupId):
+        return {"ReplicationGroups": [{"Status": "available", "GlobalReplicationGroupInfo": {
+            "GlobalReplicationGroupId": "ldgnf-prod-cache", "GlobalReplicationGroupMemberRole": self.role}}]}
+
+    def failover_global_replication_group(self, **kwargs):
+        self.calls.append(("failover", kwargs))
+        if self.refuse:
+            raise RuntimeError("the primary's region does not answer")
+        self.role = "PRIMARY"
+
+    def disassociate_global_replication_group(self, **kwargs):
+        self.calls.append(("disassociate", kwargs))
+
+
+def test_promote_cache_fails_over_then_waits_for_the_member():
+    cache = _Cache()
+    result = _handler().promote_cache({"cache_group": "prod-us-west-2-cache"}, client=cache, sleep=lambda s: None)
+    assert cache.calls == [("failover", {"GlobalReplicationGroupId": "ldgnf-prod-cache", "PrimaryRegion": "us-west-2",
+                                         "PrimaryReplicationGroupId": "prod-us-west-2-cache"})]
+    assert "is the primary" in result["result"]
+    again = _handler().promote_cache({"cache_group": "prod-us-west-2-cache"}, client=cache)
+    assert "already the primary" in again["result"]  # idempotent: Region switch retries steps
+
+
+def test_promote_cache_detaches_only_in_an_ungraceful_run():
+    with pytest.raises(RuntimeError):
+        _handler().promote_cache({"cache_group": "g"}, client=_Cache(refuse=True))
+    cache = _Cache(refuse=True)
+    result = _handler().promote_cache({"cache_group": "g"}, ungraceful=True, client=cache)
+    assert [c[0] for c in cache.calls] == ["failover", "disassociate"] and "standalone" in result["result"]
+
+
+class _Metrics:
+    def __init__(self, region, sink):
+        self.region, self.sink = region, sink
+
+    def put_metric_data(self, Namespace, MetricData):
+        self.sink.append((self.region, Namespace, MetricData[0]["Value"]))
+
+
+class _Secrets:
+    def get_secret_value(self, SecretId):
+        return {"SecretString": "cf-token-value\n"}
+
+
+def test_the_dns_step_turns_both_providers_to_the_region_activated():
+    sink, calls = [], []
+
+    def request(token, method, path, body):
+        calls.append((token, method, path, body))
+        return {"result": [{"name": "p-east", "id": "1"}, {"name": "p-west", "id": "2"}]} if method == "GET" else {}
+
+    config = {"env": "prod", "regions": ["us-east-1", "us-west-2"], "namespace": "Spofless/Failover",
+              "metric": "RegionInactive", "cloudflare_account": "a" * 32, "cloudflare_token_secret": "prod/dns/t",
+              "cloudflare_pools": {"us-east-1": ["p-east"], "us-west-2": ["p-west"]}}
+    result = _handler().dns(config, cloudwatch=lambda r: _Metrics(r, sink), secrets=_Secrets(), request=request)
+    assert sink == [("us-east-1", "Spofless/Failover", 1.0), ("us-west-2", "Spofless/Failover", 0.0)]
+    patches = {path.rsplit("/", 1)[-1]: body for _, method, path, body in calls if method == "PATCH"}
+    assert patches == {"1": {"enabled": False}, "2": {"enabled": True}}
+    assert all(token == "cf-token-value" for token, *_ in calls)
+    assert "cf-token-value" not in json.dumps(result)
+
+
+# -- spofless failover ------------------------------------------------------------------------------
+
+def test_dry_run_prints_the_steps_and_changes_nothing(synth_dir):
+    lines = []
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--dry-run", "--out", str(synth_dir)], out=lines.append,
+                      client_factory=lambda *a: pytest.fail("a dry run made a call"))
+    assert status == 0
+    assert any("aurora" in line for line in lines) and any("dns" in line for line in lines)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-e", "nope", "--to", "us-west-2"], "no such environment"),
+    (["-e", "dev", "--to", "us-west-2"], "no Region switch plan"),
+    (["-e", "prod", "--to", "eu-west-1"], "not a region of prod"),
+])
+def test_bad_input_is_one_error_and_exit_2(synth_dir, argv, message):
+    lines = []
+    assert cli.main(argv + ["--out", str(synth_dir)], out=lines.append) == 2
+    assert any(message in line for line in lines)
+
+
+def test_it_refuses_without_the_environment_name(synth_dir):
+    lines = []
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--practice", "--out", str(synth_dir)], out=lines.append,
+                      read=lambda prompt: "staging", client_factory=lambda *a: pytest.fail("called AWS"))
+    assert status == 2 and "nothing was changed" in lines[-1]
+
+
+@pytest.fixture
+def emulated_prod():
+    """prod's global database as the data stacks create it, in the emulator's RDS (in-process moto with the
+    emulator's fixes), and the Cloudflare token secret in the standby."""
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    from tooling.terraform.emulator import apply_fixes
+
+    apply_fixes()
+    with moto.mock_aws():
+        east = boto3.client("rds", region_name="us-east-1")
+        west = boto3.client("rds", region_name="us-west-2")
+        east.create_global_cluster(GlobalClusterIdentifier="prod-aurora", Engine="aurora-postgresql")
+        east.create_db_cluster(DBClusterIdentifier="prod-us-east-1-aurora", Engine="aurora-postgresql",
+                               GlobalClusterIdentifier="prod-aurora", MasterUsername="spofless",
+                               MasterUserPassword="not-a-secret-1")
+        west.create_db_cluster(DBClusterIdentifier="prod-us-west-2-aurora", Engine="aurora-postgresql",
+                               GlobalClusterIdentifier="prod-aurora")
+        boto3.client("secretsmanager", region_name="us-west-2").create_secret(
+            Name="prod/dns/cloudflare-failover-token", SecretString="cf-token")
+        yield boto3
+
+
+def _writer(boto3) -> str:
+    members = boto3.client("rds", region_name="us-east-1").describe_global_clusters(
+        GlobalClusterIdentifier="prod-aurora")["GlobalClusters"][0]["GlobalClusterMembers"]
+    return next(m["DBClusterArn"] for m in members if m["IsWriter"]).split(":")[3]
+
+
+@pytest.mark.parametrize("practice", [True, False], ids=["practice", "real"])
+def test_failover_moves_the_writer_and_both_dns_providers(synth_dir, emulated_prod, practice):
+    boto3 = emulated_prod
+    cache, cloudflare, lines = _Cache(), [], []
+
+    def clients(service, region):
+        return cache if service == "elasticache" else boto3.client(service, region_name=region)
+
+    def request(token, method, path, body):
+        cloudflare.append((method, body))
+        if method == "GET":
+            pools = region_switch_pools(synth_dir)
+            return {"result": [{"name": n, "id": str(i)} for i, n in enumerate(pools)]}
+        return {}
+
+    assert _writer(boto3) == "us-east-1"
+    argv = ["-e", "prod", "--to", "us-west-2", "--yes", "--via", "steps", "--out", str(synth_dir)]
+    status = cli.main(argv + (["--practice"] if practice else []), client_factory=clients, out=lines.append,
+                      sleep=lambda s: None, cloudflare_request=request)
+    assert status == 0, "\n".join(lines)
+    assert _writer(boto3) == "us-west-2"
+    assert [line.split(":")[0].strip() for line in lines if line.startswith("[")] == ["[1/3] aurora", "[2/3] cache",
+                                                                                       "[3/3] dns"]
+    assert ("switched over" if practice else "failed over") in "\n".join(lines)
+    assert cache.role == "PRIMARY"
+    enabled = [body["enabled"] for method, body in cloudflare if method == "PATCH"]
+    assert enabled.count(True) == enabled.count(False) > 0
+    metrics = boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace="Spofless/Failover")
+    assert metrics["Metrics"], "the region left has no RegionInactive datapoint"
+
+
+def region_switch_pools(synth_dir) -> list[str]:
+    stack = json.loads((Path(synth_dir) / "stacks" / "prod-dns-cloudflare" / "cdk.tf.json").read_text())
+    return [p["name"] for p in stack["resource"]["cloudflare_load_balancer_pool"].values()]
+
+
+def test_a_failed_step_stops_the_run_and_says_what_to_do(synth_dir, emulated_prod):
+    boto3 = emulated_prod
+    lines = []
+
+    def clients(service, region):
+        return _Cache(refuse=True) if service == "elasticache" else boto3.client(service, region_name=region)
+
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--yes", "--via", "steps", "--practice",
+                       "--out", str(synth_dir)], client_factory=clients, out=lines.append, sleep=lambda s: None)
+    assert status == 1
+    text = "\n".join(lines)
+    assert "FAILED" in text and "what to do" in text and "[3/3]" not in text
+
+
+class _Arc:
+    def __init__(self):
+        self.states = iter([
+            {"executionState": "inProgress", "stepStates": [{"name": "data", "status": "running"}]},
+            {"executionState": "inProgress", "stepStates": [{"name": "data", "status": "completed"},
+                                                           {"name": "dns", "status": "running"}]},
+            {"executionState": "completed", "stepStates": [{"name": "data", "status": "completed"},
+                                                          {"name": "dns", "status": "completed"}]}])
+        self.started = None
+
+    def list_plans(self):
+        return {"plans": [{"name": "prod-region-switch", "arn": "arn:aws:arc-region-switch::1:plan/prod-region-switch"}]}
+
+    def start_plan_execution(self, **kwargs):
+        self.started = kwargs
+        return {"executionId": "e-1"}
+
+    def get_plan_execution(self, planArn, executionId):
+        return next(self.states)
+
+
+def test_a_deployed_plan_is_started_in_the_region_activated_and_followed(synth_dir):
+    arc, lines, regions = _Arc(), [], []
+
+    def clients(service, region):
+        regions.append((service, region))
+        return arc
+
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--yes", "--practice", "--out", str(synth_dir)],
+                      client_factory=clients, out=lines.append, sleep=lambda s: None)
+    assert status == 0 and regions == [("arc-region-switch", "us-west-2")]
+    assert arc.started["mode"] == "graceful" and arc.started["targetRegion"] == "us-west-2"
+    assert any("dns: completed" in line for line in lines) and "plan completed" in lines[-1]
