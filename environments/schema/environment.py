@@ -73,8 +73,9 @@ class EnvironmentConfig(Frozen):
     through its own encrypted topic. Left out: every default (no email subscriptions)."""
 
     failover: FailoverConfig = Field(default_factory=FailoverConfig)
-    """The Region switch plan that moves the data tier and both DNS providers to the other region
-    (multi-region environments). Left out: a plan that waits for an approval."""
+    """Zonal autoshift with weekly practice runs in every region, and the Region switch plan that moves the
+    data tier and both DNS providers to the other region (multi-region environments). Left out: autoshift on,
+    a plan that waits for an approval."""
 
     _account_config: Optional["AccountConfig"] = PrivateAttr(default=None)
 
@@ -180,6 +181,10 @@ class EnvironmentConfig(Frozen):
                 if name not in secrets:
                     raise schema_error("gitops_secret", "is not a secret in security.secrets; allowed: {allowed}",
                                 field=f"gitops.{field}", value=name, allowed=", ".join(sorted(secrets)) or "none")
+        if self.failover.zonal_autoshift and not self.observability.canary_minutes:
+            raise schema_error("autoshift_alarm", "needs observability.canary_minutes above 0 (the region's canary "
+                               "alarm judges the weekly practice runs); allowed: false, or canaries on",
+                               field="failover.zonal_autoshift", value=True)
         if self.regions.standby is not None and self.failover.automatic and not self.observability.canary_minutes:
             raise schema_error("failover_trigger", "needs observability.canary_minutes above 0 (the standby's canary "
                                "of the primary's names is what starts the plan); allowed: false, or canaries on",

@@ -8,11 +8,16 @@ from environments.schema.common import Frozen
 
 
 class FailoverConfig(Frozen):
-    """The generated ARC Region switch plan (multi-region environments only).
+    """Zonal autoshift in every region, and the generated ARC Region switch plan (multi-region environments).
 
     Traffic moves by itself (health-checked DNS in both providers); the plan moves what DNS cannot:
     the Aurora global database, the ElastiCache global datastore, and both DNS providers' choice of
     region when the region being left still answers (a switchover, or a failure DNS cannot see)."""
+
+    zonal_autoshift: bool = True
+    """Every environment, one region or two: AWS shifts the load balancers' and the cluster's traffic away from
+    an AZ it sees impaired, and practises it weekly (about 30 minutes, judged by the region's canary alarm).
+    Needs ``observability.canary_minutes`` above 0. Left out: on."""
 
     automatic: bool = False
     """Start the plan when the standby region's canary of the primary's names is in alarm (a Region

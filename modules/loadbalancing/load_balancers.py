@@ -168,8 +168,12 @@ class LoadBalancing(Construct):
         # applies per-client rate and concurrency limits and the body limit.
         # https://docs.aws.amazon.com/waf/latest/developerguide/waf-chapter.html (ALB, not NLB)
         # https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#proxy-protocol
+        # Zonal shift on an NLB with cross-zone load balancing needs its target groups to keep connections to
+        # unhealthy targets (AWS refuses the shift otherwise); they drain within the deregistration delay.
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/network/zonal-shift.html
         targets = self._target_group("nlb", "TLS", self.config.nlb_target_port,
-                                     proxy_protocol_v2=True, preserve_client_ip="false")
+                                     proxy_protocol_v2=True, preserve_client_ip="false",
+                                     target_health_state=[{"enableUnhealthyConnectionTermination": False}])
         listener = aws("lb_listener")
         listener.LbListener(
             self, "nlb-tls", load_balancer_arn=lb.arn, port=443, protocol="TLS", ssl_policy=TLS_POLICY,

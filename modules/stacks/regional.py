@@ -13,6 +13,7 @@ from modules.data.storage import RegionalStorage
 from modules.dns.zone import RegionalCertificates
 from modules.eks.cluster import ON_DEMAND, Cluster
 from modules.failover import METRIC_NAME, METRIC_NAMESPACE, inactive_alarm_name
+from modules.failover.zonal import ZonalAutoshift
 from modules.gitops.bootstrap import ARGOCD_NAMESPACE, FLUX_NAMESPACE
 from modules.gitops.addons import AUTOSCALER_SERVICE_ACCOUNT, ESO_SERVICE_ACCOUNT, LBC_SERVICE_ACCOUNT
 from modules.iam import AccountContext, PolicyStatements
@@ -131,6 +132,12 @@ class RegionalStack(SpoflessStack):
                 log_bucket_policy=self.load_balancing.logs.policy, name_servers=name_servers)
         if env.regions.standby is not None:
             self._region_inactive_alarm(env.name, stack_id)
+        if env.failover.zonal_autoshift:
+            lbs = {f"LoadBalancer{key.replace('-', '').title()}": lb.arn
+                   for key, lb in self.load_balancing.load_balancers.items()}
+            ZonalAutoshift(self, "zonal-autoshift", regional_stack=stack_id,
+                           resources={**lbs, "Cluster": self.cluster.cluster.arn},
+                           alarm_arn=self.canary.alarm.arn, depends_on=[self.canary.alarm])
         self._dashboard(env, region.name, role, account)
         if env.observability.container_logs:
             ContainerLogs(self, "container-logs", cluster=self.cluster,

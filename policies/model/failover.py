@@ -137,3 +137,32 @@ def cloudflare_pools(output: Output, env: str) -> dict[str, dict]:
     if stack not in output.stacks:
         return {}
     return {conf.get("name"): conf for conf in output.resources(stack, "cloudflare_load_balancer_pool").values()}
+
+
+AUTOSHIFT_TYPE = "AWS::ARCZonalShift::ZonalAutoshiftConfiguration"
+
+
+def autoshift_configurations(output: Output, stack: str) -> dict[str, dict]:
+    """``{address of the resource ("aws_lb.<name>"): its zonal autoshift configuration}`` in ``stack``'s
+    CloudFormation stacks."""
+    found = {}
+    for conf in output.resources(stack, "aws_cloudformation_stack").values():
+        try:
+            body = json.loads(conf.get("template_body") or "{}")
+        except ValueError:
+            continue
+        for resource in (body.get("Resources") or {}).values():
+            if resource.get("Type") != AUTOSHIFT_TYPE:
+                continue
+            properties = resource.get("Properties") or {}
+            match = re.search(r"\$\{(aws_[a-z0-9_]+\.[^.}]+)\.arn\}", str(properties.get("ResourceIdentifier", "")))
+            if match:
+                found[match.group(1)] = properties
+    return found
+
+
+def zonal_shift_enabled(conf: dict, rtype: str) -> bool:
+    """Zonal shift on a load balancer (its attribute) or a cluster (its zonal_shift_config)."""
+    if rtype == "aws_lb":
+        return conf.get("enable_zonal_shift") is True
+    return any(block.get("enabled") is True for block in as_list(conf.get("zonal_shift_config")))

@@ -1,12 +1,13 @@
-"""Deploy rules of regional failover: the Region switch plan covers the platform, and no step needs the region
-being left."""
+"""Deploy rules of failover: the Region switch plan covers the platform and no step needs the region being left;
+zonal autoshift covers every load balancer and cluster."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
-from policies.model.failover import (cloudflare_pools, failover_functions, inactive_alarms, region_switch_plan,
-                                     route53_region_checks)
+from policies.model.failover import (autoshift_configurations, cloudflare_pools, failover_functions,
+                                     inactive_alarms, region_switch_plan, route53_region_checks, zonal_shift_enabled)
 from policies.model.output import Output, as_list
 from policies.model.platform import data_members
 from policies.model.topology import region_of_alias, stacks_by_region
@@ -118,3 +119,53 @@ def region_switch_plan_covers_the_platform(output: Output) -> Iterator[tuple[str
         problems = plan_problems(output, env)
         yield (plan.stack if plan else env), (plan.resource if plan else f"{env} Region switch plan"), \
             not problems, "; ".join(problems)
+
+
+def _alarm_names(output: Output, stack: str) -> dict[str, str]:
+    """``{"aws_cloudwatch_metric_alarm.<name>": alarm name}`` of ``stack``."""
+    return {f"aws_cloudwatch_metric_alarm.{name}": str(conf.get("alarm_name"))
+            for name, conf in output.resources(stack, "aws_cloudwatch_metric_alarm").items()}
+
+
+@rule(52, "Every load balancer and EKS cluster has zonal shift on and a zonal autoshift configuration whose practice "
+          "runs are judged by an alarm of its own stack (its region); an NLB with cross-zone load balancing keeps "
+          "connections to unhealthy targets, which AWS requires before it shifts it",
+      "https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.resource-types.html", fixture="mutated")
+def zonal_autoshift_covers_every_zone(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    for env in output.environments:
+        for stack in stacks_by_region(output, env, "regional").values():
+            configurations = autoshift_configurations(output, stack)
+            alarms = _alarm_names(output, stack)
+            groups = output.resources(stack, "aws_lb_target_group")
+            listeners = output.resources(stack, "aws_lb_listener")
+            for rtype in ("aws_lb", "aws_eks_cluster"):
+                for name, conf in output.resources(stack, rtype).items():
+                    problems = []
+                    if not zonal_shift_enabled(conf, rtype):
+                        problems.append("zonal shift is off")
+                    config = configurations.get(f"{rtype}.{name}")
+                    if config is None or config.get("ZonalAutoshiftStatus") != "ENABLED":
+                        problems.append("no zonal autoshift configuration")
+                    else:
+                        practice = config.get("PracticeRunConfiguration") or {}
+                        for kind in ("OutcomeAlarms", "BlockingAlarms"):
+                            for alarm in practice.get(kind) or []:
+                                ref = re.search(r"\$\{(aws_cloudwatch_metric_alarm\.[^.}]+)\.arn\}",
+                                                str(alarm.get("AlarmIdentifier", "")))
+                                if ref is None or ref.group(1) not in alarms:
+                                    problems.append(f"its practice runs' {kind} name no alarm of this region's stack")
+                        if not practice.get("OutcomeAlarms"):
+                            problems.append("its practice runs have no outcome alarm")
+                    if rtype == "aws_lb" and conf.get("load_balancer_type") == "network" \
+                            and conf.get("enable_cross_zone_load_balancing") is True:
+                        ours = {g for listener in listeners.values()
+                                if f"aws_lb.{name}." in str(listener.get("load_balancer_arn"))
+                                for action in as_list(listener.get("default_action"))
+                                for g in re.findall(r"aws_lb_target_group\.([^.}]+)\.arn",
+                                                    str(action.get("target_group_arn")))}
+                        for group in sorted(ours):
+                            state = (as_list(groups.get(group, {}).get("target_health_state")) or [{}])[0]
+                            if state.get("enable_unhealthy_connection_termination") is not False:
+                                problems.append(f"target group {group} terminates connections to unhealthy targets "
+                                                "(AWS refuses to shift a cross-zone NLB then)")
+                    yield stack, f"{rtype}.{name}", not problems, "; ".join(problems)

@@ -539,6 +539,35 @@ def _an_apply_turns_cloudflare_pools_back_on(stacks):
     next(iter(pools.values())).pop("lifecycle")
 
 
+def _autoshift_template(stacks, stack="prod-us-east-1"):
+    import json
+    (conf,) = stacks[stack]["resource"]["aws_cloudformation_stack"].values()
+    return conf, json.loads(conf["template_body"])
+
+
+def _nlb_terminates_unhealthy_connections(stacks):
+    groups = stacks["prod-us-east-1"]["resource"]["aws_lb_target_group"]
+    next(g for g in groups.values() if "target_health_state" in g).pop("target_health_state")
+
+
+def _a_load_balancer_without_autoshift(stacks):
+    conf, body = _autoshift_template(stacks)
+    del body["Resources"]["LoadBalancerAlbsecondary"]
+    _save_plan(conf, body)
+
+
+def _zonal_shift_off_on_the_cluster(stacks):
+    (cluster,) = stacks["prod-us-west-2"]["resource"]["aws_eks_cluster"].values()
+    cluster.pop("zonal_shift_config")
+
+
+def _practice_judged_by_another_regions_alarm(stacks):
+    conf, body = _autoshift_template(stacks)
+    practice = body["Resources"]["Cluster"]["Properties"]["PracticeRunConfiguration"]
+    practice["OutcomeAlarms"][0]["AlarmIdentifier"] = "arn:aws:cloudwatch:us-west-2:111122223333:alarm:prod-us-west-2-canary"
+    _save_plan(conf, body)
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -568,6 +597,8 @@ MUTATIONS = {
     "SPOF_DEPLOY_51": [_a_store_left_out_of_the_plan, _no_plan_at_all, _dns_step_runs_in_the_region_left,
                        _dns_moves_before_the_stores, _route53_does_not_read_the_inactive_alarm,
                        _an_apply_turns_cloudflare_pools_back_on],
+    "SPOF_DEPLOY_52": [_nlb_terminates_unhealthy_connections, _a_load_balancer_without_autoshift,
+                       _zonal_shift_off_on_the_cluster, _practice_judged_by_another_regions_alarm],
 }
 
 

@@ -301,3 +301,63 @@ def test_a_deployed_plan_is_started_in_the_region_activated_and_followed(synth_d
     assert status == 0 and regions == [("arc-region-switch", "us-west-2")]
     assert arc.started["mode"] == "graceful" and arc.started["targetRegion"] == "us-west-2"
     assert any("dns: completed" in line for line in lines) and "plan completed" in lines[-1]
+
+
+# -- zonal autoshift --------------------------------------------------------------------------------
+
+AUTOSHIFT_SCHEMA = SCHEMA.parent / "aws-arczonalshift-zonalautoshiftconfiguration.json"
+
+
+def test_every_load_balancer_and_cluster_autoshifts_with_practice_runs_judged_in_region(environments, stacks):
+    import jsonschema
+
+    schema = json.loads(AUTOSHIFT_SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator({k: v for k, v in schema.items() if k not in ("handlers",)})
+    for name, env in environments.items():
+        for region in env.regions.all:
+            stack = stacks[f"{name}-{region.name}"]["resource"]
+            if not env.failover.zonal_autoshift:
+                assert "aws_cloudformation_stack" not in stack
+                continue
+            (conf,) = stack["aws_cloudformation_stack"].values()
+            body = json.loads(conf["template_body"])
+            targets = {re.search(r"\$\{(aws_[a-z_]+)\.([^.]+)\.arn\}", r["Properties"]["ResourceIdentifier"]).groups()
+                       for r in body["Resources"].values()}
+            assert targets == {("aws_lb", n) for n in stack["aws_lb"]} | {("aws_eks_cluster", n)
+                                                                          for n in stack["aws_eks_cluster"]}
+            for resource in body["Resources"].values():
+                properties = json.loads(re.sub(r"\$\{[^}]+\}", "arn:aws:x:y", json.dumps(resource["Properties"])))
+                assert not list(validator.iter_errors(properties))
+                alarm = resource["Properties"]["PracticeRunConfiguration"]["OutcomeAlarms"][0]["AlarmIdentifier"]
+                alarm_name = re.search(r"aws_cloudwatch_metric_alarm\.([^.]+)\.arn", alarm).group(1)
+                assert stack["aws_cloudwatch_metric_alarm"][alarm_name]["alarm_name"].endswith("-canary")
+            assert all(lb["enable_zonal_shift"] is True for lb in stack["aws_lb"].values())
+            assert all(c["zonal_shift_config"] == {"enabled": True} or c["zonal_shift_config"] == [{"enabled": True}]
+                       for c in stack["aws_eks_cluster"].values())
+            # the cross-zone NLB's group keeps connections to unhealthy targets, as zonal shift requires
+            nlb_groups = [g for g in stack["aws_lb_target_group"].values() if g["protocol"] == "TLS"]
+            assert nlb_groups and all(g["target_health_state"] == [{"enable_unhealthy_connection_termination": False}]
+                                      for g in nlb_groups)
+
+
+def test_the_drill_plays_each_az_with_its_autoshift_and_misses_one_without(output, environments):
+    from policies.model.platform import build
+    from tooling.analysis import drill
+
+    targets = drill.load_targets()
+    name = next(n for n, e in environments.items() if e.failover.zonal_autoshift)
+    env = build(output, name)
+    region = next(iter(env.regions.values()))
+    zone = sorted(next(iter(region.lbs.values())).zones)[0]
+    baseline = {n: {a.provider: a.lb for a in (drill.route53_answer(env, n, drill.Failure([]), targets),
+                                                drill.cloudflare_answer(env, n, drill.Failure([])))} for n in env.names}
+    played = drill.play(env, [drill.Part("az", region.name, zone)], targets, baseline)
+    assert played.verdict == "survived" and played.shift.startswith("autoshift ")
+    shifted, total = (int(x) for x in played.shift.split()[1].split("/"))
+    assert shifted == total > 1
+    # the same output without the region's autoshift configurations: the AZ row says what stays exposed
+    stacks = copy.deepcopy(output.stacks)
+    del stacks[region.stack]["resource"]["aws_cloudformation_stack"]
+    bare = build(Output(stacks), name)
+    played = drill.play(bare, [drill.Part("az", region.name, zone)], targets, baseline)
+    assert played.verdict == "MISSED TARGET" and any("no zonal autoshift" in p for p in played.problems)

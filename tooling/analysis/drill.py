@@ -314,6 +314,7 @@ class Scenario:
     problems: list[str]
     rto: Optional[float] = None  # a DNS provider's failure: the resolvers' retry on the other provider
     alert: Optional[float] = None  # seconds until an alarm that notifies says so (None: no alarm does)
+    shift: str = ""  # an AZ's failure: which of its load balancers and clusters AWS may shift away from it
 
     def row(self) -> dict:
         first = next(iter(self.answers.values()), [])
@@ -324,6 +325,7 @@ class Scenario:
                 "alert": "-" if self.alert is None else fmt_seconds(self.alert),
                 "downtime": fmt_seconds(self.downtime) + (f" (DNS retry {fmt_seconds(self.rto)})" if self.rto is not None else ""),
                 "target": ", ".join(f"{k} {v if isinstance(v, str) else fmt_seconds(v)}" for k, v in self.bounds.items()),
+                "shift": self.shift or "-",
                 "verdict": self.verdict}
 
 
@@ -404,6 +406,16 @@ def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict
                      and (part.kind == "git" and r.cluster.active_host.get(e) == part.what
                           or part.kind == "engine" and (r.name, e) == (part.region, part.what))]
             detect = max([detect] + polls)
+    shift = ""
+    for part in failed:
+        if part.kind == "az" and part.region in env.regions:
+            # a hard AZ failure is seen by the target-group checks (above); zonal autoshift is what moves traffic
+            # off an AZ that is impaired but still passes them (AWS's own detection), and it is practised weekly
+            shifted, missing = autoshift_coverage(env, env.regions[part.region], part.what)
+            shift = f"autoshift {len(shifted)}/{len(shifted) + len(missing)}"
+            if missing:
+                problems.append(f"{', '.join(missing)}: no zonal autoshift, so an impaired {part.what} that still "
+                                "passes health checks keeps its share of traffic")
     # deployments continue while some region can be deployed to (the others are reported as delayed)
     deploy = [deployments(env, r, down) for r in env.regions.values()]
     if not any(d.ok for d in deploy) and bounds.get("deployments") != "delayed":
@@ -417,7 +429,27 @@ def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict
     verdict = "declared" if declared and problems else ("survived" if not problems else (
         "NOT SURVIVED" if any("not served" in p or "cannot continue" in p for p in problems) else "MISSED TARGET"))
     return Scenario(env.name, [str(p) for p in failed], classes, answers, deploy, detect, downtime, bounds, verdict,
-                    problems, rto, alert_after(env, failed))
+                    problems, rto, alert_after(env, failed), shift)
+
+
+def autoshift_coverage(env: Environment, region: Region, zone: str) -> tuple[list[str], list[str]]:
+    """The load balancers spanning ``zone`` and the region's cluster: those with zonal shift and an autoshift
+    configuration, and those without."""
+    from policies.model.failover import autoshift_configurations, zonal_shift_enabled
+
+    output = env.output
+    if output is None:
+        return [], []
+    configured = autoshift_configurations(output, region.stack)
+    shifted, missing = [], []
+    subjects = [(f"{lb.key}", lb.address.split("@")[0]) for lb in region.lbs.values() if zone in lb.zones]
+    subjects += [("cluster", f"aws_eks_cluster.{name}") for name in output.resources(region.stack, "aws_eks_cluster")]
+    for label, address in subjects:
+        rtype, name = address.split(".", 1)
+        conf = output.resources(region.stack, rtype).get(name, {})
+        ok = zonal_shift_enabled(conf, rtype) and (configured.get(address) or {}).get("ZonalAutoshiftStatus") == "ENABLED"
+        (shifted if ok else missing).append(label)
+    return shifted, missing
 
 
 def alert_after(env: Environment, failed: Sequence[Part]) -> Optional[float]:
@@ -486,7 +518,8 @@ def scenarios(env: Environment, targets: dict) -> list[Scenario]:
 
 # -- output ----------------------------------------------------------------------------------------
 
-COLUMNS = ("scenario", "route53", "cloudflare", "deployments", "detect", "alert", "downtime", "target", "verdict")
+COLUMNS = ("scenario", "route53", "cloudflare", "deployments", "detect", "alert", "downtime", "target", "shift",
+           "verdict")
 
 
 def markdown(results: dict[str, list[Scenario]]) -> str:

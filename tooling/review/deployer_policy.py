@@ -94,7 +94,11 @@ LINKED_ROLES = {"aws_eks": ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com"),
                 "aws_kms_replica_key": ("mrk.kms.amazonaws.com",),
                 "aws_servicequotas": ("servicequotas.amazonaws.com",),
                 # https://docs.aws.amazon.com/prometheus/latest/userguide/using-service-linked-roles-prom.html
-                "aws_prometheus_scraper": ("scraper.aps.amazonaws.com",)}
+                "aws_prometheus_scraper": ("scraper.aps.amazonaws.com",),
+                # zonal autoshift's practice runs (AWSServiceRoleForZonalAutoshiftPracticeRun), created by the
+                # first ZonalAutoshiftConfiguration the CloudFormation stacks carry
+                # https://docs.aws.amazon.com/r53recovery/latest/dg/using-service-linked-roles-zonal-autoshift.html
+                "aws_cloudformation_stack": ("practice-run.arc-zonal-shift.amazonaws.com",)}
 POLICY_CHARS = 6144
 _TOKEN = re.compile(r"\$\{")
 
@@ -276,7 +280,8 @@ def statements(output: Output, env: str) -> list[dict]:
                                     condition={"StringEquals": {"iam:PassedToService": "synthetics.amazonaws.com"}}))
 
     if "aws_cloudformation_stack" in types:
-        # CloudFormation creates the Region switch plan with the caller's rights, through ARC's control plane
+        # CloudFormation creates the Region switch plan and the zonal autoshift configurations with the caller's
+        # rights; the plan through ARC's control plane
         # (us-east-1 whatever the stack's region): the plan's handlers call arc-region-switch:*Plan* and
         # iam:PassRole (granted above for the role the plan trusts).
         # https://docs.aws.amazon.com/r53recovery/latest/dg/security_iam_region_switch_permissions.html
@@ -284,6 +289,12 @@ def statements(output: Output, env: str) -> list[dict]:
             "arc-region-switch:CreatePlan", "arc-region-switch:UpdatePlan", "arc-region-switch:DeletePlan",
             "arc-region-switch:GetPlan", "arc-region-switch:ListPlans", "arc-region-switch:TagResource",
             "arc-region-switch:UntagResource", "arc-region-switch:ListTagsForResource"], "*"))
+        # ... and the zonal autoshift configurations (AWS::ARCZonalShift::ZonalAutoshiftConfiguration handlers)
+        found.append(_statement("ZonalAutoshift", [
+            "arc-zonal-shift:CreatePracticeRunConfiguration", "arc-zonal-shift:UpdatePracticeRunConfiguration",
+            "arc-zonal-shift:DeletePracticeRunConfiguration", "arc-zonal-shift:UpdateZonalAutoshiftConfiguration",
+            "arc-zonal-shift:GetManagedResource", "arc-zonal-shift:ListManagedResources"], "*",
+            condition={"StringEquals": {"aws:RequestedRegion": regions}}))
     found += _state_statements(output, stacks)
     found += _protected(output, stacks, account)
     found += _other_environments(output, stacks, env)

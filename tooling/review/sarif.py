@@ -57,6 +57,7 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("data", "failover"): ("modules/failover/function.py", "FailoverFunction", "regions"),
     ("data", "region-switch"): ("modules/failover/plan.py", "RegionSwitchPlan", "regions"),
     ("regional", "region-inactive"): ("modules/stacks/regional.py", "RegionalStack", "regions"),
+    ("regional", "zonal-autoshift"): ("modules/failover/zonal.py", "ZonalAutoshift", "regions"),
     ("data", "aurora-replication-lag"): ("modules/observability/alarms.py", "ReplicationLagAlarm", "observability"),
     ("data", "cache-replication-lag"): ("modules/observability/alarms.py", "CacheReplicationLagAlarm",
                                         "observability"),
