@@ -185,6 +185,10 @@ class EnvironmentConfig(Frozen):
             raise schema_error("autoshift_alarm", "needs observability.canary_minutes above 0 (the region's canary "
                                "alarm judges the weekly practice runs); allowed: false, or canaries on",
                                field="failover.zonal_autoshift", value=True)
+        if self.failover.fault_injection and not self.observability.canary_minutes:
+            raise schema_error("fault_injection_alarm", "needs observability.canary_minutes above 0 (the region's "
+                               "canary alarm stops every experiment); allowed: false, or canaries on",
+                               field="failover.fault_injection", value=True)
         if self.regions.standby is not None and self.failover.automatic and not self.observability.canary_minutes:
             raise schema_error("failover_trigger", "needs observability.canary_minutes above 0 (the standby's canary "
                                "of the primary's names is what starts the plan); allowed: false, or canaries on",

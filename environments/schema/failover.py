@@ -19,6 +19,11 @@ class FailoverConfig(Frozen):
     an AZ it sees impaired, and practises it weekly (about 30 minutes, judged by the region's canary alarm).
     Needs ``observability.canary_minutes`` above 0. Left out: on."""
 
+    fault_injection: bool = True
+    """AWS FIS experiment templates in every region: an AZ power interruption for each AZ and, with a standby,
+    the loss of connectivity to the other region; each stops when the region's canary alarm does. Templates
+    cost nothing until someone starts one. Needs ``observability.canary_minutes`` above 0. Left out: on."""
+
     automatic: bool = False
     """Start the plan when the standby region's canary of the primary's names is in alarm (a Region
     switch trigger), with no one approving. Left out: the plan waits for an approval first, and the

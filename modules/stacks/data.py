@@ -7,12 +7,14 @@ from typing import Literal, Optional
 from constructs import Construct
 
 from environments.schema import EnvironmentConfig, RegionConfig
-from modules.data import app_bucket_name, cache_members, cache_name
+from modules.data import BACKUP_TAG, app_bucket_name, cache_members, cache_name
 from modules.data.backup import RegionalBackup
 from modules.data.cache import CacheRegion
 from modules.data.database import AuroraRegion
 from modules.dns.cloudflare import pool_name
 from modules.dns.records import plan_records
+from modules.failover.experiments import FaultExperiments
+from modules.network.layout import TIERS
 from modules.failover.function import FailoverFunction
 from modules.failover.plan import RegionSwitchPlan
 from modules.observability.naming import peer_canary_alarm_name
@@ -124,6 +126,18 @@ class DataStack(SpoflessStack):
                                             f"{peer_canary_alarm_name(names.regional(env.name, watcher))}")
             self.plan = RegionSwitchPlan(self, "region-switch", env=env, partition=account.partition, alarms=alarms,
                                          depends_on=[self.failover.function])
+        if env.failover.fault_injection:
+            zones_of = {zone: [network.subnet_ids_by_zone(tier)[zone] for tier in TIERS
+                               if zone in network.subnet_ids_by_zone(tier)] for zone in zones}
+            FaultExperiments(
+                self, "fault-injection", stack=stack_id, region=region.name, account_id=env.account_id,
+                partition=account.partition, zones=zones, subnets_by_zone=zones_of, vpc_id=network.vpc_id,
+                node_groups={"ON_DEMAND": f"{regional.cluster.name}-on-demand", "SPOT": f"{regional.cluster.name}-spot"},
+                # a secondary of the global database has no writer to fail over
+                cluster_arn=self.aurora.cluster.arn if role == "primary" else None,
+                cache_arn=self.cache.group.arn, stop_alarm_arn=regional.canary.alarm.arn,
+                logs_key=region_keys.logs, storage_key=region_keys.storage,
+                other_region=other.name if other is not None else None, bucket_tag=(BACKUP_TAG, env.name))
         protected = [self.aurora.cluster.arn, f"arn:{account.partition}:s3:::{bucket}"]
         self.backup = RegionalBackup(
             self, "backup", env_name=env.name, region=region.name, copy_region=other.name if other else None,

@@ -4,11 +4,11 @@ zonal autoshift covers every load balancer and cluster."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, Optional
 
 from policies.model.failover import (autoshift_configurations, cloudflare_pools, failover_functions,
                                      inactive_alarms, region_switch_plan, route53_region_checks, zonal_shift_enabled)
-from policies.model.output import Output, as_list
+from policies.model.output import Output, as_list, policy_statements
 from policies.model.platform import data_members
 from policies.model.topology import region_of_alias, stacks_by_region
 from policies.rules.registry import rule
@@ -169,3 +169,69 @@ def zonal_autoshift_covers_every_zone(output: Output) -> Iterator[tuple[str, str
                                 problems.append(f"target group {group} terminates connections to unhealthy targets "
                                                 "(AWS refuses to shift a cross-zone NLB then)")
                     yield stack, f"{rtype}.{name}", not problems, "; ".join(problems)
+
+
+def _zones_of(output: Output, stack: str) -> set[str]:
+    """The AZs of a regional stack's load balancers' subnets."""
+    from policies.model.platform import zones_of
+
+    return {z for conf in output.resources(stack, "aws_lb").values() for z in zones_of(output, stack, conf.get("subnets"))}
+
+
+def _remote_alarm(output: Output, stack: str, value: str, regional: Optional[str]) -> bool:
+    """True when ``value`` (in ``stack``) reads the ARN of a metric alarm of the regional stack ``regional``."""
+    if regional is None:
+        return False
+    return any(ref.stack == regional and ref.type == "aws_cloudwatch_metric_alarm"
+               for ref in output.refs(stack, value))
+
+
+@rule(53, "Every region has an AWS FIS template for an AZ power interruption of each of its AZs (and, with a standby, "
+          "one for losing the other region), each stopped by an alarm of its own region, run by a role only FIS of "
+          "this account and region may assume, logging to a log group created first",
+      "https://docs.aws.amazon.com/fis/latest/userguide/stop-conditions.html", fixture="mutated")
+def fault_injection_covers_every_zone(output: Output) -> Iterator[tuple[str, str, bool, str]]:
+    for env in output.environments:
+        regional = stacks_by_region(output, env, "regional")
+        data = {r: s for r, s in stacks_by_region(output, env, "data").items()}
+        templates_anywhere = any(output.resources(s, "aws_fis_experiment_template") for s in data.values())
+        if not templates_anywhere:
+            continue
+        for region, stack in sorted(data.items()):
+            problems = []
+            templates = output.resources(stack, "aws_fis_experiment_template")
+            alarms = {str(c.get("alarm_name")) for s in regional.values() if s == regional.get(region)
+                      for c in output.resources(s, "aws_cloudwatch_metric_alarm").values()}
+            power = {}
+            for name, conf in templates.items():
+                zones = {v for t in as_list(conf.get("target")) for f in as_list(t.get("filter"))
+                         if f.get("path") == "Placement.AvailabilityZone" for v in as_list(f.get("values"))}
+                for zone in zones:
+                    power[zone] = name
+                stops = as_list(conf.get("stop_condition"))
+                if not stops or any(s.get("source") != "aws:cloudwatch:alarm" for s in stops):
+                    problems.append(f"{name} has no alarm to stop it")
+                for stop in stops:
+                    value = str(stop.get("value", ""))
+                    named = _remote_alarm(output, stack, value, regional.get(region))
+                    literal = re.match(r"arn:[^:]+:cloudwatch:([^:]+):[^:]+:alarm:(.+)$", value)
+                    in_region = (literal and literal.group(1) == region and literal.group(2) in alarms) or named
+                    if not in_region:
+                        problems.append(f"{name} stops on an alarm that is not this region's")
+                if not any(str(d).startswith("aws_cloudwatch_log_group.") for d in as_list(conf.get("depends_on"))):
+                    problems.append(f"{name} may start logging before its log group exists")
+            missing = sorted(_zones_of(output, regional[region]) - set(power)) if region in regional else []
+            if missing:
+                problems.append(f"no AZ power interruption for {', '.join(missing)}")
+            if len(data) > 1 and not any("route-table-disrupt-cross-region-connectivity" in str(c.get("action"))
+                                         for c in templates.values()):
+                problems.append("no cross-region connectivity experiment")
+            for conf in output.resources(stack, "aws_iam_role").values():
+                for statement in policy_statements(conf.get("assume_role_policy")):
+                    principal = statement.get("Principal")
+                    if isinstance(principal, dict) and "fis.amazonaws.com" in as_list(principal.get("Service")):
+                        condition = statement.get("Condition") or {}
+                        keys = {k for block in condition.values() for k in block}
+                        if not {"aws:SourceAccount", "aws:SourceArn"} <= keys:
+                            problems.append("the experiment role trusts FIS without aws:SourceAccount and aws:SourceArn")
+            yield stack, f"{env} {region} experiments", not problems, "; ".join(problems)

@@ -568,6 +568,33 @@ def _practice_judged_by_another_regions_alarm(stacks):
     _save_plan(conf, body)
 
 
+def _experiments(stacks, stack="prod-us-east-1-data"):
+    return stacks[stack]["resource"]["aws_fis_experiment_template"]
+
+
+def _an_experiment_nothing_stops(stacks):
+    next(iter(_experiments(stacks).values()))["stop_condition"] = [{"source": "none"}]
+
+
+def _an_az_without_an_experiment(stacks):
+    templates = _experiments(stacks)
+    del templates[next(n for n in sorted(templates) if "az-power" in n)]
+
+
+def _experiments_stopped_by_another_regions_alarm(stacks):
+    next(iter(_experiments(stacks).values()))["stop_condition"] = [{
+        "source": "aws:cloudwatch:alarm", "value": "arn:aws:cloudwatch:us-west-2:111122223333:alarm:prod-us-west-2-canary"}]
+
+
+def _fis_trusted_without_conditions(stacks):
+    import json
+    roles = stacks["prod-us-east-1-data"]["resource"]["aws_iam_role"]
+    role = next(r for r in roles.values() if "fis.amazonaws.com" in r["assume_role_policy"])
+    trust = json.loads(role["assume_role_policy"])
+    trust["Statement"][0].pop("Condition")
+    role["assume_role_policy"] = json.dumps(trust)
+
+
 MUTATIONS = {
     "SPOF_DEPLOY_1": [_wrong_actions_on_the_log_bucket],
     "SPOF_DEPLOY_2": [_autoscaling_may_only_describe_the_key],
@@ -599,6 +626,8 @@ MUTATIONS = {
                        _an_apply_turns_cloudflare_pools_back_on],
     "SPOF_DEPLOY_52": [_nlb_terminates_unhealthy_connections, _a_load_balancer_without_autoshift,
                        _zonal_shift_off_on_the_cluster, _practice_judged_by_another_regions_alarm],
+    "SPOF_DEPLOY_53": [_an_experiment_nothing_stops, _an_az_without_an_experiment,
+                       _experiments_stopped_by_another_regions_alarm, _fis_trusted_without_conditions],
 }
 
 

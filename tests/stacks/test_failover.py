@@ -361,3 +361,32 @@ def test_the_drill_plays_each_az_with_its_autoshift_and_misses_one_without(outpu
     bare = build(Output(stacks), name)
     played = drill.play(bare, [drill.Part("az", region.name, zone)], targets, baseline)
     assert played.verdict == "MISSED TARGET" and any("no zonal autoshift" in p for p in played.problems)
+
+
+# -- fault injection --------------------------------------------------------------------------------
+
+def test_every_az_has_a_power_interruption_and_every_standby_a_cross_region_cut(environments, stacks):
+    for name, env in environments.items():
+        for role, region in zip(("primary", "standby"), env.regions.all):
+            resource = stacks[f"{name}-{region.name}-data"]["resource"]
+            if not env.failover.fault_injection:
+                assert "aws_fis_experiment_template" not in resource
+                continue
+            templates = list(resource["aws_fis_experiment_template"].values())
+            power = [t for t in templates if "power interruption" in t["description"]]
+            assert sorted(t["description"].split(" of ")[1].split(" ")[0] for t in power) == sorted(region.zones)
+            for template in templates:
+                (stop,) = template["stop_condition"]
+                assert stop["source"] == "aws:cloudwatch:alarm" and "canary_alarm" in stop["value"]
+                assert template["experiment_options"]["empty_target_resolution_mode"] == "skip"
+            for template in power:
+                actions = {a["action_id"] for a in template["action"]}
+                assert {"aws:ec2:stop-instances", "aws:network:disrupt-connectivity",
+                        "aws:elasticache:replicationgroup-interrupt-az-power"} <= actions
+                # only the primary's cluster has a writer to fail over
+                assert ("aws:rds:failover-db-cluster" in actions) == (role == "primary")
+            crossing = [t for t in templates if "no connectivity" in t["description"]]
+            assert len(crossing) == (1 if env.regions.standby else 0)
+            for template in crossing:
+                other = next(r.name for r in env.regions.all if r.name != region.name)
+                assert all({"key": "region", "value": other} in a["parameter"] for a in template["action"])

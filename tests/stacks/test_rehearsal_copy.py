@@ -99,7 +99,7 @@ def test_the_skip_list_is_short_and_says_why():
     # users and user groups; backup selections; composite alarms; Synthetics canaries (no start, stop or
     # delete); Access Analyzer, Security Hub (account, standards, aggregator) and Service Quotas; AMP's
     # alert manager, scrapers and workspace configuration (moto has workspaces, rules and logging only)
-    assert len(SKIPPED_TYPES) <= 23
+    assert len(SKIPPED_TYPES) <= 24
     assert all(t.startswith("aws_") and len(why) > 20 for t, why in SKIPPED_TYPES.items())
     assert all(t not in SKIPPED_TYPES for (t, _) in UNPROTECTED)
 

@@ -58,7 +58,7 @@ SERVICES: dict[str, str] = {
     "aws_cloudwatch": "cloudwatch", "aws_cloudwatch_event": "events", "aws_sns": "sns",
     "aws_lambda": "lambda", "aws_synthetics": "synthetics", "aws_prometheus": "aps", "aws_ecr": "ecr", "aws_guardduty": "guardduty", "aws_securityhub": "securityhub",
     "aws_config": "config", "aws_cloudtrail": "cloudtrail", "aws_accessanalyzer": "access-analyzer",
-    "aws_servicequotas": "servicequotas", "aws_cloudformation": "cloudformation", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
+    "aws_servicequotas": "servicequotas", "aws_cloudformation": "cloudformation", "aws_fis": "fis", "aws_caller_identity": "sts", "aws_partition": "", "aws_region": "",
 }
 GLOBAL = {"iam", "route53", "sts"}  # requests go to us-east-1 whatever the provider's region
 # services named by their own statement below (exact resources), not by the regional one

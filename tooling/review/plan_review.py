@@ -97,6 +97,7 @@ STATELESS_TYPES = {
     "aws_vpc_security_group_egress_rule": "one rule, recreated by the same apply (seconds without it)",
     "aws_launch_template": "a template, its next version used by the node group's rolling update",
     "aws_lambda_permission": "an invoke permission, recreated by the same apply",
+    "aws_fis_experiment_template": "an experiment template, recreated by the same apply (past experiments stay in FIS)",
     "aws_acm_certificate_validation": "Terraform's wait for validation; nothing in AWS",
     "aws_ecr_lifecycle_policy": "a lifecycle rule set, rewritten by the same apply",
     "aws_s3_bucket_lifecycle_configuration": "lifecycle rules, rewritten by the same apply",

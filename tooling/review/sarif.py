@@ -56,6 +56,7 @@ CONSTRUCTS: dict[tuple[str, str], tuple[str, str, str]] = {
     # the failover pieces exist because of regions.standby (their knobs: failover, where a file has it)
     ("data", "failover"): ("modules/failover/function.py", "FailoverFunction", "regions"),
     ("data", "region-switch"): ("modules/failover/plan.py", "RegionSwitchPlan", "regions"),
+    ("data", "fault-injection"): ("modules/failover/experiments.py", "FaultExperiments", "regions"),
     ("regional", "region-inactive"): ("modules/stacks/regional.py", "RegionalStack", "regions"),
     ("regional", "zonal-autoshift"): ("modules/failover/zonal.py", "ZonalAutoshift", "regions"),
     ("data", "aurora-replication-lag"): ("modules/observability/alarms.py", "ReplicationLagAlarm", "observability"),

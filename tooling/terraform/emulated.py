@@ -53,6 +53,8 @@ SKIPPED_TYPES: dict[str, str] = {
     "aws_cloudformation_stack":
         "moto's CloudFormation has no AWS::ARCRegionSwitch::Plan (nothing to create or verify); the plan is checked "
         "against AWS's published resource schema instead, and its functions, roles and alarms are rehearsed",
+    "aws_fis_experiment_template":
+        "moto has no AWS FIS API (CreateExperimentTemplate); the templates' role, policies and log group are rehearsed",
     "aws_cloudwatch_composite_alarm":
         "moto has no PutCompositeAlarm; the metric alarms they combine, the topic and its policy are rehearsed",
     "aws_synthetics_canary":

@@ -22,6 +22,7 @@ COVERAGE: dict[str, str] = {
     # observability
     "aws_cloudformation_stack": "not created",
     "aws_cloudwatch_metric_alarm": "cloudwatch alarms",
+    "aws_fis_experiment_template": "not created",
     "aws_cloudwatch_composite_alarm": "not created",
     "aws_cloudwatch_dashboard": "cloudwatch dashboards",
     "aws_synthetics_canary": "not created",
