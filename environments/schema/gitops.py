@@ -66,6 +66,19 @@ class GitopsConfig(Frozen):
     """Per-region override of ``active``, e.g. ``{us-west-2: flux}`` when only that region's
     ArgoCD installation is broken. Left out: every region uses ``active``."""
 
+    handover: bool = True
+    """Hand each cluster to the other engine by itself: when the reconciling engine's controllers have no
+    ready replica for ``handover_seconds``, the other engine takes over, and control returns once the
+    preferred one (``active``) has been healthy for ``handback_seconds``. A Lease and admission policies in the
+    cluster keep two engines from ever reconciling at once. Left out: on."""
+
+    handover_seconds: int = Field(default=20, ge=10, le=600)
+    """How long the reconciling engine may have no ready controller before the other takes over. Left out: 20
+    (with the loop's 5 s, within the design's 30 s)."""
+
+    handback_seconds: int = Field(default=60, ge=10, le=3600)
+    """How long the preferred engine must be healthy again before control returns to it. Left out: 60."""
+
     git_host: Literal["github", "gitlab"] = "github"
     """Which Git host the engines pull from; both are registered everywhere."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from constructs import Construct
 
 from environments.schema import EksConfig, GitopsConfig, LoadBalancingConfig
-from modules.gitops import addons, guards
-from modules.gitops.engines import reconciling
+from modules.gitops import addons, guards, handover_objects
+from modules.gitops.engines import active_engine, reconciling
 from modules.providers import kubernetes
 
 ARGOCD_NAMESPACE = "argocd"
@@ -37,7 +37,8 @@ class GitopsBootstrap(Construct):
         super().__init__(scope, construct_id)
         self._kubernetes = kubernetes_provider
         guarded = (ARGOCD_NAMESPACE, FLUX_NAMESPACE, addons.INGRESS_NAMESPACE,
-                   *((addons.METRICS_NAMESPACE,) if collector_cidrs else ()))
+                   *((addons.METRICS_NAMESPACE,) if collector_cidrs else ()),
+                   *((handover_objects.NAMESPACE,) if config.handover else ()))
         namespaces = {name: self._namespace(name) for name in (*guarded, addons.ESO_SERVICE_ACCOUNT[0])}
         for name in guarded:
             self._network_policies(name, namespaces[name])
@@ -74,9 +75,12 @@ class GitopsBootstrap(Construct):
                      *guards.gitops_deployer(name=addons.GITOPS_DEPLOYER, namespace=FLUX_NAMESPACE,
                                              workload_namespace=addons.WORKLOAD_NAMESPACE),
                      *guards.signing_keys(name=addons.SIGNING_KEYS_SECRET, namespace=FLUX_NAMESPACE,
-                                          keys=signing_keys)],
+                                          keys=signing_keys),
+                     *(handover_objects.objects(settings=self._handover(config, region), on_demand=addons.on_demand())
+                       if config.handover else [])],
         ).install(self, provider=helm_provider,
-                  depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE]])
+                  depends_on=[controller, eso, gateway, namespaces[ARGOCD_NAMESPACE], namespaces[FLUX_NAMESPACE],
+                              *([namespaces[handover_objects.NAMESPACE]] if config.handover else [])])
 
         argocd_on = reconciling(config, "argocd", region)
         flux_on = reconciling(config, "flux", region)
@@ -105,6 +109,16 @@ class GitopsBootstrap(Construct):
                 addons.flux_sync(config.flux_sync_chart_version, FLUX_NAMESPACE, source, host,
                                  f"git-{host}", suspended, verify=bool(signing_keys)).install(
                     self, provider=helm_provider, depends_on=[flux])
+
+    @staticmethod
+    def _handover(config: GitopsConfig, region: str) -> dict:
+        """What the handover loop watches and moves: the engine preferred here, Argo CD's Applications and the
+        Flux Kustomizations of the chosen Git host (the mirror's stay suspended)."""
+        return handover_objects.config(
+            preferred=active_engine(config, region), argocd_namespace=ARGOCD_NAMESPACE, flux_namespace=FLUX_NAMESPACE,
+            applications=[source.name for source in config.sources],
+            kustomizations=[f"flux-{source.name}-{config.git_host}" for source in config.sources],
+            detect_seconds=config.handover_seconds, return_seconds=config.handback_seconds)
 
     @staticmethod
     def _repositories(env_name: str, config: GitopsConfig) -> list[dict]:

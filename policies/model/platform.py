@@ -144,6 +144,7 @@ class Cluster:
     gateway: Optional[Placement] = None  # the ingress gateway the target groups are bound to
     pieces: tuple = ()  # Placement of every workload the platform installs
     node_groups: tuple = ()  # (capacity type, AZs) of every node group, in the stack's order
+    handover: Optional[float] = None  # seconds until the other engine takes over by itself (None: by hand)
 
     def gateway_survives_az(self) -> bool:
         return self.gateway is not None and self.gateway.survives_an_az()
@@ -286,6 +287,7 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                 gateway_capacity = (service["values"].get("nodeSelector") or {}).get(CAPACITY_TYPE_LABEL)
                 gateway = next(iter(placements(binding.get("serviceName"), service["values"])), None)
     state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
+    handover = None
     active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
     for release in releases.values():
         chart, values = release["conf"].get("chart"), release["values"]
@@ -311,15 +313,38 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                     cm.get("timeout.reconciliation.jitter"), 60)
             else:
                 poll["argocd"] = ARGOCD_DEFAULT_POLL
-        elif not release["conf"].get("repository"):  # spofless's own chart: the Git credentials
+        elif not release["conf"].get("repository"):  # spofless's own chart: the Git credentials, the handover
             for repo in values.get("repositories") or []:
                 if repo.get("argocd"):
                     hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
+            handover = handover_of(values.get("objects") or [])
     installed = {engine for engine, chart in ENGINE_CHARTS.items()
                  if any(r["conf"].get("chart") == chart for r in releases.values())}
     pieces = tuple(p for name, release in sorted(releases.items()) for p in placements(name, release["values"]))
     return Cluster(groups, gateway_capacity, bound, state, active_host, hosts, installed, poll,
-                   state_region(output, gitops) if gitops else None, gateway, pieces, node_groups)
+                   state_region(output, gitops) if gitops else None, gateway, pieces, node_groups,
+                   handover if handover is not None and installed >= {"argocd", "flux"} else None)
+
+
+HANDOVER = "spofless-handover"
+
+
+def handover_of(objects: list) -> Optional[float]:
+    """Seconds from the reconciling engine's last ready controller to the other engine reconciling, when the
+    cluster runs the handover loop with both lease policies (modules/gitops/handover_objects.py)."""
+    policies = {o.get("metadata", {}).get("name") for o in objects if o.get("kind") == "ValidatingAdmissionPolicyBinding"
+                and ((o.get("spec") or {}).get("paramRef") or {}).get("name")}
+    if not {"spofless-gitops-lease-argocd", "spofless-gitops-lease-flux"} <= policies:
+        return None
+    for item in objects:
+        if item.get("kind") == "Deployment" and item.get("metadata", {}).get("name") == HANDOVER:
+            for container in item["spec"]["template"]["spec"].get("containers", []):
+                for variable in container.get("env", []):
+                    if variable.get("name") == "HANDOVER_CONFIG":
+                        config = json.loads(variable["value"])
+                        # detected at the first turn after the bound, plus the turn that moves it
+                        return float(config["detect_seconds"]) + 2 * float(config.get("every_seconds", 5))
+    return None
 
 
 def build(output: Output, env: str) -> Environment:

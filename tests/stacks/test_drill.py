@@ -163,8 +163,10 @@ def _nothing_registers_targets(stacks, env, primary, standby):
 
 
 def _state_only_in_the_primary(stacks, env, primary, standby):
+    # an engine that stops is handed over in the cluster (no apply); a Git host that stops needs the
+    # git_host knob applied, which needs the gitops stack's state
     stacks[f"{env}-{standby}-gitops"]["terraform"]["backend"]["s3"]["region"] = primary
-    return f"region:{primary} + engine:{standby}:", f"state is in {primary}"
+    return f"region:{primary} + git:", f"state is in {primary}"
 
 
 def _no_second_git_host(stacks, env, primary, standby):

@@ -279,6 +279,13 @@ def deployments(env: Environment, region: Region, down: Failure) -> Deploy:
         host = cluster.active_host.get(engine)
         if on and not down.has("engine", region.name, engine) and host and not down.has("git", what=host):
             return Deploy(region.name, f"{engine} from {host}", True)
+    if cluster.handover is not None:
+        # the handover loop gives the cluster to the other engine by itself, on the Git host already in use
+        for engine in sorted(cluster.installed):
+            host = next((h for h in cluster.active_host.values() if h), None)
+            if not down.has("engine", region.name, engine) and host and not down.has("git", what=host):
+                return Deploy(region.name, f"{engine} from {host} (handover after "
+                                           f"{fmt_seconds(cluster.handover)})", True)
     state = cluster.gitops_state_region
     if state and (down.has("state", state) or down.region_down(state)):
         return Deploy(region.name, f"blocked: the gitops stack's state is in {state}", False)
@@ -405,7 +412,11 @@ def play(env: Environment, failed: Sequence[Part], targets: dict, baseline: dict
                      for e, on in r.cluster.reconciling.items() if on
                      and (part.kind == "git" and r.cluster.active_host.get(e) == part.what
                           or part.kind == "engine" and (r.name, e) == (part.region, part.what))]
-            detect = max([detect] + polls)
+            # an engine that stops is noticed by the handover loop (its controllers' readiness), not by a poll
+            handed = [r.cluster.handover for r in env.regions.values() if r.cluster and part.kind == "engine"
+                      and r.name == part.region and r.cluster.handover is not None
+                      and r.cluster.reconciling.get(part.what)]
+            detect = max([detect] + (handed or polls))
     shift = ""
     for part in failed:
         if part.kind == "az" and part.region in env.regions:
