@@ -128,10 +128,11 @@ class FaultExperiments(Construct):
              "target": {"key": "Subnets", "value": "Subnets"}},
         ]
         if cluster_arn:
+            # fails over only while the writer is in this AZ, as a power loss there would
             targets.append({"name": "Database", "resourceType": "aws:rds:cluster", "selectionMode": "ALL",
-                            "resourceArns": [cluster_arn]})
+                            "resourceArns": [cluster_arn], "parameters": {"writerAvailabilityZoneIdentifiers": zone}})
             actions.append({"name": "fail-over-the-database", "actionId": "aws:rds:failover-db-cluster",
-                            "description": "Aurora's writer moves to a reader in another AZ",
+                            "description": "Aurora's writer, if in the AZ, moves to a reader in another AZ",
                             "target": {"key": "Clusters", "value": "Database"}})
         if cache_arn:
             targets.append({"name": "Cache", "resourceType": "aws:elasticache:replicationgroup",

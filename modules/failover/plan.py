@@ -11,14 +11,18 @@ Each region has an ``activate`` workflow (failover to the standby, and back):
 
 1. ``approve`` (without ``failover.automatic``): a person with the approver role confirms.
 2. ``data`` (parallel): the Aurora global database's switchover (graceful run; an ungraceful run fails over
-   and may lose the last seconds, Region switch's ``Ungraceful: failover``), and the ElastiCache global
-   datastore's promotion (a custom step: Region switch has no ElastiCache block).
+   and may lose the last seconds, Region switch's ``Ungraceful: failover``; an automatic plan always fails
+   over, see below), and the ElastiCache global datastore's promotion (a custom step: Region switch has no
+   ElastiCache block).
 3. ``dns``: both DNS providers answer the region being activated, also when the region being left still
    answers its health checks (a switchover, or a failure DNS cannot see): Route53 through each region's
    RegionInactive alarm, a child of its health check; Cloudflare through its pools.
 
 The custom steps run in the region being activated (``RegionToRun: activatingRegion``, a function in each
-region), so no step needs the region being left. The standby's cluster needs no step: it runs at the
+region), so no step needs the region being left. Region switch skips Lambda steps in an ungraceful run
+(https://docs.aws.amazon.com/r53recovery/latest/dg/custom-action-lambda-block.html): a plan the standby's
+alarm triggers therefore fails over Aurora in a graceful run, so that the cache and DNS steps run too, and
+``spofless failover`` makes the custom steps itself after an ungraceful run it started. The standby's cluster needs no step: it runs at the
 primary's size and its own engine reconciles it at all times (modules/gitops/engines.py).
 Plans are managed through us-east-1 (ARC's control plane) and run from the region being activated.
 https://docs.aws.amazon.com/r53recovery/latest/dg/region-switch.html
@@ -74,7 +78,12 @@ def plan_properties(env: EnvironmentConfig, *, partition: str, execution_role_ar
         data = [{"Name": "aurora", "Description": "The Aurora global database's writer moves to the region activated",
                  "ExecutionBlockType": "AuroraGlobalDatabase",
                  "ExecutionBlockConfiguration": {"GlobalAuroraConfig": {
-                     "Behavior": "switchoverOnly", "Ungraceful": {"Ungraceful": "failover"},
+                     # A trigger's run must finish when the region left is gone, with the custom steps (Region
+                     # switch skips Lambda steps in an ungraceful run): an automatic plan fails over even in a
+                     # graceful run (RPO: the replication lag). A plan a person starts switches over (nothing
+                     # lost) and fails over in an ungraceful run.
+                     "Behavior": "failover" if failover.automatic else "switchoverOnly",
+                     "Ungraceful": {"Ungraceful": "failover"},
                      "GlobalClusterIdentifier": global_cluster_name(env.name),
                      "DatabaseClusterArns": [f"arn:{partition}:rds:{r}:{account}:cluster:{cluster_name(env.name, r)}"
                                              for r in regions],
@@ -125,12 +134,16 @@ class RegionSwitchPlan(Construct):
         account = env.account_id
         name = plan_name(env.name)
         regions = [r.name for r in env.regions.all]
-        plan_arn = f"arn:{partition}:arc-region-switch::{account}:plan/{name}*"
+        # a plan's ARN is plan/<name>:<suffix> (the resource schema's Arn pattern)
+        plan_arn = [f"arn:{partition}:arc-region-switch::{account}:plan/{name}",
+                    f"arn:{partition}:arc-region-switch::{account}:plan/{name}:*"]
+        # the trust policy AWS documents for the execution role (no condition keys documented for this service)
+        # https://docs.aws.amazon.com/r53recovery/latest/dg/security_iam_region_switch_trust_policy.html
         role = aws("iam_role").IamRole(
             self, "execution-role", name=f"{env.name}-region-switch",
             assume_role_policy=policy_document([{
                 "Effect": "Allow", "Principal": {"Service": "arc-region-switch.amazonaws.com"},
-                "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]))
+                "Action": "sts:AssumeRole"}]))
         rds = f"arn:{partition}:rds"
         statements = [
             {"Sid": "ReadDatabases", "Effect": "Allow", "Resource": "*",
@@ -141,7 +154,8 @@ class RegionSwitchPlan(Construct):
              + [f"{rds}:{r}:{account}:cluster:{cluster_name(env.name, r)}" for r in regions]},
             {"Sid": "RunTheSteps", "Effect": "Allow", "Action": ["lambda:GetFunction", "lambda:InvokeFunction"],
              "Resource": [f"arn:{partition}:lambda:{r}:{account}:function:{function_name(env.name, r)}" for r in regions]},
-            {"Sid": "ReadTheTriggers", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": "*"},
+            {"Sid": "ReadTheAlarms", "Effect": "Allow", "Resource": "*",
+             "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetMetricStatistics"]},
             {"Sid": "ReadThePlan", "Effect": "Allow", "Resource": plan_arn,
              "Action": ["arc-region-switch:GetPlan", "arc-region-switch:GetPlanExecution",
                         "arc-region-switch:ListPlanExecutions"]},

@@ -2,10 +2,10 @@
 
 With zonal autoshift, AWS shifts each resource's traffic away from an Availability Zone when it sees that AZ
 impaired (a gray failure health checks pass can be one), and once a week it shifts away for about 30 minutes
-to prove the rest can carry the load: a practice run. A practice run does not start while its blocking alarm
-is in ALARM, and fails when its outcome alarm goes into ALARM; both must be CloudWatch alarms in the
-resource's region. Here both are the region's canary alarm: every platform name requested through this
-region's own load balancers.
+to prove the rest can carry the load: a practice run. A practice run fails when its outcome alarm goes into
+ALARM (a CloudWatch alarm in the resource's region): here the region's canary alarm, every platform name
+requested through this region's own load balancers. No blocking alarm: one that is also the outcome alarm
+would turn a failed run into an interrupted, inconclusive one.
 https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.how-it-works.html
 https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.start-cancel.html
 
@@ -40,7 +40,9 @@ def template(resources: dict[str, str], alarm_arn: str) -> str:
         "Description": "spofless: zonal autoshift and its practice runs for one region's load balancers and cluster",
         "Resources": {logical: {"Type": CONFIG_TYPE, "Properties": {
             "ResourceIdentifier": arn, "ZonalAutoshiftStatus": "ENABLED",
-            "PracticeRunConfiguration": {"OutcomeAlarms": condition, "BlockingAlarms": condition}}}
+            # the canary judges the outcome only: as a blocking alarm too, a run that hurts it would be
+            # recorded as interrupted (inconclusive), never as failed
+            "PracticeRunConfiguration": {"OutcomeAlarms": condition}}}
             for logical, arn in sorted(resources.items())},
     }, sort_keys=True, separators=(",", ":"))
 

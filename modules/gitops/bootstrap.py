@@ -84,12 +84,15 @@ class GitopsBootstrap(Construct):
 
         argocd_on = reconciling(config, "argocd", region)
         flux_on = reconciling(config, "flux", region)
+        # With the handover, the charts install both engines fenced and the loop unfences the lease's holder
+        # (the preferred engine while it is healthy): an apply then never writes what the lease policies guard.
+        rendered = {"argocd": argocd_on and not config.handover, "flux": flux_on and not config.handover}
         self.argocd_automated = argocd_on
         self.flux_suspended = not flux_on
         argocd = addons.argocd(config.argocd_chart_version, ARGOCD_NAMESPACE, signing_keys).install(
             self, provider=helm_provider, depends_on=[namespaces[ARGOCD_NAMESPACE], objects])
         addons.argocd_applications(config.argocd_apps_chart_version, ARGOCD_NAMESPACE, config.sources,
-                                   config.git_host, automated=argocd_on,
+                                   config.git_host, automated=rendered["argocd"],
                                    signature_key_ids=[i for ids in signing_keys.values() for i in ids]).install(
             self, provider=helm_provider, depends_on=[argocd])
         flux = addons.flux(config.flux_chart_version, FLUX_NAMESPACE).install(
@@ -105,7 +108,7 @@ class GitopsBootstrap(Construct):
         for source in config.sources:
             for host in ("github", "gitlab"):
                 # Only the chosen host's Kustomization may ever run; the other is the mirror.
-                suspended = not (flux_on and host == config.git_host)
+                suspended = not (rendered["flux"] and host == config.git_host)
                 addons.flux_sync(config.flux_sync_chart_version, FLUX_NAMESPACE, source, host,
                                  f"git-{host}", suspended, verify=bool(signing_keys)).install(
                     self, provider=helm_provider, depends_on=[flux])

@@ -17,7 +17,7 @@ from typing import Optional
 from modules.stacks import names
 from modules.tags import CAPACITY_TYPE_LABEL, SINGLE_REGION
 from policies.model.output import Output, as_list
-from policies.model.topology import (data_stacks, engines_reconciling, installed_releases, installers, node_groups_of,
+from policies.model.topology import (data_stacks, engines_reconciling, handover_config, installed_releases, installers, node_groups_of,
                                      region_of_alias, target_group_bindings, target_groups_of)
 
 
@@ -289,7 +289,7 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
     state = engines_reconciling(output, gitops) if gitops else {"argocd": False, "flux": False}
     handover = None
     active_host, hosts, poll = {}, {"argocd": set(), "flux": set()}, {}
-    for release in releases.values():
+    for release_name, release in releases.items():
         chart, values = release["conf"].get("chart"), release["values"]
         if chart == "argocd-apps":
             for app in (values.get("applications") or {}).values():
@@ -318,6 +318,13 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                 if repo.get("argocd"):
                     hosts["argocd"].add(str(repo.get("secretName", "")).rsplit("-", 1)[-1])
             handover = handover_of(values.get("objects") or [])
+            settings = handover_config({release_name: release}) if handover is not None else None
+            if settings:
+                # the loop unfences the holder's objects on the Git host the environment chose
+                names_ = (settings.get("engines", {}).get("flux") or {}).get("objects") or []
+                flux_host = next((h for h in GIT_HOSTS.values() for n in names_ if n.endswith(f"-{h}")), None)
+                if flux_host:
+                    active_host.setdefault("flux", flux_host)
     installed = {engine for engine, chart in ENGINE_CHARTS.items()
                  if any(r["conf"].get("chart") == chart for r in releases.values())}
     pieces = tuple(p for name, release in sorted(releases.items()) for p in placements(name, release["values"]))
@@ -326,25 +333,14 @@ def read_cluster(output: Output, stack: str, name: str, gitops: Optional[str], b
                    handover if handover is not None and installed >= {"argocd", "flux"} else None)
 
 
-HANDOVER = "spofless-handover"
-
-
 def handover_of(objects: list) -> Optional[float]:
-    """Seconds from the reconciling engine's last ready controller to the other engine reconciling, when the
-    cluster runs the handover loop with both lease policies (modules/gitops/handover_objects.py)."""
-    policies = {o.get("metadata", {}).get("name") for o in objects if o.get("kind") == "ValidatingAdmissionPolicyBinding"
-                and ((o.get("spec") or {}).get("paramRef") or {}).get("name")}
-    if not {"spofless-gitops-lease-argocd", "spofless-gitops-lease-flux"} <= policies:
+    """Seconds from the reconciling engine's last ready controller to the other engine reconciling, when
+    spofless's chart carries the handover loop with both lease policies (modules/gitops/handover_objects.py):
+    detected at the first turn after the bound, plus the turn that moves it."""
+    config = handover_config({"spofless-cluster": {"conf": {}, "values": {"objects": objects}}})
+    if config is None:
         return None
-    for item in objects:
-        if item.get("kind") == "Deployment" and item.get("metadata", {}).get("name") == HANDOVER:
-            for container in item["spec"]["template"]["spec"].get("containers", []):
-                for variable in container.get("env", []):
-                    if variable.get("name") == "HANDOVER_CONFIG":
-                        config = json.loads(variable["value"])
-                        # detected at the first turn after the bound, plus the turn that moves it
-                        return float(config["detect_seconds"]) + 2 * float(config.get("every_seconds", 5))
-    return None
+    return float(config["detect_seconds"]) + 2 * float(config.get("every_seconds", 5))
 
 
 def build(output: Output, env: str) -> Environment:

@@ -6,6 +6,8 @@ apply order between stacks. Shared by the deploy rules and the platform model; i
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -56,9 +58,33 @@ def installed_releases(output: Output, stack: str) -> dict[str, dict]:
     return found
 
 
+def handover_config(releases: dict) -> Optional[dict]:
+    """The handover loop's settings (modules/gitops/handover_objects.py) from spofless's own chart, when the
+    cluster runs it with both lease policies; None otherwise."""
+    for release in releases.values():
+        if release["conf"].get("repository"):
+            continue
+        found = release["values"].get("objects") or []
+        bound = {o.get("metadata", {}).get("name") for o in found if o.get("kind") == "ValidatingAdmissionPolicyBinding"
+                 and ((o.get("spec") or {}).get("paramRef") or {}).get("name")}
+        if not {"spofless-gitops-lease-argocd", "spofless-gitops-lease-flux"} <= bound:
+            continue
+        for item in found:
+            if item.get("kind") == "Deployment" and item.get("metadata", {}).get("name") == "spofless-handover":
+                for container in item["spec"]["template"]["spec"].get("containers", []):
+                    for variable in container.get("env", []):
+                        if variable.get("name") == "HANDOVER_CONFIG":
+                            return json.loads(variable["value"])
+    return None
+
+
 def engines_reconciling(output: Output, stack: str) -> dict[str, bool]:
-    """Which GitOps engines reconcile the cluster a stack installs into, from the Helm values."""
+    """Which GitOps engines reconcile the cluster a stack installs into: with the handover loop, the engine it
+    prefers (it unfences the lease's holder; the charts install both fenced); otherwise from the Helm values."""
     releases = installed_releases(output, stack)
+    handover = handover_config(releases)
+    if handover is not None:
+        return {engine: engine == handover.get("preferred") for engine in ("argocd", "flux")}
     argocd = any("automated" in (app.get("syncPolicy") or {})
                  for r in releases.values() if r["conf"].get("chart") == "argocd-apps"
                  for app in (r["values"].get("applications") or {}).values())

@@ -51,6 +51,10 @@ def plan_problems(output: Output, env: str) -> list[str]:
                 problems.append(f"activating {region} does not move the Aurora global database")
             elif not wanted <= clusters:
                 problems.append(f"activating {region}: the Aurora step leaves out {', '.join(sorted(wanted - clusters))}")
+            elif plan.automatic and any(s.config.get("Behavior") != "failover" for s in aurora):
+                # a switchover needs the region left; an ungraceful run would skip the custom steps
+                problems.append(f"activating {region}: the trigger's run only switches Aurora over, which "
+                                "cannot finish while the region left is gone")
             data_positions += [s.position for s in aurora]
         if any(m.cache_global for m in members.values()):
             cache = plan.steps(region, "CustomActionLambda", "promote-cache")

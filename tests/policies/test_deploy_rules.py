@@ -507,6 +507,15 @@ def _a_store_left_out_of_the_plan(stacks):
     _save_plan(conf, body)
 
 
+def _an_automatic_plan_that_only_switches_over(stacks):
+    conf, body = _plan_of(stacks)
+    (data,) = [s for s in _workflow_steps(body) if s["ExecutionBlockType"] == "Parallel"]
+    for inner in data["ExecutionBlockConfiguration"]["ParallelConfig"]["Steps"]:
+        if inner["ExecutionBlockType"] == "AuroraGlobalDatabase":
+            inner["ExecutionBlockConfiguration"]["GlobalAuroraConfig"]["Behavior"] = "switchoverOnly"
+    _save_plan(conf, body)
+
+
 def _no_plan_at_all(stacks):
     del stacks["prod-us-west-2-data"]["resource"]["aws_cloudformation_stack"]
 
@@ -621,7 +630,7 @@ MUTATIONS = {
                        _amp_alerts_to_the_other_regions_topic, _collector_among_the_pods, _collector_in_one_az],
     "SPOF_DEPLOY_50": [_fluent_bit_creates_the_application_group, _container_logs_kept_forever,
                        _the_addon_starts_before_its_groups],
-    "SPOF_DEPLOY_51": [_a_store_left_out_of_the_plan, _no_plan_at_all, _dns_step_runs_in_the_region_left,
+    "SPOF_DEPLOY_51": [_a_store_left_out_of_the_plan, _no_plan_at_all, _an_automatic_plan_that_only_switches_over, _dns_step_runs_in_the_region_left,
                        _dns_moves_before_the_stores, _route53_does_not_read_the_inactive_alarm,
                        _an_apply_turns_cloudflare_pools_back_on],
     "SPOF_DEPLOY_52": [_nlb_terminates_unhealthy_connections, _a_load_balancer_without_autoshift,

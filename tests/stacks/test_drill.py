@@ -132,6 +132,9 @@ def _standby_without_workloads(stacks, env, primary, standby):
             _edit_values(release, lambda v: [a["syncPolicy"].pop("automated", None) for a in v["applications"].values()])
         if release["chart"] == "flux2-sync":
             _edit_values(release, lambda v: v["kustomization"]["spec"].update(suspend=True))
+        if not release.get("repository"):  # and no handover loop to unfence either
+            _edit_values(release, lambda v: v.update(objects=[o for o in v.get("objects") or []
+                                                              if o["metadata"]["name"] != "spofless-handover"]))
     return f"region:{primary}", "no GitOps engine ever deployed the workloads"
 
 

@@ -153,7 +153,8 @@ def test_the_dns_step_turns_both_providers_to_the_region_activated():
               "metric": "RegionInactive", "cloudflare_account": "a" * 32, "cloudflare_token_secret": "prod/dns/t",
               "cloudflare_pools": {"us-east-1": ["p-east"], "us-west-2": ["p-west"]}}
     result = _handler().dns(config, cloudwatch=lambda r: _Metrics(r, sink), secrets=_Secrets(), request=request)
-    assert sink == [("us-east-1", "Spofless/Failover", 1.0), ("us-west-2", "Spofless/Failover", 0.0)]
+    # the region activated first; the region left last, best effort
+    assert sink == [("us-west-2", "Spofless/Failover", 0.0), ("us-east-1", "Spofless/Failover", 1.0)]
     patches = {path.rsplit("/", 1)[-1]: body for _, method, path, body in calls if method == "PATCH"}
     assert patches == {"1": {"enabled": False}, "2": {"enabled": True}}
     assert all(token == "cf-token-value" for token, *_ in calls)
@@ -296,9 +297,10 @@ def test_a_deployed_plan_is_started_in_the_region_activated_and_followed(synth_d
         regions.append((service, region))
         return arc
 
-    status = cli.main(["-e", "prod", "--to", "us-west-2", "--yes", "--practice", "--out", str(synth_dir)],
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--yes", "--out", str(synth_dir)],
                       client_factory=clients, out=lines.append, sleep=lambda s: None)
     assert status == 0 and regions == [("arc-region-switch", "us-west-2")]
+    # prod's plan is automatic: it fails over in a graceful run, which keeps the custom steps
     assert arc.started["mode"] == "graceful" and arc.started["targetRegion"] == "us-west-2"
     assert any("dns: completed" in line for line in lines) and "plan completed" in lines[-1]
 
@@ -390,3 +392,72 @@ def test_every_az_has_a_power_interruption_and_every_standby_a_cross_region_cut(
             for template in crossing:
                 other = next(r.name for r in env.regions.all if r.name != region.name)
                 assert all({"key": "region", "value": other} in a["parameter"] for a in template["action"])
+
+
+def test_a_region_left_that_does_not_answer_never_keeps_the_dns_step_from_finishing():
+    sink = []
+
+    class Gone:
+        def put_metric_data(self, **kwargs):
+            raise ConnectionError("no route")
+
+    config = {"env": "prod", "regions": ["us-east-1", "us-west-2"], "namespace": "Spofless/Failover",
+              "metric": "RegionInactive"}
+    result = _handler().dns(config, cloudwatch=lambda r: Gone() if r == "us-east-1" else _Metrics(r, sink))
+    assert sink == [("us-west-2", "Spofless/Failover", 0.0)] and "us-east-1 not written" in result["result"]
+
+
+def test_an_automatic_plan_fails_over_in_every_run_and_a_practice_switches_over_here(environments, output, synth_dir):
+    for name, env in _multi(environments).items():
+        (aurora,) = region_switch_plan(output, name).steps(env.regions.standby.name, "AuroraGlobalDatabase")
+        assert aurora.config["Behavior"] == ("failover" if env.failover.automatic else "switchoverOnly")
+    name = next((n for n, e in _multi(environments).items() if e.failover.automatic), None)
+    if name is None:
+        pytest.skip("no automatic environment")
+    arc, lines = _Arc(), []
+    status = cli.main(["-e", name, "--to", environments[name].regions.standby.name, "--yes", "--practice",
+                       "--out", str(synth_dir)], client_factory=lambda service, region: pytest.fail(service)
+                      if service == "arc-region-switch" else None, out=lines.append, sleep=lambda s: None)
+    assert arc.started is None and "as a switchover" in "\n".join(lines)
+    assert status != 0  # the direct calls had no client here: what matters is that the plan was not started
+
+
+def test_after_an_ungraceful_run_the_command_makes_the_custom_steps_region_switch_skipped(
+        synth_dir, tmp_path, emulated_prod):
+    import shutil
+
+    # prod's output with a plan a person starts (switchover; failover only in an ungraceful run)
+    out = tmp_path / "cdktf.out"
+    shutil.copytree(synth_dir, out)
+    path = out / "stacks" / "prod-us-west-2-data" / "cdk.tf.json"
+    stack = json.loads(path.read_text())
+    (conf,) = stack["resource"]["aws_cloudformation_stack"].values()
+    body = json.loads(conf["template_body"])
+    properties = body["Resources"]["Plan"]["Properties"]
+    properties.pop("Triggers", None)
+    for workflow in properties["Workflows"]:
+        for step in workflow["Steps"]:
+            for inner in step["ExecutionBlockConfiguration"].get("ParallelConfig", {}).get("Steps", []):
+                if inner["ExecutionBlockType"] == "AuroraGlobalDatabase":
+                    inner["ExecutionBlockConfiguration"]["GlobalAuroraConfig"]["Behavior"] = "switchoverOnly"
+    conf["template_body"] = json.dumps(body)
+    path.write_text(json.dumps(stack))
+    boto3, arc, cache, lines, cloudflare = emulated_prod, _Arc(), _Cache(refuse=True), [], []
+
+    def clients(service, region):
+        if service == "arc-region-switch":
+            return arc
+        return cache if service == "elasticache" else boto3.client(service, region_name=region)
+
+    def request(token, method, path_, body_):
+        cloudflare.append(method)
+        return {"result": [{"name": n, "id": str(i)} for i, n in enumerate(region_switch_pools(synth_dir))]}
+
+    status = cli.main(["-e", "prod", "--to", "us-west-2", "--yes", "--out", str(out)], client_factory=clients,
+                      out=lines.append, sleep=lambda s: None, cloudflare_request=request)
+    text = "\n".join(lines)
+    assert status == 0, text
+    assert arc.started["mode"] == "ungraceful" and "making them here" in text
+    assert [line.split(":")[0] for line in lines if line.startswith("[")] == ["[1/2] cache", "[2/2] dns"]
+    # the primary's region does not answer the cache's failover: its member here leaves the datastore
+    assert [c[0] for c in cache.calls] == ["failover", "disassociate"] and "PATCH" in cloudflare

@@ -23,8 +23,21 @@ def _releases(stack: dict) -> dict[str, dict]:
     return {r["name"]: {**r, "_values": yaml.safe_load(r["values"][0])} for r in resources(stack, "helm_release").values()}
 
 
+def _handover(stack: dict):
+    """The handover loop's settings in spofless's own chart, or None."""
+    values = _releases(stack)["spofless-cluster"]["_values"]
+    for item in values.get("objects") or []:
+        if item.get("kind") == "Deployment" and item["metadata"]["name"] == "spofless-handover":
+            return json.loads(item["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    return None
+
+
 def _state(stack: dict) -> dict[str, bool]:
-    """Which engines reconcile in this cluster, read from the synthesized Helm values."""
+    """Which engines reconcile in this cluster: the handover loop's preferred engine (the charts install both
+    fenced, the loop unfences the lease's holder), else the synthesized Helm values."""
+    handover = _handover(stack)
+    if handover is not None:
+        return {engine: engine == handover["preferred"] for engine in ENGINES}
     releases = _releases(stack)
     apps = releases["argocd-apps"]["_values"]["applications"].values()
     return {
@@ -67,13 +80,22 @@ def test_the_configured_engine_reconciles_every_source_from_the_chosen_git_host(
     releases = _releases(stacks[stack_name])
     applications = releases["argocd-apps"]["_values"]["applications"]
     assert sorted(applications) == sorted(source.name for source in gitops.sources)
+    handover = _handover(stacks[stack_name])
+    assert (handover is not None) is gitops.handover
     for source in gitops.sources:
         application = applications[source.name]
-        assert ("automated" in application["syncPolicy"]) is (placement.engine == "argocd"), source.name
+        # with the handover both engines are installed fenced: the loop unfences the lease's holder
+        automated = placement.engine == "argocd" and not gitops.handover
+        assert ("automated" in application["syncPolicy"]) is automated, source.name
         assert application["source"]["repoURL"] == getattr(source, gitops.git_host)
         for host in GIT_HOSTS:
             spec = releases[f"flux-{source.name}-{host}"]["_values"]["kustomization"]["spec"]
-            assert spec["suspend"] is not (placement.engine == "flux" and host == gitops.git_host), (source.name, host)
+            running = placement.engine == "flux" and host == gitops.git_host and not gitops.handover
+            assert spec["suspend"] is not running, (source.name, host)
+    if handover is not None:
+        assert handover["engines"]["argocd"]["objects"] == sorted(s.name for s in gitops.sources)
+        assert handover["engines"]["flux"]["objects"] == sorted(f"flux-{s.name}-{gitops.git_host}"
+                                                                 for s in gitops.sources)
     assert _state(stacks[stack_name]) == {engine: engine == placement.engine for engine in ENGINES}
 
 
@@ -113,11 +135,17 @@ def _load(outdir: Path, stack: str) -> dict:
 def test_flux_reconciles_only_from_the_chosen_git_host(per_knob):
     gitops = KNOB_ENV.gitops
     for placement in gitops_stacks(KNOB_ENV):
-        releases = _releases(_load(per_knob["flux"], placement.stack))
+        stack = _load(per_knob["flux"], placement.stack)
+        releases = _releases(stack)
+        handover = _handover(stack)
         for source in gitops.sources:
             for host in GIT_HOSTS:
                 spec = releases[f"flux-{source.name}-{host}"]["_values"]["kustomization"]["spec"]
-                assert spec["suspend"] is (host != gitops.git_host), (placement.stack, source.name, host)
+                # with the handover, the loop unfences only the chosen host's Kustomizations
+                assert spec["suspend"] is (host != gitops.git_host or handover is not None), (placement.stack, host)
+        if handover is not None:
+            assert handover["preferred"] == "flux"
+            assert all(name.endswith(f"-{gitops.git_host}") for name in handover["engines"]["flux"]["objects"])
 
 
 def test_switching_the_knob_changes_only_the_gitops_engine_values(per_knob, synth_dir):

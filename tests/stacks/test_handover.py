@@ -169,6 +169,7 @@ def test_nothing_moves_while_both_engines_are_down():
 def test_an_apply_that_resets_an_engine_is_corrected_or_refused():
     api, clock = FakeApi(), Clock()
     loop = handover.Handover(api, dict(SETTINGS, identity="a"), clock=clock, sleep=clock.sleep, log=lambda _: None)
+    loop.turn()
     api.ready["argocd"] = False
     _run(loop, clock, 40)
     assert _active(api) == ["flux"]
@@ -246,3 +247,28 @@ def test_the_drill_plays_an_engine_failure_with_the_handover_timings(synth_dir, 
     # without both lease policies there is no automatic handover to count on
     assert handover_of([o for o in handover_objects.objects(settings=SETTINGS, on_demand={})
                         if o["metadata"]["name"] != "spofless-gitops-lease-flux"]) is None
+
+
+def test_a_fresh_install_unfences_the_preferred_engine_and_waits_for_the_other_to_exist():
+    api, clock = FakeApi(), Clock()
+    api.objects[APP]["spec"]["syncPolicy"] = {}  # the charts install both engines fenced
+    api.ready = {"argocd": False, "flux": True}  # Argo CD's HA install takes longer than Flux's
+    loop = handover.Handover(api, dict(SETTINGS, identity="a"), clock=clock, sleep=clock.sleep, log=lambda _: None)
+    _run(loop, clock, 120)
+    # an engine never seen ready is being installed, not failed: the lease stays with the preferred engine
+    assert _holder(api) == "argocd" and _active(api) == ["argocd"]
+    api.ready["argocd"] = True
+    _run(loop, clock, 30)
+    api.ready["argocd"] = False  # now it fails: Flux takes over
+    _run(loop, clock, 40)
+    assert _holder(api) == "flux" and _active(api) == ["flux"]
+
+
+def test_the_token_is_read_again_for_every_call(tmp_path, monkeypatch):
+    token = tmp_path / "token"
+    token.write_text("first")
+    monkeypatch.setattr(handover, "SERVICE_ACCOUNT", str(tmp_path))
+    api = handover.Api(context=object())
+    assert api.token == "first"
+    token.write_text("rotated")
+    assert api.token == "rotated"

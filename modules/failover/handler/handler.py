@@ -1,6 +1,7 @@
 """The Region switch plan's custom steps, run in the region being activated (RegionToRun: activatingRegion).
 
     {"action": "promote-cache"}  make this region's ElastiCache replication group the global datastore's primary
+                                 (``spofless failover`` calls it with ungraceful=True after an ungraceful run)
     {"action": "dns"}            make both DNS providers answer this region: the other regions' RegionInactive
                                  metric to 1 (their Route53 health checks go unhealthy), this region's to 0,
                                  and Cloudflare's pools of the other regions off, this region's on
@@ -29,17 +30,14 @@ def _config() -> dict:
 
 
 def handler(event, context=None):
+    # the plan's Payload, plus InvokedBy, PlanArn, ExecutionId and StepName (Region switch's event); the plan
+    # runs these steps in graceful runs only, so the region left still answers
     action = (event or {}).get("action")
     if action == "promote-cache":
-        return promote_cache(_config(), ungraceful=_ungraceful(event))
+        return promote_cache(_config())
     if action == "dns":
         return dns(_config())
     raise ValueError(f"unknown action {action!r}; allowed: promote-cache, dns")
-
-
-def _ungraceful(event) -> bool:
-    """Region switch runs a plan gracefully or ungracefully; an ungraceful run may lose the other region."""
-    return str((event or {}).get("mode", "")).lower() == "ungraceful"
 
 
 def promote_cache(config: dict, *, ungraceful: bool = False, client=None, sleep=time.sleep, clock=time.monotonic):
@@ -76,13 +74,17 @@ def promote_cache(config: dict, *, ungraceful: bool = False, client=None, sleep=
 
 
 def dns(config: dict, *, cloudwatch=None, secrets=None, request=None):
-    """Both providers answer this region: Route53 through the RegionInactive alarms, Cloudflare through its pools."""
-    for region in config["regions"]:
+    """Both providers answer this region: Route53 through the RegionInactive alarms, Cloudflare through its pools.
+    This region's metric and Cloudflare first; the other regions' metric last and best effort, so a region
+    that does not answer never keeps the step from finishing (its health checks fail on their own)."""
+    def publish(region: str) -> None:
         client = (cloudwatch or (lambda r: boto3.client("cloudwatch", region_name=r)))(region)
         client.put_metric_data(Namespace=config["namespace"], MetricData=[{
             "MetricName": config["metric"], "Dimensions": [{"Name": "Environment", "Value": config["env"]}],
             "Value": 0.0 if region == REGION else 1.0, "Unit": "Count"}])
-    done = [f"RegionInactive: {region}={'0' if region == REGION else '1'}" for region in config["regions"]]
+
+    publish(REGION)
+    done = [f"RegionInactive: {REGION}=0"]
     pools = config.get("cloudflare_pools") or {}
     if pools:
         secrets = secrets or boto3.client("secretsmanager", region_name=REGION)
@@ -97,6 +99,14 @@ def dns(config: dict, *, cloudwatch=None, secrets=None, request=None):
                 send(token, "PATCH", f"/accounts/{config['cloudflare_account']}/load_balancers/pools/{by_name[name]}",
                      {"enabled": region == REGION})
             done.append(f"Cloudflare pools of {region}: {'on' if region == REGION else 'off'}")
+    for region in config["regions"]:
+        if region == REGION:
+            continue
+        try:
+            publish(region)
+            done.append(f"RegionInactive: {region}=1")
+        except Exception as error:  # noqa: BLE001 - the region left may not answer
+            done.append(f"RegionInactive: {region} not written ({type(error).__name__}); its health checks decide")
     return {"action": "dns", "result": "; ".join(done)}
 
 

@@ -2,7 +2,8 @@
 
 A Lease (``<namespace>/<lease>``) names the engine that may reconcile. The cluster enforces it: admission
 policies refuse an Argo CD Application that syncs automatically, or a Flux Kustomization that is not
-suspended, unless that engine holds the lease (modules/gitops/handover_objects.py). This loop moves the lease:
+suspended, unless that engine holds the lease (modules/gitops/handover_objects.py). The charts install both
+engines fenced; this loop unfences the holder and moves the lease:
 
 - the holder's controllers have no ready replica for ``detect_seconds`` and the other engine's do: fence the
   holder (Argo CD: automated sync off; Flux: suspend), wait for its sync in flight to end, give the lease to
@@ -41,8 +42,17 @@ class Api:
     def __init__(self, base: str = "https://kubernetes.default.svc", token: Optional[str] = None,
                  context: Optional[ssl.SSLContext] = None):
         self.base = base
-        self.token = token if token is not None else open(f"{SERVICE_ACCOUNT}/token").read().strip()
+        self._token = token
         self.context = context or ssl.create_default_context(cafile=f"{SERVICE_ACCOUNT}/ca.crt")
+
+    @property
+    def token(self) -> str:
+        """Read again for every call: the kubelet rotates the projected token, and EKS refuses one older than
+        90 days. https://docs.aws.amazon.com/eks/latest/userguide/service-accounts.html#service-account-tokens"""
+        if self._token is not None:
+            return self._token
+        with open(f"{SERVICE_ACCOUNT}/token") as handle:
+            return handle.read().strip()
 
     def call(self, method: str, path: str, body: Optional[dict] = None,
              content: str = "application/json") -> Optional[dict]:
@@ -104,6 +114,8 @@ class Handover:
         self.identity = config.get("identity") or os.environ.get("POD_NAME", "handover")
         self.changed = {engine: clock() for engine in ENGINES}  # when each engine's health last flipped
         self.health = {engine: True for engine in ENGINES}
+        # an engine whose controllers were never ready (still being installed) has not failed: no handover
+        self.seen = {engine: False for engine in ENGINES}
 
     # -- the engines -----------------------------------------------------------------------------
     def healthy(self, engine: str) -> bool:
@@ -220,6 +232,8 @@ class Handover:
         now = self.clock()
         for engine in ENGINES:
             ok = self.healthy(engine)
+            self.seen[engine] = self.seen[engine] or ok
+            ok = ok or not self.seen[engine]
             if ok != self.health[engine]:
                 self.health[engine], self.changed[engine] = ok, now
         holder, lease = self.holder()
@@ -241,15 +255,23 @@ class Handover:
         return holder
 
 
+FAILED_TURNS = 12  # a minute of failed turns: exit, so the pod restarts and the crash-loop alert sees it
+
+
 def main() -> int:
     config = json.loads(os.environ["HANDOVER_CONFIG"])
     loop = Handover(Api(), config, log=lambda line: print(line, flush=True))
     every = float(config.get("every_seconds", 5))
+    failed = 0
     while True:
         try:
             loop.turn()
-        except Exception as error:  # noqa: BLE001 - one failed turn is retried; the pod's restarts show a pattern
+            failed = 0
+        except Exception as error:  # noqa: BLE001 - one failed turn is retried; a run of them ends the process
+            failed += 1
             print(f"handover: turn failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            if failed >= FAILED_TURNS:
+                return 1
         time.sleep(every)
 
 
