@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 from modules.failover import METRIC_NAME, function_name, inactive_alarm_name
 from modules.stacks import names
@@ -67,23 +67,28 @@ def _flatten(steps: list) -> list[Step]:
     return found
 
 
+def cloudformation_resources(output: Output, stack: str, rtype: str) -> Iterator[tuple[str, dict]]:
+    """``(CloudFormation stack's resource name, properties)`` of every ``rtype`` resource the templates of
+    ``stack``'s ``aws_cloudformation_stack`` resources carry."""
+    for name, conf in output.resources(stack, "aws_cloudformation_stack").items():
+        try:
+            body = json.loads(conf.get("template_body") or "{}")
+        except ValueError:
+            continue
+        for resource in (body.get("Resources") or {}).values():
+            if resource.get("Type") == rtype:
+                yield name, resource.get("Properties") or {}
+
+
 def region_switch_plan(output: Output, env: str) -> Optional[SwitchPlan]:
     """The environment's plan: the one CloudFormation stack of its stacks that carries a Region switch plan."""
     for stack in output.stacks_of(env):
-        for name, conf in output.resources(stack, "aws_cloudformation_stack").items():
-            try:
-                body = json.loads(conf.get("template_body") or "{}")
-            except ValueError:
-                continue
-            for resource in (body.get("Resources") or {}).values():
-                if resource.get("Type") != PLAN_TYPE:
-                    continue
-                properties = resource.get("Properties") or {}
-                plan = SwitchPlan(env, stack, f"aws_cloudformation_stack.{name}", properties)
-                for workflow in properties.get("Workflows") or []:
-                    if workflow.get("WorkflowTargetAction") == "activate" and workflow.get("WorkflowTargetRegion"):
-                        plan.workflows[workflow["WorkflowTargetRegion"]] = _flatten(workflow.get("Steps") or [])
-                return plan
+        for name, properties in cloudformation_resources(output, stack, PLAN_TYPE):
+            plan = SwitchPlan(env, stack, f"aws_cloudformation_stack.{name}", properties)
+            for workflow in properties.get("Workflows") or []:
+                if workflow.get("WorkflowTargetAction") == "activate" and workflow.get("WorkflowTargetRegion"):
+                    plan.workflows[workflow["WorkflowTargetRegion"]] = _flatten(workflow.get("Steps") or [])
+            return plan
     return None
 
 
@@ -146,18 +151,10 @@ def autoshift_configurations(output: Output, stack: str) -> dict[str, dict]:
     """``{address of the resource ("aws_lb.<name>"): its zonal autoshift configuration}`` in ``stack``'s
     CloudFormation stacks."""
     found = {}
-    for conf in output.resources(stack, "aws_cloudformation_stack").values():
-        try:
-            body = json.loads(conf.get("template_body") or "{}")
-        except ValueError:
-            continue
-        for resource in (body.get("Resources") or {}).values():
-            if resource.get("Type") != AUTOSHIFT_TYPE:
-                continue
-            properties = resource.get("Properties") or {}
-            match = re.search(r"\$\{(aws_[a-z0-9_]+\.[^.}]+)\.arn\}", str(properties.get("ResourceIdentifier", "")))
-            if match:
-                found[match.group(1)] = properties
+    for _, properties in cloudformation_resources(output, stack, AUTOSHIFT_TYPE):
+        match = re.search(r"\$\{(aws_[a-z0-9_]+\.[^.}]+)\.arn\}", str(properties.get("ResourceIdentifier", "")))
+        if match:
+            found[match.group(1)] = properties
     return found
 
 

@@ -85,25 +85,24 @@ class FakeApi:
         found = self.objects.get(path)
         return copy.deepcopy(found) if found is not None else None
 
-    def create(self, collection, body):
-        path = f"{collection}/{body['metadata']['name']}"
-        if path in self.objects:
-            raise handover.Conflict(path)
+    def _store(self, path, body):
         self.version += 1
         body = copy.deepcopy(body)
         body["metadata"]["resourceVersion"] = str(self.version)
         self.objects[path] = body
         return copy.deepcopy(body)
 
+    def create(self, collection, body):
+        path = f"{collection}/{body['metadata']['name']}"
+        if path in self.objects:
+            raise handover.Conflict(path)
+        return self._store(path, body)
+
     def replace(self, path, body):
         current = self.objects.get(path)
         if current is None or current["metadata"]["resourceVersion"] != body["metadata"].get("resourceVersion"):
             raise handover.Conflict(path)
-        self.version += 1
-        body = copy.deepcopy(body)
-        body["metadata"]["resourceVersion"] = str(self.version)
-        self.objects[path] = body
-        return copy.deepcopy(body)
+        return self._store(path, body)
 
     def patch(self, path, body):
         merged = _merge(copy.deepcopy(self.objects[path]), body)
