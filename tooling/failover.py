@@ -90,10 +90,11 @@ class StepRunner:
 
     def __init__(self, env: str, target: str, regions: list[str], functions: dict, *, practice: bool,
                  client: Callable, out=print, sleep=time.sleep, clock=time.monotonic, timeout: float = 1800,
-                 cloudflare: bool = True, cloudflare_request: Optional[Callable] = None):
+                 emulated: bool = False, cloudflare_request: Optional[Callable] = None):
+        # ``emulated``: against the local emulator, where neither Cloudflare nor a global datastore exists
         self.env, self.target, self.regions, self.functions = env, target, regions, functions
         self.practice, self.client, self.out, self.sleep, self.clock = practice, client, out, sleep, clock
-        self.timeout, self.cloudflare, self.cloudflare_request = timeout, cloudflare, cloudflare_request
+        self.timeout, self.emulated, self.cloudflare_request = timeout, emulated, cloudflare_request
 
     def run(self, step: PlannedStep, plan_step) -> str:
         if step.kind == "ManualApproval":
@@ -103,20 +104,23 @@ class StepRunner:
         handler = _load_handler()
         handler.REGION = self.target
         config = self.functions.get(self.target) or {}
+        if (step.name == "cache" or plan_step.action == "promote-cache") and self.emulated:
+            # against the emulator (which has no Global Datastore API) the step is named, not made
+            return "the emulator has no ElastiCache Global Datastore API: promotion skipped"
         if step.name == "cache" or plan_step.action == "promote-cache":
             result = handler.promote_cache(config, ungraceful=not self.practice,
                                            client=self.client("elasticache", self.target),
                                            sleep=self.sleep, clock=self.clock)
             return result["result"]
         if plan_step.action == "dns":
-            cloudflare = bool(config.get("cloudflare_pools")) and self.cloudflare
+            cloudflare = bool(config.get("cloudflare_pools")) and not self.emulated
             if not cloudflare:
                 config = {k: v for k, v in config.items() if k != "cloudflare_pools"}
             result = handler.dns(config, cloudwatch=lambda r: self.client("cloudwatch", r),
                                  secrets=self.client("secretsmanager", self.target) if cloudflare else None,
                                  request=self.cloudflare_request)
-            return result["result"] + ("" if self.cloudflare else "; Cloudflare is not emulated: its pools were "
-                                       "left alone")
+            return result["result"] + ("; Cloudflare is not emulated: its pools were left alone" if self.emulated
+                                       else "")
         raise RuntimeError(f"no direct way to run a {step.kind} step; use --via plan")
 
     def _aurora(self, config: dict) -> str:
@@ -338,7 +342,7 @@ def run(args: argparse.Namespace, *, client_factory: Optional[Callable] = None, 
                 waves = [wave for wave in waves if wave]
     plan_steps = {s.name: s for s in plan.workflows.get(args.to, [])}
     runner = StepRunner(args.env, args.to, regions, failover_functions(output, args.env), practice=args.practice,
-                        client=client_factory, out=out, sleep=sleep, clock=clock, cloudflare=not args.emulator,
+                        client=client_factory, out=out, sleep=sleep, clock=clock, emulated=args.emulator,
                         cloudflare_request=cloudflare_request)
     return run_steps(waves, plan_steps, runner, out=out, clock=clock)
 
