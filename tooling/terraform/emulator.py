@@ -88,6 +88,9 @@ FIXES: dict[str, str] = {
         "moto ignores the request's upgradePolicy and returns none, where EKS returns the support type it "
         "was given (EXTENDED when none is given); the fix keeps and returns it, so the cluster's state "
         "matches its configuration after apply",
+    "eks:CreateCluster (zonalShiftConfig)":
+        "moto ignores the request's zonalShiftConfig and returns none, where EKS returns whether zonal shift "
+        "is on; the fix keeps and returns it, so the plan after apply is clean",
 }
 
 
@@ -188,7 +191,7 @@ def _fix_cluster_security_group() -> None:
 
 
 def _fix_cluster_request_fields() -> None:
-    """The upgradePolicy and accessConfig a CreateCluster request sends, kept and returned."""
+    """The upgradePolicy, accessConfig and zonalShiftConfig a CreateCluster request sends, kept and returned."""
     from moto.eks import models, responses
 
     create_cluster = responses.EKSResponse.create_cluster
@@ -205,11 +208,14 @@ def _fix_cluster_request_fields() -> None:
                                  **({"bootstrapClusterCreatorAdminPermissions":
                                      requested["bootstrapClusterCreatorAdminPermissions"]}
                                     if "bootstrapClusterCreatorAdminPermissions" in requested else {})}
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_ZonalShiftConfigResponse.html
+        cluster.zonal_shift_config = {"enabled": bool((self._get_param("zonalShiftConfig") or {}).get("enabled"))}
         return result
 
     responses.EKSResponse.create_cluster = create
     models.Cluster.upgrade_policy = None
     models.Cluster.access_config = None
+    models.Cluster.zonal_shift_config = None
 
 
 RETRY_MEMORY_CALLS = 4096  # writes remembered for a retry; bounded, oldest forgotten first
