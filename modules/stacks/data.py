@@ -135,7 +135,10 @@ class DataStack(SpoflessStack):
                 node_groups={"ON_DEMAND": f"{regional.cluster.name}-on-demand", "SPOT": f"{regional.cluster.name}-spot"},
                 # a secondary of the global database has no writer to fail over
                 cluster_arn=self.aurora.cluster.arn if role == "primary" else None,
-                cache_arn=self.cache.group.arn, stop_alarm_arn=regional.canary.alarm.arn,
+                # by name, not by reference: the role's policy needs no attribute of the group
+                cache_arn=(f"arn:{account.partition}:elasticache:{region.name}:{env.account_id}:replicationgroup:"
+                           f"{cache_name(env.name, region.name)}"),
+                stop_alarm_arn=regional.canary.alarm.arn,
                 logs_key=region_keys.logs, storage_key=region_keys.storage,
                 other_region=other.name if other is not None else None, bucket_tag=(BACKUP_TAG, env.name))
         protected = [self.aurora.cluster.arn, f"arn:{account.partition}:s3:::{bucket}"]
