@@ -197,15 +197,14 @@ def _remote_alarm(output: Output, stack: str, value: str, regional: Optional[str
 def fault_injection_covers_every_zone(output: Output) -> Iterator[tuple[str, str, bool, str]]:
     for env in output.environments:
         regional = stacks_by_region(output, env, "regional")
-        data = {r: s for r, s in stacks_by_region(output, env, "data").items()}
+        data = stacks_by_region(output, env, "data")
         templates_anywhere = any(output.resources(s, "aws_fis_experiment_template") for s in data.values())
         if not templates_anywhere:
             continue
         for region, stack in sorted(data.items()):
             problems = []
             templates = output.resources(stack, "aws_fis_experiment_template")
-            alarms = {str(c.get("alarm_name")) for s in regional.values() if s == regional.get(region)
-                      for c in output.resources(s, "aws_cloudwatch_metric_alarm").values()}
+            alarms = set(_alarm_names(output, regional[region]).values()) if region in regional else set()
             power = {}
             for name, conf in templates.items():
                 zones = {v for t in as_list(conf.get("target")) for f in as_list(t.get("filter"))
